@@ -1,0 +1,1 @@
+"""Demand forecasting: model families, backtests, automatic selection, reconciliation."""

@@ -1,0 +1,125 @@
+"""The forecaster interface every demand model follows.
+
+Two layers, as in statsforecast: a *local model* works on one series as a numpy
+array; :class:`LocalForecaster` is the frame-level estimator that groups the long
+frame by ``series_id``, fits each series (in parallel) and returns the long
+forecast frame ``series_id, ds, model, mean, q10, q50, q90``.
+
+Estimators follow scikit-learn conventions: the constructor stores its arguments
+and does nothing else, learned state ends in ``_`` and exists only after ``fit``,
+``fit`` returns ``self``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
+
+
+def quantile_column(q: float) -> str:
+    """Name of the forecast column holding quantile ``q`` (0.1 -> ``q10``, 0.025 -> ``q2_5``)."""
+    pct = round(q * 100, 6)
+    if float(pct).is_integer():
+        return f"q{int(pct)}"
+    return "q" + f"{pct:g}".replace(".", "_")
+
+
+@dataclass(frozen=True)
+class SeriesForecast:
+    """What a local model returns for one series.
+
+    ``mean`` has shape ``(h,)``; ``quantiles`` has shape ``(len(levels), h)`` in the
+    order of the requested levels, or is ``None`` when the model has no intervals of
+    its own (the orchestrator then adds conformal intervals).
+    """
+
+    mean: np.ndarray
+    quantiles: np.ndarray | None = None
+
+
+class LocalForecaster(BaseEstimator):
+    """Base class of per-series models.
+
+    Subclasses implement :meth:`_fit_series` and :meth:`_predict_series`; this class
+    handles frames, grouping and output shape. ``season_length`` is the main
+    seasonal period in steps (1 = none).
+    """
+
+    name: str = "local"
+
+    def __init__(self, season_length: int = 1) -> None:
+        self.season_length = season_length
+
+    # -- per-series layer (numpy in, numpy out) ---------------------------------
+    def _fit_series(self, y: np.ndarray) -> object:
+        raise NotImplementedError
+
+    def _predict_series(
+        self, state: object, h: int, quantiles: Sequence[float]
+    ) -> SeriesForecast:
+        raise NotImplementedError
+
+    # -- frame layer ---------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame) -> LocalForecaster:
+        """Fit one model per ``series_id`` on the long frame (``series_id``, ``ds``, ``y``)."""
+        ordered = frame.sort_values(["series_id", "ds"])
+        self.freq_ = infer_freq(ordered)
+        self.states_: dict[str, object] = {}
+        self.last_ds_: dict[str, pd.Timestamp] = {}
+        for series_id, group in ordered.groupby("series_id", sort=False):
+            y = group["y"].to_numpy(dtype=float)
+            self.states_[str(series_id)] = self._fit_series(y)
+            self.last_ds_[str(series_id)] = group["ds"].iloc[-1]
+        return self
+
+    def predict(
+        self, horizon: int, quantiles: Sequence[float] = DEFAULT_QUANTILES
+    ) -> pd.DataFrame:
+        """Forecast ``horizon`` steps after each series' last date, as a long frame."""
+        quantiles = sorted(quantiles)
+        parts = []
+        for series_id, state in self.states_.items():
+            fc = self._predict_series(state, horizon, quantiles)
+            parts.append(
+                forecast_frame(
+                    series_id, self.last_ds_[series_id], self.freq_, self.name, fc, quantiles
+                )
+            )
+        return pd.concat(parts, ignore_index=True)
+
+
+def infer_freq(frame: pd.DataFrame) -> str:
+    """The pandas offset alias of the ``ds`` column (first series with >= 3 points)."""
+    for _, group in frame.groupby("series_id", sort=False):
+        if len(group) >= 3:
+            freq = pd.infer_freq(pd.DatetimeIndex(group["ds"]))
+            if freq is not None:
+                return freq
+    raise ValueError(
+        "could not infer the frequency of 'ds'; pass freq explicitly (e.g. 'D', 'W-SUN', 'h')"
+    )
+
+
+def forecast_frame(
+    series_id: str,
+    last_ds: pd.Timestamp,
+    freq: str,
+    model: str,
+    fc: SeriesForecast,
+    quantiles: Sequence[float],
+) -> pd.DataFrame:
+    """Build the long forecast rows of one series from a :class:`SeriesForecast`."""
+    h = len(fc.mean)
+    ds = pd.date_range(last_ds, periods=h + 1, freq=freq)[1:]
+    out = pd.DataFrame({"series_id": series_id, "ds": ds, "model": model, "mean": fc.mean})
+    if fc.quantiles is not None:
+        qs = np.sort(np.asarray(fc.quantiles, dtype=float), axis=0)
+        for level, row in zip(quantiles, qs, strict=True):
+            out[quantile_column(level)] = row
+    return out

@@ -1,0 +1,92 @@
+"""The ``ordercast`` command line: a thin layer over ``training/`` and ``api/``.
+
+Exit codes, the same for every command:
+0 success, 2 bad input or configuration (a message, no traceback),
+1 unexpected failure (traceback only with ``--debug``); ``train`` adds
+3 (trained, not promoted) and 4 (another training of the same kind holds the lock).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+import click
+import typer
+
+from forecasting.errors import OrdercastError
+from training.commands import capacity, data, demand, models, risk, serve, train
+from training.logs import configure_logging
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    name="ordercast",
+    help=(
+        "Demand, capacity and at-risk order forecasting from order history.\n\n"
+        "Start with `ordercast generate --out data/orders.csv.gz` for a synthetic history, "
+        "`ordercast validate` to check your own, then `ordercast train all` and "
+        "`ordercast serve`."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _global_options(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+    log_json: bool = typer.Option(False, "--log-json", help="Write logs as JSON lines."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
+) -> None:
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    configure_logging(level=level, json_lines=log_json)
+
+
+for module in (data, demand, capacity, risk, train, models, serve):
+    module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns (and exits with) the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="ordercast", standalone_mode=False)
+    except OrdercastError as exc:
+        if debug:
+            traceback.print_exc()
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        code = EXIT_BAD_INPUT
+    except click.exceptions.Abort:
+        typer.secho("aborted", err=True)
+        code = EXIT_FAILURE
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_BAD_INPUT
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except Exception as exc:  # the last line of defence: exit 1 with a readable line
+        if debug:
+            traceback.print_exc()
+        else:
+            typer.secho(
+                f"unexpected failure: {type(exc).__name__}: {exc} (run with --debug for the "
+                "traceback)",
+                err=True,
+                fg=typer.colors.RED,
+            )
+        code = EXIT_FAILURE
+    code = int(code or 0) if not isinstance(code, int) else code
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    main()
