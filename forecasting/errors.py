@@ -5,7 +5,7 @@ The CLI maps every :class:`OrdercastError` to exit code 2; the API maps them to 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class OrdercastError(Exception):
@@ -17,17 +17,21 @@ class ContractIssue:
     """One problem found in an order-history table.
 
     ``row`` is the 1-based line in the source file counting the header as line 1
-    (so the first data row is line 2); ``None`` when the issue is about the whole table.
+    (so the first data row is line 2) — or a 1-based record number when ``unit`` is
+    ``"row"`` (Parquet, SQL, frames); ``None`` when the issue is about the whole table.
+    ``position`` is the 0-based position in the loaded frame, for code that drops rows.
     """
 
     row: int | None
     column: str | None
     message: str
+    unit: str = "line"
+    position: int | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         where = []
         if self.row is not None:
-            where.append(f"line {self.row}")
+            where.append(f"{self.unit} {self.row}")
         if self.column is not None:
             where.append(f"column '{self.column}'")
         prefix = ", ".join(where)
@@ -46,6 +50,11 @@ class DataContractError(OrdercastError):
         more = f"\n  ... and {count - 50} more" if count > 50 else ""
         noun = "problem" if count == 1 else "problems"
         super().__init__(f"{head}{count} {noun} in the order history:\n{shown}{more}")
+
+    @classmethod
+    def from_message(cls, message: str) -> DataContractError:
+        """A whole-file problem (unreadable, empty) with no row to point at."""
+        return cls([ContractIssue(row=None, column=None, message=message)])
 
 
 class ConfigError(OrdercastError):

@@ -1,0 +1,165 @@
+"""Read order history from CSV (plain or gzip), Parquet or any SQLAlchemy database URL.
+
+:func:`load_orders` is the one way in: read raw -> map (``forecasting.mapping``) ->
+validate (``forecasting.contract``) -> the canonical frame. Reading is the only side
+effect here; nothing is ever written.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from forecasting.contract import ValidationReport, validate_orders
+from forecasting.errors import ConfigError, DataContractError
+from forecasting.mapping import ColumnMapping, add_derived_columns, apply_mapping
+
+logger = logging.getLogger(__name__)
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".gz", ".txt", ".tsv", ".csv.bz2", ".csv.zip")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def load_mapping(mapping: ColumnMapping | str | Path | None) -> ColumnMapping:
+    """A :class:`ColumnMapping` from a YAML path, an existing mapping, or ``None`` (identity)."""
+    if mapping is None:
+        return ColumnMapping()
+    if isinstance(mapping, ColumnMapping):
+        return mapping
+    path = Path(mapping)
+    if not path.is_file():
+        raise ConfigError(f"mapping file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return ColumnMapping.from_dict(raw, source=str(path))
+
+
+def is_database_url(source: str | Path) -> bool:
+    return "://" in str(source)
+
+
+def read_raw(
+    source: str | Path, mapping: ColumnMapping | None = None
+) -> tuple[pd.DataFrame, int, str]:
+    """Read a source as it is; returns the frame, the row offset and the row unit for messages.
+
+    CSV is read as text (so a non-numeric quantity is reported, not silently turned into
+    NaN); Parquet and SQL keep their types.
+    """
+    mapping = mapping or ColumnMapping()
+    if is_database_url(source):
+        return _read_sql(str(source), mapping), 1, "row"
+    path = Path(source)
+    if not path.exists():
+        raise ConfigError(f"data file {path} does not exist")
+    name = path.name.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        try:
+            return pd.read_parquet(path), 1, "row"
+        except Exception as exc:  # pyarrow raises many types for a corrupt file
+            raise DataContractError.from_message(f"cannot read {path} as Parquet: {exc}") from exc
+    if name.endswith(CSV_SUFFIXES) or "." not in name:
+        sep = "\t" if ".tsv" in name else ","
+        try:
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                sep=sep,
+                encoding_errors="replace",
+            )
+        except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+            raise DataContractError.from_message(f"cannot read {path} as CSV: {exc}") from exc
+        except pd.errors.EmptyDataError as exc:
+            raise DataContractError.from_message(f"{path} is empty: no header, no rows") from exc
+        return frame, 2, "line"
+    raise ConfigError(
+        f"don't know how to read {path}: use .csv, .csv.gz, .parquet or a database URL "
+        "such as sqlite:///orders.db"
+    )
+
+
+def _read_sql(url: str, mapping: ColumnMapping) -> pd.DataFrame:
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        engine = create_engine(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError / NoSuchModuleError
+        raise ConfigError(f"not a usable database URL '{url}': {exc}") from exc
+    try:
+        with engine.connect() as connection:
+            if mapping.sql.query:
+                return pd.read_sql_query(text(mapping.sql.query), connection)
+            table = mapping.sql.table or "orders"
+            tables = inspect(connection).get_table_names()
+            if table not in tables:
+                raise ConfigError(
+                    f"database {url} has no table '{table}' (tables: {', '.join(tables) or 'none'}); "
+                    "set sql.table or sql.query in the mapping"
+                )
+            return pd.read_sql_table(table, connection)
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"cannot read from {url}: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+def check_orders(
+    source: str | Path, mapping: ColumnMapping | str | Path | None = None
+) -> ValidationReport:
+    """Read, map and validate; returns the report (never raises for bad rows)."""
+    resolved = load_mapping(mapping)
+    raw, row_offset, row_unit = read_raw(source, resolved)
+    mapped, mapping_issues = apply_mapping(raw, resolved, row_offset=row_offset, row_unit=row_unit)
+    report = validate_orders(
+        mapped,
+        source=str(source),
+        row_offset=row_offset,
+        row_unit=row_unit,
+        date_formats=resolved.date_formats,
+    )
+    if mapping_issues:
+        seen = {(i.position, i.column) for i in mapping_issues}
+        report.issues = mapping_issues + [
+            i for i in report.issues if (i.position, i.column) not in seen
+        ]
+        report.issues.sort(key=lambda i: (-1 if i.position is None else i.position, i.column or ""))
+    return report
+
+
+def load_orders(
+    source: str | Path, mapping: ColumnMapping | str | Path | None = None
+) -> pd.DataFrame:
+    """The canonical, validated order-line frame of ``source``.
+
+    Raises :class:`DataContractError` listing every problem, unless the mapping says
+    ``invalid_rows: drop``: then invalid rows are dropped and counted in a warning.
+    """
+    resolved = load_mapping(mapping)
+    report = check_orders(source, resolved)
+    frame = report.frame
+    if not report.ok:
+        whole_table = [i for i in report.issues if i.position is None]
+        if resolved.invalid_rows == "error" or whole_table:
+            raise DataContractError(report.issues, source=str(source))
+        bad = report.invalid_rows
+        logger.warning(
+            "%s: dropped %d of %d rows that break the contract (mapping '%s' says "
+            "invalid_rows: drop); first: %s",
+            source,
+            len(bad),
+            len(frame),
+            resolved.name,
+            report.issues[0],
+        )
+        frame = frame.drop(index=frame.index[bad]).reset_index(drop=True)
+        if frame.empty:
+            raise DataContractError(report.issues, source=str(source))
+    return add_derived_columns(frame, resolved)

@@ -1,0 +1,55 @@
+"""Writing result files atomically: a reader never sees half a file, a failure leaves none."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from forecasting.errors import ConfigError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".part", dir=target.parent
+    )
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        yield temp
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a frame as CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``), atomically."""
+    target = Path(path)
+    name = target.name.lower()
+    with atomic_path(target) as temp:
+        if name.endswith((".parquet", ".pq")):
+            frame.to_parquet(temp, index=False)
+        elif name.endswith((".csv", ".csv.gz", ".gz")):
+            compression = "gzip" if name.endswith(".gz") else None
+            frame.to_csv(temp, index=False, compression=compression, date_format="%Y-%m-%d")
+        else:
+            raise ConfigError(f"output {target}: use a .csv, .csv.gz or .parquet file name")
+    return target
+
+
+def read_frame(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet result file (e.g. a series frame) written by :func:`write_frame`."""
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigError(f"file {source} does not exist")
+    if source.name.lower().endswith((".parquet", ".pq")):
+        return pd.read_parquet(source)
+    return pd.read_csv(source)
