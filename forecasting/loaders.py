@@ -100,8 +100,9 @@ def _read_sql(url: str, mapping: ColumnMapping) -> pd.DataFrame:
             table = mapping.sql.table or "orders"
             tables = inspect(connection).get_table_names()
             if table not in tables:
+                known = ", ".join(tables) or "none"
                 raise ConfigError(
-                    f"database {url} has no table '{table}' (tables: {', '.join(tables) or 'none'}); "
+                    f"database {url} has no table '{table}' (tables: {known}); "
                     "set sql.table or sql.query in the mapping"
                 )
             return pd.read_sql_table(table, connection)
