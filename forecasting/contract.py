@@ -157,7 +157,7 @@ def validate_orders(
         if column in data.columns:
             data[column], bad = parse_dates(data[column], tuple(date_formats))
             issues.extend(
-                where.issue(pos, column, f"'{raw}' is not a date; write it as YYYY-MM-DD")
+                where.issue(pos, column, not_a_date_message(raw, tuple(date_formats)))
                 for pos, raw in bad[:_MAX_ISSUES_PER_RULE]
             )
     for column in NUMERIC_COLUMNS:
@@ -176,6 +176,16 @@ def validate_orders(
     issues.extend(i for i in _schema_issues(data, where) if (i.position, i.column) not in already)
     issues.sort(key=lambda i: (-1 if i.position is None else i.position, i.column or ""))
     return ValidationReport(frame=data, issues=issues, source=source)
+
+
+def not_a_date_message(raw: object, formats: tuple[str, ...]) -> str:
+    """The one wording for an unparseable date, with or without a mapping's formats."""
+    if not formats:
+        return f"'{raw}' is not a date; write it as YYYY-MM-DD"
+    return (
+        f"'{raw}' is not a date in any of the formats {list(formats)} or YYYY-MM-DD; fix the "
+        "value, or list it under missing_values in the mapping"
+    )
 
 
 def _as_text(values: pd.Series) -> pd.Series:

@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from forecasting.contract import CANONICAL_COLUMNS, DATE_COLUMNS, parse_dates
+from forecasting.contract import (
+    CANONICAL_COLUMNS,
+    DATE_COLUMNS,
+    not_a_date_message,
+    parse_dates,
+)
 from forecasting.errors import ConfigError, ContractIssue
 
 
@@ -161,9 +166,7 @@ def apply_mapping(
             ContractIssue(
                 row=pos + row_offset,
                 column=column,
-                message=f"'{text}' is not a date in any of the formats "
-                f"{mapping.date_formats or ['YYYY-MM-DD']}; fix the value, or list it under "
-                "missing_values in the mapping",
+                message=not_a_date_message(text, tuple(mapping.date_formats)),
                 unit=row_unit,
                 position=pos,
             )

@@ -1,9 +1,121 @@
-"""CLI commands: data (filled in by its issue)."""
+"""CLI commands on order data: ``generate``, ``validate``, ``series``."""
 
 from __future__ import annotations
 
+import logging
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+
 import typer
+
+from forecasting.loaders import check_orders, load_orders
+from training.outputs import write_frame
+
+logger = logging.getLogger(__name__)
+
+MAPPING_HELP = "YAML column mapping from your export to ordercast's contract (see README)."
+DATA_HELP = "Order history: .csv, .csv.gz, .parquet, or a database URL (sqlite:///orders.db)."
+
+
+class Measure(StrEnum):
+    quantity = "quantity"
+    lines = "lines"
+    orders = "orders"
+
+
+class DateColumn(StrEnum):
+    order_date = "order_date"
+    ship_date = "ship_date"
+    promised_date = "promised_date"
+
+
+def generate(
+    out: Path = typer.Option(
+        ..., "--out", help="Where to write the order lines (.csv.gz, .csv or .parquet)."
+    ),
+    sites: int = typer.Option(3, min=1, help="Number of fulfilment sites."),
+    skus: int = typer.Option(200, min=1, help="Number of SKUs."),
+    days: int = typer.Option(730, min=28, help="Days of history."),
+    start: str = typer.Option("2024-01-01", help="First order date (YYYY-MM-DD)."),
+    seed: int = typer.Option(7, help="Random seed: the same seed gives the same history."),
+) -> None:
+    """Generate a realistic synthetic order history (and its true capacity calendar).
+
+    Writes OUT and, beside it, <stem>-capacity.csv with the true daily capacity per site.
+    """
+    from forecasting.synthetic import capacity_path_for, generate_orders
+
+    try:
+        first_day = date.fromisoformat(start)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--start '{start}' is not a date like 2024-01-01") from exc
+    history = generate_orders(sites=sites, skus=skus, days=days, start=first_day, seed=seed)
+    write_frame(history.orders, out)
+    capacity_file = write_frame(history.capacity, capacity_path_for(out))
+    open_lines = int(history.orders["delivered_date"].isna().sum())
+    typer.echo(
+        f"wrote {len(history.orders):,} order lines ({open_lines:,} open) to {out}\n"
+        f"wrote the true capacity calendar to {capacity_file}"
+    )
+
+
+def validate(
+    data: Path = typer.Argument(..., help=DATA_HELP),
+    mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
+    report: Path | None = typer.Option(
+        None, "--report", help="Also write every problem to this CSV (row, column, message)."
+    ),
+) -> None:
+    """Check an order history against the contract; exit 0 when valid, 2 listing every problem."""
+    result = check_orders(data, mapping)
+    if report is not None:
+        write_frame(result.summary(), report)
+    if result.ok:
+        frame = result.frame
+        typer.echo(
+            f"{data}: valid — {len(frame):,} order lines, {frame['sku'].nunique():,} SKUs, "
+            f"{frame['site'].nunique():,} sites, orders from {frame['order_date'].min():%Y-%m-%d} "
+            f"to {frame['order_date'].max():%Y-%m-%d}, "
+            f"{int(frame['delivered_date'].isna().sum()):,} open"
+        )
+        return
+    result.raise_if_invalid()
+
+
+def series(
+    data: Path = typer.Argument(..., help=DATA_HELP),
+    out: Path = typer.Option(..., "--out", help="Output long frame (.csv, .csv.gz or .parquet)."),
+    mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
+    by: str = typer.Option(
+        "sku,site",
+        help="Comma-separated keys, e.g. 'sku,site', 'site', 'sku,site,channel'; '' for the total.",
+    ),
+    freq: str = typer.Option("D", help="Period: any pandas alias, e.g. D, W, W-MON, MS."),
+    date_column: DateColumn = typer.Option(
+        DateColumn.order_date, "--date", help="Which date places a line in a period."
+    ),
+    measure: Measure = typer.Option(
+        Measure.quantity, help="What y counts: units, lines, or distinct orders."
+    ),
+) -> None:
+    """Turn order lines into the long series frame (series_id, ds, y + keys), zeros filled."""
+    from forecasting.series import build_series
+
+    orders = load_orders(data, mapping)
+    keys = [k.strip() for k in by.split(",") if k.strip()]
+    frame = build_series(
+        orders, by=keys, freq=freq, date_col=date_column.value, measure=measure.value
+    )
+    write_frame(frame, out)
+    typer.echo(
+        f"wrote {frame['series_id'].nunique():,} series x {frame['ds'].nunique():,} periods "
+        f"({len(frame):,} rows) to {out}"
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command()(generate)
+    app.command()(validate)
+    app.command()(series)
