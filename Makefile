@@ -1,0 +1,53 @@
+# ordercast: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+CONSTRAINTS := constraints.txt
+DATA   ?= data/orders.csv.gz
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: demo test install notebooks bench lint lock clean-models
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# One stamp per extra set, so `make test` after `make demo` installs only what is missing.
+$(VENV)/.installed-%: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[$*]"
+	@touch $@
+
+install: $(VENV)/.installed-base
+
+$(VENV)/.installed-base: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e .
+	@touch $@
+
+## demo: install, generate the synthetic history, train every model kind, serve on 127.0.0.1
+demo: $(VENV)/.installed-base
+	@test -f $(DATA) || $(BIN)/ordercast generate --out $(DATA)
+	$(BIN)/ordercast train all --data $(DATA); code=$$?; \
+	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi
+	$(BIN)/ordercast serve --host $(HOST) --port $(PORT)
+
+## test: install with the test extra and run the whole suite
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+## notebooks: JupyterLab on notebooks/ with the project's environment
+notebooks: $(VENV)/.installed-test $(VENV)/.installed-notebooks
+	$(BIN)/jupyter lab notebooks/
+
+## bench: install the peers (StatsForecast, MLForecast, DuckDB) for benchmarks/
+bench: $(VENV)/.installed-test $(VENV)/.installed-bench
+	@echo "benchmarks: $(BIN)/python benchmarks/<name>.py --help"
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy forecasting
+
+## lock: refresh constraints.txt from the current environment (after changing pyproject.toml)
+lock: $(VENV)/.installed-test $(VENV)/.installed-bench $(VENV)/.installed-notebooks
+	$(PIP) freeze --exclude-editable | grep -v '^ordercast' > $(CONSTRAINTS)
