@@ -12,7 +12,6 @@ import logging
 import sys
 import traceback
 
-import click
 import typer
 
 from forecasting.errors import OrdercastError
@@ -63,14 +62,16 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         code = EXIT_BAD_INPUT
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.secho("aborted", err=True)
         code = EXIT_FAILURE
-    except click.ClickException as exc:
-        exc.show()
-        code = EXIT_BAD_INPUT
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
+    except typer.TyperException as exc:  # usage errors: unknown command, bad option value
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        code = getattr(exc, "exit_code", EXIT_BAD_INPUT) or EXIT_BAD_INPUT
     except Exception as exc:  # the last line of defence: exit 1 with a readable line
         if debug:
             traceback.print_exc()
