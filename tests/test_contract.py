@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasting.contract import validate_orders
 from forecasting.errors import DataContractError
@@ -177,3 +179,33 @@ def test_unreadable_and_empty_files_are_bad_input(tmp_path: Path) -> None:
     broken.write_bytes(b"this is not gzip")
     with pytest.raises(DataContractError, match=r"cannot read .* as CSV"):
         load_orders(broken)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    quantities=st.lists(
+        st.one_of(
+            st.floats(min_value=0.01, max_value=1e6),
+            st.sampled_from([0.0, -1.0, -0.5, float("nan")]),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_every_bad_quantity_is_reported_once_at_its_row(quantities: list[float]) -> None:
+    n = len(quantities)
+    frame = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(n)],
+            "line_id": [f"l{i}" for i in range(n)],
+            "sku": "s",
+            "site": "A",
+            "order_date": pd.Timestamp("2024-01-01"),
+            "promised_date": pd.Timestamp("2024-01-03"),
+            "quantity": quantities,
+        }
+    )
+    report = validate_orders(frame, row_offset=1, row_unit="row")
+    expected_rows = [i + 1 for i, q in enumerate(quantities) if not q > 0]
+    assert [issue.row for issue in report.issues] == expected_rows
+    assert all(issue.column == "quantity" for issue in report.issues)
