@@ -106,7 +106,6 @@ def generate_orders(
 def _catalogue(rng: np.random.Generator, skus: int, sites: int) -> dict[str, np.ndarray]:
     """Per-SKU demand parameters, chosen so each class lands in its ADI/CV² quadrant."""
     klass = rng.choice(len(DEMAND_CLASSES), size=skus, p=CLASS_SHARES)
-    frequent = np.isin(klass, (0, 1))
     # Expected order lines per site-day: frequent SKUs order most days, the others rarely.
     rate = np.select(
         [klass == 0, klass == 1],
@@ -155,7 +154,7 @@ def _draw_lines(
     holiday_mask: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Order lines per (SKU, site, day) cell, expanded to one row per line."""
-    skus, sites = cat["site_weight"].shape
+    skus = cat["site_weight"].shape[0]
     days = len(calendar)
     t = np.arange(days)
     years = t / 365.25
