@@ -117,57 +117,69 @@ def build_series(
         mask &= (dates <= pd.Timestamp(end)).to_numpy()
     if not mask.any():
         raise ConfigError(f"no order lines with a {date_col} in the requested range")
-    used = orders.loc[mask]
-    labels, period = period_labels(dates[mask], freq)
+    extra = {"quantity": ["quantity"], "orders": ["order_id"], "lines": []}[measure]
+    needed = list(dict.fromkeys([*keys, *extra]))
+    used = orders[needed] if mask.all() else orders.loc[mask, needed]
+    labels, period = period_labels(dates[mask] if not mask.all() else dates, freq)
 
     if keys:
         codes, uniques = _key_codes(used, keys)
+        series_ids = uniques[keys].agg(KEY_SEPARATOR.join, axis=1).to_numpy(dtype=object)
     else:
         codes = np.zeros(len(used), dtype=np.int64)
         uniques = pd.DataFrame(index=[0])
+        series_ids = np.array([TOTAL_ID], dtype=object)
+    # Number the series in series_id order, so the output needs no sort of its own.
+    rank = np.empty(len(series_ids), dtype=np.int64)
+    by_id = np.argsort(series_ids, kind="stable")
+    rank[by_id] = np.arange(len(series_ids))
+    codes = rank[codes]
+    series_ids, uniques = series_ids[by_id], uniques.iloc[by_id].reset_index(drop=True)
+
     n_periods = len(labels)
     cell = codes * n_periods + period
-    size = len(uniques) * n_periods
+    size = len(series_ids) * n_periods
     if measure == "quantity":
         y = np.bincount(cell, weights=used["quantity"].to_numpy(float), minlength=size)
     elif measure == "lines":
         y = np.bincount(cell, minlength=size).astype(float)
     else:
         order_codes = pd.factorize(used["order_id"])[0].astype(np.int64)
-        distinct = np.unique(cell * (order_codes.max() + 1) + order_codes) // (
-            order_codes.max() + 1
-        )
+        width = int(order_codes.max()) + 1
+        distinct = np.unique(cell * width + order_codes) // width
         y = np.bincount(distinct, minlength=size).astype(float)
 
-    series_ids = (
-        uniques[keys].astype(str).agg(KEY_SEPARATOR.join, axis=1).to_numpy()
-        if keys
-        else np.array([TOTAL_ID])
-    )
     frame = pd.DataFrame(
         {
             "series_id": np.repeat(series_ids, n_periods),
-            "ds": np.tile(labels.values, len(uniques)),
+            "ds": np.tile(labels.values, len(series_ids)),
             "y": y,
         }
     )
     for key in keys:
-        frame[key] = np.repeat(uniques[key].to_numpy(), n_periods)
-    order = np.argsort(frame["series_id"].to_numpy(), kind="stable")
-    return frame.iloc[order].reset_index(drop=True)
+        frame[key] = np.repeat(uniques[key].to_numpy(dtype=object), n_periods)
+    return frame
 
 
 def _key_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """One integer per distinct key combination, and the combinations in code order."""
-    parts = [pd.factorize(frame[k].astype(str), sort=True) for k in keys]
+    """One integer per distinct key combination present, and those combinations as text."""
+    parts = []
+    for key in keys:
+        codes, uniques = pd.factorize(frame[key], sort=True)
+        if (codes < 0).any():
+            raise ConfigError(f"column '{key}' has missing values; every line needs a {key}")
+        parts.append((codes, pd.Index(uniques).astype(str)))
     shape = tuple(len(u) for _, u in parts)
     flat = np.ravel_multi_index(tuple(c for c, _ in parts), shape)
-    present, codes = np.unique(flat, return_inverse=True)
+    # Keep only the combinations that occur; a lookup table avoids sorting every line.
+    present = np.flatnonzero(np.bincount(flat, minlength=int(np.prod(shape))))
+    lookup = np.full(int(np.prod(shape)), -1, dtype=np.int64)
+    lookup[present] = np.arange(len(present))
     unravelled = np.unravel_index(present, shape)
     uniques = pd.DataFrame(
         {k: np.asarray(u)[idx] for k, (_, u), idx in zip(keys, parts, unravelled, strict=True)}
     )
-    return codes.astype(np.int64), uniques
+    return lookup[flat], uniques
 
 
 def build_hierarchy(
