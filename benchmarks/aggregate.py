@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-
 import subprocess
 import sys
 import time
@@ -48,8 +47,12 @@ def ours(path: str) -> dict:
     started = time.perf_counter()
     orders = pd.read_parquet(path, columns=COLUMNS)
     frame = build_series(orders, by=("sku", "site"), freq="D")
-    return {"seconds": time.perf_counter() - started, "rows": len(frame),
-            "total": float(frame["y"].sum()), "lines": len(orders)}
+    return {
+        "seconds": time.perf_counter() - started,
+        "rows": len(frame),
+        "total": float(frame["y"].sum()),
+        "lines": len(orders),
+    }
 
 
 def duckdb_peer(path: str) -> dict:
@@ -60,8 +63,11 @@ def duckdb_peer(path: str) -> dict:
         f"SELECT sku, site, order_date AS ds, SUM(quantity) AS y FROM read_parquet('{path}') "
         "GROUP BY ALL"
     ).df()
-    return {"seconds": time.perf_counter() - started, "rows": len(frame),
-            "total": float(frame["y"].sum())}
+    return {
+        "seconds": time.perf_counter() - started,
+        "rows": len(frame),
+        "total": float(frame["y"].sum()),
+    }
 
 
 def peak_mb() -> float:
@@ -75,10 +81,10 @@ def peak_mb() -> float:
 def run_child(name: str, path: Path) -> dict:
     """Run one engine in a fresh process, so peak memory is its own."""
     code = (
-        "import json, sys; sys.path.insert(0, %r); "
-        "from benchmarks.aggregate import %s as f, peak_mb; r = f(%r); "
+        f"import json, sys; sys.path.insert(0, {str(REPO)!r}); "
+        f"from benchmarks.aggregate import {name} as f, peak_mb; r = f({str(path)!r}); "
         "r['peak_mb'] = peak_mb(); print(json.dumps(r))"
-    ) % (str(REPO), name, str(path))
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -100,7 +106,9 @@ def main() -> None:
     ratio = a["seconds"] / b["seconds"]
     print(f"file: {path} ({a['lines']:,} lines)")
     print(f"{'engine':<28}{'wall s':>8}{'peak MB':>10}{'rows out':>12}")
-    print(f"{'ordercast build_series':<28}{a['seconds']:>8.2f}{a['peak_mb']:>10.0f}{a['rows']:>12,}")
+    print(
+        f"{'ordercast build_series':<28}{a['seconds']:>8.2f}{a['peak_mb']:>10.0f}{a['rows']:>12,}"
+    )
     print(f"{'duckdb GROUP BY':<28}{b['seconds']:>8.2f}{b['peak_mb']:>10.0f}{b['rows']:>12,}")
     print(f"ratio ordercast / duckdb: {ratio:.2f}x (ordercast also fills zero days)")
     print(f"totals agree: {abs(a['total'] - b['total']) < 1e-6 * b['total']}")
@@ -111,7 +119,6 @@ def main() -> None:
     }
     for label, ok in checks.items():
         print(f"  {'PASS' if ok else 'FAIL'}  {label}")
-
 
 
 if __name__ == "__main__":
