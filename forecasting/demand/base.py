@@ -17,7 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 from sklearn.base import BaseEstimator
+
+from forecasting.errors import ConfigError
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
 
@@ -60,9 +63,7 @@ class LocalForecaster(BaseEstimator):
     def _fit_series(self, y: np.ndarray) -> object:
         raise NotImplementedError
 
-    def _predict_series(
-        self, state: object, h: int, quantiles: Sequence[float]
-    ) -> SeriesForecast:
+    def _predict_series(self, state: object, h: int, quantiles: Sequence[float]) -> SeriesForecast:
         raise NotImplementedError
 
     # -- frame layer ---------------------------------------------------------------
@@ -78,9 +79,7 @@ class LocalForecaster(BaseEstimator):
             self.last_ds_[str(series_id)] = group["ds"].iloc[-1]
         return self
 
-    def predict(
-        self, horizon: int, quantiles: Sequence[float] = DEFAULT_QUANTILES
-    ) -> pd.DataFrame:
+    def predict(self, horizon: int, quantiles: Sequence[float] = DEFAULT_QUANTILES) -> pd.DataFrame:
         """Forecast ``horizon`` steps after each series' last date, as a long frame."""
         quantiles = sorted(quantiles)
         parts = []
@@ -96,12 +95,19 @@ class LocalForecaster(BaseEstimator):
 
 def infer_freq(frame: pd.DataFrame) -> str:
     """The pandas offset alias of the ``ds`` column (first series with >= 3 points)."""
+    diffs = []
     for _, group in frame.groupby("series_id", sort=False):
         if len(group) >= 3:
-            freq = pd.infer_freq(pd.DatetimeIndex(group["ds"]))
+            index = pd.DatetimeIndex(group["ds"]).sort_values()
+            freq = pd.infer_freq(index)
             if freq is not None:
                 return freq
-    raise ValueError(
+            diffs.append(pd.Series(np.diff(index.values)))
+    if diffs:  # every series has gaps: take the most common step
+        step = pd.Timedelta(pd.concat(diffs).mode().iloc[0])
+        if step > pd.Timedelta(0):
+            return to_offset(step).freqstr
+    raise ConfigError(
         "could not infer the frequency of 'ds'; pass freq explicitly (e.g. 'D', 'W-SUN', 'h')"
     )
 

@@ -1,0 +1,182 @@
+"""Rolling-origin backtests: refit on each window's past, score on its future.
+
+Per-series work is pure numpy (:func:`backtest_values`); :func:`backtest` runs it over
+a long frame and returns one row per series, window and model with every metric of
+:mod:`forecasting.demand.metrics`, plus the series' demand class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecasting.demand.base import DEFAULT_QUANTILES, SeriesForecast
+from forecasting.demand.classify import classify_values
+from forecasting.demand.metrics import naive_scale, pinball, series_metrics
+from forecasting.demand.registry import make_model
+
+ENSEMBLE = "ensemble"
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Where the backtest windows start: ``cutoffs[i]`` is the training length of window i."""
+
+    cutoffs: tuple[int, ...]
+    horizon: int
+
+
+def plan_windows(
+    n: int, horizon: int, n_windows: int, step: int | None = None, min_train: int = 4
+) -> Windows:
+    """The last ``n_windows`` windows of ``horizon`` steps that leave ``min_train`` points."""
+    step = step or horizon
+    cutoffs = [n - horizon - step * i for i in range(n_windows)]
+    usable = tuple(sorted(c for c in cutoffs if c >= min_train))
+    return Windows(usable, horizon)
+
+
+def forecast_values(
+    name: str, y: np.ndarray, h: int, season_length: int, quantiles: Sequence[float]
+) -> SeriesForecast:
+    """Fit one named model on one series and forecast ``h`` steps."""
+    model = make_model(name, season_length)
+    return model._predict_series(model._fit_series(y), h, quantiles)
+
+
+def combine(forecasts: Sequence[SeriesForecast]) -> SeriesForecast:
+    """Equal-weight combination: means averaged, quantiles averaged level by level."""
+    mean = np.mean([f.mean for f in forecasts], axis=0)
+    with_q = [f.quantiles for f in forecasts if f.quantiles is not None]
+    quantiles = np.sort(np.mean(with_q, axis=0), axis=0) if with_q else None
+    return SeriesForecast(mean, quantiles)
+
+
+def selection_score(
+    actual: np.ndarray, fc: SeriesForecast, quantiles: Sequence[float], scale: float
+) -> float:
+    """Scaled mean pinball loss over the quantiles (falls back to scaled MAE without them)."""
+    if fc.quantiles is None:
+        return float(np.mean(np.abs(actual - fc.mean)) / scale)
+    losses = [pinball(actual, fc.quantiles[i], q) for i, q in enumerate(quantiles)]
+    return float(np.mean(losses) / scale)
+
+
+def robust_scale(train: np.ndarray, m: int) -> float:
+    """The naive scale, or the mean level, or 1: never zero, never NaN."""
+    scale = naive_scale(train, m)
+    if np.isfinite(scale):
+        return scale
+    level = float(np.mean(np.abs(train)))
+    return level if level > 0 else 1.0
+
+
+def backtest_values(
+    y: np.ndarray,
+    names: Sequence[str],
+    windows: Windows,
+    season_length: int,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+) -> tuple[list[dict], dict[str, dict[int, SeriesForecast]]]:
+    """Metrics rows (window, model, metrics, score) and the forecasts made, per model."""
+    rows: list[dict] = []
+    made: dict[str, dict[int, SeriesForecast]] = {name: {} for name in names}
+    qmap_levels = list(quantiles)
+    for w, cutoff in enumerate(windows.cutoffs):
+        train, actual = y[:cutoff], y[cutoff : cutoff + windows.horizon]
+        scale = robust_scale(train, season_length)
+        for name in names:
+            fc = forecast_values(name, train, len(actual), season_length, quantiles)
+            made[name][w] = fc
+            rows.append(_row(w, cutoff, name, actual, fc, train, season_length, qmap_levels, scale))
+    return rows, made
+
+
+def _row(
+    w: int,
+    cutoff: int,
+    name: str,
+    actual: np.ndarray,
+    fc: SeriesForecast,
+    train: np.ndarray,
+    m: int,
+    quantiles: list[float],
+    scale: float,
+) -> dict:
+    qmap = {} if fc.quantiles is None else dict(zip(quantiles, fc.quantiles, strict=True))
+    metrics = series_metrics(
+        actual, fc.mean, qmap, train, m, interval=(quantiles[0], quantiles[-1])
+    )
+    return {
+        "window": w,
+        "cutoff": cutoff,
+        "model": name,
+        "score": selection_score(actual, fc, quantiles, scale),
+        **metrics,
+    }
+
+
+def ensemble_rows(
+    y: np.ndarray,
+    members: Sequence[str],
+    made: dict[str, dict[int, SeriesForecast]],
+    windows: Windows,
+    season_length: int,
+    quantiles: Sequence[float],
+) -> list[dict]:
+    """Backtest rows of the equal-weight combination of ``members`` (no refitting)."""
+    rows = []
+    for w, cutoff in enumerate(windows.cutoffs):
+        train, actual = y[:cutoff], y[cutoff : cutoff + windows.horizon]
+        fc = combine([made[name][w] for name in members])
+        rows.append(
+            _row(
+                w,
+                cutoff,
+                ENSEMBLE,
+                actual,
+                fc,
+                train,
+                season_length,
+                list(quantiles),
+                robust_scale(train, season_length),
+            )
+        )
+    return rows
+
+
+def backtest(
+    frame: pd.DataFrame,
+    horizon: int,
+    models: Sequence[str],
+    season_length: int = 1,
+    n_windows: int = 3,
+    step: int | None = None,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+) -> pd.DataFrame:
+    """Rolling-origin backtest of ``models`` on every series of a long frame.
+
+    Returns one row per ``series_id``, window and model: ``cutoff`` (training length),
+    ``demand_class``, the metrics and the selection ``score`` (scaled pinball).
+    Series too short for any window are left out.
+    """
+    out = []
+    for series_id, group in frame.sort_values(["series_id", "ds"]).groupby("series_id"):
+        y = group["y"].to_numpy(dtype=float)
+        windows = plan_windows(len(y), horizon, n_windows, step)
+        if not windows.cutoffs:
+            continue
+        rows, _ = backtest_values(y, models, windows, season_length, quantiles)
+        klass = classify_values(y)[2]
+        out.extend({"series_id": series_id, "demand_class": klass, **r} for r in rows)
+    return pd.DataFrame(out)
+
+
+def summarize(metrics: pd.DataFrame, by: Sequence[str] = ("model",)) -> pd.DataFrame:
+    """Mean of each metric by ``by`` (e.g. model, or model and demand class)."""
+    numeric = ["mase", "rmsse", "smape", "wape", "bias", "scaled_pinball", "coverage", "score"]
+    present = [c for c in numeric if c in metrics.columns]
+    return metrics.groupby(list(by))[present].mean().reset_index()

@@ -1,0 +1,118 @@
+"""Exponential smoothing (ETS) with the error, trend and season chosen by AICc.
+
+Fits statsmodels' ``ETSModel`` for a small candidate set (additive or multiplicative
+error; no, additive or damped trend; no or additive season when two seasons of data
+exist) and keeps the lowest AICc. Intervals come from the model's own forecast variance.
+A series too short, constant or all zeros falls back to a simpler model; the fallback is
+recorded in ``fallback_``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+from forecasting.demand.base import LocalForecaster, SeriesForecast
+from forecasting.demand.baselines import Naive, _clean
+from forecasting.demand.intervals import finish, normal_quantiles
+
+MIN_POINTS = 8
+
+
+@dataclass(frozen=True)
+class _EtsState:
+    results: object | None
+    fallback: object | None
+    spec: str
+    nonnegative: bool
+
+
+def _candidates(y: np.ndarray, m: int) -> list[dict]:
+    seasonal = m > 1 and len(y) >= 2 * m + 2
+    positive = bool((y > 0).all())
+    specs = []
+    for error in ("add", "mul") if positive else ("add",):
+        for trend, damped in ((None, False), ("add", False), ("add", True)):
+            for season in ("add", None) if seasonal else (None,):
+                specs.append(
+                    {"error": error, "trend": trend, "damped_trend": damped, "seasonal": season}
+                )
+    return specs
+
+
+def _aicc(results: object) -> float:
+    value = getattr(results, "aicc", np.inf)
+    return float(value) if np.isfinite(value) else np.inf
+
+
+class AutoETS(LocalForecaster):
+    """ETS with automatic model choice by AICc (statsmodels ``ETSModel``)."""
+
+    name = "ets"
+
+    def __init__(self, season_length: int = 1, max_fits: int = 8) -> None:
+        super().__init__(season_length=season_length)
+        self.max_fits = max_fits
+
+    def _fit_series(self, y: np.ndarray) -> _EtsState:
+        y = _clean(y)
+        nonneg = bool((y >= 0).all())
+        if len(y) < MIN_POINTS or np.ptp(y) == 0:
+            reason = "too short for ETS" if len(y) < MIN_POINTS else "constant series"
+            return _EtsState(None, Naive()._fit_series(y), reason, nonneg)
+        m = max(1, int(self.season_length))
+        best, best_spec, best_score = None, "", np.inf
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for spec in _candidates(y, m)[: self.max_fits]:
+                try:
+                    model = ETSModel(y, seasonal_periods=m if spec["seasonal"] else None, **spec)
+                    results = model.fit(disp=False, maxiter=200)
+                except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
+                    continue
+                score = _aicc(results)
+                if score < best_score:
+                    best, best_score = results, score
+                    best_spec = "ETS({},{}{},{})".format(
+                        spec["error"][0].upper(),
+                        "N" if spec["trend"] is None else "A",
+                        "d" if spec["damped_trend"] else "",
+                        "N" if spec["seasonal"] is None else "A",
+                    )
+        if best is None:
+            return _EtsState(None, Naive()._fit_series(y), "no ETS model converged", nonneg)
+        return _EtsState(best, None, best_spec, nonneg)
+
+    def _predict_series(
+        self, state: _EtsState, h: int, quantiles: Sequence[float]
+    ) -> SeriesForecast:
+        if state.results is None:
+            return Naive()._predict_series(state.fallback, h, quantiles)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            n = state.results.nobs
+            try:
+                prediction = state.results.get_prediction(start=n, end=n + h - 1)
+                mean = np.asarray(prediction.predicted_mean, dtype=float)
+                variance = np.asarray(prediction.var_pred_mean, dtype=float)
+            except (ValueError, AttributeError, np.linalg.LinAlgError):
+                # No prediction variance (statsmodels 0.15 fails on some simulated specs):
+                # random-walk growth of the residual spread.
+                mean = np.asarray(state.results.forecast(h), dtype=float)
+                spread = float(np.nanstd(np.asarray(state.results.resid, dtype=float)))
+                variance = spread**2 * np.arange(1, h + 1)
+        sigma = np.sqrt(np.clip(np.nan_to_num(variance, nan=0.0), 0, None))
+        m, q = finish(mean, normal_quantiles(mean, sigma, quantiles), state.nonnegative)
+        return SeriesForecast(m, q)
+
+    def fit(self, frame):  # type: ignore[no-untyped-def]
+        super().fit(frame)
+        self.fallback_ = {
+            sid: state.spec for sid, state in self.states_.items() if state.results is None
+        }
+        return self

@@ -1,0 +1,31 @@
+"""The local models by name: the automatic pipeline and the contract test list them here."""
+
+from __future__ import annotations
+
+from forecasting.demand.base import LocalForecaster
+from forecasting.demand.baselines import Drift, Naive, SeasonalNaive, WindowAverage
+from forecasting.demand.ets import AutoETS
+from forecasting.demand.intermittent import ADIDA, SBA, TSB, Croston
+from forecasting.errors import ConfigError
+
+LOCAL_MODELS: dict[str, type[LocalForecaster]] = {
+    "naive": Naive,
+    "seasonal_naive": SeasonalNaive,
+    "drift": Drift,
+    "window_average": WindowAverage,
+    "ets": AutoETS,
+    "croston": Croston,
+    "sba": SBA,
+    "tsb": TSB,
+    "adida": ADIDA,
+}
+
+
+def make_model(name: str, season_length: int = 1) -> LocalForecaster:
+    """A fresh model by name, or :class:`ConfigError` listing the known names."""
+    try:
+        cls = LOCAL_MODELS[name]
+    except KeyError:
+        known = ", ".join(sorted(LOCAL_MODELS))
+        raise ConfigError(f"unknown model '{name}'; known models: {known}, auto") from None
+    return cls(season_length=season_length)
