@@ -94,12 +94,12 @@ class AutoForecaster(BaseEstimator):
 
     def fit(self, frame: pd.DataFrame) -> AutoForecaster:
         """Backtest, select and refit every series of a long frame (``series_id, ds, y``)."""
-        data = _checked(frame)
+        data = check_series_frame(frame)
         self.freq_ = self.freq or infer_freq(data)
         data = regularize(data, self.freq_)
         self.season_length_ = int(self.season_length or default_seasons(self.freq_)[0])
         self.max_horizon = int(self.horizon or default_horizon(self.freq_))
-        candidates = None if self.models == "auto" else _model_list(self.models)
+        candidates = None if self.models == "auto" else parse_model_list(self.models)
         settings = _Settings(
             self.max_horizon,
             self.season_length_,
@@ -261,7 +261,7 @@ def predict_fit(fit: SeriesFit, h: int, quantiles: Sequence[float], m: int) -> S
     return forecasts[0] if len(forecasts) == 1 else combine(forecasts)
 
 
-def _model_list(models: str | Sequence[str]) -> tuple[str, ...]:
+def parse_model_list(models: str | Sequence[str]) -> tuple[str, ...]:
     names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models)]
     unknown = [n for n in names if n not in LOCAL_MODELS]
     if unknown or not names:
@@ -284,7 +284,7 @@ def regularize(data: pd.DataFrame, freq: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _checked(frame: pd.DataFrame) -> pd.DataFrame:
+def check_series_frame(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise ConfigError(

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from forecasting.demand.base import LocalForecaster, SeriesForecast

@@ -1,9 +1,175 @@
-"""CLI commands: demand (filled in by its issue)."""
+"""CLI commands on series: ``forecast`` and ``backtest``."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
 import typer
+
+from forecasting.demand.auto import (
+    AutoForecaster,
+    check_series_frame,
+    parse_model_list,
+    regularize,
+)
+from forecasting.demand.backtest import backtest as run_backtest
+from forecasting.demand.backtest import summarize
+from forecasting.demand.base import infer_freq
+from forecasting.demand.seasonality import default_seasons
+from forecasting.errors import ConfigError
+from training.outputs import read_frame, write_frame
+
+logger = logging.getLogger(__name__)
+
+SERIES_HELP = (
+    "Long series file (CSV or Parquet) with series_id, ds, y — e.g. from `ordercast series`."
+)
+
+
+def parse_quantiles(text: str) -> tuple[float, ...]:
+    """'0.1,0.5,0.9' -> (0.1, 0.5, 0.9); each strictly between 0 and 1."""
+    try:
+        values = tuple(sorted(float(v) for v in text.split(",") if v.strip()))
+    except ValueError as exc:
+        raise ConfigError(f"--quantiles '{text}': write numbers like 0.1,0.5,0.9") from exc
+    if not values or any(not 0 < q < 1 for q in values):
+        raise ConfigError(f"--quantiles '{text}': each quantile must be between 0 and 1")
+    return values
+
+
+def parse_seasons(text: str | None, freq: str) -> tuple[int, ...]:
+    if not text:
+        return default_seasons(freq)
+    try:
+        seasons = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise ConfigError(f"--season '{text}': write whole numbers like 7 or 24,168") from exc
+    if not seasons or any(s < 1 for s in seasons):
+        raise ConfigError(f"--season '{text}': periods must be at least 1")
+    return seasons
+
+
+@contextlib.contextmanager
+def dask_client(address: str | None) -> Iterator[object | None]:
+    """A ``dask.distributed.Client`` for ``--dask ADDRESS`` (None without the option)."""
+    if not address:
+        yield None
+        return
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def forecast(
+    series: Path = typer.Argument(..., help=SERIES_HELP),
+    horizon: int = typer.Option(..., "--horizon", "-h", min=1, help="Periods to forecast."),
+    out: Path = typer.Option(..., "--out", help="Forecast file (.csv, .csv.gz or .parquet)."),
+    freq: str | None = typer.Option(
+        None, help="Pandas offset alias (h, D, W, MS, ME, QS, YS, ...); inferred when omitted."
+    ),
+    season: str | None = typer.Option(
+        None, help="Seasonal period(s), e.g. 7 or 24,168; default by frequency."
+    ),
+    quantiles: str = typer.Option("0.1,0.5,0.9", help="Quantile levels to forecast."),
+    models: str = typer.Option(
+        "auto", help="'auto' (chosen per series by backtest) or model names, comma-separated."
+    ),
+    windows: int = typer.Option(3, min=1, help="Backtest windows used to choose the model."),
+    n_jobs: int = typer.Option(-1, help="Parallel workers (-1: all cores)."),
+    dask: str | None = typer.Option(None, "--dask", help="Run on this Dask scheduler address."),
+    selection_out: Path | None = typer.Option(
+        None, "--selection-out", help="Also write the chosen model and score per series."
+    ),
+) -> None:
+    """Forecast every series with the model chosen for it by backtest, with quantiles.
+
+    Writes series_id, ds, model, mean and one column per quantile (q10, q50, q90).
+    Short, constant, all-zero or gappy series get a fallback model, recorded with
+    --selection-out.
+    """
+    frame = read_frame(series)
+    levels = parse_quantiles(quantiles)
+    inferred = freq or _infer(frame)
+    seasons = parse_seasons(season, inferred)
+    with dask_client(dask) as client:
+        model = AutoForecaster(
+            horizon=horizon,
+            season_length=seasons[0],
+            freq=inferred,
+            models=models,
+            n_windows=windows,
+            quantiles=levels,
+            n_jobs=n_jobs,
+            dask_client=client,
+        ).fit(frame)
+    result = model.predict(horizon, levels)
+    write_frame(result, out)
+    if selection_out is not None:
+        write_frame(model.selection_, selection_out)
+    chosen = model.selection_["model"].value_counts().to_dict()
+    fallbacks = int(model.selection_["fallback"].notna().sum())
+    typer.echo(
+        f"wrote {len(result):,} forecast rows for {len(model.selection_):,} series to {out}\n"
+        f"models chosen: {chosen}; fallbacks: {fallbacks}"
+    )
+
+
+def backtest(
+    series: Path = typer.Argument(..., help=SERIES_HELP),
+    horizon: int = typer.Option(..., "--horizon", "-h", min=1, help="Periods per window."),
+    out: Path = typer.Option(..., "--out", help="Metrics file: one row per series, window, model."),
+    windows: int = typer.Option(3, min=1, help="Rolling-origin windows."),
+    step: int | None = typer.Option(None, help="Periods between window starts (default: horizon)."),
+    models: str = typer.Option(
+        "naive,seasonal_naive,ets,sba,tsb,window_average", help="Models to compare."
+    ),
+    freq: str | None = typer.Option(None, help="Pandas offset alias; inferred when omitted."),
+    season: str | None = typer.Option(None, help="Seasonal period; default by frequency."),
+    quantiles: str = typer.Option("0.1,0.5,0.9", help="Quantile levels to score."),
+) -> None:
+    """Rolling-origin backtest: MASE, RMSSE, sMAPE, WAPE, bias, scaled pinball, coverage.
+
+    Prints the summary per model and per demand class; writes every row to OUT.
+    """
+    frame = check_series_frame(read_frame(series))
+    inferred = freq or _infer(frame)
+    seasons = parse_seasons(season, inferred)
+    names = parse_model_list(models)
+    metrics = run_backtest(
+        regularize(frame, inferred),
+        horizon,
+        names,
+        seasons[0],
+        windows,
+        step,
+        parse_quantiles(quantiles),
+    )
+    if metrics.empty:
+        raise ConfigError(
+            f"no series is long enough for a {horizon}-period window plus 8 points of history"
+        )
+    write_frame(metrics, out)
+    typer.echo(summarize(metrics).round(3).to_string(index=False))
+    typer.echo("")
+    typer.echo(summarize(metrics, ("demand_class", "model")).round(3).to_string(index=False))
+
+
+def _infer(frame) -> str:  # type: ignore[no-untyped-def]
+
+    return infer_freq(check_series_frame(frame))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command()(forecast)
+    app.command()(backtest)
