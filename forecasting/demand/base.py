@@ -67,10 +67,13 @@ class LocalForecaster(BaseEstimator):
         raise NotImplementedError
 
     # -- frame layer ---------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame) -> LocalForecaster:
-        """Fit one model per ``series_id`` on the long frame (``series_id``, ``ds``, ``y``)."""
+    def fit(self, frame: pd.DataFrame, freq: str | None = None) -> LocalForecaster:
+        """Fit one model per ``series_id`` on the long frame (``series_id``, ``ds``, ``y``).
+
+        ``freq`` (a pandas alias) is inferred from ``ds`` when not given.
+        """
         ordered = frame.sort_values(["series_id", "ds"])
-        self.freq_ = infer_freq(ordered)
+        self.freq_ = freq or infer_freq(ordered)
         self.states_: dict[str, object] = {}
         self.last_ds_: dict[str, pd.Timestamp] = {}
         for series_id, group in ordered.groupby("series_id", sort=False):

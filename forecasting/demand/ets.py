@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from forecasting.demand.base import LocalForecaster, SeriesForecast
@@ -99,18 +100,24 @@ class AutoETS(LocalForecaster):
                 prediction = state.results.get_prediction(start=n, end=n + h - 1)
                 mean = np.asarray(prediction.predicted_mean, dtype=float)
                 variance = np.asarray(prediction.var_pred_mean, dtype=float)
+                sigma = np.sqrt(np.clip(np.nan_to_num(variance, nan=0.0), 0, None))
+                qs = normal_quantiles(mean, sigma, quantiles)
             except (ValueError, AttributeError, np.linalg.LinAlgError):
-                # No prediction variance (statsmodels 0.15 fails on some simulated specs):
-                # random-walk growth of the residual spread.
+                # statsmodels 0.15 cannot build prediction results for multiplicative-error
+                # models from arrays: simulate sample paths (seeded) and take their quantiles.
+                paths = np.asarray(
+                    state.results.simulate(
+                        h, repetitions=400, anchor="end", rng=np.random.default_rng(0)
+                    ),
+                    dtype=float,
+                ).reshape(h, -1)
                 mean = np.asarray(state.results.forecast(h), dtype=float)
-                spread = float(np.nanstd(np.asarray(state.results.resid, dtype=float)))
-                variance = spread**2 * np.arange(1, h + 1)
-        sigma = np.sqrt(np.clip(np.nan_to_num(variance, nan=0.0), 0, None))
-        m, q = finish(mean, normal_quantiles(mean, sigma, quantiles), state.nonnegative)
+                qs = np.quantile(paths, np.asarray(quantiles, dtype=float), axis=1)
+        m, q = finish(mean, qs, state.nonnegative)
         return SeriesForecast(m, q)
 
-    def fit(self, frame):  # type: ignore[no-untyped-def]
-        super().fit(frame)
+    def fit(self, frame: pd.DataFrame, freq: str | None = None) -> AutoETS:
+        super().fit(frame, freq)
         self.fallback_ = {
             sid: state.spec for sid, state in self.states_.items() if state.results is None
         }
