@@ -7,14 +7,20 @@ This is the only module that reads configuration files or ``ORDERCAST_*`` variab
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from forecasting.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
+QUANTILE_GRID = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
 
 def default_tracking_uri() -> str:
@@ -23,13 +29,42 @@ def default_tracking_uri() -> str:
 
 
 class DataSettings(BaseModel):
-    path: Path = Path("data/orders.csv.gz")
+    path: Path = PROJECT_ROOT / "data" / "orders.csv.gz"
     mapping: Path | None = None
 
 
 class MlflowSettings(BaseModel):
     tracking_uri: str = Field(default_factory=default_tracking_uri)
     artifact_root: Path = DEFAULT_MODELS_DIR / "artifacts"
+    lock_dir: Path = DEFAULT_MODELS_DIR / "locks"
+
+
+class DemandSettings(BaseModel):
+    freq: str = "W-SUN"
+    horizon: int = Field(13, ge=1, le=520)
+    levels: list[list[str]] = Field(
+        default_factory=lambda: [["sku", "site"], ["sku"], ["site"], []]
+    )
+    date_column: str = "order_date"
+    models: str | list[str] = "auto"
+    n_windows: int = Field(3, ge=1, le=20)
+    quantiles: list[float] = Field(default_factory=lambda: list(QUANTILE_GRID))
+    n_jobs: int = -1
+
+    @field_validator("quantiles")
+    @classmethod
+    def _levels_in_unit_interval(cls, value: list[float]) -> list[float]:
+        if not value or any(not 0 < q < 1 for q in value):
+            raise ValueError("every quantile must be strictly between 0 and 1")
+        return sorted(value)
+
+
+class GateSettings(BaseModel):
+    """Promotion gate and data gate."""
+
+    margin: float = Field(0.02, ge=0, lt=1)  # relative score improvement a challenger needs
+    max_row_shrink: float = Field(0.5, ge=0, le=1)  # refuse if rows fall by more than this
+    max_end_shift_days: int = Field(400, ge=0)  # refuse if the last date moves back/forward more
 
 
 class ApiSettings(BaseModel):
@@ -47,10 +82,66 @@ class Settings(BaseSettings):
     """The resolved configuration of one run of the CLI or the service."""
 
     model_config = SettingsConfigDict(
-        env_prefix="ORDERCAST_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="ORDERCAST_", env_nested_delimiter="__", extra="forbid"
     )
 
     seed: int = 7
     data: DataSettings = Field(default_factory=DataSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
+    demand: DemandSettings = Field(default_factory=DemandSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls,
+        init_settings,
+        env_settings,  # type: ignore[no-untyped-def, override]
+        dotenv_settings,
+        file_secret_settings,
+    ):
+        # Environment beats the YAML files, which come in through init.
+        return env_settings, init_settings
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"configuration file {path} does not exist")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the configuration must be a YAML dictionary")
+    return loaded
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(config_path: str | Path | None = None) -> Settings:
+    """Defaults, then ``configs/default.yaml``, then ``config_path``, then the environment."""
+    values: dict[str, Any] = {}
+    if DEFAULT_CONFIG.is_file():
+        values = _read_yaml(DEFAULT_CONFIG)
+    if config_path is not None:
+        values = _merge(values, _read_yaml(Path(config_path)))
+    tracking = os.environ.get("MLFLOW_TRACKING_URI")
+    if tracking:
+        values = _merge(values, {"mlflow": {"tracking_uri": tracking}})
+    keys = os.environ.get("ORDERCAST_API_KEYS")
+    if keys is not None:
+        values = _merge(values, {"api": {"api_keys": keys}})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from exc

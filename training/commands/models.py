@@ -1,9 +1,56 @@
-"""CLI commands: models (filled in by its issue)."""
+"""``ordercast models``: inspect and move the registry's champion and challenger aliases."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from training import registry, tracking
+from training.settings import load_settings
+
+models_app = typer.Typer(
+    help="List registered model versions; promote or roll back champions.", no_args_is_help=True
+)
+CONFIG_HELP = "YAML overriding configs/default.yaml (for the tracking URI)."
+
+
+@models_app.command("list")
+def list_models(config: Path | None = typer.Option(None, help=CONFIG_HELP)) -> None:
+    """Every version of every kind, with its aliases, gate score and decision."""
+    client = tracking.connect(load_settings(config))
+    frame = registry.list_versions(client)
+    typer.echo(
+        "no registered models yet: run `ordercast train all`"
+        if frame.empty
+        else frame.to_string(index=False)
+    )
+
+
+@models_app.command()
+def promote(
+    kind: str = typer.Argument(..., help="demand, capacity or risk"),
+    version: str = typer.Argument(..., help="The version to make champion."),
+    config: Path | None = typer.Option(None, help=CONFIG_HELP),
+) -> None:
+    """Make VERSION the champion of KIND (the service picks it up on its next poll)."""
+    client = tracking.connect(load_settings(config))
+    registry.promote(client, registry.model_name(kind), version)
+    typer.echo(f"{registry.model_name(kind)} v{version} is now champion")
+
+
+@models_app.command()
+def rollback(
+    kind: str = typer.Argument(..., help="demand, capacity or risk"),
+    to: str | None = typer.Option(None, "--to", help="Version to return to (default: previous)."),
+    config: Path | None = typer.Option(None, help=CONFIG_HELP),
+) -> None:
+    """Point champion back to the previous champion (or to --to VERSION)."""
+    client = tracking.connect(load_settings(config))
+    version = registry.rollback(client, registry.model_name(kind), to)
+    typer.echo(f"{registry.model_name(kind)} champion rolled back to v{version}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.add_typer(models_app, name="models")

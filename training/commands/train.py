@@ -1,9 +1,108 @@
-"""CLI commands: train (filled in by its issue)."""
+"""``ordercast train``: the scheduler's one command.
+
+Exit codes: 0 trained and promoted (or already up to date), 3 trained but the gate kept
+the champion, 2 bad input or configuration (nothing registered), 1 failure, 4 another
+training of the same kind held the lock past --lock-timeout.
+"""
 
 from __future__ import annotations
 
+import logging
+from enum import StrEnum
+from pathlib import Path
+
+import pandas as pd
 import typer
+
+from forecasting.errors import ConfigError
+from training.pipelines import demand
+from training.pipelines.common import EXIT_LOCKED, LockBusyError, TrainOutcome, training_lock
+from training.settings import load_settings
+
+logger = logging.getLogger(__name__)
+
+# Kinds with a pipeline today; capacity and risk join as their issues land.
+PIPELINES = {"demand": demand.train}
+
+
+class Kind(StrEnum):
+    demand = "demand"
+    capacity = "capacity"
+    risk = "risk"
+    all = "all"
+
+
+def train(
+    kind: Kind = typer.Argument(..., help="Which model to train: demand, capacity, risk or all."),
+    data: Path | None = typer.Option(None, help="Order history (default: data.path in config)."),
+    mapping: Path | None = typer.Option(None, help="Column mapping YAML for the history."),
+    config: Path | None = typer.Option(None, help="YAML overriding configs/default.yaml."),
+    as_of: str | None = typer.Option(None, help="Train on orders up to this date (YYYY-MM-DD)."),
+    force: bool = typer.Option(
+        False, "--force", help="Promote the new version whatever its score."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Validate the data and configuration; write nothing."
+    ),
+    lock_timeout: float = typer.Option(
+        600.0, help="Seconds to wait for another training of the same kind (then exit 4)."
+    ),
+) -> None:
+    """Train, track in MLflow, register, and promote when the new version is better.
+
+    Idempotent: the same data and configuration leave the registry as it is.
+    """
+    settings = load_settings(config)
+    source = data or settings.data.path
+    if data is None and not Path(source).exists():
+        _generate_default(Path(source))
+    cutoff = _parse_date(as_of)
+    kinds = list(PIPELINES) if kind is Kind.all else [kind.value]
+    missing = [k for k in kinds if k not in PIPELINES]
+    if missing:
+        raise ConfigError(
+            f"no training pipeline for {', '.join(missing)} yet; available: {', '.join(PIPELINES)}"
+        )
+    codes = []
+    for name in kinds:
+        try:
+            with training_lock(settings, name, lock_timeout):
+                outcome: TrainOutcome = PIPELINES[name](
+                    settings,
+                    Path(source),
+                    mapping or settings.data.mapping,
+                    cutoff,
+                    force,
+                    dry_run,
+                )
+        except LockBusyError as exc:
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(EXIT_LOCKED) from exc
+        typer.echo(outcome.message)
+        codes.append(outcome.exit_code)
+    raise typer.Exit(max(codes))
+
+
+def _parse_date(text: str | None) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(text)
+    except ValueError as exc:
+        raise ConfigError(f"--as-of '{text}' is not a date like 2025-06-30") from exc
+
+
+def _generate_default(path: Path) -> None:
+    """A fresh machine has no history: make the synthetic demo one, so training just works."""
+    from forecasting.synthetic import capacity_path_for, generate_orders
+    from training.outputs import write_frame
+
+    logger.info("no order history at %s: generating the synthetic demo history", path)
+    history = generate_orders()
+    write_frame(history.orders, path)
+    write_frame(history.capacity, capacity_path_for(path))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command()(train)

@@ -1,0 +1,1 @@
+"""Training pipelines, one module per model kind."""

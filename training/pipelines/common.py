@@ -1,0 +1,91 @@
+"""What every training pipeline shares: outcomes, exit codes, the lock, the data gate."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from filelock import FileLock, Timeout
+from mlflow.tracking import MlflowClient
+
+from forecasting.errors import DataContractError, OrdercastError
+from training.settings import Settings
+
+EXIT_PROMOTED = 0
+EXIT_NOT_PROMOTED = 3
+EXIT_LOCKED = 4
+
+
+class LockBusyError(OrdercastError):
+    """Another training of the same kind holds the lock."""
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """What a training run did, for the log line and the exit code."""
+
+    kind: str
+    exit_code: int
+    message: str
+    version: str | None = None
+    run_id: str | None = None
+    score: float | None = None
+    champion_score: float | None = None
+
+
+@contextlib.contextmanager
+def training_lock(settings: Settings, kind: str, timeout: float) -> Iterator[None]:
+    """One training per kind at a time; a second waits ``timeout`` seconds, then gives up."""
+    lock_dir = Path(settings.mlflow.lock_dir)
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_dir / f"{kind}.lock"))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout as exc:
+        raise LockBusyError(
+            f"another '{kind}' training holds {lock.lock_file}; waited {timeout:.0f} s"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def last_fingerprint(client: MlflowClient, experiment_id: str) -> dict[str, str] | None:
+    """The data tags of the newest finished run of an experiment."""
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string="attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        return None
+    return {k: v for k, v in runs[0].data.tags.items() if k.startswith(("data.", "recipe."))}
+
+
+def data_gate(
+    previous: dict[str, str] | None, current: dict[str, object], settings: Settings
+) -> None:
+    """Refuse history that shrank or moved too far against the last run's."""
+    if not previous or "data.rows" not in previous:
+        return
+    rows_before, rows_now = int(previous["data.rows"]), int(current["data.rows"])  # type: ignore[call-overload]
+    if rows_now < rows_before * (1 - settings.gate.max_row_shrink):
+        raise DataContractError.from_message(
+            f"the history has {rows_now:,} rows against {rows_before:,} in the last run "
+            f"(more than {settings.gate.max_row_shrink:.0%} fewer); refusing to train. "
+            "Check the export, or raise gate.max_row_shrink."
+        )
+    end_before = pd.Timestamp(previous["data.last_date"])
+    end_now = pd.Timestamp(str(current["data.last_date"]))
+    shift = abs((end_now - end_before).days)
+    if shift > settings.gate.max_end_shift_days:
+        raise DataContractError.from_message(
+            f"the history now ends {end_now:%Y-%m-%d}, {shift} days from the last run's "
+            f"{end_before:%Y-%m-%d}; refusing to train. Check the export, or raise "
+            "gate.max_end_shift_days."
+        )

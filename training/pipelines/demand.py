@@ -1,0 +1,228 @@
+"""Train the demand model: history -> hierarchy series -> AutoForecaster -> MLflow.
+
+One run in the ``ordercast-demand`` experiment logs the resolved configuration, the
+data fingerprint, the code version, backtest metrics (overall and per demand class),
+the backtest table, the chosen model per series and forecast plots; the model is
+registered as ``ordercast-demand`` and the promotion gate decides on ``champion``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from forecasting.demand.auto import AutoForecaster
+from forecasting.demand.backtest import summarize
+from forecasting.demand.serving import build_serving_model
+from forecasting.loaders import load_orders
+from forecasting.series import build_hierarchy
+from training import registry, tracking
+from training.pipelines.common import (
+    EXIT_NOT_PROMOTED,
+    EXIT_PROMOTED,
+    TrainOutcome,
+    data_gate,
+    last_fingerprint,
+)
+from training.plots import forecast_plot
+from training.settings import Settings
+
+logger = logging.getLogger(__name__)
+KIND = "demand"
+
+
+def demand_recipe(settings: Settings) -> dict:
+    """The settings that shape the demand model (what 'same recipe' means)."""
+    return {"kind": KIND, "seed": settings.seed, **settings.demand.model_dump(exclude={"n_jobs"})}
+
+
+def prepare(
+    settings: Settings, data: Path, mapping: Path | None, as_of: pd.Timestamp | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validated orders (up to ``as_of``) and the hierarchy series the model learns from."""
+    orders = load_orders(data, mapping)
+    if as_of is not None:
+        orders = orders[orders["order_date"] <= as_of]
+    levels = [tuple(level) for level in settings.demand.levels]
+    series = build_hierarchy(
+        orders, levels=levels, freq=settings.demand.freq, date_col=settings.demand.date_column
+    )
+    series["series_id"] = series["level"] + ":" + series["series_id"]
+    return orders, series
+
+
+def score_of(model: AutoForecaster) -> float:
+    """The gate's score: mean backtest loss of the chosen model over every series."""
+    scores = model.selection_["score"].to_numpy(float)
+    return float(np.nanmean(scores)) if np.isfinite(scores).any() else float("inf")
+
+
+def fit(settings: Settings, series: pd.DataFrame) -> AutoForecaster:
+    cfg = settings.demand
+    return AutoForecaster(
+        horizon=cfg.horizon,
+        freq=cfg.freq,
+        models=cfg.models,
+        n_windows=cfg.n_windows,
+        quantiles=tuple(cfg.quantiles),
+        n_jobs=cfg.n_jobs,
+    ).fit(series)
+
+
+def train(
+    settings: Settings,
+    data: Path,
+    mapping: Path | None = None,
+    as_of: pd.Timestamp | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> TrainOutcome:
+    """Train, log, register and gate one demand model. Nothing is written on a dry run."""
+    started = time.perf_counter()
+    orders, series = prepare(settings, data, mapping, as_of)
+    fingerprint = tracking.fingerprint(orders, series)
+    recipe = demand_recipe(settings)
+    recipe_id = tracking.recipe_hash(recipe)
+    if dry_run:
+        return TrainOutcome(
+            KIND,
+            EXIT_PROMOTED,
+            (
+                f"dry run: {fingerprint['data.rows']:,} valid order lines, "
+                f"{fingerprint['data.series']:,} series; configuration valid; nothing written"
+            ),
+        )
+
+    client = tracking.connect(settings)
+    experiment = tracking.experiment_id(client, settings, KIND)
+    data_gate(last_fingerprint(client, experiment), fingerprint, settings)
+    name = registry.model_name(KIND)
+    champion = registry.version_by_alias(client, name, registry.CHAMPION)
+    if champion is not None and not force:
+        same_data = champion.tags.get("data.hash") == fingerprint["data.hash"]
+        if same_data and champion.tags.get("recipe.hash") == recipe_id:
+            return TrainOutcome(
+                KIND,
+                EXIT_PROMOTED,
+                f"up to date: champion v{champion.version} was trained on this data with this "
+                "configuration (use --force to retrain)",
+                version=champion.version,
+            )
+
+    model = fit(settings, series)
+    new_score = score_of(model)
+    champion_score = _champion_score(settings, series, champion, recipe_id, new_score)
+    same_recipe = champion is not None and champion.tags.get("recipe.hash") == recipe_id
+    decision = registry.decide(
+        new_score, champion_score, settings.gate.margin, force, same_recipe_newer_data=same_recipe
+    )
+    core = build_serving_model(
+        model.predict(settings.demand.horizon, settings.demand.quantiles),
+        model.selection_,
+        settings.demand.levels,
+        model.freq_,
+        settings.demand.quantiles,
+        trained_until=pd.Timestamp(orders["order_date"].max()),
+    )
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        mlflow.start_run(
+            experiment_id=experiment, run_name=f"demand {fingerprint['data.last_date']}"
+        ) as run,
+    ):
+        tags = {**fingerprint, **tracking.code_version(), "recipe.hash": recipe_id}
+        mlflow.set_tags({k: str(v) for k, v in tags.items()})
+        mlflow.log_params(_flatten(settings.model_dump(mode="json", exclude={"api"})))
+        _log_metrics(model, new_score)
+        _log_artifacts(model, series, Path(workdir))
+        version = _log_model(core, Path(workdir), name)
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, str(value))
+        client.set_model_version_tag(
+            name, version, "recipe.json", settings.demand.model_dump_json()
+        )
+        registry.record_decision(
+            client, name, version, decision, new_score, champion, champion_score
+        )
+        mlflow.log_metric("train_seconds", time.perf_counter() - started)
+    verdict = "promoted to champion" if decision.promote else "kept as challenger"
+    return TrainOutcome(
+        KIND,
+        EXIT_PROMOTED if decision.promote else EXIT_NOT_PROMOTED,
+        f"demand v{version} {verdict}: {decision.reason}",
+        version=version,
+        run_id=run.info.run_id,
+        score=new_score,
+        champion_score=champion_score,
+    )
+
+
+def _champion_score(
+    settings: Settings,
+    series: pd.DataFrame,
+    champion,  # type: ignore[no-untyped-def]
+    recipe_id: str,
+    new_score: float,
+) -> float | None:
+    """The champion's score on the same windows of the same data: rerun its recipe."""
+    if champion is None:
+        return None
+    if champion.tags.get("recipe.hash") == recipe_id:
+        return new_score  # the same recipe on the same data scores the same
+    recipe = champion.tags.get("recipe.json")
+    if not recipe:
+        return float(champion.tags.get("gate.score", "inf"))
+    previous = settings.model_copy(update={"demand": settings.demand.model_validate_json(recipe)})
+    logger.info("scoring champion v%s's recipe on the same windows", champion.version)
+    return score_of(fit(previous, series))
+
+
+def _log_model(core: object, workdir: Path, name: str) -> str:
+    from training.pyfunc import log_demand_model
+
+    version = log_demand_model(core, workdir, name)
+    return version
+
+
+def _log_metrics(model: AutoForecaster, score: float) -> None:
+    mlflow.log_metric("score", score)
+    bt = model.backtest_
+    chosen = bt.merge(model.selection_[["series_id", "model"]], on=["series_id", "model"])
+    for column in ("mase", "rmsse", "smape", "wape", "bias", "scaled_pinball", "coverage"):
+        mlflow.log_metric(f"chosen.{column}", float(chosen[column].mean()))
+    for (klass,), group in chosen.groupby(["demand_class"]):
+        mlflow.log_metric(f"chosen.mase.{klass}", float(group["mase"].mean()))
+        mlflow.log_metric(f"chosen.coverage.{klass}", float(group["coverage"].mean()))
+    mlflow.log_metric("fallback_series", int(model.selection_["fallback"].notna().sum()))
+
+
+def _log_artifacts(model: AutoForecaster, series: pd.DataFrame, workdir: Path) -> None:
+    model.backtest_.to_csv(workdir / "backtest.csv", index=False)
+    summarize(model.backtest_, ("demand_class", "model")).to_csv(
+        workdir / "backtest-summary.csv", index=False
+    )
+    model.selection_.to_csv(workdir / "selection.csv", index=False)
+    for path in ("backtest.csv", "backtest-summary.csv", "selection.csv"):
+        mlflow.log_artifact(str(workdir / path), artifact_path="reports")
+    sample = sorted(series["series_id"].unique())
+    chosen = [s for s in sample if s.startswith(("total:", "site:"))][:4] + sample[:2]
+    figure = forecast_plot(series, model.predict(series_ids=chosen), chosen)
+    figure.savefig(workdir / "forecasts.png", dpi=90)
+    mlflow.log_artifact(str(workdir / "forecasts.png"), artifact_path="plots")
+
+
+def _flatten(values: dict, prefix: str = "") -> dict[str, str]:
+    out = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = str(value)[:500]
+    return out

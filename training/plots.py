@@ -1,0 +1,41 @@
+"""Charts for people: forecasts with intervals against history (matplotlib, no display)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+def forecast_plot(
+    history: pd.DataFrame, forecasts: pd.DataFrame, series_ids: Sequence[str], tail: int = 52
+) -> Figure:
+    """One panel per series: the last ``tail`` points, the forecast and its 10–90% band."""
+    n = len(series_ids)
+    figure, axes = plt.subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
+    for ax, sid in zip(axes[:, 0], series_ids, strict=True):
+        past = history[history["series_id"] == sid].tail(tail)
+        future = forecasts[forecasts["series_id"] == sid]
+        ax.plot(past["ds"], past["y"], color="#333333", lw=1.2, label="history")
+        if {"q10", "q90"} <= set(future.columns):
+            ax.fill_between(
+                future["ds"],
+                future["q10"],
+                future["q90"],
+                color="#4c8bf5",
+                alpha=0.25,
+                label="P10–P90",
+            )
+        ax.plot(future["ds"], future["mean"], color="#1a56db", lw=1.6, label="forecast")
+        model = future["model"].iloc[0] if len(future) else ""
+        ax.set_title(f"{sid}  ({model})", fontsize=9, loc="left")
+        ax.tick_params(labelsize=8)
+    axes[0, 0].legend(fontsize=8, loc="upper left")
+    figure.tight_layout()
+    plt.close(figure)
+    return figure

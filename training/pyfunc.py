@@ -1,0 +1,145 @@
+"""The model kinds as MLflow pyfunc models: what any MLflow user (and our API) loads.
+
+``mlflow.pyfunc.load_model("models:/ordercast-demand@champion").predict(frame)`` works
+in any Python with ordercast's libraries; the domain object lives inside the MLflow
+artifact (joblib) and is exposed, after loading, as ``unwrap_python_model().core``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import io
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import joblib
+import mlflow
+import pandas as pd
+from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
+from mlflow.models import infer_signature
+
+from forecasting.errors import OrdercastError
+from training.settings import PROJECT_ROOT
+
+CORE_ARTIFACT = "core"
+DEMAND_INPUT_EXAMPLE = pd.DataFrame(
+    {
+        "sku": ["SKU-00001"],
+        "site": ["SITE-1"],
+        "channel": [""],
+        "level": [""],
+        "horizon": [4],
+        "quantiles": ["0.1,0.5,0.9"],
+    }
+)
+PINNED = (
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "scikit-learn",
+    "joblib",
+    "pyarrow",
+    "holidays",
+    "pandera",
+    "pydantic",
+)
+
+
+def _blank(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+class DemandModel(mlflow.pyfunc.PythonModel):
+    """Demand forecasts on request: one input row per series asked for."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        self.core = joblib.load(context.artifacts[CORE_ARTIFACT])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+        frames = []
+        for position, row in enumerate(model_input.to_dict("records")):
+            try:
+                quantiles = tuple(
+                    float(q) for q in str(_blank(row.get("quantiles")) or "0.1,0.5,0.9").split(",")
+                )
+                frame = self.core.forecast(
+                    sku=_blank(row.get("sku")),
+                    site=_blank(row.get("site")),
+                    channel=_blank(row.get("channel")),
+                    level=_blank(row.get("level")),
+                    horizon=int(row.get("horizon") or self.core.max_horizon),
+                    quantiles=quantiles,
+                )
+            except (OrdercastError, ValueError, TypeError) as exc:
+                raise MlflowException(
+                    f"input row {position}: {exc}", error_code=INVALID_PARAMETER_VALUE
+                ) from exc
+            frames.append(frame.assign(request=position))
+        return pd.concat(frames, ignore_index=True)
+
+
+def pinned_requirements() -> list[str]:
+    out = []
+    for lib in PINNED:
+        try:
+            out.append(f"{lib}=={importlib.metadata.version(lib)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def log_demand_model(core: object, workdir: Path, registered_name: str) -> str:
+    """Log the demand core as a pyfunc in the active run and register it; returns the version."""
+    path = workdir / "demand-core.joblib"
+    joblib.dump(core, path, compress=3)
+    example = DEMAND_INPUT_EXAMPLE.assign(
+        sku=[_first_key(core, "sku")], site=[_first_key(core, "site")]
+    )
+    preview = DemandModel()
+    preview.core = core
+    example_output = preview.predict(None, example)
+    with quiet_mlflow():
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            # A fresh instance: the core travels only as the joblib artifact, not pickled twice.
+            python_model=DemandModel(),
+            artifacts={CORE_ARTIFACT: str(path)},
+            code_paths=[str(PROJECT_ROOT / "forecasting")],
+            signature=infer_signature(example, example_output),
+            input_example=example,
+            pip_requirements=pinned_requirements(),
+            registered_model_name=registered_name,
+        )
+    return str(info.registered_model_version)
+
+
+@contextlib.contextmanager
+def quiet_mlflow() -> Iterator[None]:
+    """MLflow's logging talks a lot (schema hints, pickling advice, progress bars): hush it."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    loggers = [logging.getLogger(n) for n in ("mlflow", "mlflow.pyfunc", "mlflow.models")]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)
+
+
+def _first_key(core: object, key: str) -> str:
+    level = "sku,site"
+    series_id = next(iter(core.paths[level]))  # type: ignore[attr-defined]
+    sku, site = series_id.split("|")
+    return sku if key == "sku" else site

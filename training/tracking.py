@@ -1,0 +1,89 @@
+"""MLflow tracking set-up and what every run records: data fingerprint, code version."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import subprocess
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from training.settings import PROJECT_ROOT, Settings
+
+LIBRARIES = ("pandas", "numpy", "statsmodels", "scikit-learn", "mlflow", "ordercast")
+
+
+def connect(settings: Settings) -> MlflowClient:
+    """Point MLflow at the configured store (creating the local folders it needs)."""
+    uri = settings.mlflow.tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_id(client: MlflowClient, settings: Settings, kind: str) -> str:
+    """One experiment per model kind, its artifacts under the configured artifact root."""
+    name = f"ordercast-{kind}"
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if not settings.mlflow.tracking_uri.startswith(("http://", "https://", "databricks")):
+        root = settings.mlflow.artifact_root / kind
+        root.mkdir(parents=True, exist_ok=True)
+        location = root.resolve().as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def fingerprint(orders: pd.DataFrame, series: pd.DataFrame | None = None) -> dict[str, object]:
+    """What the data was: a content hash, rows, date range, number of series."""
+    digest = hashlib.sha256(
+        pd.util.hash_pandas_object(
+            orders[["line_id", "sku", "site", "order_date", "quantity"]], index=False
+        )
+        .to_numpy()
+        .tobytes()
+    ).hexdigest()[:16]
+    out: dict[str, object] = {
+        "data.hash": digest,
+        "data.rows": len(orders),
+        "data.first_date": f"{orders['order_date'].min():%Y-%m-%d}",
+        "data.last_date": f"{orders['order_date'].max():%Y-%m-%d}",
+    }
+    if series is not None:
+        out["data.series"] = int(series["series_id"].nunique())
+    return out
+
+
+def code_version() -> dict[str, str]:
+    """Git commit (when available) and the versions of the libraries that matter."""
+    out = {}
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        commit = ""
+    out["code.git_commit"] = commit or "unknown"
+    for lib in LIBRARIES:
+        try:
+            out[f"code.{lib}"] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            out[f"code.{lib}"] = "not installed"
+    return out
+
+
+def recipe_hash(recipe: dict) -> str:
+    """A short, stable hash of a model recipe (the settings that shape the model)."""
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:12]
