@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
+import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -18,13 +21,36 @@ LIBRARIES = ("pandas", "numpy", "statsmodels", "scikit-learn", "mlflow", "orderc
 
 
 def connect(settings: Settings) -> MlflowClient:
-    """Point MLflow at the configured store (creating the local folders it needs)."""
+    """A client of the configured store (creating the local folders it needs)."""
     uri = settings.mlflow.tracking_uri
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@contextlib.contextmanager
+def using_store(settings: Settings) -> Iterator[None]:
+    """Make the configured store MLflow's current one for a block, then put back the old.
+
+    ``mlflow.set_tracking_uri`` also sets ``MLFLOW_TRACKING_URI`` in the environment;
+    restoring it keeps one training from redirecting the next (or its subprocesses).
+    """
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(settings.mlflow.tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow.tracking_uri)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"] or "")
+        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"] or "")
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
 
 
 def experiment_id(client: MlflowClient, settings: Settings, kind: str) -> str:

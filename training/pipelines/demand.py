@@ -132,6 +132,7 @@ def train(
     )
     with (
         tempfile.TemporaryDirectory() as workdir,
+        tracking.using_store(settings),
         mlflow.start_run(
             experiment_id=experiment, run_name=f"demand {fingerprint['data.last_date']}"
         ) as run,

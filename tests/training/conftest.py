@@ -1,0 +1,95 @@
+"""A tiny order history and MLflow stores for the training tests: embedded and a real server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from forecasting.synthetic import generate_orders
+
+
+@pytest.fixture(scope="session")
+def history_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "orders.csv.gz"
+    generate_orders(sites=2, skus=12, days=180, seed=4).orders.to_csv(path, index=False)
+    return path
+
+
+def write_config(folder: Path, tracking_uri: str, **demand: object) -> Path:
+    lines = [
+        "mlflow:",
+        f"  tracking_uri: {tracking_uri}",
+        f"  artifact_root: {folder / 'artifacts'}",
+        f"  lock_dir: {folder / 'locks'}",
+        "demand:",
+        "  horizon: 4",
+        "  n_windows: 2",
+        "  n_jobs: 1",
+    ]
+    lines += [f"  {key}: {value}" for key, value in demand.items()]
+    path = folder / f"config-{len(list(folder.glob('config-*')))}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Path:
+    """An empty embedded store (SQLite + artifact folder) in a temp folder."""
+    return tmp_path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real `mlflow server` on a free loopback port, SQLite backend in a temp folder."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{folder / 'server.db'}",
+        "--artifacts-destination",
+        str(folder / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"mlflow server exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        raise RuntimeError("mlflow server did not become healthy within 90 s")
+    yield url, folder
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
