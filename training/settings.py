@@ -128,8 +128,10 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_settings(config_path: str | Path | None = None) -> Settings:
-    """Defaults, then ``configs/default.yaml``, then ``config_path``, then the environment."""
+    """Defaults, then ``configs/default.yaml``, then ``config_path`` (or the file named by
+    ``ORDERCAST_CONFIG``), then the environment."""
     values: dict[str, Any] = {}
+    config_path = config_path or os.environ.get("ORDERCAST_CONFIG") or None
     if DEFAULT_CONFIG.is_file():
         values = _read_yaml(DEFAULT_CONFIG)
     if config_path is not None:

@@ -1,0 +1,113 @@
+"""The loaded champion models: one immutable snapshot, swapped whole.
+
+A request takes the snapshot once at its start and is answered entirely by it, so a
+swap (new champion, reload) never mixes versions inside one response. A failed load
+keeps the old version serving and is reported by ``/ready``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+logger = logging.getLogger(__name__)
+
+KINDS: tuple[str, ...] = ("demand", "capacity", "risk")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What the registry says about one model version: when, on what data, how good."""
+
+    version: str
+    created_at: str | None = None  # ISO 8601, UTC
+    run_id: str | None = None
+    data: Mapping[str, str] = field(default_factory=dict)  # data.* tags: rows, dates, hash
+    scores: Mapping[str, float] = field(default_factory=dict)  # backtest metrics of the run
+    gate: Mapping[str, str] = field(default_factory=dict)  # gate.* tags: decision, reason
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One kind's champion in memory: the domain object and where it came from."""
+
+    kind: str
+    version: str
+    core: object
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    champion: VersionInfo | None = None
+    challenger: VersionInfo | None = None
+
+    def with_registry(
+        self, champion: VersionInfo | None, challenger: VersionInfo | None
+    ) -> LoadedModel:
+        """The same loaded core with fresher registry facts (no reload)."""
+        return dataclasses.replace(self, champion=champion, challenger=challenger)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every kind's loaded model at one moment, plus the last load error per kind."""
+
+    kinds: tuple[str, ...] = KINDS
+    models: Mapping[str, LoadedModel] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+    checked_at: datetime | None = None
+
+    @property
+    def ready(self) -> bool:
+        return all(kind in self.models for kind in self.kinds)
+
+    @property
+    def waiting_for(self) -> list[str]:
+        return [kind for kind in self.kinds if kind not in self.models]
+
+
+# Given a kind and the model served now (or None), return the model to serve: the same
+# object when the champion is unchanged, a new LoadedModel after a (re)load. Raises when
+# the champion cannot be found or loaded; the store then keeps serving the old one.
+Loader = Callable[[str, LoadedModel | None], LoadedModel]
+
+
+class ModelStore:
+    """Holds the current :class:`Snapshot`; ``refresh`` loads changed champions.
+
+    Readers only read ``snapshot`` (one attribute read, atomic in CPython) and never
+    wait; refreshes are serialised by a lock so two reloads cannot interleave.
+    """
+
+    def __init__(self, loader: Loader, kinds: Sequence[str] = KINDS) -> None:
+        self._loader = loader
+        self._kinds = tuple(kinds)
+        self._snapshot = Snapshot(kinds=self._kinds)
+        self._lock = threading.Lock()
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def refresh(self) -> Snapshot:
+        """Load every kind whose champion changed; keep the old model when a load fails."""
+        with self._lock:
+            current = self._snapshot
+            models, errors = dict(current.models), {}
+            for kind in self._kinds:
+                served = current.models.get(kind)
+                try:
+                    loaded = self._loader(kind, served)
+                except Exception as exc:  # any failure to load must not stop serving
+                    logger.warning("could not load the %s champion: %s", kind, exc)
+                    errors[kind] = f"{type(exc).__name__}: {exc}"[:2000]
+                    continue
+                if served is None or loaded.version != served.version:
+                    logger.info("serving %s v%s", kind, loaded.version)
+                models[kind] = loaded
+            # One reference assignment: a request sees the old snapshot or the new, whole.
+            self._snapshot = Snapshot(
+                kinds=self._kinds, models=models, errors=errors, checked_at=datetime.now(UTC)
+            )
+            return self._snapshot

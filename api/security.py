@@ -1,0 +1,67 @@
+"""API keys with roles: held hashed, compared in constant time, never logged."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from dataclasses import dataclass
+
+from forecasting.errors import ConfigError
+
+ROLES = ("read", "admin")
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """sha256 digests of the configured keys and the role each grants."""
+
+    digests: tuple[tuple[bytes, str], ...]
+
+    @classmethod
+    def parse(cls, spec: str) -> KeyRing:
+        """'k1:read,k2:admin' -> a key ring. A key without a role is a read key."""
+        entries = []
+        for item in (part.strip() for part in spec.split(",")):
+            if not item:
+                continue
+            key, _, role = item.rpartition(":") if ":" in item else (item, "", "read")
+            role = role or "read"
+            if role not in ROLES or not key:
+                raise ConfigError(
+                    f"API key entry '{item[:3]}…': write key:role with role read or admin"
+                )
+            entries.append((_digest(key), role))
+        return cls(tuple(entries))
+
+    @property
+    def empty(self) -> bool:
+        return not self.digests
+
+    def role_of(self, presented: str | None) -> str | None:
+        """The role of a presented key, or None; checks every entry so timing says nothing."""
+        if not presented:
+            return None
+        digest = _digest(presented)
+        found = None
+        for known, role in self.digests:
+            if hmac.compare_digest(known, digest):
+                found = role
+        return found
+
+
+def allows(role: str | None, needed: str) -> bool:
+    return role == "admin" or (role == "read" and needed == "read")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
