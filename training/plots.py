@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -17,7 +13,9 @@ def forecast_plot(
 ) -> Figure:
     """One panel per series: the last ``tail`` points, the forecast and its 10–90% band."""
     n = len(series_ids)
-    figure, axes = plt.subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
+    # A bare Figure (no pyplot): no global backend switch, safe in threads and notebooks.
+    figure = Figure(figsize=(9, 2.4 * n))
+    axes = figure.subplots(n, 1, squeeze=False)
     for ax, sid in zip(axes[:, 0], series_ids, strict=True):
         past = history[history["series_id"] == sid].tail(tail)
         future = forecasts[forecasts["series_id"] == sid]
@@ -37,5 +35,4 @@ def forecast_plot(
         ax.tick_params(labelsize=8)
     axes[0, 0].legend(fontsize=8, loc="upper left")
     figure.tight_layout()
-    plt.close(figure)
     return figure
