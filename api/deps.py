@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
@@ -14,7 +15,7 @@ from training.settings import Settings
 api_key_header = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
-    description="Your API key (role read, or admin for /v1/admin).",
+    description="Your API key: role 'read' for forecasts and scores, 'admin' for /v1/admin.",
 )
 
 
@@ -27,38 +28,53 @@ def get_snapshot(request: Request) -> Snapshot:
     return request.app.state.store.snapshot
 
 
-def caller_role(request: Request, key: Annotated[str | None, Security(api_key_header)]) -> str:
+def caller_role(
+    request: Request, key: Annotated[str | None, Security(api_key_header)]
+) -> str:
+    """The role the presented key grants; 401 without a key or with an unknown one."""
     ring: KeyRing = request.app.state.keys
     if ring.empty:
-        return "admin"  # no keys configured: only allowed on loopback (checked at start-up)
+        return "admin"  # no keys configured: allowed on loopback only (checked at start-up)
     if not key:
-        raise HTTPException(401, "missing API key: send it in the X-API-Key header")
+        raise HTTPException(
+            401,
+            "missing API key: send it in the X-API-Key header",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
     role = ring.role_of(key)
     if role is None:
-        raise HTTPException(401, "unknown API key")
+        raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "APIKey"})
     return role
 
 
-def require(needed: str):  # type: ignore[no-untyped-def]
+def require(needed: str) -> Callable[[str], str]:
+    """A dependency that lets through callers whose role grants ``needed``; else 403."""
+
     def check(role: Annotated[str, Depends(caller_role)]) -> str:
         if not allows(role, needed):
-            raise HTTPException(403, f"this endpoint needs the '{needed}' role")
+            raise HTTPException(403, f"this endpoint needs the '{needed}' role; yours is '{role}'")
         return role
 
     return check
 
 
-def model_of(kind: str):  # type: ignore[no-untyped-def]
+def model_of(kind: str) -> Callable[[Snapshot], LoadedModel]:
+    """A dependency giving the request's snapshot's model of ``kind``; 503 if not loaded."""
+
     def pick(snapshot: Annotated[Snapshot, Depends(get_snapshot)]) -> LoadedModel:
         loaded = snapshot.models.get(kind)
         if loaded is None:
-            raise HTTPException(503, f"the {kind} model is not loaded yet; see /ready")
+            reason = snapshot.errors.get(kind, "not loaded yet")
+            raise HTTPException(503, f"the {kind} model is not available ({reason}); see /ready")
         return loaded
 
     return pick
 
 
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 ReadRole = Annotated[str, Depends(require("read"))]
 AdminRole = Annotated[str, Depends(require("admin"))]
 CurrentSnapshot = Annotated[Snapshot, Depends(get_snapshot)]
 DemandModel = Annotated[LoadedModel, Depends(model_of("demand"))]
+CapacityModel = Annotated[LoadedModel, Depends(model_of("capacity"))]
+RiskModel = Annotated[LoadedModel, Depends(model_of("risk"))]

@@ -8,11 +8,12 @@ logged with the request id the caller also gets back.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from forecasting.errors import (
@@ -25,53 +26,80 @@ from forecasting.errors import (
 
 logger = logging.getLogger(__name__)
 
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    503: "not_ready",
+}
+
 
 class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: list[dict] | dict | None = None
-    request_id: str | None = None
+    """The body of every error response."""
+
+    code: str = Field(description="Stable machine-readable error code", examples=["unknown_series"])
+    message: str = Field(description="What went wrong and how to fix it, for a person")
+    details: list[dict[str, Any]] | dict[str, Any] | None = Field(
+        None, description="Per-field problems (422) or facts such as the horizon limit"
+    )
+    request_id: str | None = Field(None, description="Quote this when reporting a problem")
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, details: list[dict] | dict | None = None
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
-    body = ErrorBody(code=code, message=message, details=details, request_id=request_id)
-    headers = {"X-Request-ID": request_id} if request_id else None
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+    body = {"code": code, "message": message, "details": details, "request_id": request_id}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
 
 
 def install(app: FastAPI) -> None:
+    """Register the exception handlers that give every error the same body."""
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
             {
-                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "field": _field_path(tuple(err.get("loc", ()))),
                 "problem": err.get("msg", ""),
+                "type": err.get("type", ""),
             }
-            for err in exc.errors()
+            for err in exc.errors()[:200]
         ]
+        fields = ", ".join(d["field"] for d in details[:5])
         return error_response(
             request,
             422,
             "invalid_request",
-            f"{len(details)} invalid field(s) in the request",
+            f"{len(exc.errors())} invalid field(s): {fields}",
             details,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {
-            401: "unauthorized",
-            403: "forbidden",
-            404: "not_found",
-            405: "method_not_allowed",
-            413: "request_too_large",
-            503: "not_ready",
-        }
         return error_response(
-            request, exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
+            request,
+            exc.status_code,
+            HTTP_CODES.get(exc.status_code, "http_error"),
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(OrdercastError)
@@ -79,24 +107,33 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, UnknownSeriesError):
             return error_response(request, 404, "unknown_series", str(exc))
         if isinstance(exc, HorizonError):
-            return error_response(request, 422, "horizon_out_of_range", str(exc))
+            limit = getattr(exc, "max_horizon", None)
+            details = {"max_horizon": limit} if limit is not None else None
+            return error_response(request, 422, "horizon_out_of_range", str(exc), details)
         if isinstance(exc, DataContractError):
             details = [
-                {"row": i.row, "field": i.column, "problem": i.message} for i in exc.issues[:100]
+                {"row": i.row, "field": i.column, "problem": i.message} for i in exc.issues[:200]
             ]
-            return error_response(request, 422, "invalid_orders", str(exc).splitlines()[0], details)
+            return error_response(
+                request, 422, "invalid_orders", str(exc).splitlines()[0], details
+            )
         if isinstance(exc, ConfigError):
             return error_response(request, 422, "invalid_request", str(exc))
         return error_response(request, 400, "bad_request", str(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception(
-            "unexpected failure (request %s)", getattr(request.state, "request_id", "?")
+        request_id = getattr(request.state, "request_id", None)
+        logger.error(
+            "unexpected failure on %s %s (request %s)",
+            request.method,
+            request.url.path,
+            request_id,
+            exc_info=exc,
         )
         return error_response(
             request,
             500,
             "internal_error",
-            "unexpected failure; quote the request id when reporting it",
+            f"unexpected failure; quote request id {request_id} when reporting it",
         )

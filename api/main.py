@@ -5,34 +5,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.middleware import RequestContext
-from api.model_store import Loader, ModelStore, registry_loader
-from api.routes import admin, forecasts, health, models
+from api.model_store import KINDS, Loader, ModelStore
+from api.routes import admin, forecasts, health, models, orders
 from api.security import KeyRing, is_loopback
 from forecasting.errors import ConfigError
 from training.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
+DESCRIPTION = """Demand forecasts with intervals, site capacity outlooks and at-risk order
+scores from the MLflow registry's **champion** models.
+
+Send your API key in the `X-API-Key` header (role `read`; `admin` for `/v1/admin`).
+Every error has the body `{code, message, details, request_id}`.
+"""
+
 
 def create_app(
-    settings: Settings | None = None, loader: Loader | None = None, poll: bool = True
+    settings: Settings | None = None,
+    loader: Loader | None = None,
+    *,
+    kinds: Sequence[str] = KINDS,
+    poll: bool = True,
 ) -> FastAPI:
-    """Build the service. ``loader`` defaults to MLflow's registry at the configured URI."""
+    """Build the service.
+
+    ``settings`` default to :func:`training.settings.load_settings`; ``loader`` defaults to
+    the MLflow registry at ``settings.mlflow.tracking_uri``; ``kinds`` are the model kinds
+    ``/ready`` waits for; ``poll`` starts the background registry poller.
+    Raises :class:`ConfigError` when no API key is configured and the host is not loopback.
+    """
     settings = settings or load_settings()
     keys = KeyRing.parse(settings.api.api_keys)
     if keys.empty and not is_loopback(settings.api.host):
         raise ConfigError(
             f"no API keys configured: refusing to serve on {settings.api.host}, which is not a "
-            "loopback address. Set ORDERCAST_API_KEYS='key:read,key2:admin'."
+            "loopback address. Set ORDERCAST_API_KEYS='key1:read,key2:admin' or api.api_keys."
         )
-    store = ModelStore(loader or registry_loader(settings.mlflow.tracking_uri))
+    if loader is None:
+        from api.registry_loader import registry_loader
+
+        loader = registry_loader(settings.mlflow.tracking_uri)
+    store = ModelStore(loader, kinds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,28 +63,37 @@ def create_app(
         yield
         if task is not None:
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     app = FastAPI(
         title="ordercast",
         version="0.1.0",
-        description="Demand forecasts with intervals from the registry's champion models.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.store = store
     app.state.keys = keys
+    if settings.api.cors_origins:  # CORS stays off unless origins are configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "Content-Type", "X-Request-ID"],
+        )
     app.add_middleware(RequestContext, max_body_bytes=settings.api.max_request_bytes)
     errors.install(app)
-    for router in (health.router, models.router, forecasts.router, admin.router):
+    for router in (health.router, models.router, forecasts.router, orders.router, admin.router):
         app.include_router(router)
     return app
 
 
 async def _poll(store: ModelStore, seconds: float) -> None:
-    """Pick up alias changes in the registry without a restart."""
+    """Pick up alias changes in the registry without a restart, off the request path."""
     while True:
         await asyncio.sleep(seconds)
         try:
             await run_in_threadpool(store.refresh)
-        except Exception:  # the poller must outlive a registry outage
+        except Exception:  # the poller must outlive a registry outage; refresh logs details
             logger.exception("registry poll failed")

@@ -1,4 +1,4 @@
-"""Operations: reload the champions now."""
+"""Operations: reload the champions now (admin role)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,24 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminRole
-from api.routes.health import Ready
+from api.errors import ErrorBody
+from api.routes.health import Ready, ready_body
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-@router.post("/reload", response_model=Ready, summary="Load changed champions now (admin)")
+@router.post(
+    "/reload",
+    response_model=Ready,
+    summary="Load changed champions now",
+    description="Checks the registry's `champion` aliases and loads any new version, off the "
+    "request path of other callers; a failed load keeps the old version serving and is listed "
+    "in `errors`. Needs the `admin` role.",
+    responses={
+        401: {"model": ErrorBody, "description": "No or unknown API key"},
+        403: {"model": ErrorBody, "description": "The key's role is not admin"},
+    },
+)
 async def reload(request: Request, _: AdminRole) -> Ready:
     snapshot = await run_in_threadpool(request.app.state.store.refresh)
-    return Ready(
-        ready=snapshot.ready,
-        models={k: m.version for k, m in snapshot.models.items()},
-        errors=snapshot.errors,
-        waiting_for=[k for k in ("demand",) if k not in snapshot.models],
-    )
+    return ready_body(snapshot)

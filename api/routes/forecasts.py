@@ -1,18 +1,55 @@
-"""Demand forecasts served from the champion's precomputed paths."""
+"""Forecasts: demand from the champion's precomputed paths, and site capacity outlooks.
+
+Responses are serialised straight to JSON bytes (no response-model round trip); the
+declared ``response_model`` documents the shape in OpenAPI and schemathesis checks it.
+"""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+import json
+import math
+from typing import Annotated, Any
 
 import numpy as np
+import pandas as pd
 from fastapi import APIRouter
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.deps import DemandModel, ReadRole
+from api.deps import CapacityModel, DemandModel, ReadRole
 from api.errors import ErrorBody
+from forecasting.errors import ConfigError, HorizonError, OrdercastError
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
+
+Key = Annotated[str, Field(min_length=1, max_length=200)]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No or unknown API key"},
+    403: {"model": ErrorBody, "description": "The key's role does not allow this"},
+    404: {"model": ErrorBody, "description": "Unknown SKU, site, channel or level"},
+    413: {"model": ErrorBody, "description": "Request body over the size limit"},
+    422: {"model": ErrorBody, "description": "Invalid field, or horizon beyond the model's"},
+    503: {"model": ErrorBody, "description": "The model is not loaded yet"},
+}
+
+
+def json_response(body: dict[str, Any]) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":"), allow_nan=False).encode(),
+        media_type="application/json",
+    )
+
+
+def check_horizon(core: object, horizon: int) -> None:
+    """A horizon beyond the model's raises :class:`HorizonError` carrying the limit."""
+    limit = getattr(core, "max_horizon", None)
+    if isinstance(limit, int) and horizon > limit:
+        error = HorizonError(f"horizon {horizon} is outside what this model serves: 1 to {limit}")
+        error.max_horizon = limit  # type: ignore[attr-defined]
+        raise error
+
+
+# ----------------------------------------------------------------------------- demand
 
 
 class DemandRequest(BaseModel):
@@ -22,82 +59,185 @@ class DemandRequest(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"sku": "SKU-00001", "site": "SITE-1", "horizon": 8, "quantiles": [0.1, 0.5, 0.9]}
+                {"sku": "SKU-00001", "site": "SITE-1", "horizon": 8, "quantiles": [0.1, 0.5, 0.9]},
+                {"site": "SITE-1", "horizon": 4},
+                {"level": "total", "horizon": 13, "quantiles": [0.05, 0.95]},
             ]
         },
     )
-    sku: Annotated[str | None, Field(max_length=200, description="SKU, or omit for roll-ups")] = (
-        None
+    sku: Key | None = Field(None, description="SKU; omit for site or total roll-ups")
+    site: Key | None = Field(None, description="Fulfilling site; omit for SKU or total roll-ups")
+    channel: Key | None = Field(None, description="Channel, when the model was trained by channel")
+    level: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        None, description="Roll-up level by name, e.g. 'total' (instead of keys)"
     )
-    site: Annotated[str | None, Field(max_length=200, description="Fulfilling site")] = None
-    channel: Annotated[str | None, Field(max_length=200)] = None
-    level: Annotated[
-        str | None,
-        Field(max_length=100, description="Roll-up level, e.g. 'site', 'sku', 'total'"),
-    ] = None
-    horizon: Annotated[int, Field(ge=1, le=10_000, description="Periods ahead")]
-    quantiles: Annotated[
-        list[Annotated[float, Field(gt=0, lt=1)]],
-        Field(min_length=1, max_length=19, description="Quantile levels, each in (0, 1)"),
-    ] = [0.1, 0.5, 0.9]
+    horizon: int = Field(ge=1, le=520, description="Periods ahead (the model's frequency)")
+    quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+        default=[0.1, 0.5, 0.9],
+        min_length=1,
+        max_length=19,
+        description="Quantile levels, each strictly between 0 and 1",
+    )
 
     @field_validator("quantiles")
     @classmethod
     def _sorted_unique(cls, value: list[float]) -> list[float]:
-        return sorted(set(value))
+        # Levels closer than 0.0001 would share a forecast column: treat them as one.
+        rounded = sorted({round(q, 4) for q in value})
+        if rounded[0] <= 0 or rounded[-1] >= 1:
+            raise ValueError("quantile levels must lie between 0.0001 and 0.9999")
+        return rounded
 
 
-class ForecastPoint(BaseModel):
-    ds: date
-    mean: float
-    quantiles: dict[str, float] = Field(description="Quantile level (e.g. '0.1') -> value")
+class DemandPoint(BaseModel):
+    ds: str = Field(description="Period (ISO date: the period's end for weekly buckets)")
+    mean: float = Field(description="Expected demand, units")
+    quantiles: dict[str, float] = Field(
+        description="Quantile level (as requested, e.g. '0.1') -> units; non-decreasing"
+    )
 
 
 class DemandResponse(BaseModel):
-    series_id: str
-    level: str
+    series_id: str = Field(examples=["SKU-00001|SITE-1"])
+    level: str = Field(description="Roll-up level answered, e.g. 'sku,site' or 'total'")
+    keys: dict[str, str] = Field(description="The key values of the series")
     model: str = Field(description="Model family chosen for this series by backtest")
     model_version: str = Field(description="Registry version of ordercast-demand that answered")
-    freq: str
-    points: list[ForecastPoint]
+    freq: str = Field(examples=["W-SUN"])
+    points: list[DemandPoint]
 
 
 @router.post(
     "/demand",
     response_model=DemandResponse,
-    summary="Demand forecast with intervals",
-    responses={
-        404: {"model": ErrorBody, "description": "Unknown SKU, site or level"},
-        422: {"model": ErrorBody, "description": "Invalid field or horizon too long"},
-    },
+    summary="Demand forecast with intervals for one series",
+    description="Select a series by `sku`/`site`/`channel` or a roll-up `level`. Answered from "
+    "forecasts the champion precomputed at training time. 404 names the unknown SKU or site; "
+    "a horizon beyond the model's gets 422 with the limit in `details.max_horizon`.",
+    responses=ERRORS,
 )
-def demand(request: DemandRequest, _: ReadRole, loaded: DemandModel) -> DemandResponse:
-    core = loaded.core
-    level, _keys = core.level_for(request.sku, request.site, request.channel, request.level)
+def demand(request: DemandRequest, _: ReadRole, loaded: DemandModel) -> Response:
+    core: Any = loaded.core
+    check_horizon(core, request.horizon)
+    level, keys = core.level_for(request.sku, request.site, request.channel, request.level)
+    given = {"sku": request.sku, "site": request.site, "channel": request.channel}
+    missing = [key for key in keys if given.get(key) is None]
+    if missing:
+        raise ConfigError(f"level '{level}' needs {', '.join(missing)} in the request")
     frame = core.forecast(
         sku=request.sku,
         site=request.site,
         channel=request.channel,
         level=request.level,
         horizon=request.horizon,
-        quantiles=request.quantiles,
+        quantiles=tuple(request.quantiles),
     )
     columns = [c for c in frame.columns if c.startswith("q") and c[1:2].isdigit()]
-    values = frame[columns].to_numpy(float)
     labels = [f"{q:g}" for q in request.quantiles]
+    # The core returns quantile columns in level order; requested levels are sorted too.
+    values = frame[columns].to_numpy(float).tolist()
+    dates = pd.DatetimeIndex(frame["ds"]).strftime("%Y-%m-%d").tolist()
+    means = frame["mean"].to_numpy(float).tolist()
     points = [
-        ForecastPoint(
-            ds=ds, mean=float(mean), quantiles=dict(zip(labels, row.tolist(), strict=True))
-        )
-        for ds, mean, row in zip(
-            frame["ds"].dt.date, frame["mean"].to_numpy(float), np.atleast_2d(values), strict=True
-        )
+        {"ds": ds, "mean": mean, "quantiles": dict(zip(labels, row, strict=True))}
+        for ds, mean, row in zip(dates, means, values, strict=True)
     ]
-    return DemandResponse(
-        series_id=str(frame["series_id"].iloc[0]),
-        level=level,
-        model=str(frame["model"].iloc[0]),
-        model_version=loaded.version,
-        freq=core.freq,
-        points=points,
+    keys = {k: str(frame[k].iloc[0]) for k in ("sku", "site", "channel") if k in frame.columns}
+    return json_response(
+        {
+            "series_id": str(frame["series_id"].iloc[0]),
+            "level": level,
+            "keys": keys,
+            "model": str(frame["model"].iloc[0]),
+            "model_version": loaded.version,
+            "freq": str(getattr(core, "freq", "")),
+            "points": points,
+        }
     )
+
+
+# --------------------------------------------------------------------------- capacity
+
+
+class CapacityRequest(BaseModel):
+    """Sites and horizon (days), with an optional what-if capacity scenario."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"sites": ["SITE-1", "SITE-2"], "horizon": 14},
+                {"sites": ["SITE-1"], "horizon": 28, "scenario": {"capacity_factor": 1.2}},
+            ]
+        },
+    )
+    sites: list[Key] = Field(min_length=1, max_length=500, description="Sites to forecast")
+    horizon: int = Field(ge=1, le=730, description="Days ahead")
+    scenario: dict[str, float | str | dict[str, float]] | None = Field(
+        None,
+        description="What-if capacity scenario passed to the capacity model (e.g. a capacity "
+        "factor, or per-site daily capacity); omit for the planned capacity",
+    )
+
+
+class CapacityDay(BaseModel):
+    site: str
+    ds: str = Field(description="Day (ISO date)")
+    workload_p10: float = Field(description="Workload, 10th percentile (units)")
+    workload_p50: float
+    workload_p90: float
+    capacity: float = Field(description="Planned (or scenario) capacity, units per day")
+    utilization: float = Field(description="workload_p50 / capacity")
+    p_shortfall: float = Field(ge=0, le=1, description="Probability workload exceeds capacity")
+    backlog_p50: float = Field(description="Projected backlog at the end of the day (median)")
+    expected_delay_days: float
+
+
+class CapacityResponse(BaseModel):
+    model_version: str = Field(description="Registry version of ordercast-capacity")
+    days: list[CapacityDay]
+
+
+CAPACITY_COLUMNS = (
+    "workload_p10",
+    "workload_p50",
+    "workload_p90",
+    "capacity",
+    "utilization",
+    "p_shortfall",
+    "backlog_p50",
+    "expected_delay_days",
+)
+
+
+@router.post(
+    "/capacity",
+    response_model=CapacityResponse,
+    summary="Workload, capacity, shortfall probability and backlog per site and day",
+    responses=ERRORS,
+)
+def capacity(request: CapacityRequest, _: ReadRole, loaded: CapacityModel) -> Response:
+    core: Any = loaded.core
+    check_horizon(core, request.horizon)
+    try:
+        frame = core.predict(
+            request.horizon, sites=list(dict.fromkeys(request.sites)), scenario=request.scenario
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        # A scenario the model cannot apply is the caller's input, not a server fault.
+        raise OrdercastError(f"scenario not applicable: {exc}") from exc
+    days = {
+        "site": frame["site"].astype(str).tolist(),
+        "ds": pd.DatetimeIndex(frame["ds"]).strftime("%Y-%m-%d").tolist(),
+    }
+    for column in CAPACITY_COLUMNS:
+        days[column] = [_finite(v) for v in np.asarray(frame[column], dtype=float).tolist()]
+    rows = [dict(zip(days, values, strict=True)) for values in zip(*days.values(), strict=True)]
+    return json_response({"model_version": loaded.version, "days": rows})
+
+
+def _finite(value: float) -> float:
+    # JSON has no infinity (utilization with zero capacity): cap it at a large number.
+    if math.isnan(value):
+        return 0.0
+    return max(min(value, 1e12), -1e12)

@@ -1,61 +1,99 @@
-"""A real demand model, trained into a temp MLflow store once, served by the real app."""
+"""Fixtures: the real app with fake-core loaders, a real MLflow registry, a live uvicorn."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from forecasting.synthetic import generate_orders
-from training.pipelines import demand
-from training.settings import Settings, load_settings
+from tests.api.fakes import FakeLoader
+from tests.api.registry import RealRegistry
+from training.settings import ApiSettings, Settings
+
+READ_KEY, ADMIN_KEY = "reader-secret-1", "admin-secret-2"
 
 
-def settings_for(folder: Path, **api: object) -> Settings:
-    base = load_settings()
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    return base.model_copy(
-        update={
-            "mlflow": base.mlflow.model_copy(
-                update={
-                    "tracking_uri": uri,
-                    "artifact_root": folder / "artifacts",
-                    "lock_dir": folder / "locks",
-                }
-            ),
-            "demand": base.demand.model_copy(update={"horizon": 6, "n_windows": 2, "n_jobs": 1}),
-            "api": base.api.model_copy(update=api),
-        }
-    )
+def settings_with(**api: object) -> Settings:
+    return Settings(api=ApiSettings(**api))
+
+
+@pytest.fixture()
+def loader() -> FakeLoader:
+    return FakeLoader("1")
+
+
+@pytest.fixture()
+def client(loader: FakeLoader) -> Iterator[TestClient]:
+    """The app on loopback without keys (every caller is admin), fake cores at version 1."""
+    with TestClient(create_app(settings_with(), loader=loader, poll=False)) as test_client:
+        yield test_client
+
+
+@pytest.fixture()
+def keyed_client(loader: FakeLoader) -> Iterator[TestClient]:
+    settings = settings_with(api_keys=f"{READ_KEY}:read,{ADMIN_KEY}:admin")
+    with TestClient(create_app(settings, loader=loader, poll=False)) as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="session")
-def served(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
-    folder = tmp_path_factory.mktemp("api-store")
-    data = folder / "orders.csv.gz"
-    generate_orders(sites=2, skus=10, days=200, seed=9).orders.to_csv(data, index=False)
-    settings = settings_for(folder)
-    outcome = demand.train(settings, data)
-    assert outcome.exit_code == 0, outcome.message
-    return settings, data
+def real_store(tmp_path_factory: pytest.TempPathFactory) -> RealRegistry:
+    """A real store, read-only for tests: every kind's v1 champion (demand offset 1) and a
+    demand v2 challenger (offset 2)."""
+    store = RealRegistry(tmp_path_factory.mktemp("registry"))
+    for kind in ("capacity", "risk"):
+        store.promote(kind, store.register(kind))
+    store.promote("demand", store.register_demand(1.0))
+    store.challenger("demand", store.register_demand(2.0))
+    return store
 
 
 @pytest.fixture()
-def client(served) -> TestClient:
-    settings, _ = served
-    with TestClient(create_app(settings, poll=False)) as test_client:
+def demand_store(tmp_path: Path) -> RealRegistry:
+    """A fresh real store a test may change: demand v1 (offset 1) as champion."""
+    store = RealRegistry(tmp_path)
+    store.promote("demand", store.register_demand(1.0))
+    return store
+
+
+@pytest.fixture(scope="session")
+def real_client(real_store: RealRegistry) -> Iterator[TestClient]:
+    """The app over the real registry with the default MLflow loader."""
+    with TestClient(create_app(real_store.settings, poll=False)) as test_client:
         yield test_client
 
 
-@pytest.fixture()
-def keyed_client(served) -> TestClient:
-    settings, _ = served
-    keyed = settings.model_copy(
-        update={
-            "api": settings.api.model_copy(update={"api_keys": "reader-key:read,admin-key:admin"})
-        }
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def live_server(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
-    with TestClient(create_app(keyed, poll=False)) as test_client:
-        yield test_client
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

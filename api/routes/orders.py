@@ -1,0 +1,157 @@
+"""At-risk scoring of open order lines, a whole batch in one vectorised call."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import ReadRole, RiskModel, SettingsDep
+from api.errors import ErrorBody
+from api.routes.forecasts import json_response
+from forecasting.errors import ContractIssue, DataContractError
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+HARD_MAX_LINES = 10_000
+
+
+class OrderLine(BaseModel):
+    """One open order line, with the order-history contract's field names."""
+
+    model_config = ConfigDict(extra="forbid")
+    order_id: Text
+    line_id: Text
+    sku: Text
+    site: Text
+    channel: Text | None = None
+    customer: Text | None = None
+    region: Text | None = None
+    order_date: date
+    promised_date: date
+    ship_date: date | None = None
+    delivered_date: date | None = Field(None, description="Leave empty for an open line")
+    quantity: float = Field(gt=0, le=1e9, description="Units")
+    unit_price: float | None = Field(None, ge=0, le=1e9)
+
+
+EXAMPLE_LINE = {
+    "order_id": "O-000123",
+    "line_id": "O-000123-1",
+    "sku": "SKU-00001",
+    "site": "SITE-1",
+    "channel": "web",
+    "order_date": "2024-03-01",
+    "promised_date": "2024-03-06",
+    "quantity": 4,
+}
+
+
+class AtRiskRequest(BaseModel):
+    """Open order lines to score as of a date (up to ``max_batch_lines``, 10,000)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"as_of": "2024-03-04", "orders": [EXAMPLE_LINE]}]},
+    )
+    as_of: date = Field(description="Score as of this day (YYYY-MM-DD)")
+    orders: list[OrderLine] = Field(min_length=1, max_length=HARD_MAX_LINES)
+
+
+class LineRisk(BaseModel):
+    order_id: str
+    line_id: str
+    promised_date: str = Field(description="ISO date")
+    p_late: float = Field(ge=0, le=1, description="Probability the line ships after promise")
+    risk_band: str = Field(examples=["high"])
+    expected_delay_days: float
+    reason_1: str | None = Field(None, description="Strongest reason for the score")
+    reason_2: str | None = None
+    reason_3: str | None = None
+
+
+class AtRiskResponse(BaseModel):
+    model_version: str = Field(description="Registry version of ordercast-risk that answered")
+    as_of: str
+    lines: list[LineRisk]
+
+
+FIELDS = tuple(OrderLine.model_fields)
+DATE_FIELDS = ("order_date", "promised_date", "ship_date", "delivered_date")
+
+
+def orders_frame(lines: list[OrderLine]) -> pd.DataFrame:
+    """The request's lines as an orders frame (contract columns, datetime64 dates)."""
+    columns: dict[str, Any] = {name: [getattr(line, name) for line in lines] for name in FIELDS}
+    for name in DATE_FIELDS:
+        columns[name] = pd.to_datetime(pd.Series(columns[name], dtype=object))
+    columns["quantity"] = np.asarray(columns["quantity"], dtype=float)
+    columns["unit_price"] = pd.to_numeric(pd.Series(columns["unit_price"], dtype=object))
+    frame = pd.DataFrame(columns)
+    optional = [c for c in ("channel", "customer", "region", "unit_price") if frame[c].isna().all()]
+    return frame.drop(columns=optional)
+
+
+@router.post(
+    "/at-risk",
+    response_model=AtRiskResponse,
+    summary="Probability, band, expected delay and reasons per open order line",
+    description="Scores the whole batch in one vectorised call of the champion at-risk model. "
+    "Line ids must be unique within a batch.",
+    responses={
+        401: {"model": ErrorBody},
+        403: {"model": ErrorBody},
+        413: {"model": ErrorBody, "description": "Request body over the size limit"},
+        422: {"model": ErrorBody, "description": "Invalid line (path names it) or batch too big"},
+        503: {"model": ErrorBody, "description": "The at-risk model is not loaded yet"},
+    },
+)
+def at_risk(
+    request: AtRiskRequest, _: ReadRole, loaded: RiskModel, settings: SettingsDep
+) -> Response:
+    limit = min(settings.api.max_batch_lines, HARD_MAX_LINES)
+    if len(request.orders) > limit:
+        problem = f"{len(request.orders):,} lines; the limit is {limit:,}: send smaller batches"
+        raise DataContractError([ContractIssue(None, "orders", problem)])
+    seen: set[str] = set()
+    for position, line in enumerate(request.orders):
+        if line.line_id in seen:
+            raise DataContractError(
+                [
+                    ContractIssue(
+                        None, f"orders.{position}.line_id", f"duplicate line_id '{line.line_id}'"
+                    )
+                ]
+            )
+        seen.add(line.line_id)
+    as_of = pd.Timestamp(request.as_of)
+    scored = loaded.core.score(orders_frame(request.orders), as_of)  # type: ignore[attr-defined]
+    out: dict[str, list[Any]] = {
+        "order_id": scored["order_id"].astype(str).tolist(),
+        "line_id": scored["line_id"].astype(str).tolist(),
+        "promised_date": pd.DatetimeIndex(scored["promised_date"]).strftime("%Y-%m-%d").tolist(),
+        "p_late": [_probability(v) for v in np.asarray(scored["p_late"], float).tolist()],
+        "risk_band": scored["risk_band"].astype(str).tolist(),
+        "expected_delay_days": [
+            v if math.isfinite(v) else 0.0
+            for v in np.asarray(scored["expected_delay_days"], float).tolist()
+        ],
+    }
+    for column in ("reason_1", "reason_2", "reason_3"):
+        values = scored[column] if column in scored.columns else [None] * len(scored)
+        out[column] = [None if pd.isna(v) or v == "" else str(v) for v in values]
+    lines = [dict(zip(out, row, strict=True)) for row in zip(*out.values(), strict=True)]
+    return json_response(
+        {"model_version": loaded.version, "as_of": request.as_of.isoformat(), "lines": lines}
+    )
+
+
+def _probability(value: float) -> float:
+    return min(max(value, 0.0), 1.0) if math.isfinite(value) else 0.0

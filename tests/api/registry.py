@@ -1,0 +1,99 @@
+"""A real MLflow registry (temp SQLite store) with real registered, aliased models.
+
+Demand versions are logged with the training code's own ``log_demand_model`` (the
+production pyfunc); capacity and at-risk versions wrap the test fakes in a minimal
+pyfunc until their training pipelines land, so the registry loader, aliases and
+reloads are exercised for every kind.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import joblib
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from tests.api.fakes import FakeCapacity, FakeRisk, demand_core
+from training import registry, tracking
+from training.pyfunc import CORE_ARTIFACT, DemandModel, log_demand_model, quiet_mlflow
+from training.settings import ApiSettings, MlflowSettings, Settings
+
+
+class CoreModel(mlflow.pyfunc.PythonModel):
+    """Carries a domain object as a joblib artifact, like the production pyfuncs."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        self.core = joblib.load(context.artifacts[CORE_ARTIFACT])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+        return model_input
+
+
+class RealRegistry:
+    """Register, promote and break versions in a temp store the app serves from."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.settings = Settings(
+            mlflow=MlflowSettings(
+                tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
+                artifact_root=folder / "artifacts",
+                lock_dir=folder / "locks",
+            ),
+            api=ApiSettings(poll_seconds=3600),
+        )
+        self.client: MlflowClient = tracking.connect(self.settings)
+
+    def _log(self, kind: str, core: object | None, broken: bool = False) -> str:
+        name = registry.model_name(kind)
+        experiment = tracking.experiment_id(self.client, self.settings, kind)
+        with (
+            tempfile.TemporaryDirectory() as workdir,
+            tracking.using_store(self.settings),
+            mlflow.start_run(experiment_id=experiment) as run,
+        ):
+            mlflow.set_tags({"data.rows": "1000", "data.last_date": "2024-01-01"})
+            mlflow.log_metric("score", 0.5)
+            if kind == "demand" and not broken:
+                version = log_demand_model(core, Path(workdir), name)
+            else:
+                path = Path(workdir) / "core.joblib"
+                if broken:
+                    path.write_bytes(b"this is not a joblib file")
+                else:
+                    joblib.dump(core, path)
+                model = DemandModel() if kind == "demand" else CoreModel()
+                with quiet_mlflow():
+                    info = mlflow.pyfunc.log_model(
+                        name="model",
+                        python_model=model,
+                        artifacts={CORE_ARTIFACT: str(path)},
+                        registered_model_name=name,
+                        pip_requirements=[],  # skip inference: these never leave the test
+                    )
+                version = str(info.registered_model_version)
+            self.client.set_model_version_tag(name, version, "data.rows", "1000")
+            self.client.set_model_version_tag(name, version, "run", run.info.run_id)
+        return version
+
+    def register_demand(self, offset: float) -> str:
+        return self._log("demand", demand_core(offset))
+
+    def register(self, kind: str) -> str:
+        core = {"capacity": FakeCapacity(), "risk": FakeRisk()}.get(kind)
+        return self._log(kind, core) if kind != "demand" else self.register_demand(0.0)
+
+    def register_broken(self, kind: str) -> str:
+        """A version whose artifact cannot be loaded (a corrupt core file)."""
+        return self._log(kind, None, broken=True)
+
+    def promote(self, kind: str, version: str) -> None:
+        registry.promote(self.client, registry.model_name(kind), version)
+
+    def challenger(self, kind: str, version: str) -> None:
+        self.client.set_registered_model_alias(
+            registry.model_name(kind), registry.CHALLENGER, version
+        )
