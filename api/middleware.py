@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("api.access")
@@ -19,8 +20,17 @@ logger = logging.getLogger("api.access")
 REQUEST_ID_HEADER = b"x-request-id"
 
 
-class BodyTooLarge(Exception):
-    """Raised inside ``receive`` when a streamed body passes the limit."""
+class BodyTooLarge(HTTPException):
+    """Raised inside ``receive`` when a streamed body passes the limit.
+
+    An ``HTTPException`` so that FastAPI's body parsing lets it through to the shared
+    error handler (it turns other exceptions while reading a body into a 400).
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413, f"request body exceeds the limit of {limit:,} bytes; send smaller batches"
+        )
 
 
 class RequestContext:
@@ -57,7 +67,7 @@ class RequestContext:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_body_bytes)
             return message
 
         async def send_with_id(message: Message) -> None:
