@@ -50,6 +50,22 @@ class ErrorBody(BaseModel):
     request_id: str | None = Field(None, description="Quote this when reporting a problem")
 
 
+ERROR_MEANINGS = {
+    400: "The body is not readable JSON text (e.g. not UTF-8)",
+    401: "No API key, or an unknown one (X-API-Key header)",
+    403: "The key's role does not allow this endpoint",
+    404: "Unknown SKU, site, channel or level (the message names it)",
+    413: "Request body over the size limit",
+    422: "Invalid field (each listed with its path), or a value the model cannot serve",
+    503: "The model this endpoint needs is not loaded yet (see /ready)",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries with the shared error body for ``statuses``."""
+    return {s: {"model": ErrorBody, "description": ERROR_MEANINGS[s]} for s in statuses}
+
+
 def error_response(
     request: Request,
     status: int,
@@ -117,8 +133,8 @@ def install(app: FastAPI) -> None:
             return error_response(
                 request, 422, "invalid_orders", str(exc).splitlines()[0], details
             )
-        if isinstance(exc, ConfigError):
-            return error_response(request, 422, "invalid_request", str(exc))
+        if isinstance(exc, ConfigError):  # valid JSON, but a value the model cannot serve
+            return error_response(request, 422, "invalid_value", str(exc))
         return error_response(request, 400, "bad_request", str(exc))
 
     @app.exception_handler(Exception)

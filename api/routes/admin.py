@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminRole
-from api.errors import ErrorBody
+from api.errors import documented
 from api.routes.health import Ready, ready_body
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -19,10 +19,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
     description="Checks the registry's `champion` aliases and loads any new version, off the "
     "request path of other callers; a failed load keeps the old version serving and is listed "
     "in `errors`. Needs the `admin` role.",
-    responses={
-        401: {"model": ErrorBody, "description": "No or unknown API key"},
-        403: {"model": ErrorBody, "description": "The key's role is not admin"},
-    },
+    responses=documented(401, 403),
 )
 async def reload(request: Request, _: AdminRole) -> Ready:
     snapshot = await run_in_threadpool(request.app.state.store.refresh)

@@ -14,23 +14,27 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from api.deps import CapacityModel, DemandModel, ReadRole
-from api.errors import ErrorBody
+from api.errors import documented
 from forecasting.errors import ConfigError, HorizonError, OrdercastError
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
 
 Key = Annotated[str, Field(min_length=1, max_length=200)]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "No or unknown API key"},
-    403: {"model": ErrorBody, "description": "The key's role does not allow this"},
-    404: {"model": ErrorBody, "description": "Unknown SKU, site, channel or level"},
-    413: {"model": ErrorBody, "description": "Request body over the size limit"},
-    422: {"model": ErrorBody, "description": "Invalid field, or horizon beyond the model's"},
-    503: {"model": ErrorBody, "description": "The model is not loaded yet"},
-}
+
+
+def _not_a_bool(value: object) -> object:
+    # JSON true/false is not a number; pydantic would otherwise read it as 1/0.
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not true/false")
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_not_a_bool)]
+Real = Annotated[float, Field(strict=True)]  # strict: accepts JSON numbers, refuses booleans
+ERRORS = documented(400, 401, 403, 404, 413, 422, 503)
 
 
 def json_response(body: dict[str, Any]) -> Response:
@@ -71,8 +75,8 @@ class DemandRequest(BaseModel):
     level: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
         None, description="Roll-up level by name, e.g. 'total' (instead of keys)"
     )
-    horizon: int = Field(ge=1, le=520, description="Periods ahead (the model's frequency)")
-    quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+    horizon: Whole = Field(ge=1, le=520, description="Periods ahead (the model's frequency)")
+    quantiles: list[Annotated[Real, Field(gt=0, lt=1)]] = Field(
         default=[0.1, 0.5, 0.9],
         min_length=1,
         max_length=19,
@@ -82,11 +86,9 @@ class DemandRequest(BaseModel):
     @field_validator("quantiles")
     @classmethod
     def _sorted_unique(cls, value: list[float]) -> list[float]:
-        # Levels closer than 0.0001 would share a forecast column: treat them as one.
-        rounded = sorted({round(q, 4) for q in value})
-        if rounded[0] <= 0 or rounded[-1] >= 1:
-            raise ValueError("quantile levels must lie between 0.0001 and 0.9999")
-        return rounded
+        # Levels closer than 0.0001 would share a forecast column: treat them as one
+        # (levels beyond the model's grid get its outermost quantile anyway).
+        return sorted({min(max(round(q, 4), 0.0001), 0.9999) for q in value})
 
 
 class DemandPoint(BaseModel):
@@ -172,8 +174,8 @@ class CapacityRequest(BaseModel):
         },
     )
     sites: list[Key] = Field(min_length=1, max_length=500, description="Sites to forecast")
-    horizon: int = Field(ge=1, le=730, description="Days ahead")
-    scenario: dict[str, float | str | dict[str, float]] | None = Field(
+    horizon: Whole = Field(ge=1, le=730, description="Days ahead")
+    scenario: dict[str, Real | Key | dict[str, Real]] | None = Field(
         None,
         description="What-if capacity scenario passed to the capacity model (e.g. a capacity "
         "factor, or per-site daily capacity); omit for the planned capacity",

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentSnapshot, ReadRole
-from api.errors import ErrorBody
+from api.errors import documented
 from api.model_store import VersionInfo
 
 router = APIRouter(prefix="/v1", tags=["models"])
@@ -54,7 +54,7 @@ def _version(info: VersionInfo | None) -> Version | None:
     "/models",
     response_model=list[KindModels],
     summary="Champion and challenger of each model kind",
-    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
+    responses=documented(401, 403),
 )
 def list_models(snapshot: CurrentSnapshot, _: ReadRole) -> list[KindModels]:
     out = []

@@ -10,17 +10,42 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.deps import ReadRole, RiskModel, SettingsDep
-from api.errors import ErrorBody
-from api.routes.forecasts import json_response
+from api.errors import documented
+from api.routes.forecasts import Real, json_response
 from forecasting.errors import ContractIssue, DataContractError
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 HARD_MAX_LINES = 10_000
+
+
+def _iso_text(value: object) -> object:
+    # Dates travel as "YYYY-MM-DD" text; pydantic would also read numbers as epoch seconds.
+    if not isinstance(value, str | date):
+        raise ValueError("expected a date as text, YYYY-MM-DD")
+    return value
+
+
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def _in_range(value: date) -> date:
+    # pandas holds dates as datetime64[ns], which ends in 2262.
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"date outside {EARLIEST} to {LATEST}")
+    return value
+
+
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_iso_text),
+    AfterValidator(_in_range),
+    Field(json_schema_extra={"pattern": r"^(19|20|21)\d{2}-\d{2}-\d{2}$"}),
+]
 
 
 class OrderLine(BaseModel):
@@ -34,12 +59,12 @@ class OrderLine(BaseModel):
     channel: Text | None = None
     customer: Text | None = None
     region: Text | None = None
-    order_date: date
-    promised_date: date
-    ship_date: date | None = None
-    delivered_date: date | None = Field(None, description="Leave empty for an open line")
-    quantity: float = Field(gt=0, le=1e9, description="Units")
-    unit_price: float | None = Field(None, ge=0, le=1e9)
+    order_date: IsoDate
+    promised_date: IsoDate
+    ship_date: IsoDate | None = None
+    delivered_date: IsoDate | None = Field(None, description="Leave empty for an open line")
+    quantity: Real = Field(gt=0, le=1e9, description="Units")
+    unit_price: Real | None = Field(None, ge=0, le=1e9)
 
 
 EXAMPLE_LINE = {
@@ -61,7 +86,7 @@ class AtRiskRequest(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"as_of": "2024-03-04", "orders": [EXAMPLE_LINE]}]},
     )
-    as_of: date = Field(description="Score as of this day (YYYY-MM-DD)")
+    as_of: IsoDate = Field(description="Score as of this day (YYYY-MM-DD)")
     orders: list[OrderLine] = Field(min_length=1, max_length=HARD_MAX_LINES)
 
 
@@ -105,13 +130,7 @@ def orders_frame(lines: list[OrderLine]) -> pd.DataFrame:
     summary="Probability, band, expected delay and reasons per open order line",
     description="Scores the whole batch in one vectorised call of the champion at-risk model. "
     "Line ids must be unique within a batch.",
-    responses={
-        401: {"model": ErrorBody},
-        403: {"model": ErrorBody},
-        413: {"model": ErrorBody, "description": "Request body over the size limit"},
-        422: {"model": ErrorBody, "description": "Invalid line (path names it) or batch too big"},
-        503: {"model": ErrorBody, "description": "The at-risk model is not loaded yet"},
-    },
+    responses=documented(400, 401, 403, 413, 422, 503),
 )
 def at_risk(
     request: AtRiskRequest, _: ReadRole, loaded: RiskModel, settings: SettingsDep
