@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
 from api.model_store import LoadedModel, Snapshot
+from api.response_cache import ResponseCache
 from api.security import KeyRing, allows
 from training.settings import Settings
 
@@ -19,16 +20,16 @@ api_key_header = APIKeyHeader(
 )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_snapshot(request: Request) -> Snapshot:
+async def get_snapshot(request: Request) -> Snapshot:
     """One snapshot per request: the whole answer comes from the same model versions."""
     return request.app.state.store.snapshot
 
 
-def caller_role(
+async def caller_role(
     request: Request, key: Annotated[str | None, Security(api_key_header)]
 ) -> str:
     """The role the presented key grants; 401 without a key or with an unknown one."""
@@ -47,10 +48,10 @@ def caller_role(
     return role
 
 
-def require(needed: str) -> Callable[[str], str]:
+def require(needed: str) -> Callable[[str], Awaitable[str]]:
     """A dependency that lets through callers whose role grants ``needed``; else 403."""
 
-    def check(role: Annotated[str, Depends(caller_role)]) -> str:
+    async def check(role: Annotated[str, Depends(caller_role)]) -> str:
         if not allows(role, needed):
             raise HTTPException(403, f"this endpoint needs the '{needed}' role; yours is '{role}'")
         return role
@@ -58,10 +59,10 @@ def require(needed: str) -> Callable[[str], str]:
     return check
 
 
-def model_of(kind: str) -> Callable[[Snapshot], LoadedModel]:
+def model_of(kind: str) -> Callable[[Snapshot], Awaitable[LoadedModel]]:
     """A dependency giving the request's snapshot's model of ``kind``; 503 if not loaded."""
 
-    def pick(snapshot: Annotated[Snapshot, Depends(get_snapshot)]) -> LoadedModel:
+    async def pick(snapshot: Annotated[Snapshot, Depends(get_snapshot)]) -> LoadedModel:
         loaded = snapshot.models.get(kind)
         if loaded is None:
             reason = snapshot.errors.get(kind, "not loaded yet")
@@ -71,6 +72,10 @@ def model_of(kind: str) -> Callable[[Snapshot], LoadedModel]:
     return pick
 
 
+async def get_response_cache(request: Request) -> ResponseCache:
+    return request.app.state.responses
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ReadRole = Annotated[str, Depends(require("read"))]
 AdminRole = Annotated[str, Depends(require("admin"))]
@@ -78,3 +83,4 @@ CurrentSnapshot = Annotated[Snapshot, Depends(get_snapshot)]
 DemandModel = Annotated[LoadedModel, Depends(model_of("demand"))]
 CapacityModel = Annotated[LoadedModel, Depends(model_of("capacity"))]
 RiskModel = Annotated[LoadedModel, Depends(model_of("risk"))]
+ResponseCacheDep = Annotated[ResponseCache, Depends(get_response_cache)]

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api import errors
 from api.middleware import RequestContext
 from api.model_store import KINDS, Loader, ModelStore
+from api.response_cache import ResponseCache
 from api.routes import admin, forecasts, health, models, orders
 from api.security import KeyRing, is_loopback
 from forecasting.errors import ConfigError
@@ -75,6 +76,7 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     app.state.keys = keys
+    app.state.responses = ResponseCache()
     if settings.api.cors_origins:  # CORS stays off unless origins are configured
         app.add_middleware(
             CORSMiddleware,

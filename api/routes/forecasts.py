@@ -16,8 +16,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from api.deps import CapacityModel, DemandModel, ReadRole
+from api.deps import CapacityModel, DemandModel, ReadRole, ResponseCacheDep
 from api.errors import documented
+from api.model_store import LoadedModel
 from forecasting.errors import ConfigError, HorizonError, OrdercastError
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
@@ -37,11 +38,12 @@ Real = Annotated[float, Field(strict=True)]  # strict: accepts JSON numbers, ref
 ERRORS = documented(400, 401, 403, 404, 413, 422, 503)
 
 
+def dumps(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+
 def json_response(body: dict[str, Any]) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":"), allow_nan=False).encode(),
-        media_type="application/json",
-    )
+    return Response(dumps(body), media_type="application/json")
 
 
 def check_horizon(core: object, horizon: int) -> None:
@@ -118,7 +120,31 @@ class DemandResponse(BaseModel):
     "a horizon beyond the model's gets 422 with the limit in `details.max_horizon`.",
     responses=ERRORS,
 )
-def demand(request: DemandRequest, _: ReadRole, loaded: DemandModel) -> Response:
+async def demand(
+    request: DemandRequest, _: ReadRole, loaded: DemandModel, cache: ResponseCacheDep
+) -> Response:
+    # async: a cache hit is a few microseconds, not worth a trip to the thread pool; a
+    # miss is ~1 ms of numpy/pandas on precomputed paths, short enough for the event loop.
+    key = (
+        "demand",
+        loaded.version,
+        loaded.loaded_at,
+        request.sku,
+        request.site,
+        request.channel,
+        request.level,
+        request.horizon,
+        tuple(request.quantiles),
+    )
+    body = cache.get(key)
+    if body is None:
+        body = demand_body(loaded, request)
+        cache.put(key, body)
+    return Response(body, media_type="application/json")
+
+
+def demand_body(loaded: LoadedModel, request: DemandRequest) -> bytes:
+    """The JSON answer to ``request`` from ``loaded`` (raises the core's domain errors)."""
     core: Any = loaded.core
     check_horizon(core, request.horizon)
     level, keys = core.level_for(request.sku, request.site, request.channel, request.level)
@@ -144,12 +170,12 @@ def demand(request: DemandRequest, _: ReadRole, loaded: DemandModel) -> Response
         {"ds": ds, "mean": mean, "quantiles": dict(zip(labels, row, strict=True))}
         for ds, mean, row in zip(dates, means, values, strict=True)
     ]
-    keys = {k: str(frame[k].iloc[0]) for k in ("sku", "site", "channel") if k in frame.columns}
-    return json_response(
+    key_values = {k: str(frame[k].iloc[0]) for k in ("sku", "site", "channel") if k in frame}
+    return dumps(
         {
             "series_id": str(frame["series_id"].iloc[0]),
             "level": level,
-            "keys": keys,
+            "keys": key_values,
             "model": str(frame["model"].iloc[0]),
             "model_version": loaded.version,
             "freq": str(getattr(core, "freq", "")),

@@ -9,12 +9,17 @@ from tests.api.fakes import FakeLoader
 
 
 def test_reload_picks_up_a_new_champion(client: TestClient, loader: FakeLoader) -> None:
+    request = {"level": "total", "horizon": 1}
+    first = client.post("/v1/forecasts/demand", json=request).json()
+    assert client.post("/v1/forecasts/demand", json=request).json() == first  # served again
+    assert first["model_version"] == "1" and first["points"][0]["mean"] == 91.0
     loader.version = "2"
     response = client.post("/v1/admin/reload")
     assert response.status_code == 200
     assert response.json()["models"] == {"demand": "2", "capacity": "2", "risk": "2"}
-    forecast = client.post("/v1/forecasts/demand", json={"level": "total", "horizon": 1})
-    assert forecast.json()["model_version"] == "2"
+    forecast = client.post("/v1/forecasts/demand", json=request).json()
+    # v1's stored answer is not reused for v2 (total: series 9, mean = 90 + step + version).
+    assert forecast["model_version"] == "2" and forecast["points"][0]["mean"] == 92.0
 
 
 def test_reload_without_change_keeps_the_loaded_objects(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -10,44 +11,49 @@ from training.settings import load_settings
 
 
 def serve(
-    host: str | None = typer.Option(None, help="Address to bind (default 127.0.0.1)."),
+    host: str | None = typer.Option(
+        None, help="Address to bind (default 127.0.0.1; others need API keys)."
+    ),
     port: int | None = typer.Option(None, help="Port (default 8000)."),
-    workers: int | None = typer.Option(None, help="Worker processes."),
+    workers: int | None = typer.Option(
+        None, min=1, help="Worker processes (each loads the champions)."
+    ),
     config: Path | None = typer.Option(None, help="YAML overriding configs/default.yaml."),
+    access_log: bool = typer.Option(
+        True, "--access-log/--no-access-log", help="Log one line per request (never keys)."
+    ),
 ) -> None:
-    """Serve forecasts from the registry's champion models (docs at /docs)."""
-    import os
+    """Serve forecasts and risk scores from the registry's champion models.
+
+    Reads the registry at MLFLOW_TRACKING_URI (default: the local store under models/),
+    loads each kind's `champion` at start-up and polls for promotions every
+    api.poll_seconds. API keys: ORDERCAST_API_KEYS="key1:read,key2:admin". The
+    interactive docs are at /docs.
+    """
+    import logging
 
     import uvicorn
 
     from api.main import create_app
 
     settings = load_settings(config)
-    api = settings.api.model_copy(
-        update={
-            k: v
-            for k, v in {"host": host, "port": port, "workers": workers}.items()
-            if v is not None
-        }
-    )
+    overrides = {"host": host, "port": port, "workers": workers}
+    api = settings.api.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     settings = settings.model_copy(update={"api": api})
-    app = create_app(settings)  # validates keys vs host before binding anything
-    typer.echo(
-        f"ordercast API on http://{api.host}:{api.port} — docs: http://{api.host}:{api.port}/docs"
-    )
+    app = create_app(settings)  # refuses a public address without keys, before binding
+    if not access_log:
+        logging.getLogger("api.access").setLevel(logging.WARNING)
+    base = f"http://{'127.0.0.1' if api.host in ('0.0.0.0', '::') else api.host}:{api.port}"
+    typer.echo(f"ordercast API on {base} — docs: {base}/docs (Ctrl+C to stop)")
+    options = {"host": api.host, "port": api.port, "access_log": False, "log_config": None}
     if api.workers > 1:
+        # Each worker process builds its own app from the same configuration.
         if config is not None:
             os.environ["ORDERCAST_CONFIG"] = str(config)
-        uvicorn.run(
-            "api.main:create_app",
-            factory=True,
-            host=api.host,
-            port=api.port,
-            workers=api.workers,
-            log_level="info",
-        )
+        os.environ["MLFLOW_TRACKING_URI"] = settings.mlflow.tracking_uri
+        uvicorn.run("api.main:create_app", factory=True, workers=api.workers, **options)
     else:
-        uvicorn.run(app, host=api.host, port=api.port, log_level="info")
+        uvicorn.run(app, **options)
 
 
 def register(app: typer.Typer) -> None:

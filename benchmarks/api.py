@@ -1,0 +1,349 @@
+"""Forecast API under load, against MLflow's own scoring server in the same run.
+
+Starts ``ordercast serve`` and ``mlflow models serve -m models:/ordercast-demand@champion
+--env-manager local`` on loopback ports, both over the same registry, and drives them
+from a separate process with an async httpx load generator:
+
+1. single-series demand forecasts at a fixed rate (default 200 req/s for 60 s),
+   latency measured from each request's scheduled start (so queueing counts);
+2. the most requests per second each server completes with 8 concurrent clients
+   on the same forecast request, and the ratio ordercast / MLflow;
+3. 1,000-line at-risk batches, one after another (when a risk champion exists).
+
+Usage: ``.venv/bin/python benchmarks/api.py [--duration 60] [--rate 200]
+[--store sqlite:///models/mlflow.db] [--train]``. Without a demand champion in the store
+(or with ``--train``) the demo models are trained into a temp store first.
+Targets: p99 <= 50 ms at 200 req/s with no errors; at-risk p50 <= 300 ms;
+throughput >= 5x the MLflow scoring server's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import contextlib
+import multiprocessing
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+QUANTILES = [0.1, 0.5, 0.9]
+
+
+@dataclass
+class Stats:
+    label: str
+    sent: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    def row(self) -> str:
+        lat = np.asarray(self.latencies_ms) if self.latencies_ms else np.asarray([np.nan])
+        done = len(self.latencies_ms)
+        return (
+            f"{self.label:<38} {done / self.seconds:>8.1f} {np.percentile(lat, 50):>8.1f} "
+            f"{np.percentile(lat, 99):>8.1f} {self.errors:>7d} {self.sent:>7d}"
+        )
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies_ms) / self.seconds
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+
+# ----------------------------------------------------------------------- load generator
+
+
+async def _send(client: httpx.AsyncClient, url: str, body: dict) -> bool:
+    try:
+        response = await client.post(url, json=body)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+async def open_loop(url: str, bodies: list[dict], rate: float, seconds: float) -> tuple:
+    """``rate`` requests/s for ``seconds``; latency from each request's scheduled time."""
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * seconds)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+
+        async def one(i: int, scheduled: float) -> None:
+            nonlocal errors
+            ok = await _send(client, url, bodies[i % len(bodies)])
+            if ok:
+                latencies.append((time.perf_counter() - scheduled) * 1000)
+            else:
+                errors += 1
+
+        start = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, scheduled)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    return total, errors, elapsed, latencies
+
+
+async def closed_loop(url: str, bodies: list[dict], workers: int, seconds: float) -> tuple:
+    """``workers`` clients back to back for ``seconds``: the most the server completes."""
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        stop = time.perf_counter() + seconds
+
+        async def worker(offset: int) -> None:
+            nonlocal errors, sent
+            i = offset
+            while time.perf_counter() < stop:
+                began = time.perf_counter()
+                sent += 1
+                if await _send(client, url, bodies[i % len(bodies)]):
+                    latencies.append((time.perf_counter() - began) * 1000)
+                else:
+                    errors += 1
+                i += workers
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(workers)))
+        elapsed = time.perf_counter() - start
+    return sent, errors, elapsed, latencies
+
+
+def drive(kind: str, url: str, bodies: list[dict], a: float, b: float) -> tuple:
+    """Entry point of the load-generator process."""
+    if kind == "open":
+        return asyncio.run(open_loop(url, bodies, a, b))
+    return asyncio.run(closed_loop(url, bodies, int(a), b))
+
+
+# ----------------------------------------------------------------------- servers & models
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited early; log:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"{url} did not come up within {seconds:.0f} s")
+
+
+def has_champion(uri: str, kind: str) -> bool:
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        MlflowClient(uri, uri).get_model_version_by_alias(f"ordercast-{kind}", "champion")
+    except MlflowException:
+        return False
+    return True
+
+
+def train_demo(folder: Path) -> str:
+    """Generate the demo history and ``ordercast train all`` into a store in ``folder``."""
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    config = folder / "config.yaml"
+    config.write_text(
+        f"mlflow:\n  tracking_uri: {uri}\n  artifact_root: {folder / 'artifacts'}\n"
+        f"  lock_dir: {folder / 'locks'}\n"
+    )
+    data = folder / "orders.csv.gz"
+    subprocess.run([str(BIN / "ordercast"), "generate", "--out", str(data)], check=True)
+    result = subprocess.run(
+        [str(BIN / "ordercast"), "train", "all", "--data", str(data), "--config", str(config)]
+    )
+    if result.returncode not in (0, 3):
+        raise SystemExit(f"training the demo models failed (exit {result.returncode})")
+    return uri
+
+
+def demand_series(uri: str, count: int = 200) -> list[tuple[str, str]]:
+    """(sku, site) pairs the demand champion serves, to spread requests over."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    core = mlflow.pyfunc.load_model("models:/ordercast-demand@champion").unwrap_python_model().core
+    pairs = [tuple(s.split("|")) for s in core.paths["sku,site"]]
+    random.Random(7).shuffle(pairs)
+    return pairs[:count]  # type: ignore[return-value]
+
+
+def at_risk_bodies(pairs: list[tuple[str, str]], lines: int, batches: int) -> list[dict]:
+    as_of = np.datetime64("2025-12-01")
+    rng = random.Random(11)
+    bodies = []
+    for b in range(batches):
+        orders = []
+        for i in range(lines):
+            sku, site = pairs[rng.randrange(len(pairs))]
+            ordered = as_of - np.timedelta64(rng.randrange(0, 10), "D")
+            promised = ordered + np.timedelta64(rng.randrange(1, 14), "D")
+            orders.append(
+                {
+                    "order_id": f"B{b}-O{i // 3}",
+                    "line_id": f"B{b}-O{i // 3}-{i % 3}",
+                    "sku": sku,
+                    "site": site,
+                    "channel": "web",
+                    "order_date": str(ordered),
+                    "promised_date": str(promised),
+                    "quantity": float(rng.randrange(1, 20)),
+                }
+            )
+        bodies.append({"as_of": str(as_of), "orders": orders})
+    return bodies
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="Seconds at the fixed rate")
+    parser.add_argument("--rate", type=float, default=200.0, help="Requests/s for the rate test")
+    parser.add_argument("--max-seconds", type=float, default=15.0, help="Seconds per max test")
+    parser.add_argument("--clients", type=int, default=8, help="Concurrent clients, max test")
+    parser.add_argument("--batches", type=int, default=20, help="1,000-line at-risk batches")
+    parser.add_argument("--store", help="Tracking URI (default: MLFLOW_TRACKING_URI or models/)")
+    parser.add_argument("--train", action="store_true", help="Train demo models into a temp store")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="ordercast-bench-"))
+    uri = args.store or os.environ.get("MLFLOW_TRACKING_URI") or (
+        f"sqlite:///{ROOT / 'models' / 'mlflow.db'}"
+    )
+    if args.train or not has_champion(uri, "demand"):
+        uri = train_demo(work)
+    pairs = demand_series(uri)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "ORDERCAST_API_KEYS": ""}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # MLflow runs `uvicorn` by name
+    env.pop("ORDERCAST_CONFIG", None)
+
+    ours_port, theirs_port = free_port(), free_port()
+    logs = {name: work / f"{name}.log" for name in ("ordercast", "mlflow")}
+    ours = subprocess.Popen(
+        [str(BIN / "ordercast"), "serve", "--host", "127.0.0.1", "--port", str(ours_port)],
+        stdout=logs["ordercast"].open("w"), stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+        start_new_session=True,
+    )
+    theirs = subprocess.Popen(
+        [str(BIN / "mlflow"), "models", "serve", "-m", "models:/ordercast-demand@champion",
+         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(theirs_port), "-w", "1"],
+        stdout=logs["mlflow"].open("w"), stderr=subprocess.STDOUT, env=env, cwd=work,
+        start_new_session=True,  # its own process group: stopping it stops its workers too
+    )
+    try:
+        ours_url, theirs_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{theirs_port}"
+        wait_until_up(f"{ours_url}/health", ours, logs["ordercast"])
+        wait_until_up(f"{theirs_url}/ping", theirs, logs["mlflow"])
+        ready = httpx.get(f"{ours_url}/ready").json()
+        ours_bodies = [
+            {"sku": sku, "site": site, "horizon": 13, "quantiles": QUANTILES} for sku, site in pairs
+        ]
+        columns = ["sku", "site", "channel", "level", "horizon", "quantiles"]
+        theirs_bodies = [
+            {"dataframe_split": {"columns": columns, "data": [[sku, site, "", "", 13, ",".join(
+                map(str, QUANTILES))]]}}
+            for sku, site in pairs
+        ]
+        # Same answer from both: the MLflow server runs the same pyfunc we register.
+        check_ours = httpx.post(f"{ours_url}/v1/forecasts/demand", json=ours_bodies[0]).json()
+        check_theirs = httpx.post(f"{theirs_url}/invocations", json=theirs_bodies[0]).json()
+        assert len(check_theirs["predictions"]) == len(check_ours["points"]) == 13
+
+        spawn = multiprocessing.get_context("spawn")
+        results: list[Stats] = []
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
+
+            def run(label: str, kind: str, url: str, bodies: list, a: float, b: float) -> Stats:
+                sent, errors, seconds, lat = pool.submit(drive, kind, url, bodies, a, b).result()
+                stats = Stats(label, sent, errors, seconds, lat)
+                results.append(stats)
+                print(stats.row(), flush=True)
+                return stats
+
+            print(f"store: {uri}\nordercast /ready: models {ready['models']}, "
+                  f"waiting for {ready['waiting_for']}")
+            print(f"{'test':<38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+                  f"{'sent':>7}")
+            demand_url = f"{ours_url}/v1/forecasts/demand"
+            invocations = f"{theirs_url}/invocations"
+            rate = run(f"ordercast demand @{args.rate:g}/s {args.duration:g}s", "open",
+                       demand_url, ours_bodies, args.rate, args.duration)
+            run(f"mlflow    demand @{args.rate:g}/s {args.duration:g}s", "open",
+                invocations, theirs_bodies, args.rate, args.duration)
+            mine = run(f"ordercast demand max, {args.clients} clients", "closed",
+                       demand_url, ours_bodies, args.clients, args.max_seconds)
+            peer = run(f"mlflow    demand max, {args.clients} clients", "closed",
+                       invocations, theirs_bodies, args.clients, args.max_seconds)
+            risk = None
+            if "risk" in ready["models"]:
+                batches = at_risk_bodies(pairs, 1000, args.batches)
+                risk = run("ordercast at-risk 1,000 lines, 1 client", "closed",
+                           f"{ours_url}/v1/orders/at-risk", batches, 1, args.max_seconds)
+            else:
+                print("ordercast at-risk 1,000 lines: not measured (no ordercast-risk champion "
+                      "in the store)")
+        ratio = mine.rate / peer.rate if peer.rate else float("inf")
+        print(f"throughput ratio ordercast / mlflow models serve: {ratio:.1f}x (target >= 5x)")
+        print(
+            f"targets: p99 at {args.rate:g}/s {rate.percentile(99):.1f} ms (<= 50) "
+            f"{'PASS' if rate.percentile(99) <= 50 and rate.errors == 0 else 'FAIL'}; "
+            f"errors {rate.errors}; ratio {'PASS' if ratio >= 5 else 'FAIL'}"
+            + (
+                f"; at-risk p50 {risk.percentile(50):.0f} ms (<= 300) "
+                f"{'PASS' if risk.percentile(50) <= 300 else 'FAIL'}"
+                if risk
+                else ""
+            )
+        )
+    finally:
+        for process in (ours, theirs):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in (ours, theirs):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
