@@ -26,7 +26,8 @@ def test_notebook_is_stored_without_outputs(path: Path) -> None:
 def test_notebook_runs_top_to_bottom(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORDERCAST_NOTEBOOK_SMALL", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for leaked in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # set by in-process tests
+        monkeypatch.delenv(leaked, raising=False)
     book = nbformat.read(path, as_version=4)
     client = NotebookClient(book, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
