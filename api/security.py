@@ -22,14 +22,13 @@ class KeyRing:
     def parse(cls, spec: str) -> KeyRing:
         """'k1:read,k2:admin' -> a key ring. A key without a role is a read key."""
         entries = []
-        for item in (part.strip() for part in spec.split(",")):
-            if not item:
-                continue
+        items = [part.strip() for part in spec.split(",") if part.strip()]
+        for number, item in enumerate(items, start=1):
             key, _, role = item.rpartition(":") if ":" in item else (item, "", "read")
-            role = role or "read"
             if role not in ROLES or not key:
+                # Name the entry by position: never echo any part of a key.
                 raise ConfigError(
-                    f"API key entry '{item[:3]}…': write key:role with role read or admin"
+                    f"API key entry #{number}: write key:role with role read or admin"
                 )
             entries.append((_digest(key), role))
         return cls(tuple(entries))

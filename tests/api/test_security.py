@@ -54,10 +54,15 @@ def test_keys_are_held_hashed() -> None:
     assert ring.role_of(READ_KEY + "x") is None and ring.role_of("") is None
 
 
-@pytest.mark.parametrize("spec", ["k1:owner", ":read", "k1:read,k2:superuser"])
-def test_bad_key_specs_are_refused(spec: str) -> None:
-    with pytest.raises(ConfigError, match="write key:role with role read or admin"):
+@pytest.mark.parametrize(
+    ("spec", "entry"),
+    [("secret1:owner", 1), (":read", 1), ("secret1:read,secret2:superuser", 2), ("secret1:", 1)],
+)
+def test_bad_key_specs_are_refused_without_echoing_keys(spec: str, entry: int) -> None:
+    with pytest.raises(ConfigError, match="write key:role with role read or admin") as caught:
         KeyRing.parse(spec)
+    assert f"entry #{entry}" in str(caught.value)
+    assert "sec" not in str(caught.value)
 
 
 def test_keys_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,3 +115,11 @@ def test_cors_for_configured_origins() -> None:
             },
         )
     assert preflight.headers["access-control-allow-origin"] == "https://planner.example"
+
+
+def test_serve_refuses_a_public_address_without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI exits 2 with the reason, before binding any port."""
+    from training.cli import main
+
+    monkeypatch.delenv("ORDERCAST_API_KEYS", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--port", "1"]) == 2
