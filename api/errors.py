@@ -127,12 +127,10 @@ def install(app: FastAPI) -> None:
             details = {"max_horizon": limit} if limit is not None else None
             return error_response(request, 422, "horizon_out_of_range", str(exc), details)
         if isinstance(exc, DataContractError):
-            details = [
+            issues = [
                 {"row": i.row, "field": i.column, "problem": i.message} for i in exc.issues[:200]
             ]
-            return error_response(
-                request, 422, "invalid_orders", str(exc).splitlines()[0], details
-            )
+            return error_response(request, 422, "invalid_orders", str(exc).splitlines()[0], issues)
         if isinstance(exc, ConfigError):  # valid JSON, but a value the model cannot serve
             return error_response(request, 422, "invalid_value", str(exc))
         return error_response(request, 400, "bad_request", str(exc))

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,9 @@ class ModelStore:
                 models[kind] = loaded
             # One reference assignment: a request sees the old snapshot or the new, whole.
             self._snapshot = Snapshot(
-                kinds=self._kinds, models=models, errors=errors, checked_at=datetime.now(UTC)
+                kinds=self._kinds,
+                models=MappingProxyType(models),  # read-only once published
+                errors=MappingProxyType(errors),
+                checked_at=datetime.now(UTC),
             )
             return self._snapshot
