@@ -48,3 +48,24 @@ def test_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
         excluded_checks=[schemathesis.checks.positive_data_acceptance],
         additional_checks=[valid_requests_refused_only_by_the_model],
     )
+
+
+def test_every_endpoint_is_described_with_examples() -> None:
+    document = app.openapi()
+    operations = [
+        (path, method, op)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+    ]
+    assert {path for path, _, _ in operations} >= {
+        "/health", "/ready", "/v1/models", "/v1/forecasts/demand", "/v1/forecasts/capacity",
+        "/v1/orders/at-risk", "/v1/admin/reload",
+    }
+    for path, method, op in operations:
+        assert op.get("summary"), f"{method.upper()} {path} has no summary"
+        if "requestBody" in op:
+            ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            body = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+            assert body.get("examples"), f"{method.upper()} {path}: request has no example"
+            assert body.get("description"), f"{method.upper()} {path}: request undescribed"
+    assert document["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
