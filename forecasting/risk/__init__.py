@@ -1,0 +1,1 @@
+"""At-risk orders: late-delivery labels as known at a date, features, model, reasons."""

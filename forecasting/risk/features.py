@@ -1,0 +1,170 @@
+"""Features of an order line at a moment, using only what was known at that moment.
+
+A *snapshot* is (line, moment). Training takes two snapshots of every line whose label
+was known at the training date: when it was ordered, and at a point between ordering and
+its delivery (or the training date); scoring takes the open lines at the scoring date.
+Features: the line's own attributes (quoted lead time, time left, quantity, value,
+weight, calendar, categorical attributes), the track record of its vendor, site, lane,
+customer and carrier over the year before the moment, and the load on its site then
+(open units, overdue lines, days of recent shipping the open work represents).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from forecasting.risk.history import on_time_record, open_work
+from forecasting.risk.labels import is_late, labels_as_of
+
+# Groups whose on-time record matters, by the columns that define them (used when present).
+RECORD_GROUPS: dict[str, tuple[str, ...]] = {
+    "vendor": ("vendor",),
+    "site": ("site",),
+    "lane": ("site", "region"),
+    "mode": ("shipment_mode",),
+    "carrier": ("carrier",),
+    "customer": ("customer",),
+    "product": ("product_group",),
+}
+# Never features: identifiers, outcomes, and dates recorded after the fact.
+EXCLUDED = {
+    "order_id",
+    "line_id",
+    "late",
+    "delivered_date",
+    "ship_date",
+    "delivery_recorded_date",
+    "promised_date",
+    "order_date",
+    "sku",
+    "asn_dn",
+    "pq",
+    "po_so",
+    "project_code",
+    "item_description",
+    "quoted_lead_days",
+    "dosage",
+    "pq_first_sent_to_client_date",
+    "po_sent_to_vendor_date",
+    "scheduled_delivery_date",
+    "delivered_to_client_date",
+}
+MAX_CATEGORIES = 250
+
+
+def line_fraction(line_ids: pd.Series, salt: str = "snapshot") -> np.ndarray:
+    """A stable pseudo-random number in [0, 1) per line id (no shared RNG state)."""
+    return np.array(
+        [
+            int(hashlib.blake2b(f"{salt}:{v}".encode(), digest_size=4).hexdigest(), 16) / 2**32
+            for v in line_ids.astype(str)
+        ]
+    )
+
+
+def training_snapshots(
+    orders: pd.DataFrame, as_of: pd.Timestamp, tolerance_days: int = 0
+) -> pd.DataFrame:
+    """Snapshots (``row``, ``moment``, ``label``) of the lines labelled as of ``as_of``."""
+    as_of = pd.Timestamp(as_of)
+    labels = labels_as_of(orders, as_of, tolerance_days)
+    known = labels.notna() & (orders["order_date"] < as_of)
+    lines = orders[known]
+    at_order = pd.DataFrame(
+        {
+            "row": lines.index,
+            "moment": lines["order_date"].to_numpy(),
+            "label": labels[known].to_numpy(),
+        }
+    )
+    end = np.minimum(
+        lines["delivered_date"].fillna(as_of).clip(upper=as_of).to_numpy("datetime64[ns]"),
+        lines["promised_date"].to_numpy("datetime64[ns]"),
+    )
+    start = lines["order_date"].to_numpy("datetime64[ns]")
+    span = (end - start).astype("timedelta64[D]").astype(np.int64)
+    offset = np.floor(line_fraction(lines["line_id"]) * np.maximum(span, 0)).astype(np.int64)
+    later = pd.DataFrame(
+        {
+            "row": lines.index,
+            "moment": start + offset.astype("timedelta64[D]"),
+            "label": labels[known].to_numpy(),
+        }
+    )[span > 1]
+    return pd.concat([at_order, later], ignore_index=True)
+
+
+def scoring_snapshots(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One snapshot per line open at ``as_of``: ordered by then, not delivered before it."""
+    as_of = pd.Timestamp(as_of)
+    open_lines = (orders["order_date"] <= as_of) & ~(orders["delivered_date"] < as_of)
+    return pd.DataFrame({"row": orders.index[open_lines], "moment": as_of})
+
+
+def evaluation_snapshots(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Every line promised on or after ``as_of``, its records as known at ``as_of``.
+
+    Lines ordered later keep their own attributes; nothing else after ``as_of`` is used.
+    """
+    as_of = pd.Timestamp(as_of)
+    later = orders["promised_date"] >= as_of
+    return pd.DataFrame({"row": orders.index[later], "moment": as_of})
+
+
+class FeatureSpace:
+    """Which columns are numeric and categorical, and the categories seen in training."""
+
+    def __init__(self, orders: pd.DataFrame) -> None:
+        self.numeric: list[str] = []
+        self.categorical: dict[str, list[str]] = {}
+        for column in orders.columns:
+            if column in EXCLUDED or column.endswith("_date"):
+                continue
+            values = orders[column]
+            if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+                self.numeric.append(column)
+            else:
+                counts = values.astype(str).value_counts()
+                if 1 < len(counts) <= MAX_CATEGORIES:
+                    self.categorical[column] = list(counts.index)
+        self.groups = {
+            name: cols
+            for name, cols in RECORD_GROUPS.items()
+            if all(c in orders.columns for c in cols)
+        }
+
+    def frame(
+        self, orders: pd.DataFrame, snapshots: pd.DataFrame, history: pd.DataFrame
+    ) -> pd.DataFrame:
+        """The feature matrix of ``snapshots`` (one row each), records from ``history``."""
+        lines = orders.loc[snapshots["row"].to_numpy()].reset_index(drop=True)
+        moment = pd.to_datetime(snapshots["moment"]).reset_index(drop=True)
+        out = pd.DataFrame(index=lines.index)
+        out["lead_time_days"] = (lines["promised_date"] - lines["order_date"]).dt.days
+        out["time_left_days"] = (lines["promised_date"] - moment).dt.days
+        out["age_days"] = (moment - lines["order_date"]).dt.days.clip(lower=0)
+        out["promised_month"] = lines["promised_date"].dt.month
+        out["promised_weekday"] = lines["promised_date"].dt.dayofweek
+        out["order_weekday"] = lines["order_date"].dt.dayofweek
+        for column in self.numeric:
+            out[column] = pd.to_numeric(lines[column], errors="coerce").astype(float)
+        if "unit_price" in lines.columns and "value" not in out.columns:
+            out["value"] = lines["quantity"] * pd.to_numeric(lines["unit_price"], errors="coerce")
+        for column, categories in self.categorical.items():
+            out[column] = pd.Categorical(lines[column].astype(str), categories=categories)
+        queries = pd.DataFrame({"moment": moment})
+        history = history.assign(late=is_late(history).astype(float))
+        for name, cols in self.groups.items():
+            group = history[list(cols)].astype(str).agg("|".join, axis=1)
+            query_group = lines[list(cols)].astype(str).agg("|".join, axis=1)
+            record = on_time_record(history, group, queries, query_group)
+            out[f"{name}_late_rate"] = record["rate"].to_numpy()
+            out[f"{name}_lines_365d"] = record["lines"].to_numpy()
+        load = open_work(history, history["site"].astype(str), queries, lines["site"].astype(str))
+        out["site_open_units"] = load["open_units"].to_numpy()
+        out["site_overdue_lines"] = load["overdue_lines"].to_numpy()
+        out["site_backlog_days"] = load["backlog_days"].to_numpy()
+        return out
