@@ -20,7 +20,8 @@ import joblib
 import mlflow
 import pandas as pd
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, Schema
 
 from forecasting.errors import OrdercastError
 from training.settings import PROJECT_ROOT
@@ -143,3 +144,51 @@ def _first_key(core: object, key: str) -> str:
     series_id = next(iter(core.paths[level]))  # type: ignore[attr-defined]
     sku, site = series_id.split("|")
     return sku if key == "sku" else site
+
+
+class RiskModel(mlflow.pyfunc.PythonModel):
+    """Late-delivery risk: input rows are order lines (contract columns) plus ``as_of``."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        self.core = joblib.load(context.artifacts[CORE_ARTIFACT])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+        from forecasting.contract import validate_orders
+
+        if "as_of" not in model_input.columns:
+            raise MlflowException("input needs an as_of column", INVALID_PARAMETER_VALUE)
+        as_of = pd.Timestamp(model_input["as_of"].iloc[0])
+        report = validate_orders(model_input.drop(columns="as_of"), row_offset=1, row_unit="row")
+        if not report.ok:
+            raise MlflowException(str(report.issues[0]), INVALID_PARAMETER_VALUE)
+        try:
+            return self.core.score(report.frame, as_of)
+        except OrdercastError as exc:
+            raise MlflowException(str(exc), INVALID_PARAMETER_VALUE) from exc
+
+
+def log_risk_model(core: object, example: pd.DataFrame, workdir: Path, registered_name: str) -> str:
+    """Log the at-risk core as a pyfunc in the active run and register it; returns the version."""
+    path = workdir / "risk-core.joblib"
+    joblib.dump(core, path, compress=3)
+    preview = RiskModel()
+    preview.core = core
+    example_output = preview.predict(None, example)
+    inferred = infer_signature(example, example_output)
+    # The contract's optional columns stay optional for callers of the pyfunc too.
+    required = {"order_id", "line_id", "sku", "site", "order_date", "promised_date",
+                "quantity", "as_of"}
+    inputs = Schema([ColSpec(c.type, c.name, required=c.name in required)
+                     for c in inferred.inputs.inputs])
+    with quiet_mlflow():
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=RiskModel(),
+            artifacts={CORE_ARTIFACT: str(path)},
+            code_paths=[str(PROJECT_ROOT / "forecasting")],
+            signature=ModelSignature(inputs=inputs, outputs=inferred.outputs),
+            input_example=example,
+            pip_requirements=pinned_requirements(),
+            registered_model_name=registered_name,
+        )
+    return str(info.registered_model_version)

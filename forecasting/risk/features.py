@@ -144,20 +144,33 @@ class FeatureSpace:
         moment = pd.to_datetime(snapshots["moment"]).reset_index(drop=True)
         out = pd.DataFrame(index=lines.index)
         out["lead_time_days"] = (lines["promised_date"] - lines["order_date"]).dt.days
-        out["time_left_days"] = (lines["promised_date"] - moment).dt.days
-        out["age_days"] = (moment - lines["order_date"]).dt.days.clip(lower=0)
+        # The line's own clock starts when it is ordered: a line ordered after the moment
+        # (evaluation) is seen as at its order; the records below stay as of the moment.
+        own_moment = pd.Series(np.maximum(moment.to_numpy(), lines["order_date"].to_numpy()))
+        out["time_left_days"] = (lines["promised_date"] - own_moment).dt.days
+        out["age_days"] = (own_moment - lines["order_date"]).dt.days
         out["promised_month"] = lines["promised_date"].dt.month
         out["promised_weekday"] = lines["promised_date"].dt.dayofweek
         out["order_weekday"] = lines["order_date"].dt.dayofweek
+        # Attributes absent from a scoring batch (e.g. an API call with contract columns
+        # only) are missing values, which the booster handles.
         for column in self.numeric:
-            out[column] = pd.to_numeric(lines[column], errors="coerce").astype(float)
-        if "unit_price" in lines.columns and "value" not in out.columns:
-            out["value"] = lines["quantity"] * pd.to_numeric(lines["unit_price"], errors="coerce")
+            values = lines[column] if column in lines.columns else pd.Series(np.nan, lines.index)
+            out[column] = pd.to_numeric(values, errors="coerce").astype(float)
+        if "value" not in out.columns:
+            price = lines["unit_price"] if "unit_price" in lines.columns else np.nan
+            out["value"] = lines["quantity"] * pd.to_numeric(price, errors="coerce")
         for column, categories in self.categorical.items():
-            out[column] = pd.Categorical(lines[column].astype(str), categories=categories)
+            values = lines[column].astype(str) if column in lines.columns else [None] * len(lines)
+            out[column] = pd.Categorical(values, categories=categories)
         queries = pd.DataFrame({"moment": moment})
         history = history.assign(late=is_late(history).astype(float))
         for name, cols in self.groups.items():
+            present = [c for c in cols if c in lines.columns and c in history.columns]
+            if len(present) < len(cols):  # unknown group: the prior rate, no history
+                out[f"{name}_late_rate"] = np.nan
+                out[f"{name}_lines_365d"] = 0.0
+                continue
             group = history[list(cols)].astype(str).agg("|".join, axis=1)
             query_group = lines[list(cols)].astype(str).agg("|".join, axis=1)
             record = on_time_record(history, group, queries, query_group)

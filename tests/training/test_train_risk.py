@@ -1,0 +1,32 @@
+"""The at-risk pipeline registers a pyfunc that scores contract-shaped order lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from tests.training.conftest import write_config
+from training.cli import main
+
+
+def test_risk_is_trained_registered_and_scores_through_pyfunc(history_file: Path,
+                                                             store: Path) -> None:
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    config = write_config(store, uri)
+    assert main(["train", "risk", "--data", str(history_file), "--config", str(config)]) == 0
+    assert main(["train", "risk", "--data", str(history_file), "--config", str(config)]) == 0
+    orders = pd.read_csv(history_file)
+    as_of = pd.Timestamp(orders["order_date"].max())
+    open_lines = orders[orders["delivered_date"].isna()].head(20)
+    frame = open_lines[["order_id", "line_id", "sku", "site", "order_date", "promised_date",
+                        "delivered_date", "quantity"]].assign(as_of=f"{as_of:%Y-%m-%d}")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    model = mlflow.pyfunc.load_model("models:/ordercast-risk@champion")
+    scored = model.predict(frame)
+    assert list(scored.columns[:5]) == ["order_id", "line_id", "promised_date", "p_late",
+                                        "risk_band"]
+    assert len(scored) == len(frame)
+    assert scored["p_late"].between(0, 1).all()
