@@ -47,6 +47,8 @@ def phrase(feature: str, value: object) -> str:
     if feature.endswith("_lines_365d"):
         who = RECORD_NAMES.get(feature.removesuffix("_lines_365d"), feature)
         return f"{who} delivered only {float(value):.0f} lines in the last year"
+    if feature == "time_left_days" and float(value) < 0:
+        return f"promised date passed {abs(float(value)):.0f} days ago, still not delivered"
     template = PHRASES.get(feature)
     if template is not None:
         return template.format(v=float(value))
