@@ -23,6 +23,7 @@ from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, Schema
 
+from forecasting.contract import REQUIRED_COLUMNS
 from forecasting.errors import OrdercastError
 from training.settings import PROJECT_ROOT
 
@@ -107,14 +108,26 @@ def log_demand_model(core: object, workdir: Path, registered_name: str) -> str:
     preview = DemandModel()
     preview.core = core
     example_output = preview.predict(None, example)
+    return _log_pyfunc(
+        DemandModel(), path, example, infer_signature(example, example_output), registered_name
+    )
+
+
+def _log_pyfunc(
+    python_model: mlflow.pyfunc.PythonModel,
+    core_path: Path,
+    example: pd.DataFrame,
+    signature: ModelSignature,
+    registered_name: str,
+) -> str:
+    """Log and register one pyfunc; the core travels only as its joblib artifact."""
     with quiet_mlflow():
         info = mlflow.pyfunc.log_model(
             name="model",
-            # A fresh instance: the core travels only as the joblib artifact, not pickled twice.
-            python_model=DemandModel(),
-            artifacts={CORE_ARTIFACT: str(path)},
+            python_model=python_model,  # a fresh instance: the core is not pickled twice
+            artifacts={CORE_ARTIFACT: str(core_path)},
             code_paths=[str(PROJECT_ROOT / "forecasting")],
-            signature=infer_signature(example, example_output),
+            signature=signature,
             input_example=example,
             pip_requirements=pinned_requirements(),
             registered_model_name=registered_name,
@@ -176,19 +189,14 @@ def log_risk_model(core: object, example: pd.DataFrame, workdir: Path, registere
     example_output = preview.predict(None, example)
     inferred = infer_signature(example, example_output)
     # The contract's optional columns stay optional for callers of the pyfunc too.
-    required = {"order_id", "line_id", "sku", "site", "order_date", "promised_date",
-                "quantity", "as_of"}
-    inputs = Schema([ColSpec(c.type, c.name, required=c.name in required)
-                     for c in inferred.inputs.inputs])
-    with quiet_mlflow():
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=RiskModel(),
-            artifacts={CORE_ARTIFACT: str(path)},
-            code_paths=[str(PROJECT_ROOT / "forecasting")],
-            signature=ModelSignature(inputs=inputs, outputs=inferred.outputs),
-            input_example=example,
-            pip_requirements=pinned_requirements(),
-            registered_model_name=registered_name,
-        )
-    return str(info.registered_model_version)
+    required = {*REQUIRED_COLUMNS, "as_of"}
+    inputs = Schema(
+        [ColSpec(c.type, c.name, required=c.name in required) for c in inferred.inputs.inputs]
+    )
+    return _log_pyfunc(
+        RiskModel(),
+        path,
+        example,
+        ModelSignature(inputs=inputs, outputs=inferred.outputs),
+        registered_name,
+    )

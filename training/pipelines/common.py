@@ -89,3 +89,27 @@ def data_gate(
             f"{end_before:%Y-%m-%d}; refusing to train. Check the export, or raise "
             "gate.max_end_shift_days."
         )
+
+
+def up_to_date(
+    kind: str,
+    champion,
+    fingerprint: dict[str, object],  # type: ignore[no-untyped-def]
+    recipe_id: str,
+    force: bool,
+) -> TrainOutcome | None:
+    """The outcome for a champion already trained on this data with this recipe, else None."""
+    if champion is None or force:
+        return None
+    if (
+        champion.tags.get("data.hash") == fingerprint["data.hash"]
+        and champion.tags.get("recipe.hash") == recipe_id
+    ):
+        return TrainOutcome(
+            kind,
+            EXIT_PROMOTED,
+            f"up to date: {kind} champion v{champion.version} was trained on this data with "
+            "this configuration (use --force to retrain)",
+            version=champion.version,
+        )
+    return None

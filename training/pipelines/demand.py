@@ -29,6 +29,7 @@ from training.pipelines.common import (
     TrainOutcome,
     data_gate,
     last_fingerprint,
+    up_to_date,
 )
 from training.plots import forecast_plot
 from training.settings import Settings
@@ -104,16 +105,9 @@ def train(
     data_gate(last_fingerprint(client, experiment), fingerprint, settings)
     name = registry.model_name(KIND)
     champion = registry.version_by_alias(client, name, registry.CHAMPION)
-    if champion is not None and not force:
-        same_data = champion.tags.get("data.hash") == fingerprint["data.hash"]
-        if same_data and champion.tags.get("recipe.hash") == recipe_id:
-            return TrainOutcome(
-                KIND,
-                EXIT_PROMOTED,
-                f"up to date: champion v{champion.version} was trained on this data with this "
-                "configuration (use --force to retrain)",
-                version=champion.version,
-            )
+    current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
+    if current is not None:
+        return current
 
     model = fit(settings, series)
     new_score = score_of(model)

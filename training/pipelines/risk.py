@@ -15,6 +15,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from forecasting.contract import CANONICAL_COLUMNS
 from forecasting.loaders import load_orders
 from forecasting.risk.evaluate import risk_metrics
 from forecasting.risk.labels import is_late
@@ -26,6 +27,7 @@ from training.pipelines.common import (
     TrainOutcome,
     data_gate,
     last_fingerprint,
+    up_to_date,
 )
 from training.pyfunc import log_risk_model
 from training.settings import Settings
@@ -74,19 +76,9 @@ def train(
     data_gate(last_fingerprint(client, experiment), fingerprint, settings)
     name = registry.model_name(KIND)
     champion = registry.version_by_alias(client, name, registry.CHAMPION)
-    if (
-        champion is not None
-        and not force
-        and champion.tags.get("data.hash") == fingerprint["data.hash"]
-        and champion.tags.get("recipe.hash") == recipe_id
-    ):
-        return TrainOutcome(
-            KIND,
-            EXIT_PROMOTED,
-            f"up to date: risk champion v{champion.version} was trained on this "
-            "data with this configuration (use --force to retrain)",
-            version=champion.version,
-        )
+    current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
+    if current is not None:
+        return current
     metrics = window_metrics(orders, cutoff)
     score = metrics["brier"]
     same_recipe = champion is not None and champion.tags.get("recipe.hash") == recipe_id
@@ -101,27 +93,9 @@ def train(
     model = AtRiskModel(random_state=settings.seed).fit(orders, cutoff)
     open_now = model.score(orders, cutoff)
     example = orders[orders["line_id"].isin(open_now["line_id"].head(3))].head(3)
-    example = example[
-        [
-            c
-            for c in (
-                "order_id",
-                "line_id",
-                "sku",
-                "site",
-                "channel",
-                "customer",
-                "region",
-                "order_date",
-                "promised_date",
-                "ship_date",
-                "delivered_date",
-                "quantity",
-                "unit_price",
-            )
-            if c in example.columns
-        ]
-    ].assign(as_of=f"{cutoff:%Y-%m-%d}")
+    example = example[[c for c in CANONICAL_COLUMNS if c in example.columns]].assign(
+        as_of=f"{cutoff:%Y-%m-%d}"
+    )
     for column in ("order_date", "promised_date", "ship_date", "delivered_date"):
         if column in example.columns:
             example[column] = example[column].dt.strftime("%Y-%m-%d")
