@@ -1,9 +1,95 @@
-"""CLI commands: capacity (filled in by its issue)."""
+"""``ordercast capacity forecast``: workload against capacity per site and day."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import typer
+import yaml
+
+from forecasting.capacity import CapacityForecaster
+from forecasting.errors import ConfigError
+from forecasting.loaders import load_orders
+from training.outputs import atomic_path, write_frame
+from training.settings import load_settings
+
+capacity_app = typer.Typer(
+    help="Site capacity: workload, shortfall risk, backlog, scenarios.", no_args_is_help=True
+)
+
+
+def read_calendar(path: Path | None) -> pd.DataFrame | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ConfigError(f"calendar file {path} does not exist")
+    if path.suffix in (".yaml", ".yml"):
+        rules = yaml.safe_load(path.read_text()) or []
+        return pd.DataFrame(rules if isinstance(rules, list) else rules.get("rules", []))
+    return pd.read_csv(path)
+
+
+def read_scenario(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ConfigError(f"scenario file {path} does not exist")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: a scenario is a YAML dictionary")
+    return loaded
+
+
+@capacity_app.command()
+def forecast(
+    horizon: int = typer.Option(..., "--horizon", min=1, help="Days ahead."),
+    out: Path = typer.Option(..., "--out", help="Outlook file (.csv, .csv.gz or .parquet)."),
+    data: Path | None = typer.Option(None, help="Order history (default: data.path in config)."),
+    mapping: Path | None = typer.Option(None, "--mapping", "-m", help="Column mapping YAML."),
+    calendar: Path | None = typer.Option(
+        None,
+        help="Capacity calendar (CSV or YAML: site, capacity_units, weekday or date); "
+        "default: estimated from history.",
+    ),
+    site: list[str] | None = typer.Option(None, "--site", help="Only these sites (repeatable)."),
+    as_of: str | None = typer.Option(None, help="Forecast from this date (default: last order)."),
+    scenario: Path | None = typer.Option(
+        None, help="What-if YAML: capacity_change_pct, extra_units {date: units}, closures."
+    ),
+    plot: Path | None = typer.Option(None, help="Write a PNG chart per site into this folder."),
+) -> None:
+    """Workload P10/P50/P90 against capacity, shortfall probability and backlog, per site-day."""
+    source = data or load_settings().data.path
+    orders = load_orders(source, mapping)
+    cutoff = None
+    if as_of is not None:
+        try:
+            cutoff = pd.Timestamp(as_of)
+        except ValueError as exc:
+            raise ConfigError(f"--as-of '{as_of}' is not a date like 2025-06-30") from exc
+    model = CapacityForecaster().fit(orders, cutoff, read_calendar(calendar))
+    outlook = model.predict(horizon, site or None, read_scenario(scenario))
+    write_frame(outlook, out)
+    first = model.first_shortfall_dates(outlook)
+    for name, group in outlook.groupby("site"):
+        when = first.get(name)
+        typer.echo(
+            f"{name}: peak utilization {group['utilization'].max():.0%}, first likely "
+            f"shortfall {'none' if pd.isna(when) else f'{when:%Y-%m-%d}'}"
+        )
+    if plot is not None:
+        from training.plots import capacity_plot
+
+        plot.mkdir(parents=True, exist_ok=True)
+        for name, group in outlook.groupby("site"):
+            with atomic_path(plot / f"capacity-{name}.png") as temp:
+                capacity_plot(group, name).savefig(temp, dpi=90, format="png")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.add_typer(capacity_app, name="capacity")

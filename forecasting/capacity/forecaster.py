@@ -1,0 +1,199 @@
+"""Site workload against capacity, day by day, as a queue over simulated futures.
+
+``fit`` reads the history up to ``as_of``: each site's backlog at that moment, its
+capacity (a user calendar where given, otherwise estimated from constrained days), and
+the recent daily arrivals of new work per weekday. ``predict`` simulates ``n_paths``
+futures: arrivals drawn from the same weekday of the last ``arrival_weeks`` weeks, work
+queued day to day (``backlog_t = max(0, backlog_{t-1} + arrivals_t - capacity_t)``), and
+summarises workload quantiles, utilization, the probability workload exceeds capacity,
+the projected backlog and the expected delay of work arriving each day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from forecasting.capacity.calendar import check_calendar
+from forecasting.capacity.estimate import estimate_capacity
+from forecasting.capacity.flows import site_flows
+from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
+
+OUTPUT_COLUMNS = [
+    "site",
+    "ds",
+    "workload_p10",
+    "workload_p50",
+    "workload_p90",
+    "capacity",
+    "utilization",
+    "p_shortfall",
+    "backlog_p50",
+    "expected_delay_days",
+]
+
+
+def run_queue(
+    backlog0: np.ndarray, arrivals: np.ndarray, capacity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Queue every path: returns workload, shipped and end-of-day backlog (paths x days).
+
+    Conserves work: arrivals summed over days equal shipped plus the change in backlog.
+    """
+    paths, days = arrivals.shape
+    backlog = np.array(backlog0, dtype=float).reshape(-1) * np.ones(paths)
+    workload = np.empty((paths, days))
+    shipped = np.empty((paths, days))
+    ends = np.empty((paths, days))
+    for t in range(days):
+        workload[:, t] = backlog + arrivals[:, t]
+        shipped[:, t] = np.minimum(workload[:, t], capacity[t])
+        backlog = workload[:, t] - shipped[:, t]
+        ends[:, t] = backlog
+    return workload, shipped, ends
+
+
+class CapacityForecaster(BaseEstimator):
+    """Probabilistic capacity outlook per site and day (see the module docstring)."""
+
+    def __init__(
+        self,
+        n_paths: int = 500,
+        arrival_weeks: int = 8,
+        max_horizon: int = 90,
+        random_state: int = 0,
+    ) -> None:
+        self.n_paths = n_paths
+        self.arrival_weeks = arrival_weeks
+        self.max_horizon = max_horizon
+        self.random_state = random_state
+
+    def fit(
+        self,
+        orders: pd.DataFrame,
+        as_of: pd.Timestamp | str | None = None,
+        calendar: pd.DataFrame | None = None,
+    ) -> CapacityForecaster:
+        as_of = pd.Timestamp(as_of) if as_of is not None else orders["order_date"].max()
+        history = orders[orders["order_date"] <= as_of]
+        if history.empty:
+            raise ConfigError(f"no orders on or before {as_of:%Y-%m-%d}")
+        flows = site_flows(history, until=as_of)
+        self.as_of_ = as_of
+        self.sites_ = sorted(flows["site"].unique())
+        self.estimate_ = estimate_capacity(flows)
+        self.calendar_ = None if calendar is None else check_calendar(calendar, set(self.sites_))
+        last = flows[flows["date"] == flows["date"].max()].set_index("site")
+        self.backlog_ = last["backlog_end"].to_dict()
+        recent = flows[flows["date"] > as_of - pd.Timedelta(weeks=self.arrival_weeks)]
+        self.arrivals_ = {
+            (site, weekday): group["released"].to_numpy()
+            for (site, weekday), group in recent.groupby(["site", recent["date"].dt.dayofweek])
+        }
+        return self
+
+    def capacity_for(self, site: str, days: pd.DatetimeIndex) -> np.ndarray:
+        """Capacity per day: the calendar's dated rule, else its weekday rule, else the estimate."""
+        pattern = self.estimate_[self.estimate_["site"] == site].set_index("weekday")
+        capacity = pattern["capacity_units"].reindex(days.dayofweek).to_numpy(float)
+        if self.calendar_ is not None:
+            rules = self.calendar_[self.calendar_["site"] == site]
+            if "weekday" in rules.columns:
+                weekly = rules.dropna(subset=["weekday"]).set_index("weekday")["capacity_units"]
+                override = weekly.reindex(days.dayofweek).to_numpy(float)
+                capacity = np.where(np.isnan(override), capacity, override)
+            if "date" in rules.columns:
+                dated = rules.dropna(subset=["date"]).set_index("date")["capacity_units"]
+                override = dated.reindex(days).to_numpy(float)
+                capacity = np.where(np.isnan(override), capacity, override)
+        return np.nan_to_num(capacity, nan=0.0)
+
+    def predict(
+        self,
+        horizon: int,
+        sites: Sequence[str] | None = None,
+        scenario: Mapping[str, object] | None = None,
+    ) -> pd.DataFrame:
+        """The outlook frame (``OUTPUT_COLUMNS``), one row per site and day after ``as_of``."""
+        if not 1 <= horizon <= self.max_horizon:
+            raise HorizonError(f"horizon {horizon} is outside 1 to {self.max_horizon} days")
+        chosen = list(sites) if sites else self.sites_
+        unknown = [s for s in chosen if s not in self.sites_]
+        if unknown:
+            raise UnknownSeriesError(f"unknown site(s) {unknown}; sites: {', '.join(self.sites_)}")
+        days = pd.date_range(self.as_of_ + pd.Timedelta(days=1), periods=horizon, freq="D")
+        rng = np.random.default_rng(self.random_state)
+        frames = []
+        for site in chosen:
+            capacity = apply_scenario(self.capacity_for(site, days), days, site, scenario)
+            arrivals = np.column_stack(
+                [
+                    rng.choice(self.arrivals_.get((site, d.dayofweek), np.zeros(1)), self.n_paths)
+                    for d in days
+                ]
+            )
+            workload, _, backlog = run_queue(
+                np.array([self.backlog_.get(site, 0.0)]), arrivals, capacity
+            )
+            p10, p50, p90 = np.quantile(workload, [0.1, 0.5, 0.9], axis=0)
+            typical = capacity[capacity > 0].mean() if (capacity > 0).any() else 1.0
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "site": site,
+                        "ds": days,
+                        "workload_p10": p10,
+                        "workload_p50": p50,
+                        "workload_p90": p90,
+                        "capacity": capacity,
+                        "utilization": np.where(
+                            capacity > 0, p50 / np.maximum(capacity, 1e-9), np.inf
+                        ),
+                        "p_shortfall": (workload > capacity[None, :]).mean(axis=0),
+                        "backlog_p50": np.quantile(backlog, 0.5, axis=0),
+                        "expected_delay_days": np.median(backlog, axis=0) / typical,
+                    }
+                )
+            )
+        out = pd.concat(frames, ignore_index=True)
+        out["utilization"] = out["utilization"].replace(np.inf, np.nan)
+        return out[OUTPUT_COLUMNS]
+
+    def first_shortfall_dates(self, outlook: pd.DataFrame, threshold: float = 0.5) -> pd.Series:
+        """Per site, the first day a shortfall is more likely than ``threshold`` (NaT if none)."""
+        risky = outlook[outlook["p_shortfall"] > threshold]
+        first = risky.groupby("site")["ds"].min()
+        return first.reindex(sorted(outlook["site"].unique()))
+
+
+def apply_scenario(
+    capacity: np.ndarray, days: pd.DatetimeIndex, site: str, scenario: Mapping[str, object] | None
+) -> np.ndarray:
+    """Capacity under a what-if: ``capacity_change_pct``, ``extra_units`` by date, ``closures``.
+
+    ``sites`` (optional) limits the scenario to those sites.
+    """
+    if not scenario:
+        return capacity
+    known = {"capacity_change_pct", "extra_units", "closures", "sites"}
+    unknown = set(scenario) - known
+    if unknown:
+        raise ConfigError(f"unknown scenario key(s) {sorted(unknown)}; use {sorted(known)}")
+    targets = scenario.get("sites")
+    if targets and site not in targets:
+        return capacity
+    out = capacity.astype(float).copy()
+    try:
+        out *= 1 + float(scenario.get("capacity_change_pct", 0.0)) / 100
+        for day, units in dict(scenario.get("extra_units", {}) or {}).items():
+            out[days == pd.Timestamp(day)] += float(units)
+        for day in scenario.get("closures", []) or []:
+            out[days == pd.Timestamp(day)] = 0.0
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid scenario: {exc}") from exc
+    if (out < 0).any():
+        raise ConfigError("the scenario makes capacity negative on some day")
+    return out
