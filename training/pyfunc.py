@@ -109,8 +109,13 @@ def log_demand_model(core: object, workdir: Path, registered_name: str) -> str:
     preview.core = core
     example_output = preview.predict(None, example)
     return _log_pyfunc(
-        DemandModel(), path, example, infer_signature(example, example_output), registered_name
+        DemandModel(), path, example, _signature(example, example_output), registered_name
     )
+
+
+def _signature(example: pd.DataFrame, output: pd.DataFrame) -> ModelSignature:
+    with quiet_mlflow():  # MLflow hints about integer columns on every call
+        return infer_signature(example, output)
 
 
 def _log_pyfunc(
@@ -187,7 +192,7 @@ def log_risk_model(core: object, example: pd.DataFrame, workdir: Path, registere
     preview = RiskModel()
     preview.core = core
     example_output = preview.predict(None, example)
-    inferred = infer_signature(example, example_output)
+    inferred = _signature(example, example_output)
     # The contract's optional columns stay optional for callers of the pyfunc too.
     required = {*REQUIRED_COLUMNS, "as_of"}
     inputs = Schema(
@@ -198,5 +203,47 @@ def log_risk_model(core: object, example: pd.DataFrame, workdir: Path, registere
         path,
         example,
         ModelSignature(inputs=inputs, outputs=inferred.outputs),
+        registered_name,
+    )
+
+
+class CapacityModel(mlflow.pyfunc.PythonModel):
+    """Capacity outlook: input rows ``site`` (empty for all), ``horizon``, ``scenario`` (JSON)."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        self.core = joblib.load(context.artifacts[CORE_ARTIFACT])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+        import json
+
+        frames = []
+        for position, row in enumerate(model_input.to_dict("records")):
+            try:
+                site = _blank(row.get("site"))
+                scenario = json.loads(_blank(row.get("scenario")) or "{}")
+                frames.append(
+                    self.core.predict(
+                        int(row.get("horizon") or 14), [site] if site else None, scenario
+                    )
+                )
+            except (OrdercastError, ValueError, TypeError) as exc:
+                raise MlflowException(
+                    f"input row {position}: {exc}", error_code=INVALID_PARAMETER_VALUE
+                ) from exc
+        return pd.concat(frames, ignore_index=True)
+
+
+def log_capacity_model(core: object, workdir: Path, registered_name: str) -> str:
+    """Log the capacity core as a pyfunc in the active run and register it."""
+    path = workdir / "capacity-core.joblib"
+    joblib.dump(core, path, compress=3)
+    example = pd.DataFrame({"site": [core.sites_[0]], "horizon": [7], "scenario": [""]})  # type: ignore[attr-defined]
+    preview = CapacityModel()
+    preview.core = core
+    return _log_pyfunc(
+        CapacityModel(),
+        path,
+        example,
+        _signature(example, preview.predict(None, example)),
         registered_name,
     )

@@ -30,3 +30,17 @@ def test_risk_is_trained_registered_and_scores_through_pyfunc(history_file: Path
                                         "risk_band"]
     assert len(scored) == len(frame)
     assert scored["p_late"].between(0, 1).all()
+
+
+def test_capacity_is_trained_registered_and_forecasts_through_pyfunc(history_file: Path,
+                                                                     store: Path) -> None:
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    config = write_config(store, uri)
+    assert main(["train", "capacity", "--data", str(history_file), "--config", str(config)]) == 0
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    model = mlflow.pyfunc.load_model("models:/ordercast-capacity@champion")
+    outlook = model.predict(pd.DataFrame({"site": [""], "horizon": [5], "scenario": [""]}))
+    assert {"site", "ds", "workload_p50", "capacity", "p_shortfall", "backlog_p50"} <= set(
+        outlook.columns)
+    assert len(outlook) == 5 * outlook["site"].nunique()

@@ -15,14 +15,14 @@ import pandas as pd
 import typer
 
 from forecasting.errors import ConfigError
-from training.pipelines import demand, risk
+from training.pipelines import capacity, demand, risk
 from training.pipelines.common import EXIT_LOCKED, LockBusyError, TrainOutcome, training_lock
 from training.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
 # Kinds with a pipeline today; capacity and risk join as their issues land.
-PIPELINES = {"demand": demand.train, "risk": risk.train}
+PIPELINES = {"demand": demand.train, "capacity": capacity.train, "risk": risk.train}
 
 
 class Kind(StrEnum):
