@@ -20,10 +20,10 @@ from forecasting.capacity.flows import site_flows
 from forecasting.loaders import load_orders
 from training import registry, tracking
 from training.pipelines.common import (
-    EXIT_NOT_PROMOTED,
     EXIT_PROMOTED,
     TrainOutcome,
     data_gate,
+    gate_outcome,
     last_fingerprint,
     up_to_date,
 )
@@ -117,13 +117,4 @@ def train(
             client.set_model_version_tag(name, version, key, str(value))
         registry.record_decision(client, name, version, decision, score, champion, champion_score)
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
-    verdict = "promoted to champion" if decision.promote else "kept as challenger"
-    return TrainOutcome(
-        KIND,
-        EXIT_PROMOTED if decision.promote else EXIT_NOT_PROMOTED,
-        f"capacity v{version} {verdict}: {decision.reason}",
-        version=version,
-        run_id=run.info.run_id,
-        score=score,
-        champion_score=champion_score,
-    )
+    return gate_outcome(KIND, decision, version, run.info.run_id, score, champion_score)

@@ -113,3 +113,24 @@ def up_to_date(
             version=champion.version,
         )
     return None
+
+
+def gate_outcome(
+    kind: str,
+    decision,
+    version: str,
+    run_id: str,  # type: ignore[no-untyped-def]
+    score: float,
+    champion_score: float | None,
+) -> TrainOutcome:
+    """The outcome line and exit code of a trained, registered and gated version."""
+    verdict = "promoted to champion" if decision.promote else "kept as challenger"
+    return TrainOutcome(
+        kind,
+        EXIT_PROMOTED if decision.promote else EXIT_NOT_PROMOTED,
+        f"{kind} v{version} {verdict}: {decision.reason}",
+        version=version,
+        run_id=run_id,
+        score=score,
+        champion_score=champion_score,
+    )

@@ -24,10 +24,10 @@ from forecasting.loaders import load_orders
 from forecasting.series import build_hierarchy
 from training import registry, tracking
 from training.pipelines.common import (
-    EXIT_NOT_PROMOTED,
     EXIT_PROMOTED,
     TrainOutcome,
     data_gate,
+    gate_outcome,
     last_fingerprint,
     up_to_date,
 )
@@ -146,16 +146,7 @@ def train(
             client, name, version, decision, new_score, champion, champion_score
         )
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
-    verdict = "promoted to champion" if decision.promote else "kept as challenger"
-    return TrainOutcome(
-        KIND,
-        EXIT_PROMOTED if decision.promote else EXIT_NOT_PROMOTED,
-        f"demand v{version} {verdict}: {decision.reason}",
-        version=version,
-        run_id=run.info.run_id,
-        score=new_score,
-        champion_score=champion_score,
-    )
+    return gate_outcome(KIND, decision, version, run.info.run_id, new_score, champion_score)
 
 
 def _champion_score(

@@ -22,10 +22,10 @@ from forecasting.risk.labels import is_late
 from forecasting.risk.model import AtRiskModel
 from training import registry, tracking
 from training.pipelines.common import (
-    EXIT_NOT_PROMOTED,
     EXIT_PROMOTED,
     TrainOutcome,
     data_gate,
+    gate_outcome,
     last_fingerprint,
     up_to_date,
 )
@@ -124,13 +124,4 @@ def train(
             client.set_model_version_tag(name, version, key, str(value))
         registry.record_decision(client, name, version, decision, score, champion, champion_score)
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
-    verdict = "promoted to champion" if decision.promote else "kept as challenger"
-    return TrainOutcome(
-        KIND,
-        EXIT_PROMOTED if decision.promote else EXIT_NOT_PROMOTED,
-        f"risk v{version} {verdict}: {decision.reason}",
-        version=version,
-        run_id=run.info.run_id,
-        score=score,
-        champion_score=champion_score,
-    )
+    return gate_outcome(KIND, decision, version, run.info.run_id, score, champion_score)
