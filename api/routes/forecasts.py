@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from api.deps import CapacityModel, DemandModel, ReadRole, ResponseCacheDep
 from api.errors import documented
 from api.model_store import LoadedModel
+from forecasting.capacity.forecaster import OUTPUT_COLUMNS
 from forecasting.errors import ConfigError, HorizonError, OrdercastError
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
@@ -226,16 +227,8 @@ class CapacityResponse(BaseModel):
     days: list[CapacityDay]
 
 
-CAPACITY_COLUMNS = (
-    "workload_p10",
-    "workload_p50",
-    "workload_p90",
-    "capacity",
-    "utilization",
-    "p_shortfall",
-    "backlog_p50",
-    "expected_delay_days",
-)
+# The outlook's value columns, as the capacity model defines them.
+CAPACITY_COLUMNS = tuple(c for c in OUTPUT_COLUMNS if c not in ("site", "ds"))
 
 
 @router.post(

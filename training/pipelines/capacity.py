@@ -22,9 +22,11 @@ from training import registry, tracking
 from training.pipelines.common import (
     EXIT_PROMOTED,
     TrainOutcome,
-    data_gate,
     gate_outcome,
-    last_fingerprint,
+    open_registry,
+    record_version,
+    recorded_champion_score,
+    same_recipe,
     up_to_date,
 )
 from training.plots import capacity_plot
@@ -63,30 +65,28 @@ def train(
         return TrainOutcome(
             KIND, EXIT_PROMOTED, f"dry run: {len(known):,} valid order lines; nothing written"
         )
-    client = tracking.connect(settings)
-    experiment = tracking.experiment_id(client, settings, KIND)
-    data_gate(last_fingerprint(client, experiment), fingerprint, settings)
-    name = registry.model_name(KIND)
-    champion = registry.version_by_alias(client, name, registry.CHAMPION)
+    view = open_registry(settings, KIND, fingerprint)
+    champion = view.champion
     current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
     if current is not None:
         return current
     score = backlog_error(known, cutoff)
-    same_recipe = champion is not None and champion.tags.get("recipe.hash") == recipe_id
-    champion_score = (
-        None
-        if champion is None
-        else (score if same_recipe else float(champion.tags.get("gate.score", "inf")))
-    )
+    champion_score = recorded_champion_score(champion, recipe_id, score)
     decision = registry.decide(
-        score, champion_score, settings.gate.margin, force, same_recipe_newer_data=same_recipe
+        score,
+        champion_score,
+        settings.gate.margin,
+        force,
+        same_recipe_newer_data=same_recipe(champion, recipe_id),
     )
     model = CapacityForecaster(random_state=settings.seed).fit(known, cutoff)
     outlook = model.predict(28)
     with (
         tempfile.TemporaryDirectory() as workdir,
         tracking.using_store(settings),
-        mlflow.start_run(experiment_id=experiment, run_name=f"capacity {cutoff:%Y-%m-%d}") as run,
+        mlflow.start_run(
+            experiment_id=view.experiment, run_name=f"capacity {cutoff:%Y-%m-%d}"
+        ) as run,
     ):
         tags = {**fingerprint, **tracking.code_version(), "recipe.hash": recipe_id}
         mlflow.set_tags({k: str(v) for k, v in tags.items()})
@@ -112,9 +112,7 @@ def train(
         for site, group in outlook.groupby("site"):
             capacity_plot(group, site).savefig(work / f"utilization-{site}.png", dpi=80)
             mlflow.log_artifact(str(work / f"utilization-{site}.png"), artifact_path="plots")
-        version = log_capacity_model(model, work, name)
-        for key, value in tags.items():
-            client.set_model_version_tag(name, version, key, str(value))
-        registry.record_decision(client, name, version, decision, score, champion, champion_score)
+        version = log_capacity_model(model, work, view.name)
+        record_version(view, version, tags, decision, score, champion_score)
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
     return gate_outcome(KIND, decision, version, run.info.run_id, score, champion_score)

@@ -134,3 +134,61 @@ def gate_outcome(
         score=score,
         champion_score=champion_score,
     )
+
+
+@dataclass(frozen=True)
+class RegistryView:
+    """Where a pipeline records: the store's client, its experiment, model name, champion."""
+
+    client: MlflowClient
+    experiment: str
+    name: str
+    champion: object | None  # mlflow ModelVersion
+
+
+def open_registry(settings: Settings, kind: str, fingerprint: dict[str, object]) -> RegistryView:
+    """Connect, find the kind's experiment, apply the data gate, look up the champion."""
+    from training import registry, tracking
+
+    client = tracking.connect(settings)
+    experiment = tracking.experiment_id(client, settings, kind)
+    data_gate(last_fingerprint(client, experiment), fingerprint, settings)
+    name = registry.model_name(kind)
+    return RegistryView(
+        client, experiment, name, registry.version_by_alias(client, name, registry.CHAMPION)
+    )
+
+
+def same_recipe(champion, recipe_id: str) -> bool:  # type: ignore[no-untyped-def]
+    return champion is not None and champion.tags.get("recipe.hash") == recipe_id
+
+
+def recorded_champion_score(
+    champion,
+    recipe_id: str,  # type: ignore[no-untyped-def]
+    score: float,
+) -> float | None:
+    """The champion's score on this window: ours under the same recipe, else its gate score."""
+    if champion is None:
+        return None
+    if same_recipe(champion, recipe_id):
+        return score
+    return float(champion.tags.get("gate.score", "inf"))
+
+
+def record_version(
+    view: RegistryView,
+    version: str,
+    tags: dict[str, object],
+    decision,  # type: ignore[no-untyped-def]
+    score: float,
+    champion_score: float | None,
+) -> None:
+    """Tag a new version with its run's facts, then the gate's decision and aliases."""
+    from training import registry
+
+    for key, value in tags.items():
+        view.client.set_model_version_tag(view.name, version, key, str(value))
+    registry.record_decision(
+        view.client, view.name, version, decision, score, view.champion, champion_score
+    )

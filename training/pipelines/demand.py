@@ -26,9 +26,10 @@ from training import registry, tracking
 from training.pipelines.common import (
     EXIT_PROMOTED,
     TrainOutcome,
-    data_gate,
     gate_outcome,
-    last_fingerprint,
+    open_registry,
+    record_version,
+    same_recipe,
     up_to_date,
 )
 from training.plots import forecast_plot
@@ -100,11 +101,8 @@ def train(
             ),
         )
 
-    client = tracking.connect(settings)
-    experiment = tracking.experiment_id(client, settings, KIND)
-    data_gate(last_fingerprint(client, experiment), fingerprint, settings)
-    name = registry.model_name(KIND)
-    champion = registry.version_by_alias(client, name, registry.CHAMPION)
+    view = open_registry(settings, KIND, fingerprint)
+    champion = view.champion
     current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
     if current is not None:
         return current
@@ -112,9 +110,12 @@ def train(
     model = fit(settings, series)
     new_score = score_of(model)
     champion_score = _champion_score(settings, series, champion, recipe_id, new_score)
-    same_recipe = champion is not None and champion.tags.get("recipe.hash") == recipe_id
     decision = registry.decide(
-        new_score, champion_score, settings.gate.margin, force, same_recipe_newer_data=same_recipe
+        new_score,
+        champion_score,
+        settings.gate.margin,
+        force,
+        same_recipe_newer_data=same_recipe(champion, recipe_id),
     )
     core = build_serving_model(
         model.predict(settings.demand.horizon, settings.demand.quantiles),
@@ -128,7 +129,7 @@ def train(
         tempfile.TemporaryDirectory() as workdir,
         tracking.using_store(settings),
         mlflow.start_run(
-            experiment_id=experiment, run_name=f"demand {fingerprint['data.last_date']}"
+            experiment_id=view.experiment, run_name=f"demand {fingerprint['data.last_date']}"
         ) as run,
     ):
         tags = {**fingerprint, **tracking.code_version(), "recipe.hash": recipe_id}
@@ -136,15 +137,9 @@ def train(
         mlflow.log_params(_flatten(settings.model_dump(mode="json", exclude={"api"})))
         _log_metrics(model, new_score)
         _log_artifacts(model, series, Path(workdir))
-        version = _log_model(core, Path(workdir), name)
-        for key, value in tags.items():
-            client.set_model_version_tag(name, version, key, str(value))
-        client.set_model_version_tag(
-            name, version, "recipe.json", settings.demand.model_dump_json()
-        )
-        registry.record_decision(
-            client, name, version, decision, new_score, champion, champion_score
-        )
+        version = _log_model(core, Path(workdir), view.name)
+        tags["recipe.json"] = settings.demand.model_dump_json()  # version tag only
+        record_version(view, version, tags, decision, new_score, champion_score)
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
     return gate_outcome(KIND, decision, version, run.info.run_id, new_score, champion_score)
 
@@ -159,7 +154,7 @@ def _champion_score(
     """The champion's score on the same windows of the same data: rerun its recipe."""
     if champion is None:
         return None
-    if champion.tags.get("recipe.hash") == recipe_id:
+    if same_recipe(champion, recipe_id):
         return new_score  # the same recipe on the same data scores the same
     recipe = champion.tags.get("recipe.json")
     if not recipe:

@@ -24,9 +24,11 @@ from training import registry, tracking
 from training.pipelines.common import (
     EXIT_PROMOTED,
     TrainOutcome,
-    data_gate,
     gate_outcome,
-    last_fingerprint,
+    open_registry,
+    record_version,
+    recorded_champion_score,
+    same_recipe,
     up_to_date,
 )
 from training.pyfunc import log_risk_model
@@ -71,24 +73,20 @@ def train(
             EXIT_PROMOTED,
             f"dry run: {fingerprint['data.rows']:,} valid order lines; nothing written",
         )
-    client = tracking.connect(settings)
-    experiment = tracking.experiment_id(client, settings, KIND)
-    data_gate(last_fingerprint(client, experiment), fingerprint, settings)
-    name = registry.model_name(KIND)
-    champion = registry.version_by_alias(client, name, registry.CHAMPION)
+    view = open_registry(settings, KIND, fingerprint)
+    champion = view.champion
     current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
     if current is not None:
         return current
     metrics = window_metrics(orders, cutoff)
     score = metrics["brier"]
-    same_recipe = champion is not None and champion.tags.get("recipe.hash") == recipe_id
-    champion_score = (
-        None
-        if champion is None
-        else (score if same_recipe else float(champion.tags.get("gate.score", "inf")))
-    )
+    champion_score = recorded_champion_score(champion, recipe_id, score)
     decision = registry.decide(
-        score, champion_score, settings.gate.margin, force, same_recipe_newer_data=same_recipe
+        score,
+        champion_score,
+        settings.gate.margin,
+        force,
+        same_recipe_newer_data=same_recipe(champion, recipe_id),
     )
     model = AtRiskModel(random_state=settings.seed).fit(orders, cutoff)
     open_now = model.score(orders, cutoff)
@@ -102,7 +100,7 @@ def train(
     with (
         tempfile.TemporaryDirectory() as workdir,
         tracking.using_store(settings),
-        mlflow.start_run(experiment_id=experiment, run_name=f"risk {cutoff:%Y-%m-%d}") as run,
+        mlflow.start_run(experiment_id=view.experiment, run_name=f"risk {cutoff:%Y-%m-%d}") as run,
     ):
         tags = {**fingerprint, **tracking.code_version(), "recipe.hash": recipe_id}
         mlflow.set_tags({k: str(v) for k, v in tags.items()})
@@ -119,9 +117,7 @@ def train(
         )
         open_now.to_csv(Path(workdir) / "open-lines-scored.csv", index=False)
         mlflow.log_artifact(str(Path(workdir) / "open-lines-scored.csv"), artifact_path="reports")
-        version = log_risk_model(model, example, Path(workdir), name)
-        for key, value in tags.items():
-            client.set_model_version_tag(name, version, key, str(value))
-        registry.record_decision(client, name, version, decision, score, champion, champion_score)
+        version = log_risk_model(model, example, Path(workdir), view.name)
+        record_version(view, version, tags, decision, score, champion_score)
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
     return gate_outcome(KIND, decision, version, run.info.run_id, score, champion_score)
