@@ -8,10 +8,10 @@ from a separate process with an async httpx load generator:
    latency measured from each request's scheduled start (so queueing counts);
 2. the most requests per second each server completes with 8 concurrent clients
    on the same forecast request, and the ratio ordercast / MLflow;
-3. 1,000-line at-risk batches, one after another (when a risk champion exists).
+3. 1,000-line at-risk batches of the real risk champion, one after another.
 
 Usage: ``.venv/bin/python benchmarks/api.py [--duration 60] [--rate 200]
-[--store sqlite:///models/mlflow.db] [--train]``. Without a demand champion in the store
+[--store sqlite:///models/mlflow.db] [--train]``. Without demand and risk champions in the store
 (or with ``--train``) the demo models are trained into a temp store first.
 Targets: p99 <= 50 ms at 200 req/s with no errors; at-risk p50 <= 300 ms;
 throughput >= 5x the MLflow scoring server's.
@@ -286,55 +286,6 @@ def at_risk_bodies(pairs: list[tuple[str, str]], lines: int, batches: int) -> li
     return bodies
 
 
-def stand_in_app():  # type: ignore[no-untyped-def]
-    """The API with the registry's demand champion and a STAND-IN at-risk model.
-
-    Used only when the store has no ``ordercast-risk`` champion yet: it measures the
-    service's own at-risk path (validation of 1,000 lines, the orders frame, the JSON
-    answer) around the test suite's arithmetic stand-in (``tests.api.fakes.FakeRisk``),
-    not the real model's scoring time.
-    """
-    from api.main import create_app
-    from api.model_store import LoadedModel
-    from api.registry_loader import registry_loader
-    from tests.api.fakes import FakeRisk
-    from training.settings import load_settings
-
-    settings = load_settings()
-    registry = registry_loader(settings.mlflow.tracking_uri)
-
-    def loader(kind: str, served: LoadedModel | None) -> LoadedModel:
-        if kind == "risk":
-            return served or LoadedModel("risk", "stand-in", FakeRisk())
-        return registry(kind, served)
-
-    return create_app(settings, loader=loader, kinds=("demand", "risk"))
-
-
-# ----------------------------------------------------------------------------- main
-
-
-def at_risk_with_stand_in(pool, run, env, work, batches, seconds):  # type: ignore[no-untyped-def]
-    """No risk champion: time the service's at-risk path around a stand-in model."""
-    port = free_port()
-    log = work / "stand-in.log"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.api:stand_in_app",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-        start_new_session=True,
-    )
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", server, log)
-        url = f"http://127.0.0.1:{port}/v1/orders/at-risk"
-        pool.submit(drive, "closed", url, batches[:2], 1, 1.0).result()  # warm-up
-        return run("at-risk 1,000 lines STAND-IN model*", "closed", url, batches, 1, seconds)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=60.0, help="Seconds at the fixed rate")
@@ -351,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     uri = args.store or os.environ.get("MLFLOW_TRACKING_URI") or (
         f"sqlite:///{ROOT / 'models' / 'mlflow.db'}"
     )
-    if args.train or not has_champion(uri, "demand"):
+    if args.train or not all(has_champion(uri, kind) for kind in ("demand", "risk")):
         uri = train_demo(work)
     pairs = demand_series(uri)
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "ORDERCAST_API_KEYS": ""}
@@ -426,28 +377,16 @@ def main(argv: list[str] | None = None) -> int:
             run("ordercast demand max, all distinct", "closed",
                 demand_url, fresh, args.clients, args.max_seconds)
             batches = at_risk_bodies(pairs, 1000, args.batches)
-            if "risk" in ready["models"]:
-                risk = run("ordercast at-risk 1,000 lines, 1 client", "closed",
-                           f"{ours_url}/v1/orders/at-risk", batches, 1, args.max_seconds)
-            else:
-                risk = at_risk_with_stand_in(pool, run, env, work, batches, args.max_seconds)
-        if "risk" not in ready["models"]:
-            print("* no ordercast-risk champion in the store: the at-risk row is the service's "
-                  "own path (1,000-line validation, orders frame, JSON) around the test suite's "
-                  "arithmetic stand-in model, not the real model's scoring time")
+            risk = run("ordercast at-risk 1,000 lines, 1 client", "closed",
+                       f"{ours_url}/v1/orders/at-risk", batches, 1, args.max_seconds)
         ratio = mine.rate / peer.rate if peer.rate else float("inf")
         print(f"throughput ratio ordercast / mlflow models serve: {ratio:.1f}x (target >= 5x)")
         print(
             f"targets: p99 at {args.rate:g}/s {rate.percentile(99):.1f} ms (<= 50) "
             f"{'PASS' if rate.percentile(99) <= 50 and rate.errors == 0 else 'FAIL'}; "
             f"errors {rate.errors}; ratio {'PASS' if ratio >= 5 else 'FAIL'}"
-            + (
-                f"; at-risk p50{' (stand-in*)' if 'risk' not in ready['models'] else ''} "
-                f"{risk.percentile(50):.0f} ms (<= 300) "
-                f"{'PASS' if risk.percentile(50) <= 300 else 'FAIL'}"
-                if risk
-                else ""
-            )
+            + f"; at-risk p50 {risk.percentile(50):.0f} ms (<= 300) "
+            + f"{'PASS' if risk.percentile(50) <= 300 and risk.errors == 0 else 'FAIL'}"
         )
     finally:
         for process in (ours, theirs):

@@ -135,10 +135,11 @@ def check_orders(
     return report
 
 
-def load_orders(
+def load_orders_with_issues(
     source: str | Path, mapping: ColumnMapping | str | Path | None = None
-) -> pd.DataFrame:
-    """The canonical, validated order-line frame of ``source``.
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The canonical, validated order-line frame of ``source`` and the issues of the rows
+    dropped from it (``row``, ``column``, ``message``; empty when nothing was dropped).
 
     Raises :class:`DataContractError` listing every problem, unless the mapping says
     ``invalid_rows: drop``: then invalid rows are dropped and counted in a warning.
@@ -163,4 +164,12 @@ def load_orders(
         frame = frame.drop(index=frame.index[bad]).reset_index(drop=True)
         if frame.empty:
             raise DataContractError(report.issues, source=str(source))
-    return add_derived_columns(frame, resolved)
+    return add_derived_columns(frame, resolved), report.summary()
+
+
+def load_orders(
+    source: str | Path, mapping: ColumnMapping | str | Path | None = None
+) -> pd.DataFrame:
+    """The canonical, validated order-line frame of ``source`` (see
+    :func:`load_orders_with_issues`)."""
+    return load_orders_with_issues(source, mapping)[0]

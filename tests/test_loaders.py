@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from forecasting.errors import ConfigError, DataContractError
-from forecasting.loaders import load_mapping, load_orders
+from forecasting.loaders import load_mapping, load_orders, load_orders_with_issues
 
 CANONICAL = pd.DataFrame(
     {
@@ -157,3 +157,17 @@ def test_scms_mapping_on_the_real_file(scms_path: Path, scms_mapping: Path) -> N
     for attribute in ("vendor", "shipment_mode", "product_group", "weight_kilograms"):
         assert attribute in frame.columns
     assert frame["weight_kilograms"].dtype == float
+
+
+def test_dropped_rows_are_reported_with_their_issues(tmp_path: Path) -> None:
+    bad = CANONICAL.astype({"quantity": object})
+    bad.loc[1, "quantity"] = -2
+    bad.to_csv(tmp_path / "o.csv", index=False)
+    (tmp_path / "drop.yaml").write_text("invalid_rows: drop\n")
+    orders, dropped = load_orders_with_issues(tmp_path / "o.csv", tmp_path / "drop.yaml")
+    assert list(orders["line_id"]) == ["l1", "l3"]
+    assert len(dropped) == 1
+    assert dropped.iloc[0]["row"] == 3 and dropped.iloc[0]["column"] == "quantity"
+    CANONICAL.to_csv(tmp_path / "good.csv", index=False)
+    _, none_dropped = load_orders_with_issues(tmp_path / "good.csv")
+    assert none_dropped.empty

@@ -16,7 +16,7 @@ import typer
 
 from forecasting.errors import OrdercastError
 from training.commands import capacity, data, demand, models, risk, serve, train
-from training.logs import configure_logging
+from training.logs import configure_logging, say_error
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -60,27 +60,25 @@ def main(argv: list[str] | None = None) -> int:
     except OrdercastError as exc:
         if debug:
             traceback.print_exc()
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        say_error(f"error: {exc}")
         code = EXIT_BAD_INPUT
     except typer.Abort:
-        typer.secho("aborted", err=True)
+        say_error("aborted")
         code = EXIT_FAILURE
     except typer.TyperException as exc:  # usage errors: unknown command, bad option value
         show = getattr(exc, "show", None)
         if callable(show):
             show()
         else:
-            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            say_error(f"error: {exc}")
         code = getattr(exc, "exit_code", EXIT_BAD_INPUT) or EXIT_BAD_INPUT
     except Exception as exc:  # the last line of defence: exit 1 with a readable line
         if debug:
             traceback.print_exc()
         else:
-            typer.secho(
+            say_error(
                 f"unexpected failure: {type(exc).__name__}: {exc} (run with --debug for the "
-                "traceback)",
-                err=True,
-                fg=typer.colors.RED,
+                "traceback)"
             )
         code = EXIT_FAILURE
     code = int(code or 0) if not isinstance(code, int) else code

@@ -40,3 +40,18 @@ def configure_logging(level: int = logging.INFO, json_lines: bool = False) -> No
     root.setLevel(level)
     for noisy in ("mlflow", "alembic", "urllib3", "distributed", "matplotlib", "numba"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def json_logging_active() -> bool:
+    """Whether ``--log-json`` is on, so every line a scheduler sees must be JSON."""
+    return any(isinstance(h.formatter, JsonLineFormatter) for h in logging.getLogger().handlers)
+
+
+def say_error(message: str) -> None:
+    """An error line for a person: red text on stderr, or a JSON log record with --log-json."""
+    if json_logging_active():
+        logging.getLogger("ordercast").error(message)
+    else:
+        import typer
+
+        typer.secho(message, err=True, fg=typer.colors.RED)

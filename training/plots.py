@@ -59,3 +59,51 @@ def capacity_plot(outlook: pd.DataFrame, site: str) -> Figure:
     figure.autofmt_xdate()
     figure.tight_layout()
     return figure
+
+
+def calibration_plot(table: pd.DataFrame) -> Figure:
+    """Reliability diagram: observed late rate against mean predicted p_late per bin."""
+    figure = Figure(figsize=(5.5, 5))
+    ax = figure.subplots()
+    ax.plot([0, 1], [0, 1], color="#999999", lw=1, ls="--", label="perfect calibration")
+    ax.plot(
+        table["mean_p_late"],
+        table["observed_late_rate"],
+        marker="o",
+        color="#1a56db",
+        label="at-risk model",
+    )
+    for _, row in table.iterrows():
+        ax.annotate(
+            f"{int(row['lines']):,}",
+            (row["mean_p_late"], row["observed_late_rate"]),
+            fontsize=7,
+            xytext=(4, -10),
+            textcoords="offset points",
+        )
+    ax.set_xlabel("predicted p_late (bin mean)")
+    ax.set_ylabel("observed late share")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title("Calibration on the evaluation window (lines per bin)", fontsize=10, loc="left")
+    ax.legend(fontsize=8, loc="upper left")
+    figure.tight_layout()
+    return figure
+
+
+def importance_plot(importance: pd.DataFrame, top: int = 15) -> Figure:
+    """Horizontal bars of permutation importance (Brier increase), largest on top."""
+    shown = importance.head(top).iloc[::-1]
+    figure = Figure(figsize=(7, 0.35 * len(shown) + 1.2))
+    ax = figure.subplots()
+    ax.barh(
+        shown["feature"],
+        shown["brier_increase"],
+        xerr=shown["brier_increase_std"],
+        color="#4c8bf5",
+    )
+    ax.set_xlabel("Brier score increase when shuffled")
+    ax.set_title("What the at-risk model relies on", fontsize=10, loc="left")
+    ax.tick_params(labelsize=8)
+    figure.tight_layout()
+    return figure

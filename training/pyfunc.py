@@ -22,6 +22,7 @@ import pandas as pd
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, Schema
+from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
 
 from forecasting.contract import REQUIRED_COLUMNS
 from forecasting.errors import OrdercastError
@@ -150,9 +151,14 @@ def quiet_mlflow() -> Iterator[None]:
         warnings.simplefilter("ignore")
         for lg in loggers:
             lg.setLevel(logging.ERROR)
+        # MLflow prints "Successfully registered model ..." straight to stderr, which would
+        # break --log-json; our own outcome line says the same.
+        stream_was_on = MLFLOW_LOGGING_STREAM.enabled
+        MLFLOW_LOGGING_STREAM.enabled = False
         try:
             yield
         finally:
+            MLFLOW_LOGGING_STREAM.enabled = stream_was_on
             for lg, level in zip(loggers, levels, strict=True):
                 lg.setLevel(level)
 

@@ -138,6 +138,14 @@ class AtRiskModel(BaseEstimator):
         """Calibrated p_late of a feature frame."""
         return self.model_.predict_proba(features[self.features_])[:, 1]
 
+    def feature_frame(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFrame:
+        """The features of the lines open at ``as_of``, in the row order of :meth:`score`."""
+        as_of = pd.Timestamp(as_of)
+        check_orders(orders, as_of)
+        snaps = scoring_snapshots(orders, as_of)
+        history = orders[orders["order_date"] < as_of]
+        return self.space_.frame(orders, snaps, history)[self.features_]
+
     def score(
         self, orders: pd.DataFrame, as_of: pd.Timestamp | str, snapshots: pd.DataFrame | None = None
     ) -> pd.DataFrame:

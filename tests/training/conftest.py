@@ -93,3 +93,18 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def champion_artifacts(uri: str, kind: str) -> dict[str, Path]:
+    """Every artifact of the run behind ``ordercast-KIND@champion``, downloaded, by path."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run_id = client.get_model_version_by_alias(f"ordercast-{kind}", "champion").run_id
+    folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, tracking_uri=uri))
+    return {
+        str(path.relative_to(folder)): path
+        for path in folder.rglob("*")
+        if path.is_file() and path.parts[len(folder.parts)] in ("reports", "plots")
+    }

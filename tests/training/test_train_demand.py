@@ -12,7 +12,7 @@ from filelock import FileLock
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from tests.training.conftest import write_config
+from tests.training.conftest import champion_artifacts, write_config
 from training.cli import main
 
 
@@ -42,6 +42,14 @@ def test_gate_lifecycle_on_the_embedded_store(history_file: Path, store: Path) -
     config = write_config(store, uri)
     assert train(history_file, config) == 0
     assert aliases(uri) == {"champion": "1", "challenger": "1"}
+    artifacts = champion_artifacts(uri, "demand")
+    assert {"reports/backtest.csv", "reports/backtest-summary.csv", "reports/selection.csv",
+            "reports/data-validation.json", "plots/forecasts.png"} <= set(artifacts)
+    profile = json.loads(artifacts["reports/data-validation.json"].read_text())
+    assert profile["rows"] == len(pd.read_csv(history_file))
+    assert profile["rows_dropped"] == 0
+    selection = pd.read_csv(artifacts["reports/selection.csv"])
+    assert {"series_id", "model", "score"} <= set(selection.columns)
 
     # Same data, same configuration: nothing to do, nothing registered.
     assert train(history_file, config) == 0
@@ -176,3 +184,35 @@ def test_training_against_a_real_mlflow_server(
     assert {"data.hash", "data.rows", "code.git_commit", "recipe.hash"} <= set(runs[0].data.tags)
     assert "chosen.mase" in runs[0].data.metrics
     assert pd.notna(runs[0].data.metrics["score"])
+
+
+def test_log_json_makes_every_stderr_line_json(
+    tmp_path: Path, history_file: Path, store: Path
+) -> None:
+    """A log collector parses every line: step logs, the outcome, and errors alike."""
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    config = write_config(store, uri)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "order_id,line_id,sku,site,order_date,promised_date,delivered_date,quantity\n"
+        "o1,l1,S,A,2024-01-02,2024-01-05,,-3\n"
+    )
+    base = [sys.executable, "-m", "training.cli", "--log-json", "train"]
+    runs = {
+        "train": (["risk", "--data", str(history_file), "--config", str(config)], 0),
+        "bad": (["demand", "--data", str(bad), "--config", str(config)], 2),
+    }
+    for name, (args, expected) in runs.items():
+        done = subprocess.run([*base, *args], capture_output=True, text=True, cwd=store)
+        assert done.returncode == expected, done.stderr
+        records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+        assert records, f"{name}: no log lines"
+        assert done.stdout.strip() == ""
+        if name == "train":
+            steps = [r["step"] for r in records if "step" in r]
+            assert steps == ["load", "registry", "evaluate", "fit and score", "log"]
+            outcome = records[-1]
+            assert outcome["kind"] == "risk" and outcome["exit_code"] == 0
+        else:
+            assert records[-1]["level"] == "error"
+            assert "quantity" in records[-1]["message"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from tests.training.conftest import write_config
+from tests.training.conftest import champion_artifacts, write_config
 from training.cli import main
 
 
@@ -31,6 +31,21 @@ def test_risk_is_trained_registered_and_scores_through_pyfunc(history_file: Path
     assert len(scored) == len(frame)
     assert scored["p_late"].between(0, 1).all()
 
+    artifacts = champion_artifacts(uri, "risk")
+    for name in ("reports/open-lines-scored.csv", "reports/calibration.csv",
+                 "reports/feature-importance.csv", "reports/data-validation.json",
+                 "plots/calibration.png", "plots/feature-importance.png"):
+        assert name in artifacts, f"{name} missing from {sorted(artifacts)}"
+    calibration = pd.read_csv(artifacts["reports/calibration.csv"])
+    run = mlflow.get_run(mlflow.MlflowClient().get_model_version_by_alias(
+        "ordercast-risk", "champion").run_id)
+    assert calibration["lines"].sum() == run.data.metrics["window.lines"]
+    assert calibration["mean_p_late"].between(0, 1).all()
+    importance = pd.read_csv(artifacts["reports/feature-importance.csv"])
+    assert len(importance) == len(model.unwrap_python_model().core.features_)
+    assert importance["brier_increase"].is_monotonic_decreasing
+    assert artifacts["plots/calibration.png"].read_bytes()[:4] == b"\x89PNG"
+
 
 def test_capacity_is_trained_registered_and_forecasts_through_pyfunc(history_file: Path,
                                                                      store: Path) -> None:
@@ -44,3 +59,8 @@ def test_capacity_is_trained_registered_and_forecasts_through_pyfunc(history_fil
     assert {"site", "ds", "workload_p50", "capacity", "p_shortfall", "backlog_p50"} <= set(
         outlook.columns)
     assert len(outlook) == 5 * outlook["site"].nunique()
+    artifacts = champion_artifacts(uri, "capacity")
+    assert {"reports/capacity-estimate.csv", "reports/outlook-28d.csv",
+            "reports/data-validation.json"} <= set(artifacts)
+    charts = [name for name in artifacts if name.startswith("plots/utilization-")]
+    assert len(charts) == outlook["site"].nunique()

@@ -15,6 +15,7 @@ import pandas as pd
 import typer
 
 from forecasting.errors import ConfigError
+from training.logs import json_logging_active, say_error
 from training.pipelines import capacity, demand, risk
 from training.pipelines.common import EXIT_LOCKED, LockBusyError, TrainOutcome, training_lock
 from training.settings import load_settings
@@ -76,9 +77,21 @@ def train(
                     dry_run,
                 )
         except LockBusyError as exc:
-            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            say_error(f"error: {exc}")
             raise typer.Exit(EXIT_LOCKED) from exc
-        typer.echo(outcome.message)
+        logger.info(
+            outcome.message,
+            extra={
+                "ctx_kind": outcome.kind,
+                "ctx_exit_code": outcome.exit_code,
+                "ctx_version": outcome.version,
+                "ctx_score": outcome.score,
+                "ctx_champion_score": outcome.champion_score,
+                "ctx_run_id": outcome.run_id,
+            },
+        )
+        if not json_logging_active():
+            typer.echo(outcome.message)
         codes.append(outcome.exit_code)
     raise typer.Exit(max(codes))
 

@@ -17,12 +17,14 @@ import pandas as pd
 
 from forecasting.capacity import CapacityForecaster
 from forecasting.capacity.flows import site_flows
-from forecasting.loaders import load_orders
+from forecasting.loaders import load_orders_with_issues
 from training import registry, tracking
 from training.pipelines.common import (
     EXIT_PROMOTED,
     TrainOutcome,
+    finish_run,
     gate_outcome,
+    log_data_report,
     open_registry,
     record_version,
     recorded_champion_score,
@@ -30,6 +32,7 @@ from training.pipelines.common import (
     up_to_date,
 )
 from training.plots import capacity_plot
+from training.progress import Steps
 from training.pyfunc import log_capacity_model
 from training.settings import Settings
 
@@ -56,21 +59,27 @@ def train(
     dry_run: bool = False,
 ) -> TrainOutcome:
     started = time.perf_counter()
-    orders = load_orders(data, mapping)
-    cutoff = pd.Timestamp(as_of) if as_of is not None else orders["order_date"].max()
-    known = orders[orders["order_date"] <= cutoff]
-    fingerprint = tracking.fingerprint(known)
+    steps = Steps(KIND, ["load", "registry", "evaluate", "fit and forecast", "log"])
+    with steps.step("load"):
+        orders, dropped = load_orders_with_issues(data, mapping)
+        cutoff = pd.Timestamp(as_of) if as_of is not None else orders["order_date"].max()
+        known = orders[orders["order_date"] <= cutoff]
+        fingerprint = tracking.fingerprint(known)
     recipe_id = tracking.recipe_hash({"kind": KIND, "seed": settings.seed})
     if dry_run:
+        steps.close()
         return TrainOutcome(
             KIND, EXIT_PROMOTED, f"dry run: {len(known):,} valid order lines; nothing written"
         )
-    view = open_registry(settings, KIND, fingerprint)
-    champion = view.champion
-    current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
+    with steps.step("registry"):
+        view = open_registry(settings, KIND, fingerprint)
+        champion = view.champion
+        current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
     if current is not None:
+        steps.close()
         return current
-    score = backlog_error(known, cutoff)
+    with steps.step("evaluate"):
+        score = backlog_error(known, cutoff)
     champion_score = recorded_champion_score(champion, recipe_id, score)
     decision = registry.decide(
         score,
@@ -79,9 +88,12 @@ def train(
         force,
         same_recipe_newer_data=same_recipe(champion, recipe_id),
     )
-    model = CapacityForecaster(random_state=settings.seed).fit(known, cutoff)
-    outlook = model.predict(28)
+    with steps.step("fit and forecast"):
+        model = CapacityForecaster(random_state=settings.seed).fit(known, cutoff)
+        outlook = model.predict(28)
+    log_started = time.perf_counter()
     with (
+        steps.step("log"),
         tempfile.TemporaryDirectory() as workdir,
         tracking.using_store(settings),
         mlflow.start_run(
@@ -90,6 +102,7 @@ def train(
     ):
         tags = {**fingerprint, **tracking.code_version(), "recipe.hash": recipe_id}
         mlflow.set_tags({k: str(v) for k, v in tags.items()})
+        log_data_report(orders, dropped, Path(workdir))
         mlflow.log_params(
             {
                 "as_of": f"{cutoff:%Y-%m-%d}",
@@ -114,5 +127,6 @@ def train(
             mlflow.log_artifact(str(work / f"utilization-{site}.png"), artifact_path="plots")
         version = log_capacity_model(model, work, view.name)
         record_version(view, version, tags, decision, score, champion_score)
-        mlflow.log_metric("train_seconds", time.perf_counter() - started)
+        finish_run(steps, started, log_started)
+    steps.close()
     return gate_outcome(KIND, decision, version, run.info.run_id, score, champion_score)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
+import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
 from mlflow.tracking import MlflowClient
 
 from forecasting.errors import DataContractError, OrdercastError
+from training.progress import Steps
 from training.settings import Settings
 
 EXIT_PROMOTED = 0
@@ -191,4 +195,45 @@ def record_version(
         view.client.set_model_version_tag(view.name, version, key, str(value))
     registry.record_decision(
         view.client, view.name, version, decision, score, view.champion, champion_score
+    )
+
+
+def data_profile(orders: pd.DataFrame, dropped: pd.DataFrame) -> dict[str, object]:
+    """What the validated history looked like: size, dates, gaps, and what was dropped."""
+    columns = {}
+    for column in orders.columns:
+        values = orders[column]
+        entry: dict[str, object] = {"dtype": str(values.dtype), "missing": int(values.isna().sum())}
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            entry |= {"min": _plain(values.min()), "max": _plain(values.max())}
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            entry |= {"min": str(values.min()), "max": str(values.max())}
+        else:
+            entry["distinct"] = int(values.nunique())
+        columns[column] = entry
+    return {
+        "rows": len(orders),
+        "rows_dropped": int(dropped["row"].nunique()) if len(dropped) else 0,
+        "issues_of_dropped_rows": len(dropped),
+        "columns": columns,
+    }
+
+
+def _plain(value: object) -> object:
+    return float(value) if isinstance(value, int | float | np.number) else str(value)
+
+
+def log_data_report(orders: pd.DataFrame, dropped: pd.DataFrame, workdir: Path) -> None:
+    """Log the input's validation report to the active run (profile, and dropped rows)."""
+    mlflow.log_dict(data_profile(orders, dropped), "reports/data-validation.json")
+    if len(dropped):
+        dropped.to_csv(workdir / "dropped-rows.csv", index=False)
+        mlflow.log_artifact(str(workdir / "dropped-rows.csv"), artifact_path="reports")
+
+
+def finish_run(steps: Steps, started: float, log_started: float) -> None:
+    """Log the seconds of every step, and of the whole run, as the run's last metrics."""
+    now = time.perf_counter()
+    mlflow.log_metrics(
+        steps.metrics() | {"seconds.log": now - log_started, "train_seconds": now - started}
     )

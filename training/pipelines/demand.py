@@ -20,19 +20,22 @@ import pandas as pd
 from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.backtest import summarize
 from forecasting.demand.serving import build_serving_model
-from forecasting.loaders import load_orders
+from forecasting.loaders import load_orders_with_issues
 from forecasting.series import build_hierarchy
 from training import registry, tracking
 from training.pipelines.common import (
     EXIT_PROMOTED,
     TrainOutcome,
+    finish_run,
     gate_outcome,
+    log_data_report,
     open_registry,
     record_version,
     same_recipe,
     up_to_date,
 )
 from training.plots import forecast_plot
+from training.progress import Steps
 from training.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -46,9 +49,10 @@ def demand_recipe(settings: Settings) -> dict:
 
 def prepare(
     settings: Settings, data: Path, mapping: Path | None, as_of: pd.Timestamp | None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validated orders (up to ``as_of``) and the hierarchy series the model learns from."""
-    orders = load_orders(data, mapping)
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Validated orders (up to ``as_of``), the hierarchy series the model learns from, and
+    the issues of any rows dropped on loading."""
+    orders, dropped = load_orders_with_issues(data, mapping)
     if as_of is not None:
         orders = orders[orders["order_date"] <= as_of]
     levels = [tuple(level) for level in settings.demand.levels]
@@ -56,7 +60,7 @@ def prepare(
         orders, levels=levels, freq=settings.demand.freq, date_col=settings.demand.date_column
     )
     series["series_id"] = series["level"] + ":" + series["series_id"]
-    return orders, series
+    return orders, series, dropped
 
 
 def score_of(model: AutoForecaster) -> float:
@@ -87,11 +91,14 @@ def train(
 ) -> TrainOutcome:
     """Train, log, register and gate one demand model. Nothing is written on a dry run."""
     started = time.perf_counter()
-    orders, series = prepare(settings, data, mapping, as_of)
-    fingerprint = tracking.fingerprint(orders, series)
+    steps = Steps(KIND, ["load", "registry", "backtest and fit", "forecast", "log"])
+    with steps.step("load"):
+        orders, series, dropped = prepare(settings, data, mapping, as_of)
+        fingerprint = tracking.fingerprint(orders, series)
     recipe = demand_recipe(settings)
     recipe_id = tracking.recipe_hash(recipe)
     if dry_run:
+        steps.close()
         return TrainOutcome(
             KIND,
             EXIT_PROMOTED,
@@ -101,15 +108,18 @@ def train(
             ),
         )
 
-    view = open_registry(settings, KIND, fingerprint)
-    champion = view.champion
-    current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
+    with steps.step("registry"):
+        view = open_registry(settings, KIND, fingerprint)
+        champion = view.champion
+        current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
     if current is not None:
+        steps.close()
         return current
 
-    model = fit(settings, series)
-    new_score = score_of(model)
-    champion_score = _champion_score(settings, series, champion, recipe_id, new_score)
+    with steps.step("backtest and fit"):
+        model = fit(settings, series)
+        new_score = score_of(model)
+        champion_score = _champion_score(settings, series, champion, recipe_id, new_score)
     decision = registry.decide(
         new_score,
         champion_score,
@@ -117,15 +127,18 @@ def train(
         force,
         same_recipe_newer_data=same_recipe(champion, recipe_id),
     )
-    core = build_serving_model(
-        model.predict(settings.demand.horizon, settings.demand.quantiles),
-        model.selection_,
-        settings.demand.levels,
-        model.freq_,
-        settings.demand.quantiles,
-        trained_until=pd.Timestamp(orders["order_date"].max()),
-    )
+    with steps.step("forecast"):
+        core = build_serving_model(
+            model.predict(settings.demand.horizon, settings.demand.quantiles),
+            model.selection_,
+            settings.demand.levels,
+            model.freq_,
+            settings.demand.quantiles,
+            trained_until=pd.Timestamp(orders["order_date"].max()),
+        )
+    log_started = time.perf_counter()
     with (
+        steps.step("log"),
         tempfile.TemporaryDirectory() as workdir,
         tracking.using_store(settings),
         mlflow.start_run(
@@ -134,13 +147,15 @@ def train(
     ):
         tags = {**fingerprint, **tracking.code_version(), "recipe.hash": recipe_id}
         mlflow.set_tags({k: str(v) for k, v in tags.items()})
+        log_data_report(orders, dropped, Path(workdir))
         mlflow.log_params(_flatten(settings.model_dump(mode="json", exclude={"api"})))
         _log_metrics(model, new_score)
         _log_artifacts(model, series, Path(workdir))
         version = _log_model(core, Path(workdir), view.name)
         tags["recipe.json"] = settings.demand.model_dump_json()  # version tag only
         record_version(view, version, tags, decision, new_score, champion_score)
-        mlflow.log_metric("train_seconds", time.perf_counter() - started)
+        finish_run(steps, started, log_started)
+    steps.close()
     return gate_outcome(KIND, decision, version, run.info.run_id, new_score, champion_score)
 
 

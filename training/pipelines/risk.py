@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -16,21 +17,25 @@ import numpy as np
 import pandas as pd
 
 from forecasting.contract import CANONICAL_COLUMNS
-from forecasting.loaders import load_orders
-from forecasting.risk.evaluate import risk_metrics
+from forecasting.loaders import load_orders_with_issues
+from forecasting.risk.evaluate import calibration_table, feature_importance, risk_metrics
 from forecasting.risk.labels import is_late
 from forecasting.risk.model import AtRiskModel
 from training import registry, tracking
 from training.pipelines.common import (
     EXIT_PROMOTED,
     TrainOutcome,
+    finish_run,
     gate_outcome,
+    log_data_report,
     open_registry,
     record_version,
     recorded_champion_score,
     same_recipe,
     up_to_date,
 )
+from training.plots import calibration_plot, importance_plot
+from training.progress import Steps
 from training.pyfunc import log_risk_model
 from training.settings import Settings
 
@@ -38,7 +43,16 @@ KIND = "risk"
 EVALUATION_DAYS = 56
 
 
-def window_metrics(orders: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, float]:
+@dataclass(frozen=True)
+class WindowEvaluation:
+    """The gate's evaluation: metrics, and the lines behind them for the reports."""
+
+    metrics: dict[str, float]
+    calibration: pd.DataFrame
+    importance: pd.DataFrame
+
+
+def window_evaluation(orders: pd.DataFrame, as_of: pd.Timestamp) -> WindowEvaluation:
     """Train as of ``as_of - EVALUATION_DAYS``, score the lines open then, judge by outcome."""
     split = as_of - pd.Timedelta(days=EVALUATION_DAYS)
     model = AtRiskModel(random_state=0).fit(orders, split)
@@ -49,7 +63,23 @@ def window_metrics(orders: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, float
         & (orders.set_index("line_id")["delivered_date"].reindex(scored["line_id"]) < as_of)
     ).to_numpy()
     y = outcome.to_numpy()[known].astype(int)
-    return risk_metrics(y, scored["p_late"].to_numpy()[known], model.base_rate_)
+    p = scored["p_late"].to_numpy()[known]
+    features = model.feature_frame(orders, split)[known]
+    return WindowEvaluation(
+        metrics=risk_metrics(y, p, model.base_rate_),
+        calibration=calibration_table(y, p),
+        importance=feature_importance(model, features, y),
+    )
+
+
+def _log_reports(evaluation: WindowEvaluation, open_now: pd.DataFrame, workdir: Path) -> None:
+    open_now.to_csv(workdir / "open-lines-scored.csv", index=False)
+    evaluation.calibration.to_csv(workdir / "calibration.csv", index=False)
+    evaluation.importance.to_csv(workdir / "feature-importance.csv", index=False)
+    for name in ("open-lines-scored.csv", "calibration.csv", "feature-importance.csv"):
+        mlflow.log_artifact(str(workdir / name), artifact_path="reports")
+    mlflow.log_figure(calibration_plot(evaluation.calibration), "plots/calibration.png")
+    mlflow.log_figure(importance_plot(evaluation.importance), "plots/feature-importance.png")
 
 
 def train(
@@ -61,24 +91,31 @@ def train(
     dry_run: bool = False,
 ) -> TrainOutcome:
     started = time.perf_counter()
-    orders = load_orders(data, mapping)
-    cutoff = pd.Timestamp(as_of) if as_of is not None else orders["order_date"].max()
-    fingerprint = tracking.fingerprint(orders[orders["order_date"] <= cutoff])
+    steps = Steps(KIND, ["load", "registry", "evaluate", "fit and score", "log"])
+    with steps.step("load"):
+        orders, dropped = load_orders_with_issues(data, mapping)
+        cutoff = pd.Timestamp(as_of) if as_of is not None else orders["order_date"].max()
+        fingerprint = tracking.fingerprint(orders[orders["order_date"] <= cutoff])
     recipe_id = tracking.recipe_hash(
         {"kind": KIND, "seed": settings.seed, "evaluation_days": EVALUATION_DAYS}
     )
     if dry_run:
+        steps.close()
         return TrainOutcome(
             KIND,
             EXIT_PROMOTED,
             f"dry run: {fingerprint['data.rows']:,} valid order lines; nothing written",
         )
-    view = open_registry(settings, KIND, fingerprint)
-    champion = view.champion
-    current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
+    with steps.step("registry"):
+        view = open_registry(settings, KIND, fingerprint)
+        champion = view.champion
+        current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
     if current is not None:
+        steps.close()
         return current
-    metrics = window_metrics(orders, cutoff)
+    with steps.step("evaluate"):
+        evaluation = window_evaluation(orders, cutoff)
+    metrics = evaluation.metrics
     score = metrics["brier"]
     champion_score = recorded_champion_score(champion, recipe_id, score)
     decision = registry.decide(
@@ -88,8 +125,9 @@ def train(
         force,
         same_recipe_newer_data=same_recipe(champion, recipe_id),
     )
-    model = AtRiskModel(random_state=settings.seed).fit(orders, cutoff)
-    open_now = model.score(orders, cutoff)
+    with steps.step("fit and score"):
+        model = AtRiskModel(random_state=settings.seed).fit(orders, cutoff)
+        open_now = model.score(orders, cutoff)
     example = orders[orders["line_id"].isin(open_now["line_id"].head(3))].head(3)
     example = example[[c for c in CANONICAL_COLUMNS if c in example.columns]].assign(
         as_of=f"{cutoff:%Y-%m-%d}"
@@ -97,13 +135,16 @@ def train(
     for column in ("order_date", "promised_date", "ship_date", "delivered_date"):
         if column in example.columns:
             example[column] = example[column].dt.strftime("%Y-%m-%d")
+    log_started = time.perf_counter()
     with (
+        steps.step("log"),
         tempfile.TemporaryDirectory() as workdir,
         tracking.using_store(settings),
         mlflow.start_run(experiment_id=view.experiment, run_name=f"risk {cutoff:%Y-%m-%d}") as run,
     ):
         tags = {**fingerprint, **tracking.code_version(), "recipe.hash": recipe_id}
         mlflow.set_tags({k: str(v) for k, v in tags.items()})
+        log_data_report(orders, dropped, Path(workdir))
         mlflow.log_params(
             {
                 "as_of": f"{cutoff:%Y-%m-%d}",
@@ -115,9 +156,9 @@ def train(
             {f"window.{k}": float(v) for k, v in metrics.items() if np.isfinite(v)}
             | {"score": score}
         )
-        open_now.to_csv(Path(workdir) / "open-lines-scored.csv", index=False)
-        mlflow.log_artifact(str(Path(workdir) / "open-lines-scored.csv"), artifact_path="reports")
+        _log_reports(evaluation, open_now, Path(workdir))
         version = log_risk_model(model, example, Path(workdir), view.name)
         record_version(view, version, tags, decision, score, champion_score)
-        mlflow.log_metric("train_seconds", time.perf_counter() - started)
+        finish_run(steps, started, log_started)
+    steps.close()
     return gate_outcome(KIND, decision, version, run.info.run_id, score, champion_score)
