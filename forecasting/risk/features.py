@@ -12,6 +12,7 @@ customer and carrier over the year before the moment, and the load on its site t
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -171,8 +172,8 @@ class FeatureSpace:
                 out[f"{name}_late_rate"] = np.nan
                 out[f"{name}_lines_365d"] = 0.0
                 continue
-            group = history[list(cols)].astype(str).agg("|".join, axis=1)
-            query_group = lines[list(cols)].astype(str).agg("|".join, axis=1)
+            group = _joined(history, cols)
+            query_group = _joined(lines, cols)
             record = on_time_record(history, group, queries, query_group)
             out[f"{name}_late_rate"] = record["rate"].to_numpy()
             out[f"{name}_lines_365d"] = record["lines"].to_numpy()
@@ -181,3 +182,9 @@ class FeatureSpace:
         out["site_overdue_lines"] = load["overdue_lines"].to_numpy()
         out["site_backlog_days"] = load["backlog_days"].to_numpy()
         return out
+
+
+def _joined(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """The values of ``columns`` joined by ``|`` per row (vectorised; a row-wise join is slow)."""
+    first, *rest = (frame[c].astype(str) for c in columns)
+    return first.str.cat(rest, sep="|") if rest else first

@@ -72,15 +72,15 @@ def explain(
     p_occluded = model.predict_proba_frame(occluded).reshape(len(columns), n).T
     contributions = p[:, None] - p_occluded
     order = np.argsort(-contributions, axis=1)[:, :top]
+    values = [features[column].tolist() for column in columns]  # row access without iloc
     out: list[list[str]] = [[] for _ in range(top)]
-    for i in range(len(features)):
+    for i in range(n):
         for rank in range(top):
             j = order[i, rank]
             if contributions[i, j] < MIN_CONTRIBUTION:
                 out[rank].append("")
                 continue
-            column = columns[j]
-            out[rank].append(phrase(column, features[column].iloc[i]))
+            out[rank].append(phrase(columns[j], values[j][i]))
     return out
 
 
