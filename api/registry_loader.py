@@ -12,6 +12,7 @@ import logging
 from datetime import UTC, datetime
 
 from api.model_store import LoadedModel, Loader, VersionInfo
+from training.tracking import using_tracking_uri
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +57,8 @@ def registry_loader(tracking_uri: str) -> Loader:
         challenger = info(name, CHALLENGER)
         if served is not None and served.version == champion.version:
             return served.with_registry(champion, challenger)
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
-        model = mlflow.pyfunc.load_model(f"models:/{name}/{champion.version}")
+        with using_tracking_uri(tracking_uri):  # not left set: it would redirect the process
+            model = mlflow.pyfunc.load_model(f"models:/{name}/{champion.version}")
         core = getattr(model.unwrap_python_model(), "core", None)
         if core is None:
             raise TypeError(f"{name} v{champion.version} has no domain object ('core')")

@@ -30,27 +30,32 @@ def connect(settings: Settings) -> MlflowClient:
 
 @contextlib.contextmanager
 def using_store(settings: Settings) -> Iterator[None]:
-    """Make the configured store MLflow's current one for a block, then put back the old.
+    """Make the configured store MLflow's current one for a block, then put back the old."""
+    with using_tracking_uri(settings.mlflow.tracking_uri):
+        yield
+
+
+@contextlib.contextmanager
+def using_tracking_uri(uri: str) -> Iterator[None]:
+    """Make ``uri`` MLflow's tracking and registry store for a block, then put back the old.
 
     ``mlflow.set_tracking_uri`` also sets ``MLFLOW_TRACKING_URI`` in the environment;
-    restoring it keeps one training from redirecting the next (or its subprocesses).
+    restoring it keeps one training (or model load) from redirecting the next, or its
+    subprocesses.
     """
     saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    mlflow.set_tracking_uri(settings.mlflow.tracking_uri)
-    mlflow.set_registry_uri(settings.mlflow.tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     try:
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"] or "")
         mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"] or "")
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def experiment_id(client: MlflowClient, settings: Settings, kind: str) -> str:
