@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from forecasting.demand.arima import AutoARIMA
 from forecasting.demand.base import LocalForecaster
 from forecasting.demand.baselines import Drift, Naive, SeasonalNaive, WindowAverage
 from forecasting.demand.ets import AutoETS
 from forecasting.demand.intermittent import ADIDA, SBA, TSB, Croston
+from forecasting.demand.mstl import MSTLForecaster
+from forecasting.demand.theta import Theta
 from forecasting.errors import ConfigError
 
 LOCAL_MODELS: dict[str, type[LocalForecaster]] = {
@@ -18,6 +21,9 @@ LOCAL_MODELS: dict[str, type[LocalForecaster]] = {
     "sba": SBA,
     "tsb": TSB,
     "adida": ADIDA,
+    "arima": AutoARIMA,
+    "theta": Theta,
+    "mstl": MSTLForecaster,
 }
 
 
