@@ -80,8 +80,15 @@ def backtest_values(
     windows: Windows,
     season_length: int,
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    precomputed: dict[str, dict[int, SeriesForecast]] | None = None,
 ) -> tuple[list[dict], dict[str, dict[int, SeriesForecast]]]:
-    """Metrics rows (window, model, metrics, score) and the forecasts made, per model."""
+    """Metrics rows (window, model, metrics, score) and the forecasts made, per model.
+
+    ``precomputed[name][cutoff]`` supplies forecasts made elsewhere (the global model,
+    trained across series) for models that are not refitted here.
+    """
+    precomputed = precomputed or {}
+    names = [*names, *(n for n in precomputed if n not in names)]
     rows: list[dict] = []
     made: dict[str, dict[int, SeriesForecast]] = {name: {} for name in names}
     qmap_levels = list(quantiles)
@@ -89,7 +96,14 @@ def backtest_values(
         train, actual = y[:cutoff], y[cutoff : cutoff + windows.horizon]
         scale = robust_scale(train, season_length)
         for name in names:
-            fc = forecast_values(name, train, len(actual), season_length, quantiles)
+            if name in precomputed:
+                given = precomputed[name][cutoff]
+                fc = SeriesForecast(
+                    given.mean[: len(actual)],
+                    None if given.quantiles is None else given.quantiles[:, : len(actual)],
+                )
+            else:
+                fc = forecast_values(name, train, len(actual), season_length, quantiles)
             made[name][w] = fc
             rows.append(_row(w, cutoff, name, actual, fc, train, season_length, qmap_levels, scale))
     return rows, made
