@@ -71,7 +71,11 @@ class AutoETS(LocalForecaster):
             warnings.simplefilter("ignore")
             for spec in _candidates(y, m)[: self.max_fits]:
                 try:
-                    model = ETSModel(y, seasonal_periods=m if spec["seasonal"] else None, **spec)
+                    # A Series, not an array: statsmodels builds prediction results
+                    # (analytic intervals) only for models with an index.
+                    model = ETSModel(
+                        pd.Series(y), seasonal_periods=m if spec["seasonal"] else None, **spec
+                    )
                     results = model.fit(disp=False, maxiter=200)
                 except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
                     continue
@@ -103,8 +107,8 @@ class AutoETS(LocalForecaster):
                 sigma = np.sqrt(np.clip(np.nan_to_num(variance, nan=0.0), 0, None))
                 qs = normal_quantiles(mean, sigma, quantiles)
             except (ValueError, AttributeError, np.linalg.LinAlgError):
-                # statsmodels 0.15 cannot build prediction results for multiplicative-error
-                # models from arrays: simulate sample paths (seeded) and take their quantiles.
+                # Should prediction results still fail (degenerate fits), simulate sample
+                # paths (seeded) and take their quantiles.
                 paths = np.asarray(
                     state.results.simulate(
                         h, repetitions=400, anchor="end", rng=np.random.default_rng(0)
