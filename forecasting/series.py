@@ -204,3 +204,11 @@ def build_hierarchy(
                 frame[key] = None
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def prefix_levels(hierarchy: pd.DataFrame) -> pd.DataFrame:
+    """Series ids prefixed with their level (``sku,site:SKU-1|S1``, ``total:total``), so
+    a key value that appears at two levels (a site named like a SKU) names two series."""
+    out = hierarchy.copy()
+    out["series_id"] = out["level"].astype(str) + ":" + out["series_id"].astype(str)
+    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -50,6 +50,10 @@ class DemandSettings(BaseModel):
     n_windows: int = Field(3, ge=1, le=20)
     quantiles: list[float] = Field(default_factory=lambda: list(QUANTILE_GRID))
     n_jobs: int = -1
+    # How forecasts at the levels are made to add up: MinT with shrinkage, bottom-up,
+    # OLS, or none (each level forecast on its own).
+    reconcile: Literal["mint_shrink", "bottom_up", "ols", "none"] = "mint_shrink"
+    holidays: str | None = "US"  # country whose public holidays the global model counts
 
     @field_validator("quantiles")
     @classmethod

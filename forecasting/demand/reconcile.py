@@ -252,8 +252,8 @@ def reconcile(
 
     Quantiles: ``q50`` is reconciled like the mean, so medians are coherent too. The
     other quantiles are moved by the same amount as their series' mean (each series
-    keeps its base interval width) and then sorted so that quantile levels stay in
-    order. Quantiles of a sum are not sums of quantiles, so coherent intervals would
+    keeps its base interval width); where that crosses the reconciled median they are
+    pushed out to it, so quantile levels stay in order and ``q50`` stays coherent. Quantiles of a sum are not sums of quantiles, so coherent intervals would
     need a joint error distribution (e.g. reconciled sample paths); shifting is the
     cheap choice that keeps each model's calibrated width while centring the interval
     on the coherent forecast. Upper-level intervals are therefore not coherent.
@@ -284,6 +284,20 @@ def reconcile(
         "residual_periods": weights.periods,
     }
     return out
+
+
+def reconcile_with_notes(
+    base: pd.DataFrame,
+    hierarchy: pd.DataFrame,
+    method: Method = "mint_shrink",
+    residuals: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`reconcile`, with any fallback to a weaker weighting returned as notes for a
+    log instead of raised as warnings (a pipeline reports them and carries on)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ReconciliationWarning)
+        out = reconcile(base, hierarchy, method, residuals)
+    return out, [str(w.message) for w in caught if issubclass(w.category, ReconciliationWarning)]
 
 
 @dataclass(frozen=True)
@@ -369,15 +383,25 @@ def _reconcile_rows(
         at = list(quantile_cols).index("q50")
         new_median = reconciled[:, n_ds:][series_pos, ds_pos]
         quantiles[:, at] = np.where(np.isnan(median), np.nan, new_median)
-    # Reconciling q50 and shifting the rest can cross them; sorting restores the order.
-    # Rows with a missing quantile are left unsorted: sorting would move the gap to another column.
-    if not np.isnan(quantiles).any():
-        quantiles = np.sort(quantiles, axis=1)
-    else:
-        complete = ~np.isnan(quantiles).any(axis=1)
-        quantiles[complete] = np.sort(quantiles[complete], axis=1)
+        # Reconciling q50 and shifting the rest can cross them. Pushing each quantile out
+        # past its inner neighbour (never moving q50) restores the order and keeps the
+        # medians coherent; sorting would swap another level's value into q50. The other
+        # quantiles all move by the same shift, so they cannot cross each other.
+        for j in range(at - 1, -1, -1):
+            quantiles[:, j] = _keep_gap(
+                np.fmin(quantiles[:, j], quantiles[:, j + 1]), quantiles[:, j]
+            )
+        for j in range(at + 1, quantiles.shape[1]):
+            quantiles[:, j] = _keep_gap(
+                np.fmax(quantiles[:, j], quantiles[:, j - 1]), quantiles[:, j]
+            )
     for j, column in enumerate(quantile_cols):
         out.iloc[index, columns.get_loc(column)] = quantiles[:, j]
+
+
+def _keep_gap(values: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """``values``, but NaN wherever ``original`` was (a model without that quantile)."""
+    return np.where(np.isnan(original), np.nan, values)
 
 
 def _project(forecasts: np.ndarray, structure: _Structure, weights: _Weights) -> np.ndarray:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from forecasting.errors import ConfigError
 from forecasting.loaders import check_orders, load_orders
 from training.outputs import write_frame
 
@@ -98,20 +99,52 @@ def series(
     measure: Measure = typer.Option(
         Measure.quantity, help="What y counts: units, lines, or distinct orders."
     ),
+    levels: str | None = typer.Option(
+        None,
+        help=(
+            "A hierarchy instead of --by: levels separated by ';', keys by ',', 'total' "
+            "for the grand total, e.g. 'sku,site;sku;site;total'. Adds a level column and "
+            "prefixes each series_id with its level; `ordercast forecast --reconcile` "
+            "then makes the levels add up."
+        ),
+    ),
 ) -> None:
     """Turn order lines into the long series frame (series_id, ds, y + keys), zeros filled."""
-    from forecasting.series import build_series
+    from forecasting.series import build_hierarchy, build_series, prefix_levels
 
     orders = load_orders(data, mapping)
-    keys = [k.strip() for k in by.split(",") if k.strip()]
-    frame = build_series(
-        orders, by=keys, freq=freq, date_col=date_column.value, measure=measure.value
-    )
+    if levels:
+        parsed = parse_levels(levels)
+        frame = prefix_levels(
+            build_hierarchy(
+                orders,
+                levels=parsed,
+                freq=freq,
+                date_col=date_column.value,
+                measure=measure.value,
+            )
+        )
+    else:
+        keys = [k.strip() for k in by.split(",") if k.strip()]
+        frame = build_series(
+            orders, by=keys, freq=freq, date_col=date_column.value, measure=measure.value
+        )
     write_frame(frame, out)
     typer.echo(
         f"wrote {frame['series_id'].nunique():,} series x {frame['ds'].nunique():,} periods "
         f"({len(frame):,} rows) to {out}"
     )
+
+
+def parse_levels(text: str) -> list[tuple[str, ...]]:
+    """'sku,site;sku;total' -> [('sku', 'site'), ('sku',), ()]."""
+    parsed = []
+    for part in text.split(";"):
+        keys = tuple(k.strip() for k in part.split(",") if k.strip())
+        parsed.append(() if keys in ((), ("total",)) else keys)
+    if len(set(parsed)) != len(parsed):
+        raise ConfigError(f"--levels '{text}' names a level twice")
+    return parsed
 
 
 def register(app: typer.Typer) -> None:

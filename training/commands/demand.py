@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import typer
 
 from forecasting.demand.auto import (
@@ -18,6 +19,7 @@ from forecasting.demand.auto import (
 from forecasting.demand.backtest import backtest as run_backtest
 from forecasting.demand.backtest import summarize
 from forecasting.demand.base import infer_freq
+from forecasting.demand.reconcile import METHODS, reconcile_with_notes
 from forecasting.demand.seasonality import default_seasons
 from forecasting.errors import ConfigError
 from training.outputs import read_frame, write_frame
@@ -90,17 +92,41 @@ def forecast(
     selection_out: Path | None = typer.Option(
         None, "--selection-out", help="Also write the chosen model and score per series."
     ),
+    reconcile: str = typer.Option(
+        "auto",
+        help=(
+            "Make hierarchy levels add up: mint_shrink, bottom_up, ols or none. 'auto': "
+            "mint_shrink when SERIES has a level column with several levels (from "
+            "`ordercast series --levels`), else none."
+        ),
+    ),
+    exog: str | None = typer.Option(
+        None,
+        help=(
+            "Comma-separated numeric columns of SERIES known in advance (price, promo...), "
+            "used by the global model; their future values come from --future."
+        ),
+    ),
+    future: Path | None = typer.Option(
+        None, help="Future values of the --exog columns: series_id, ds and those columns."
+    ),
+    holidays: str | None = typer.Option(
+        None, help="Country code (US, DE, GB...) whose public holidays the global model uses."
+    ),
 ) -> None:
     """Forecast every series with the model chosen for it by backtest, with quantiles.
 
     Writes series_id, ds, model, mean and one column per quantile (q10, q50, q90).
     Short, constant, all-zero or gappy series get a fallback model, recorded with
-    --selection-out.
+    --selection-out. With 20 or more long-enough series a global boosted model, trained
+    across all of them, competes with the local models for every series.
     """
     frame = read_frame(series)
     levels = parse_quantiles(quantiles)
     inferred = freq or _infer(frame)
     seasons = parse_seasons(season, inferred)
+    method = reconcile_method(reconcile, frame)
+    exog_columns = tuple(c.strip() for c in (exog or "").split(",") if c.strip())
     with dask_client(dask) as client:
         model = AutoForecaster(
             horizon=horizon,
@@ -111,8 +137,20 @@ def forecast(
             quantiles=levels,
             n_jobs=n_jobs,
             dask_client=client,
-        ).fit(frame)
+            seasons=seasons,
+            exog=exog_columns,
+            holidays=holidays,
+        ).fit(frame, future=None if future is None else read_frame(future))
     result = model.predict(horizon, levels)
+    if method != "none":
+        result, notes = reconcile_with_notes(
+            result,
+            frame,
+            method,  # type: ignore[arg-type]
+            model.backtest_residuals(),
+        )
+        for note in notes:
+            logger.warning("reconciliation: %s", note)
     write_frame(result, out)
     if selection_out is not None:
         write_frame(model.selection_, selection_out)
@@ -162,6 +200,22 @@ def backtest(
     typer.echo(summarize(metrics).round(3).to_string(index=False))
     typer.echo("")
     typer.echo(summarize(metrics, ("demand_class", "model")).round(3).to_string(index=False))
+
+
+def reconcile_method(text: str, frame: pd.DataFrame) -> str:
+    """The reconciliation method for --reconcile TEXT on this series frame."""
+    hierarchical = "level" in frame.columns and frame["level"].nunique() > 1
+    if text == "auto":
+        return "mint_shrink" if hierarchical else "none"
+    if text != "none" and text not in METHODS:
+        raise ConfigError(f"--reconcile '{text}': use auto, none or one of {', '.join(METHODS)}")
+    if text != "none" and not hierarchical:
+        raise ConfigError(
+            f"--reconcile {text} needs several hierarchy levels in the series file: a level "
+            "column and key columns, as `ordercast series --levels 'sku,site;sku;site;total'` "
+            "writes"
+        )
+    return text
 
 
 def _infer(frame) -> str:  # type: ignore[no-untyped-def]

@@ -19,9 +19,10 @@ import pandas as pd
 
 from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.backtest import summarize
+from forecasting.demand.reconcile import reconcile_with_notes
 from forecasting.demand.serving import build_serving_model
 from forecasting.loaders import load_orders_with_issues
-from forecasting.series import build_hierarchy
+from forecasting.series import build_hierarchy, prefix_levels
 from training import registry, tracking
 from training.pipelines.common import (
     EXIT_PROMOTED,
@@ -59,8 +60,7 @@ def prepare(
     series = build_hierarchy(
         orders, levels=levels, freq=settings.demand.freq, date_col=settings.demand.date_column
     )
-    series["series_id"] = series["level"] + ":" + series["series_id"]
-    return orders, series, dropped
+    return orders, prefix_levels(series), dropped
 
 
 def score_of(model: AutoForecaster) -> float:
@@ -78,7 +78,24 @@ def fit(settings: Settings, series: pd.DataFrame) -> AutoForecaster:
         n_windows=cfg.n_windows,
         quantiles=tuple(cfg.quantiles),
         n_jobs=cfg.n_jobs,
+        holidays=cfg.holidays,
     ).fit(series)
+
+
+def coherent_forecasts(
+    settings: Settings, model: AutoForecaster, series: pd.DataFrame
+) -> pd.DataFrame:
+    """The model's forecasts of every level, reconciled so that the levels add up."""
+    cfg = settings.demand
+    base = model.predict(cfg.horizon, cfg.quantiles)
+    if cfg.reconcile == "none" or series["level"].nunique() < 2:
+        return base
+    out, notes = reconcile_with_notes(
+        base, series, cfg.reconcile, residuals=model.backtest_residuals()
+    )
+    for note in notes:
+        logger.warning("reconciliation: %s", note)
+    return out
 
 
 def train(
@@ -128,8 +145,9 @@ def train(
         same_recipe_newer_data=same_recipe(champion, recipe_id),
     )
     with steps.step("forecast"):
+        forecasts = coherent_forecasts(settings, model, series)
         core = build_serving_model(
-            model.predict(settings.demand.horizon, settings.demand.quantiles),
+            forecasts,
             model.selection_,
             settings.demand.levels,
             model.freq_,
@@ -150,7 +168,10 @@ def train(
         log_data_report(orders, dropped, Path(workdir))
         mlflow.log_params(_flatten(settings.model_dump(mode="json", exclude={"api"})))
         _log_metrics(model, new_score)
-        _log_artifacts(model, series, Path(workdir))
+        mlflow.log_params(
+            {f"reconcile.{k}": str(v) for k, v in forecasts.attrs.get("reconciliation", {}).items()}
+        )
+        _log_artifacts(model, series, forecasts, Path(workdir))
         version = _log_model(core, Path(workdir), view.name)
         tags["recipe.json"] = settings.demand.model_dump_json()  # version tag only
         record_version(view, version, tags, decision, new_score, champion_score)
@@ -198,7 +219,9 @@ def _log_metrics(model: AutoForecaster, score: float) -> None:
     mlflow.log_metric("fallback_series", int(model.selection_["fallback"].notna().sum()))
 
 
-def _log_artifacts(model: AutoForecaster, series: pd.DataFrame, workdir: Path) -> None:
+def _log_artifacts(
+    model: AutoForecaster, series: pd.DataFrame, forecasts: pd.DataFrame, workdir: Path
+) -> None:
     model.backtest_.to_csv(workdir / "backtest.csv", index=False)
     summarize(model.backtest_, ("demand_class", "model")).to_csv(
         workdir / "backtest-summary.csv", index=False
@@ -208,7 +231,7 @@ def _log_artifacts(model: AutoForecaster, series: pd.DataFrame, workdir: Path) -
         mlflow.log_artifact(str(workdir / path), artifact_path="reports")
     sample = sorted(series["series_id"].unique())
     chosen = [s for s in sample if s.startswith(("total:", "site:"))][:4] + sample[:2]
-    figure = forecast_plot(series, model.predict(series_ids=chosen), chosen)
+    figure = forecast_plot(series, forecasts[forecasts["series_id"].isin(chosen)], chosen)
     figure.savefig(workdir / "forecasts.png", dpi=90)
     mlflow.log_artifact(str(workdir / "forecasts.png"), artifact_path="plots")
 
