@@ -299,8 +299,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="ordercast-bench-"))
-    uri = args.store or os.environ.get("MLFLOW_TRACKING_URI") or (
-        f"sqlite:///{ROOT / 'models' / 'mlflow.db'}"
+    uri = (
+        args.store
+        or os.environ.get("MLFLOW_TRACKING_URI")
+        or (f"sqlite:///{ROOT / 'models' / 'mlflow.db'}")
     )
     if args.train or not all(has_champion(uri, kind) for kind in ("demand", "risk")):
         uri = train_demo(work)
@@ -313,13 +315,32 @@ def main(argv: list[str] | None = None) -> int:
     logs = {name: work / f"{name}.log" for name in ("ordercast", "mlflow")}
     ours = subprocess.Popen(
         [str(BIN / "ordercast"), "serve", "--host", "127.0.0.1", "--port", str(ours_port)],
-        stdout=logs["ordercast"].open("w"), stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+        stdout=logs["ordercast"].open("w"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
         start_new_session=True,
     )
     theirs = subprocess.Popen(
-        [str(BIN / "mlflow"), "models", "serve", "-m", "models:/ordercast-demand@champion",
-         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(theirs_port), "-w", "1"],
-        stdout=logs["mlflow"].open("w"), stderr=subprocess.STDOUT, env=env, cwd=work,
+        [
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            "models:/ordercast-demand@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(theirs_port),
+            "-w",
+            "1",
+        ],
+        stdout=logs["mlflow"].open("w"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=work,
         start_new_session=True,  # its own process group: stopping it stops its workers too
     )
     try:
@@ -332,8 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         ]
         columns = ["sku", "site", "channel", "level", "horizon", "quantiles"]
         theirs_bodies = [
-            {"dataframe_split": {"columns": columns, "data": [[sku, site, "", "", 13, ",".join(
-                map(str, QUANTILES))]]}}
+            {
+                "dataframe_split": {
+                    "columns": columns,
+                    "data": [[sku, site, "", "", 13, ",".join(map(str, QUANTILES))]],
+                }
+            }
             for sku, site in pairs
         ]
         # Same answer from both: the MLflow server runs the same pyfunc we register.
@@ -352,33 +377,72 @@ def main(argv: list[str] | None = None) -> int:
                 print(stats.row(), flush=True)
                 return stats
 
-            print(f"store: {uri}\nordercast /ready: models {ready['models']}, "
-                  f"waiting for {ready['waiting_for']}")
-            print(f"{'test':<38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-                  f"{'sent':>7}")
+            print(
+                f"store: {uri}\nordercast /ready: models {ready['models']}, "
+                f"waiting for {ready['waiting_for']}"
+            )
+            print(
+                f"{'test':<38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'sent':>7}"
+            )
             demand_url = f"{ours_url}/v1/forecasts/demand"
             invocations = f"{theirs_url}/invocations"
             for url, bodies in ((demand_url, ours_bodies), (invocations, theirs_bodies)):
                 pool.submit(drive, "closed", url, bodies, 4, args.warmup).result()  # not counted
-            rate = run(f"ordercast demand @{args.rate:g}/s {args.duration:g}s", "open",
-                       demand_url, ours_bodies, args.rate, args.duration)
-            run(f"mlflow    demand @{args.rate:g}/s {args.duration:g}s", "open",
-                invocations, theirs_bodies, args.rate, args.duration)
-            mine = run(f"ordercast demand max, {args.clients} clients", "closed",
-                       demand_url, ours_bodies, args.clients, args.max_seconds)
-            peer = run(f"mlflow    demand max, {args.clients} clients", "closed",
-                       invocations, theirs_bodies, args.clients, args.max_seconds)
+            rate = run(
+                f"ordercast demand @{args.rate:g}/s {args.duration:g}s",
+                "open",
+                demand_url,
+                ours_bodies,
+                args.rate,
+                args.duration,
+            )
+            run(
+                f"mlflow    demand @{args.rate:g}/s {args.duration:g}s",
+                "open",
+                invocations,
+                theirs_bodies,
+                args.rate,
+                args.duration,
+            )
+            mine = run(
+                f"ordercast demand max, {args.clients} clients",
+                "closed",
+                demand_url,
+                ours_bodies,
+                args.clients,
+                args.max_seconds,
+            )
+            peer = run(
+                f"mlflow    demand max, {args.clients} clients",
+                "closed",
+                invocations,
+                theirs_bodies,
+                args.clients,
+                args.max_seconds,
+            )
             # The miss path: every request new (random quantile levels), nothing stored yet.
             rng = random.Random(3)
             fresh = [
                 {**body, "quantiles": sorted(round(rng.uniform(0.01, 0.99), 4) for _ in range(3))}
                 for body in ours_bodies * 100
             ]
-            run("ordercast demand max, all distinct", "closed",
-                demand_url, fresh, args.clients, args.max_seconds)
+            run(
+                "ordercast demand max, all distinct",
+                "closed",
+                demand_url,
+                fresh,
+                args.clients,
+                args.max_seconds,
+            )
             batches = at_risk_bodies(pairs, 1000, args.batches)
-            risk = run("ordercast at-risk 1,000 lines, 1 client", "closed",
-                       f"{ours_url}/v1/orders/at-risk", batches, 1, args.max_seconds)
+            risk = run(
+                "ordercast at-risk 1,000 lines, 1 client",
+                "closed",
+                f"{ours_url}/v1/orders/at-risk",
+                batches,
+                1,
+                args.max_seconds,
+            )
         ratio = mine.rate / peer.rate if peer.rate else float("inf")
         print(f"throughput ratio ordercast / mlflow models serve: {ratio:.1f}x (target >= 5x)")
         print(

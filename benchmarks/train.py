@@ -96,11 +96,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind:<9} {'(total)':<18} {seconds['total']:>8.1f} {seconds['total'] / wall:>7.1%}")
     startup = wall - pipelines_total
     print(f"{'process':<9} {'start-up, imports':<18} {startup:>8.1f} {startup / wall:>7.1%}")
-    print(f"wall time of the whole command: {wall:.1f} s (target < 300 s) "
-          f"{'PASS' if wall < 300 else 'FAIL'}")
-    print(f"MLflow overhead (registry + log steps, an upper bound): {mlflow_total:.1f} s = "
-          f"{mlflow_total / wall:.1%} of the run (target < 10%) "
-          f"{'PASS' if mlflow_total / wall < 0.10 else 'FAIL'}")
+    print(
+        f"wall time of the whole command: {wall:.1f} s (target < 300 s) "
+        f"{'PASS' if wall < 300 else 'FAIL'}"
+    )
+    print(
+        f"MLflow overhead (registry + log steps, an upper bound): {mlflow_total:.1f} s = "
+        f"{mlflow_total / wall:.1%} of the run (target < 10%) "
+        f"{'PASS' if mlflow_total / wall < 0.10 else 'FAIL'}"
+    )
     return 0
 
 

@@ -44,8 +44,9 @@ class DemandServingModel:
         first = next(iter(next(iter(self.paths.values())).values()))
         return len(first.mean)
 
-    def level_for(self, sku: str | None, site: str | None, channel: str | None,
-                  level: str | None) -> tuple[str, tuple[str, ...]]:
+    def level_for(
+        self, sku: str | None, site: str | None, channel: str | None, level: str | None
+    ) -> tuple[str, tuple[str, ...]]:
         """The level a request addresses: explicit, or the keys it names."""
         if level is not None:
             for keys in self.levels:

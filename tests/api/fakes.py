@@ -159,8 +159,6 @@ class FakeLoader:
         return LoadedModel(kind, self.version, core, champion=info)
 
 
-
-
 LINE = {
     "order_id": "O-1",
     "line_id": "O-1-1",

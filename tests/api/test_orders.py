@@ -27,8 +27,15 @@ def test_scores_every_line_in_order(client: TestClient) -> None:
 
 
 def test_optional_contract_fields_are_accepted(client: TestClient) -> None:
-    line = {**LINE, "channel": "web", "customer": "C-9", "region": "north", "unit_price": 3.5,
-            "ship_date": None, "delivered_date": None}
+    line = {
+        **LINE,
+        "channel": "web",
+        "customer": "C-9",
+        "region": "north",
+        "unit_price": 3.5,
+        "ship_date": None,
+        "delivered_date": None,
+    }
     response = client.post(AT_RISK, json={"as_of": "2024-03-04", "orders": [line]})
     assert response.status_code == 200, response.text
 

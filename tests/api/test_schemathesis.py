@@ -58,8 +58,13 @@ def test_every_endpoint_is_described_with_examples() -> None:
         for method, op in item.items()
     ]
     assert {path for path, _, _ in operations} >= {
-        "/health", "/ready", "/v1/models", "/v1/forecasts/demand", "/v1/forecasts/capacity",
-        "/v1/orders/at-risk", "/v1/admin/reload",
+        "/health",
+        "/ready",
+        "/v1/models",
+        "/v1/forecasts/demand",
+        "/v1/forecasts/capacity",
+        "/v1/orders/at-risk",
+        "/v1/admin/reload",
     }
     for path, method, op in operations:
         assert op.get("summary"), f"{method.upper()} {path} has no summary"

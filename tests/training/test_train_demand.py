@@ -43,8 +43,13 @@ def test_gate_lifecycle_on_the_embedded_store(history_file: Path, store: Path) -
     assert train(history_file, config) == 0
     assert aliases(uri) == {"champion": "1", "challenger": "1"}
     artifacts = champion_artifacts(uri, "demand")
-    assert {"reports/backtest.csv", "reports/backtest-summary.csv", "reports/selection.csv",
-            "reports/data-validation.json", "plots/forecasts.png"} <= set(artifacts)
+    assert {
+        "reports/backtest.csv",
+        "reports/backtest-summary.csv",
+        "reports/selection.csv",
+        "reports/data-validation.json",
+        "plots/forecasts.png",
+    } <= set(artifacts)
     profile = json.loads(artifacts["reports/data-validation.json"].read_text())
     assert profile["rows"] == len(pd.read_csv(history_file))
     assert profile["rows_dropped"] == 0

@@ -11,8 +11,9 @@ from tests.training.conftest import champion_artifacts, write_config
 from training.cli import main
 
 
-def test_risk_is_trained_registered_and_scores_through_pyfunc(history_file: Path,
-                                                             store: Path) -> None:
+def test_risk_is_trained_registered_and_scores_through_pyfunc(
+    history_file: Path, store: Path
+) -> None:
     uri = f"sqlite:///{store / 'mlflow.db'}"
     config = write_config(store, uri)
     assert main(["train", "risk", "--data", str(history_file), "--config", str(config)]) == 0
@@ -20,25 +21,46 @@ def test_risk_is_trained_registered_and_scores_through_pyfunc(history_file: Path
     orders = pd.read_csv(history_file)
     as_of = pd.Timestamp(orders["order_date"].max())
     open_lines = orders[orders["delivered_date"].isna()].head(20)
-    frame = open_lines[["order_id", "line_id", "sku", "site", "order_date", "promised_date",
-                        "delivered_date", "quantity"]].assign(as_of=f"{as_of:%Y-%m-%d}")
+    frame = open_lines[
+        [
+            "order_id",
+            "line_id",
+            "sku",
+            "site",
+            "order_date",
+            "promised_date",
+            "delivered_date",
+            "quantity",
+        ]
+    ].assign(as_of=f"{as_of:%Y-%m-%d}")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     model = mlflow.pyfunc.load_model("models:/ordercast-risk@champion")
     scored = model.predict(frame)
-    assert list(scored.columns[:5]) == ["order_id", "line_id", "promised_date", "p_late",
-                                        "risk_band"]
+    assert list(scored.columns[:5]) == [
+        "order_id",
+        "line_id",
+        "promised_date",
+        "p_late",
+        "risk_band",
+    ]
     assert len(scored) == len(frame)
     assert scored["p_late"].between(0, 1).all()
 
     artifacts = champion_artifacts(uri, "risk")
-    for name in ("reports/open-lines-scored.csv", "reports/calibration.csv",
-                 "reports/feature-importance.csv", "reports/data-validation.json",
-                 "plots/calibration.png", "plots/feature-importance.png"):
+    for name in (
+        "reports/open-lines-scored.csv",
+        "reports/calibration.csv",
+        "reports/feature-importance.csv",
+        "reports/data-validation.json",
+        "plots/calibration.png",
+        "plots/feature-importance.png",
+    ):
         assert name in artifacts, f"{name} missing from {sorted(artifacts)}"
     calibration = pd.read_csv(artifacts["reports/calibration.csv"])
-    run = mlflow.get_run(mlflow.MlflowClient().get_model_version_by_alias(
-        "ordercast-risk", "champion").run_id)
+    run = mlflow.get_run(
+        mlflow.MlflowClient().get_model_version_by_alias("ordercast-risk", "champion").run_id
+    )
     assert calibration["lines"].sum() == run.data.metrics["window.lines"]
     assert calibration["mean_p_late"].between(0, 1).all()
     importance = pd.read_csv(artifacts["reports/feature-importance.csv"])
@@ -47,8 +69,9 @@ def test_risk_is_trained_registered_and_scores_through_pyfunc(history_file: Path
     assert artifacts["plots/calibration.png"].read_bytes()[:4] == b"\x89PNG"
 
 
-def test_capacity_is_trained_registered_and_forecasts_through_pyfunc(history_file: Path,
-                                                                     store: Path) -> None:
+def test_capacity_is_trained_registered_and_forecasts_through_pyfunc(
+    history_file: Path, store: Path
+) -> None:
     uri = f"sqlite:///{store / 'mlflow.db'}"
     config = write_config(store, uri)
     assert main(["train", "capacity", "--data", str(history_file), "--config", str(config)]) == 0
@@ -57,10 +80,14 @@ def test_capacity_is_trained_registered_and_forecasts_through_pyfunc(history_fil
     model = mlflow.pyfunc.load_model("models:/ordercast-capacity@champion")
     outlook = model.predict(pd.DataFrame({"site": [""], "horizon": [5], "scenario": [""]}))
     assert {"site", "ds", "workload_p50", "capacity", "p_shortfall", "backlog_p50"} <= set(
-        outlook.columns)
+        outlook.columns
+    )
     assert len(outlook) == 5 * outlook["site"].nunique()
     artifacts = champion_artifacts(uri, "capacity")
-    assert {"reports/capacity-estimate.csv", "reports/outlook-28d.csv",
-            "reports/data-validation.json"} <= set(artifacts)
+    assert {
+        "reports/capacity-estimate.csv",
+        "reports/outlook-28d.csv",
+        "reports/data-validation.json",
+    } <= set(artifacts)
     charts = [name for name in artifacts if name.startswith("plots/utilization-")]
     assert len(charts) == outlook["site"].nunique()
