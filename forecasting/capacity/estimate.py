@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecasting.demand.calendar_features import holiday_dates
+
 
 def estimate_capacity(
     flows: pd.DataFrame, window_days: int = 91, quantile: float = 0.9, min_days: int = 3
@@ -39,3 +41,29 @@ def estimate_capacity(
     return pd.DataFrame(
         rows, columns=["site", "weekday", "capacity_units", "spread_units", "constrained_days"]
     )
+
+
+def holiday_closures(flows: pd.DataFrame, country: str, min_holidays: int = 2) -> dict[str, bool]:
+    """Per site: does it close on public holidays? Learnt from the history.
+
+    A site closes on holidays when it shipped nothing on most of the past holidays that
+    fell on a weekday it usually ships on (at least ``min_holidays`` of them seen).
+    """
+    first, last = flows["date"].min(), flows["date"].max()
+    days = pd.DatetimeIndex(holiday_dates(country, first.year, last.year))
+    days = days[(days >= first) & (days <= last)]
+    closes = {}
+    for site, site_days in flows.groupby("site", sort=True):
+        shipping_weekdays = set(
+            site_days.loc[site_days["shipped"] > 0, "date"]
+            .dt.dayofweek.value_counts()
+            .loc[lambda counts: counts >= 4]
+            .index
+        )
+        on_holidays = site_days[
+            site_days["date"].isin(days) & site_days["date"].dt.dayofweek.isin(shipping_weekdays)
+        ]
+        closes[str(site)] = (
+            len(on_holidays) >= min_holidays and float((on_holidays["shipped"] == 0).mean()) > 0.5
+        )
+    return closes

@@ -1,13 +1,19 @@
 """Site workload against capacity, day by day, as a queue over simulated futures.
 
 ``fit`` reads the history up to ``as_of``: each site's backlog at that moment, its
-capacity (a user calendar where given, otherwise estimated from constrained days), and
-the recent daily arrivals of new work per weekday. ``predict`` simulates ``n_paths``
-futures: arrivals drawn from the same weekday of the last ``arrival_weeks`` weeks, work
-queued day to day (``backlog_t = max(0, backlog_{t-1} + arrivals_t - capacity_t)``), and
-summarises workload quantiles, utilization, the probability workload exceeds capacity,
-the projected backlog and the expected delay of work arriving each day.
-"""
+capacity (a user calendar where given, otherwise estimated from constrained days, with
+public holidays closed at sites that have closed on them), and its daily arrivals of new
+work. New work comes from the demand engine by default (``arrivals="forecast"``: the
+automatic pipeline forecasts each site's released units with fine quantiles, see
+:mod:`forecasting.capacity.arrivals`), or from a bootstrap of the same weekday of the
+last ``arrival_weeks`` weeks (``"bootstrap"``). ``predict`` simulates ``n_paths``
+futures, queues work day to day (``backlog_t = max(0, backlog_{t-1} + arrivals_t -
+capacity_t)``), and summarises workload quantiles, utilization, the probability workload
+exceeds capacity, the projected backlog and the expected delay of work arriving each day.
+
+Open orders enter as the backlog at ``as_of``: work is released to a site on its order
+date and the site ships first-in first-out, so an open line is work waiting now, whatever
+its promised date."""
 
 from __future__ import annotations
 
@@ -17,9 +23,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from forecasting.capacity.arrivals import fit_arrivals, sample_arrivals
 from forecasting.capacity.calendar import check_calendar
-from forecasting.capacity.estimate import estimate_capacity
+from forecasting.capacity.estimate import estimate_capacity, holiday_closures
 from forecasting.capacity.flows import site_flows
+from forecasting.demand.calendar_features import check_country, holiday_dates
 from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
 
 OUTPUT_COLUMNS = [
@@ -65,11 +73,15 @@ class CapacityForecaster(BaseEstimator):
         arrival_weeks: int = 8,
         max_horizon: int = 90,
         random_state: int = 0,
+        holidays: str | None = "US",
+        arrivals: str = "forecast",
     ) -> None:
         self.n_paths = n_paths
         self.arrival_weeks = arrival_weeks
         self.max_horizon = max_horizon
         self.random_state = random_state
+        self.holidays = holidays
+        self.arrivals = arrivals
 
     def fit(
         self,
@@ -85,9 +97,17 @@ class CapacityForecaster(BaseEstimator):
         self.as_of_ = as_of
         self.sites_ = sorted(flows["site"].unique())
         self.estimate_ = estimate_capacity(flows)
+        self.holiday_closures_ = (
+            holiday_closures(flows, check_country(self.holidays)) if self.holidays else {}
+        )
         self.calendar_ = None if calendar is None else check_calendar(calendar, set(self.sites_))
         last = flows[flows["date"] == flows["date"].max()].set_index("site")
         self.backlog_ = last["backlog_end"].to_dict()
+        if self.arrivals not in ("forecast", "bootstrap"):
+            raise ConfigError(f"arrivals must be 'forecast' or 'bootstrap', not '{self.arrivals}'")
+        self.arrival_forecast_ = (
+            fit_arrivals(flows, self.max_horizon) if self.arrivals == "forecast" else None
+        )
         recent = flows[flows["date"] > as_of - pd.Timedelta(weeks=self.arrival_weeks)]
         self.arrivals_ = {
             (site, weekday): group["released"].to_numpy()
@@ -96,9 +116,14 @@ class CapacityForecaster(BaseEstimator):
         return self
 
     def capacity_for(self, site: str, days: pd.DatetimeIndex) -> np.ndarray:
-        """Capacity per day: the calendar's dated rule, else its weekday rule, else the estimate."""
+        """Capacity per day: the calendar's dated rule, else its weekday rule, else the
+        estimate (zero on public holidays at a site that has closed on them)."""
         pattern = self.estimate_[self.estimate_["site"] == site].set_index("weekday")
         capacity = pattern["capacity_units"].reindex(days.dayofweek).to_numpy(float)
+        if self.holiday_closures_.get(site, False):
+            closed = holiday_dates(str(self.holidays), days.min().year, days.max().year)
+            on_holiday = np.isin(days.to_numpy().astype("datetime64[D]"), closed)
+            capacity = np.where(on_holiday, 0.0, capacity)
         if self.calendar_ is not None:
             rules = self.calendar_[self.calendar_["site"] == site]
             if "weekday" in rules.columns:
@@ -129,12 +154,7 @@ class CapacityForecaster(BaseEstimator):
         frames = []
         for site in chosen:
             capacity = apply_scenario(self.capacity_for(site, days), days, site, scenario)
-            arrivals = np.column_stack(
-                [
-                    rng.choice(self.arrivals_.get((site, d.dayofweek), np.zeros(1)), self.n_paths)
-                    for d in days
-                ]
-            )
+            arrivals = self._arrival_paths(site, days, rng)
             workload, _, backlog = run_queue(
                 np.array([self.backlog_.get(site, 0.0)]), arrivals, capacity
             )
@@ -161,6 +181,18 @@ class CapacityForecaster(BaseEstimator):
         out = pd.concat(frames, ignore_index=True)
         out["utilization"] = out["utilization"].replace(np.inf, np.nan)
         return out[OUTPUT_COLUMNS]
+
+    def _arrival_paths(
+        self, site: str, days: pd.DatetimeIndex, rng: np.random.Generator
+    ) -> np.ndarray:
+        if self.arrival_forecast_ is not None:
+            return sample_arrivals(self.arrival_forecast_, site, days, self.n_paths, rng)
+        return np.column_stack(
+            [
+                rng.choice(self.arrivals_.get((site, d.dayofweek), np.zeros(1)), self.n_paths)
+                for d in days
+            ]
+        )
 
     def first_shortfall_dates(self, outlook: pd.DataFrame, threshold: float = 0.5) -> pd.Series:
         """Per site, the first day a shortfall is more likely than ``threshold`` (NaT if none)."""

@@ -59,7 +59,8 @@ def check_country(country: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _holiday_days(country: str, first_year: int, last_year: int) -> np.ndarray:
+def holiday_dates(country: str, first_year: int, last_year: int) -> np.ndarray:
+    """Sorted public-holiday dates (``datetime64[D]``) of a country over whole years."""
     calendar = holidays.country_holidays(country, years=range(first_year, last_year + 1))
     return np.sort(np.array(list(calendar.keys()), dtype="datetime64[D]"))
 
@@ -80,7 +81,7 @@ def holiday_matrix(ds: pd.DatetimeIndex, freq: str, country: str) -> np.ndarray:
     if len(ds) == 0:
         return np.empty((0, 3))
     periods = pd.PeriodIndex(ds, freq=_period_freq(freq))
-    days = _holiday_days(country, int(ds.min().year) - 1, int(ds.max().year) + 1)
+    days = holiday_dates(country, int(ds.min().year) - 1, int(ds.max().year) + 1)
     columns = []
     for shift in (0, -1, 1):
         shifted = periods + shift

@@ -253,9 +253,10 @@ def reconcile(
     Quantiles: ``q50`` is reconciled like the mean, so medians are coherent too. The
     other quantiles are moved by the same amount as their series' mean (each series
     keeps its base interval width); where that crosses the reconciled median they are
-    pushed out to it, so quantile levels stay in order and ``q50`` stays coherent. Quantiles of a sum are not sums of quantiles, so coherent intervals would
-    need a joint error distribution (e.g. reconciled sample paths); shifting is the
-    cheap choice that keeps each model's calibrated width while centring the interval
+    pushed out to it, so quantile levels stay in order and ``q50`` stays coherent.
+    Quantiles of a sum are not sums of quantiles, so coherent intervals would need a
+    joint error distribution (e.g. reconciled sample paths); shifting is the cheap
+    choice that keeps each model's calibrated width while centring the interval
     on the coherent forecast. Upper-level intervals are therefore not coherent.
     """
     if method not in METHODS:

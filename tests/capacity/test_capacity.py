@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecasting.capacity import CapacityForecaster
-from forecasting.capacity.estimate import estimate_capacity
+from forecasting.capacity.arrivals import sample_arrivals
+from forecasting.capacity.estimate import estimate_capacity, holiday_closures
 from forecasting.capacity.forecaster import OUTPUT_COLUMNS, run_queue
+from forecasting.demand.calendar_features import holiday_dates
 from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
 from forecasting.synthetic import generate_orders
 from training.cli import main
@@ -193,3 +195,46 @@ def test_capacity_command(fitted, tmp_path: Path, capsys) -> None:
         )
         == 2
     )
+
+
+def test_holiday_closures_are_learnt_and_close_future_holidays() -> None:
+    days = pd.date_range("2023-01-02", "2024-12-20", freq="D")
+    us = pd.DatetimeIndex(holiday_dates("US", 2023, 2024))
+    shipping = np.where((days.dayofweek < 5) & ~days.isin(us), 1000.0, 0.0)
+    flows = pd.DataFrame(
+        {
+            "site": np.repeat(["closes", "opens"], len(days)),
+            "date": np.tile(days, 2),
+            "shipped": np.concatenate([shipping, np.where(days.dayofweek < 5, 1000.0, 0.0)]),
+        }
+    )
+    assert holiday_closures(flows, "US") == {"closes": True, "opens": False}
+
+
+def test_forecaster_closes_a_site_on_the_holidays_it_closed_on(fitted) -> None:
+    model, _ = fitted
+    assert model.holiday_closures_  # the synthetic sites close on US holidays
+    site = next(s for s, closes in model.holiday_closures_.items() if closes)
+    july = pd.date_range("2025-07-01", "2025-07-07", freq="D")
+    capacity = model.capacity_for(site, july)
+    assert capacity[july == "2025-07-04"][0] == 0.0
+    assert capacity[july == "2025-07-03"][0] > 0.0
+
+
+def test_arrival_paths_follow_the_forecast_quantiles() -> None:
+    days = pd.date_range("2025-01-01", periods=3, freq="D")
+    grid = np.array([0.1, 0.5, 0.9])
+    forecast = pd.DataFrame(
+        {"site": "A", "ds": days, "q10": [10.0, 20.0, 30.0], "q50": [50.0, 60.0, 70.0]}
+    ).assign(q90=[90.0, 100.0, 110.0])
+    paths = sample_arrivals(forecast, "A", days, 20_000, np.random.default_rng(1))
+    assert paths.shape == (20_000, 3)
+    for t in range(3):
+        below = [(paths[:, t] <= forecast[f"q{int(q * 100)}"].iloc[t]).mean() for q in grid]
+        np.testing.assert_allclose(below, [0.0, 0.5, 1.0], atol=0.02)
+    with pytest.raises(ConfigError, match="arrivals must be 'forecast' or 'bootstrap'"):
+        CapacityForecaster(arrivals="magic").fit(fitted_orders())
+
+
+def fitted_orders() -> pd.DataFrame:
+    return generate_orders(sites=1, skus=10, days=60, seed=2).orders
