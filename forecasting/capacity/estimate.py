@@ -1,10 +1,11 @@
 """Capacity estimated from history: what a site ships on days it is constrained.
 
-Per site and weekday, over the most recent ``window_days``: a high quantile of shipped
-units on constrained days (days that start with at least a day's worth of backlog), so
+Per site and weekday, over the most recent ``window_days``: a high quantile of work
+shipped on constrained days (days that start with at least a day's worth of backlog), so
 unconstrained days (not enough work) do not drag it down and a few record days do not
 push it up. A weekday the site never ships on is closed (capacity 0). The spread of
-those days is returned as the estimate's uncertainty.
+those days is returned as the estimate's uncertainty. The estimate is in the flows'
+measure (units, lines or orders; the columns keep the name ``capacity_units``).
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ Work is released to a site on the order date and leaves it on the ship date (the
 delivered date when ship dates are missing). ``backlog_start`` is the work waiting when
 a day begins; a day that starts with a backlog is *constrained*: what it shipped is
 what the site could ship.
+
+Work is measured in ``units`` (the lines' quantity), ``lines`` (order lines) or
+``orders``. An order counts once per site it touches: released on its first order date
+there and shipped on the day its last line there ships, so released and shipped balance
+and the backlog neither double-counts an order shipped in parts nor loses one.
 """
 
 from __future__ import annotations
@@ -11,19 +16,68 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecasting.errors import ConfigError
 
-def site_flows(orders: pd.DataFrame, until: pd.Timestamp | None = None) -> pd.DataFrame:
-    """``site, date, released, shipped, backlog_start, backlog_end`` for every site-day."""
+MEASURES = ("units", "lines", "orders")
+
+
+def check_measure(measure: str) -> str:
+    """``measure`` if it is one of :data:`MEASURES`; :class:`ConfigError` otherwise."""
+    if measure not in MEASURES:
+        raise ConfigError(f"measure must be units, lines or orders, not '{measure}'")
+    return measure
+
+
+def work_items(orders: pd.DataFrame, measure: str = "units") -> pd.DataFrame:
+    """One row per piece of work: ``site`` (str), ``released_on``, ``shipped_on``, ``amount``.
+
+    ``units`` and ``lines`` give one row per order line (amount = quantity, or 1);
+    ``orders`` one row per site and order (amount 1), shipped when all its lines there
+    have shipped (NaT while any is open).
+    """
+    check_measure(measure)
     shipped_on = orders["ship_date"] if "ship_date" in orders.columns else orders["delivered_date"]
-    shipped_on = shipped_on.fillna(orders["delivered_date"])
+    items = pd.DataFrame(
+        {
+            "site": orders["site"].astype(str),
+            "released_on": orders["order_date"],
+            "shipped_on": shipped_on.fillna(orders["delivered_date"]),
+            "amount": orders["quantity"].astype(float) if measure == "units" else 1.0,
+        },
+        index=orders.index,
+    )
+    if measure != "orders":
+        return items
+    if "order_id" not in orders.columns:
+        raise ConfigError("measure 'orders' needs an order_id column")
+    items["order_id"] = orders["order_id"].to_numpy()
+    items["open"] = items["shipped_on"].isna()
+    per_order = items.groupby(["site", "order_id"], sort=False, observed=True).agg(
+        released_on=("released_on", "min"), shipped_on=("shipped_on", "max"), open=("open", "any")
+    )
+    per_order.loc[per_order["open"], "shipped_on"] = pd.NaT
+    per_order = per_order.reset_index()
+    return per_order.assign(amount=1.0)[["site", "released_on", "shipped_on", "amount"]]
+
+
+def site_flows(
+    orders: pd.DataFrame, until: pd.Timestamp | None = None, measure: str = "units"
+) -> pd.DataFrame:
+    """``site, date, released, shipped, backlog_start, backlog_end`` for every site-day.
+
+    Flows and backlogs are in ``measure``: ``units`` (sum of quantity, the default),
+    ``lines`` (count of order lines) or ``orders`` (distinct orders, see the module
+    docstring); :class:`ConfigError` for any other measure.
+    """
+    items = work_items(orders, measure)
     end = pd.Timestamp(until) if until is not None else orders["order_date"].max()
     start = orders["order_date"].min()
     days = pd.date_range(start, end, freq="D")
     frames = []
-    for site, lines in orders.groupby(orders["site"].astype(str), sort=True):
-        released = lines.groupby("order_date")["quantity"].sum().reindex(days, fill_value=0.0)
-        done = shipped_on.loc[lines.index]
-        shipped = lines.loc[done.notna() & (done <= end)].groupby(done)["quantity"].sum()
+    for site, work in items.groupby("site", sort=True):
+        released = work.groupby("released_on")["amount"].sum().reindex(days, fill_value=0.0)
+        done = work["shipped_on"]
+        shipped = work.loc[done.notna() & (done <= end)].groupby("shipped_on")["amount"].sum()
         shipped = shipped.reindex(days, fill_value=0.0)
         backlog_end = np.maximum((released - shipped).cumsum().to_numpy(), 0.0)
         frames.append(

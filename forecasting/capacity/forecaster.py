@@ -4,7 +4,7 @@
 capacity (a user calendar where given, otherwise estimated from constrained days, with
 public holidays closed at sites that have closed on them), and its daily arrivals of new
 work. New work comes from the demand engine by default (``arrivals="forecast"``: the
-automatic pipeline forecasts each site's released units with fine quantiles, see
+automatic pipeline forecasts each site's released work with fine quantiles, see
 :mod:`forecasting.capacity.arrivals`), or from a bootstrap of the same weekday of the
 last ``arrival_weeks`` weeks (``"bootstrap"``). ``predict`` simulates ``n_paths``
 futures, queues work day to day (``backlog_t = max(0, backlog_{t-1} + arrivals_t -
@@ -13,7 +13,13 @@ exceeds capacity, the projected backlog and the expected delay of work arriving 
 
 Open orders enter as the backlog at ``as_of``: work is released to a site on its order
 date and the site ships first-in first-out, so an open line is work waiting now, whatever
-its promised date."""
+its promised date.
+
+Work is measured in ``measure``: ``"units"`` (quantity, the default), ``"lines"`` (order
+lines) or ``"orders"`` (see :mod:`forecasting.capacity.flows`). The backlog, the capacity
+estimate, the arrivals and every workload and capacity column of the outlook are in that
+measure, and so must a user calendar be (``capacity_units`` or ``units_per_hour`` then
+count lines or orders)."""
 
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ from sklearn.base import BaseEstimator
 from forecasting.capacity.arrivals import fit_arrivals, sample_arrivals
 from forecasting.capacity.calendar import check_calendar
 from forecasting.capacity.estimate import estimate_capacity, holiday_closures
-from forecasting.capacity.flows import site_flows
+from forecasting.capacity.flows import check_measure, site_flows
 from forecasting.demand.calendar_features import check_country, holiday_dates
 from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
 
@@ -75,6 +81,7 @@ class CapacityForecaster(BaseEstimator):
         random_state: int = 0,
         holidays: str | None = "US",
         arrivals: str = "forecast",
+        measure: str = "units",
     ) -> None:
         self.n_paths = n_paths
         self.arrival_weeks = arrival_weeks
@@ -82,6 +89,7 @@ class CapacityForecaster(BaseEstimator):
         self.random_state = random_state
         self.holidays = holidays
         self.arrivals = arrivals
+        self.measure = measure
 
     def fit(
         self,
@@ -89,11 +97,12 @@ class CapacityForecaster(BaseEstimator):
         as_of: pd.Timestamp | str | None = None,
         calendar: pd.DataFrame | None = None,
     ) -> CapacityForecaster:
+        check_measure(self.measure)
         as_of = pd.Timestamp(as_of) if as_of is not None else orders["order_date"].max()
         history = orders[orders["order_date"] <= as_of]
         if history.empty:
             raise ConfigError(f"no orders on or before {as_of:%Y-%m-%d}")
-        flows = site_flows(history, until=as_of)
+        flows = site_flows(history, until=as_of, measure=self.measure)
         self.as_of_ = as_of
         self.sites_ = sorted(flows["site"].unique())
         self.estimate_ = estimate_capacity(flows)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from forecasting.capacity import CapacityForecaster
 from forecasting.capacity.arrivals import sample_arrivals
 from forecasting.capacity.estimate import estimate_capacity, holiday_closures
+from forecasting.capacity.flows import site_flows
 from forecasting.capacity.forecaster import OUTPUT_COLUMNS, run_queue
 from forecasting.demand.calendar_features import holiday_dates
 from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
@@ -238,3 +239,143 @@ def test_arrival_paths_follow_the_forecast_quantiles() -> None:
 
 def fitted_orders() -> pd.DataFrame:
     return generate_orders(sites=1, skus=10, days=60, seed=2).orders
+
+
+@pytest.fixture(scope="module")
+def small_orders() -> pd.DataFrame:
+    return generate_orders(sites=2, skus=20, days=120, seed=3).orders
+
+
+def test_labour_hours_times_rate_override_the_estimate(small_orders) -> None:
+    calendar = pd.DataFrame(
+        {
+            "site": ["SITE-1"] * 7 + ["SITE-2"],
+            "weekday": [*range(7), 0],
+            "labour_hours": [16.0] * 5 + [8.0, 0.0] + [np.nan],
+            "units_per_hour": [12.5] * 7 + [np.nan],
+            "capacity_units": [np.nan] * 7 + [40.0],  # rules may mix the two forms
+        }
+    )
+    model = CapacityForecaster(n_paths=50).fit(small_orders, calendar=calendar)
+    days = pd.date_range("2025-03-03", periods=7, freq="D")  # Monday to Sunday
+    np.testing.assert_array_equal(model.capacity_for("SITE-1", days), [200.0] * 5 + [100.0, 0.0])
+    assert model.capacity_for("SITE-2", days)[0] == 40.0
+
+
+def test_a_yaml_calendar_in_labour_hours_works_from_the_command_line(
+    small_orders, tmp_path: Path
+) -> None:
+    data, out, calendar = tmp_path / "o.csv", tmp_path / "cap.csv", tmp_path / "cal.yaml"
+    small_orders.to_csv(data, index=False)
+    calendar.write_text(
+        "rules:\n"
+        "  - {site: SITE-1, weekday: 0, labour_hours: 10, units_per_hour: 7}\n"
+        "  - {site: SITE-1, date: '2030-01-01', capacity_units: 0}\n"
+    )
+    args = ["capacity", "forecast", "--data", str(data), "--horizon", "14", "--out", str(out)]
+    assert main([*args, "--calendar", str(calendar)]) == 0
+    outlook = pd.read_csv(out, parse_dates=["ds"])
+    mondays = outlook[(outlook["site"] == "SITE-1") & (outlook["ds"].dt.dayofweek == 0)]
+    assert len(mondays) == 2 and (mondays["capacity"] == 70.0).all()
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            {"capacity_units": 100, "labour_hours": 8, "units_per_hour": 10},
+            r"calendar rule 2: give capacity_units or labour_hours with units_per_hour, "
+            r"not both",
+        ),
+        ({"labour_hours": 8}, r"calendar rule 2: labour_hours needs units_per_hour"),
+        ({"units_per_hour": 10}, r"calendar rule 2: units_per_hour needs labour_hours"),
+        (
+            {"labour_hours": -8, "units_per_hour": 10},
+            r"calendar rule 2: labour_hours must be a number >= 0, not -8",
+        ),
+        (
+            {"labour_hours": "eight", "units_per_hour": 10},
+            r"calendar rule 2: labour_hours must be a number >= 0, not 'eight'",
+        ),
+        (
+            {"labour_hours": 8, "units_per_hour": -1},
+            r"calendar rule 2: units_per_hour must be a number > 0, not -1",
+        ),
+        (
+            {"labour_hours": 8, "units_per_hour": "fast"},
+            r"calendar rule 2: units_per_hour must be a number > 0, not 'fast'",
+        ),
+        ({}, r"calendar rule 2: no capacity; give capacity_units, or labour_hours"),
+    ],
+)
+def test_bad_labour_hour_rules_are_clear_errors(small_orders, rule: dict, message: str) -> None:
+    good = {"site": "SITE-1", "weekday": 0, "labour_hours": 8, "units_per_hour": 10}
+    calendar = pd.DataFrame([good, {"site": "SITE-1", "weekday": 1, **rule}])
+    with pytest.raises(ConfigError, match=message):
+        CapacityForecaster().fit(small_orders, calendar=calendar)
+
+
+def hand_made_orders() -> pd.DataFrame:
+    """Order A: two lines (5 and 3 units) shipped on different days; order B: one line of 7."""
+    day = pd.Timestamp("2025-01-06")
+    return pd.DataFrame(
+        {
+            "order_id": ["A", "A", "B"],
+            "line_id": ["A1", "A2", "B1"],
+            "site": ["S", "S", "S"],
+            "order_date": [day, day, day + pd.Timedelta(days=1)],
+            "ship_date": [day + pd.Timedelta(days=1), day + pd.Timedelta(days=2), pd.NaT],
+            "delivered_date": [pd.NaT, pd.NaT, pd.NaT],
+            "quantity": [5.0, 3.0, 7.0],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("measure", "released", "shipped", "backlog"),
+    [
+        ("units", [8, 7, 0], [0, 5, 3], [8, 10, 7]),
+        ("lines", [2, 1, 0], [0, 1, 1], [2, 2, 1]),
+        # An order counts once: released on its order date, shipped with its last line.
+        ("orders", [1, 1, 0], [0, 0, 1], [1, 2, 1]),
+    ],
+)
+def test_flows_in_units_lines_and_orders(
+    measure: str, released: list[float], shipped: list[float], backlog: list[float]
+) -> None:
+    flows = site_flows(hand_made_orders(), until=pd.Timestamp("2025-01-08"), measure=measure)
+    assert list(flows["date"]) == list(pd.date_range("2025-01-06", periods=3, freq="D"))
+    np.testing.assert_array_equal(flows["released"], released)
+    np.testing.assert_array_equal(flows["shipped"], shipped)
+    np.testing.assert_array_equal(flows["backlog_end"], backlog)
+
+
+def test_an_unknown_measure_is_a_clear_error(small_orders) -> None:
+    with pytest.raises(ConfigError, match="measure must be units, lines or orders, not 'kg'"):
+        site_flows(hand_made_orders(), measure="kg")
+    with pytest.raises(ConfigError, match="measure must be units, lines or orders, not 'kg'"):
+        CapacityForecaster(measure="kg").fit(small_orders)
+
+
+def test_the_outlook_in_lines_and_from_the_command_line(small_orders, tmp_path: Path) -> None:
+    in_units = CapacityForecaster(n_paths=100, arrivals="bootstrap").fit(small_orders)
+    in_lines = CapacityForecaster(n_paths=100, arrivals="bootstrap", measure="lines").fit(
+        small_orders
+    )
+    units, lines = in_units.predict(14), in_lines.predict(14)
+    assert list(lines.columns) == OUTPUT_COLUMNS
+    # Synthetic lines carry many units each, so capacity in lines is far smaller.
+    assert lines["capacity"].sum() > 0
+    assert lines["capacity"].sum() < 0.2 * units["capacity"].sum()
+    # The backlog is counted in lines too: never more than the open lines.
+    open_lines = small_orders["ship_date"].fillna(small_orders["delivered_date"]).isna().sum()
+    assert sum(in_lines.backlog_.values()) <= open_lines
+    data, out = tmp_path / "o.csv", tmp_path / "cap.csv"
+    small_orders.to_csv(data, index=False)
+    args = ["capacity", "forecast", "--data", str(data), "--horizon", "7", "--out", str(out)]
+    assert main([*args, "--measure", "lines"]) == 0
+    from_cli = pd.read_csv(out)
+    assert list(from_cli.columns) == OUTPUT_COLUMNS
+    # Capacity does not depend on how arrivals are drawn: the CLI's matches the model's.
+    np.testing.assert_allclose(from_cli["capacity"], in_lines.predict(7)["capacity"])
+    assert main([*args, "--measure", "kg"]) == 2

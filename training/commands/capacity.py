@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +20,15 @@ capacity_app = typer.Typer(
 )
 
 
+class Measure(StrEnum):
+    units = "units"
+    lines = "lines"
+    orders = "orders"
+
+
 def read_calendar(path: Path | None) -> pd.DataFrame | None:
+    """The calendar rules in a CSV or YAML file (a list, or a dict with ``rules``); None if
+    no file is given. Checked later, against the sites in the data."""
     if path is None:
         return None
     if not path.is_file():
@@ -52,8 +61,15 @@ def forecast(
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help="Column mapping YAML."),
     calendar: Path | None = typer.Option(
         None,
-        help="Capacity calendar (CSV or YAML: site, capacity_units, weekday or date); "
+        help="Capacity calendar (CSV or YAML: site; weekday (0 = Monday) or date; and "
+        "capacity_units, or labour_hours and units_per_hour); in the --measure; "
         "default: estimated from history.",
+    ),
+    measure: Measure = typer.Option(
+        Measure.units,
+        "--measure",
+        help="Workload in units (quantity), order lines or orders; capacity, backlog and a "
+        "--calendar (capacity_units, units_per_hour) are read in the same measure.",
     ),
     site: list[str] | None = typer.Option(None, "--site", help="Only these sites (repeatable)."),
     as_of: str | None = typer.Option(None, help="Forecast from this date (default: last order)."),
@@ -71,7 +87,7 @@ def forecast(
             cutoff = pd.Timestamp(as_of)
         except ValueError as exc:
             raise ConfigError(f"--as-of '{as_of}' is not a date like 2025-06-30") from exc
-    model = CapacityForecaster().fit(orders, cutoff, read_calendar(calendar))
+    model = CapacityForecaster(measure=measure.value).fit(orders, cutoff, read_calendar(calendar))
     outlook = model.predict(horizon, site or None, read_scenario(scenario))
     write_frame(outlook, out)
     first = model.first_shortfall_dates(outlook)
