@@ -67,12 +67,20 @@ def line_fraction(line_ids: pd.Series, salt: str = "snapshot") -> np.ndarray:
 
 
 def training_snapshots(
-    orders: pd.DataFrame, as_of: pd.Timestamp, tolerance_days: int = 0
+    orders: pd.DataFrame,
+    as_of: pd.Timestamp,
+    tolerance_days: int = 0,
+    complete_cohorts: bool = False,
 ) -> pd.DataFrame:
     """Snapshots (``row``, ``moment``, ``label``) of the lines labelled as of ``as_of``."""
     as_of = pd.Timestamp(as_of)
     labels = labels_as_of(orders, as_of, tolerance_days)
     known = labels.notna() & (orders["order_date"] < as_of)
+    if complete_cohorts:
+        # Only lines promised before as_of: every one of them has a known label, whereas
+        # of the lines promised later only the early deliveries are known, a sample that
+        # would teach the model that recent lines are seldom late.
+        known &= orders["promised_date"] < as_of
     lines = orders[known]
     at_order = pd.DataFrame(
         {

@@ -2,8 +2,11 @@
 
 Gradient boosting (scikit-learn ``HistGradientBoostingClassifier``, native categorical
 support, so no target encoding can leak) is fitted on the older 80% of the training
-snapshots; an isotonic calibration is fitted on the newest 20%, a later time slice the
-booster never saw. A lane late-rate baseline is kept beside it for comparison.
+snapshots; a calibration is fitted on the newest 20%, a later time slice the booster
+never saw. Platt (sigmoid) calibration is the default: it keeps the booster's ranking
+intact, where isotonic calibration (available) flattens score ranges into ties and on
+SCMS cost ranking quality (benchmarks/risk.py). A lane late-rate baseline is kept beside
+it for comparison.
 """
 
 from __future__ import annotations
@@ -68,18 +71,27 @@ class AtRiskModel(BaseEstimator):
 
     Parameters: ``tolerance_days`` (late = delivered after promise + tolerance),
     ``bands`` (p_late thresholds for medium and high), ``max_iter`` / ``learning_rate``
-    of the booster, ``calibration_share`` (newest share of snapshots kept for
-    calibration), ``random_state``.
+    of the booster and its ``max_leaf_nodes`` / ``min_samples_leaf`` /
+    ``l2_regularization``, ``calibration`` (``"sigmoid"`` or ``"isotonic"``),
+    ``calibration_share`` (newest share of snapshots kept for calibration),
+    ``complete_cohorts`` (train only on lines promised before the training date, all of
+    whose outcomes are known; on SCMS it raised ROC-AUC but worsened calibration on the
+    synthetic history, so it is off by default), ``random_state``.
     """
 
     def __init__(
         self,
         tolerance_days: int = 0,
         bands: tuple[float, float] = (0.2, 0.5),
-        max_iter: int = 300,
+        max_iter: int = 100,
         learning_rate: float = 0.05,
         calibration_share: float = 0.2,
         random_state: int = 0,
+        max_leaf_nodes: int = 31,
+        min_samples_leaf: int = 20,
+        l2_regularization: float = 1.0,
+        calibration: str = "sigmoid",
+        complete_cohorts: bool = False,
     ) -> None:
         self.tolerance_days = tolerance_days
         self.bands = bands
@@ -87,13 +99,18 @@ class AtRiskModel(BaseEstimator):
         self.learning_rate = learning_rate
         self.calibration_share = calibration_share
         self.random_state = random_state
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.calibration = calibration
+        self.complete_cohorts = complete_cohorts
 
     def fit(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> AtRiskModel:
         """Learn from the lines whose outcome was known at ``as_of``."""
         as_of = pd.Timestamp(as_of)
         check_orders(orders, as_of)
         history = orders[orders["order_date"] < as_of]
-        snaps = training_snapshots(history, as_of, self.tolerance_days)
+        snaps = training_snapshots(history, as_of, self.tolerance_days, self.complete_cohorts)
         if snaps["label"].nunique() < 2:
             raise DataContractError.from_message(
                 f"as of {as_of:%Y-%m-%d} the history has {len(snaps)} labelled lines and not both "
@@ -109,13 +126,15 @@ class AtRiskModel(BaseEstimator):
         booster = HistGradientBoostingClassifier(
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
-            max_leaf_nodes=31,
-            l2_regularization=1.0,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
             categorical_features="from_dtype",
             random_state=self.random_state,
         ).fit(features.iloc[fit_idx], y[fit_idx])
+        self.booster_ = booster
         if len(np.unique(y[cal_idx])) == 2:
-            self.model_ = CalibratedClassifierCV(FrozenEstimator(booster), method="isotonic")
+            self.model_ = CalibratedClassifierCV(FrozenEstimator(booster), method=self.calibration)
             self.model_.fit(features.iloc[cal_idx], y[cal_idx])
         else:
             self.model_ = booster
@@ -135,8 +154,18 @@ class AtRiskModel(BaseEstimator):
         return self
 
     def predict_proba_frame(self, features: pd.DataFrame) -> np.ndarray:
-        """Calibrated p_late of a feature frame."""
-        return self.model_.predict_proba(features[self.features_])[:, 1]
+        """Calibrated p_late of a feature frame.
+
+        Isotonic calibration maps whole score ranges to one probability; within such a
+        plateau the booster's own score still ranks the lines, so it breaks the ties
+        (moving p_late by at most 1e-6, far below anything calibration can resolve).
+        """
+        X = features[self.features_]
+        p = self.model_.predict_proba(X)[:, 1]
+        if self.model_ is self.booster_:
+            return p
+        raw = self.booster_.predict_proba(X)[:, 1]
+        return np.clip(p + 1e-6 * (raw - 0.5), 0.0, 1.0)
 
     def feature_frame(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFrame:
         """The features of the lines open at ``as_of``, in the row order of :meth:`score`."""
