@@ -222,6 +222,7 @@ def reconcile(
     hierarchy: pd.DataFrame,
     method: Method = "mint_shrink",
     residuals: pd.DataFrame | None = None,
+    nonnegative: bool = False,
 ) -> pd.DataFrame:
     """Coherent forecasts from base forecasts of every series at every level.
 
@@ -240,6 +241,9 @@ def reconcile(
         ``MIN_RESIDUAL_PERIODS`` dates on which every series has one (or none given)
         the weights fall back to structural scaling with a
         :class:`ReconciliationWarning`.
+    nonnegative: for quantities that cannot be negative (demand): bottom forecasts the
+        projection pushes below zero are set to zero before summing up the levels, and
+        quantiles are floored at zero.
 
     Returns
     -------
@@ -277,7 +281,7 @@ def reconcile(
 
     out = base.copy()
     for index in groups:
-        _reconcile_rows(out, index, structure, weights, quantile_cols)
+        _reconcile_rows(out, index, structure, weights, quantile_cols, nonnegative)
     out.attrs["reconciliation"] = {
         "method": method,
         "weights": weights.kind,
@@ -292,12 +296,13 @@ def reconcile_with_notes(
     hierarchy: pd.DataFrame,
     method: Method = "mint_shrink",
     residuals: pd.DataFrame | None = None,
+    nonnegative: bool = False,
 ) -> tuple[pd.DataFrame, list[str]]:
     """:func:`reconcile`, with any fallback to a weaker weighting returned as notes for a
     log instead of raised as warnings (a pipeline reports them and carries on)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReconciliationWarning)
-        out = reconcile(base, hierarchy, method, residuals)
+        out = reconcile(base, hierarchy, method, residuals, nonnegative)
     return out, [str(w.message) for w in caught if issubclass(w.category, ReconciliationWarning)]
 
 
@@ -338,6 +343,7 @@ def _reconcile_rows(
     structure: _Structure,
     weights: _Weights,
     quantile_cols: Sequence[str],
+    nonnegative: bool = False,
 ) -> None:
     """Reconcile the rows at positions ``index`` of ``out`` in place."""
     all_ids = pd.Index(structure.all_ids)
@@ -371,7 +377,7 @@ def _reconcile_rows(
     stacked = [grid(mean)]
     if median is not None:
         stacked.append(grid(np.where(np.isnan(median), mean, median)))
-    reconciled = _project(np.hstack(stacked), structure, weights)
+    reconciled = _project(np.hstack(stacked), structure, weights, nonnegative)
     new_mean = reconciled[:, :n_ds][series_pos, ds_pos]
     shift = new_mean - mean
 
@@ -396,6 +402,8 @@ def _reconcile_rows(
             quantiles[:, j] = _keep_gap(
                 np.fmax(quantiles[:, j], quantiles[:, j - 1]), quantiles[:, j]
             )
+    if nonnegative:
+        quantiles = np.where(np.isnan(quantiles), np.nan, np.maximum(quantiles, 0.0))
     for j, column in enumerate(quantile_cols):
         out.iloc[index, columns.get_loc(column)] = quantiles[:, j]
 
@@ -405,7 +413,9 @@ def _keep_gap(values: np.ndarray, original: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(original), np.nan, values)
 
 
-def _project(forecasts: np.ndarray, structure: _Structure, weights: _Weights) -> np.ndarray:
+def _project(
+    forecasts: np.ndarray, structure: _Structure, weights: _Weights, nonnegative: bool = False
+) -> np.ndarray:
     """Reconcile ``forecasts`` (``n_all x k``, rows in ``all_ids`` order) into ``S @ bottom``."""
     n_upper = len(structure.upper_ids)
     upper, bottom = forecasts[:n_upper], forecasts[n_upper:]
@@ -430,6 +440,12 @@ def _project(forecasts: np.ndarray, structure: _Structure, weights: _Weights) ->
             multipliers = _solve(system, gap)
             # Bottom block of W U lambda is (W_bu - W_bb C') lambda.
             bottom = bottom - (w_ub.T - w_bb @ dense.T) @ multipliers
+    if nonnegative:
+        # The projection can push small bottom series below zero. Zeroing those and
+        # summing again keeps the forecasts coherent and non-negative (the set-negatives-
+        # to-zero heuristic; Wickramasuriya, Turlach & Hyndman 2020 find it close to the
+        # exact non-negative solution).
+        bottom = np.maximum(bottom, 0.0)
     return np.vstack([aggregation @ bottom, bottom])
 
 

@@ -433,3 +433,21 @@ def test_any_base_forecasts_become_coherent(means: np.ndarray, method: str) -> N
     np.testing.assert_allclose(FIXED_S @ bottom, values, rtol=1e-9, atol=1e-9 * 1e6)
     assert (out["q10"] <= out["q50"]).all()
     assert (out["q50"] <= out["q90"]).all()
+
+
+def test_nonnegative_reconciliation_zeroes_negative_bottoms_and_stays_coherent(hierarchy) -> None:
+    matrix, all_ids, bottom_ids = summing_matrix(hierarchy)
+    dates = forecast_dates(hierarchy)
+    mean = np.full((len(all_ids), len(dates)), 1.0)
+    mean[all_ids.index(next(i for i in all_ids if i not in bottom_ids))] = 0.0  # total says 0
+    mean[all_ids.index(bottom_ids[0])] = 40.0  # one bottom series says a lot
+    base = forecast_frame(all_ids, dates, mean)
+    plain = reconcile(base, hierarchy, "ols")
+    assert (plain["mean"] < 0).any()  # the projection alone goes negative here
+    clipped = reconcile(base, hierarchy, "ols", nonnegative=True)
+    assert (clipped["mean"] >= 0).all()
+    assert (clipped[["q10", "q50", "q90"]].to_numpy() >= 0).all()
+    pivot = clipped.pivot(index="series_id", columns="ds", values="mean").loc[all_ids]
+    np.testing.assert_allclose(
+        pivot.to_numpy(), np.asarray(matrix) @ pivot.loc[bottom_ids].to_numpy(), atol=1e-9
+    )

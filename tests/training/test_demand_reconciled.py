@@ -26,6 +26,8 @@ def test_levels_add_up_after_mint_and_did_not_before(history_file: Path, tmp_pat
     forecasts = coherent_forecasts(settings, model, series)
     assert forecasts.attrs["reconciliation"]["method"] == "mint_shrink"
     assert forecasts.attrs["reconciliation"]["weights"] in {"shrunk_covariance", "structural"}
+    quantiles = [c for c in forecasts.columns if c.startswith("q")]
+    assert (forecasts[["mean", *quantiles]].to_numpy() >= 0).all()  # demand: never negative
     for column in ("mean", "q50"):
         bottom, total = bottom_sums(forecasts, column)
         np.testing.assert_allclose(bottom.to_numpy(), total.loc[bottom.index].to_numpy(), rtol=1e-9)

@@ -148,6 +148,7 @@ def forecast(
             frame,
             method,  # type: ignore[arg-type]
             model.backtest_residuals(),
+            nonnegative=bool((pd.to_numeric(frame["y"], errors="coerce").dropna() >= 0).all()),
         )
         for note in notes:
             logger.warning("reconciliation: %s", note)

@@ -91,7 +91,11 @@ def coherent_forecasts(
     if cfg.reconcile == "none" or series["level"].nunique() < 2:
         return base
     out, notes = reconcile_with_notes(
-        base, series, cfg.reconcile, residuals=model.backtest_residuals()
+        base,
+        series,
+        cfg.reconcile,
+        residuals=model.backtest_residuals(),
+        nonnegative=bool((series["y"].dropna() >= 0).all()),
     )
     for note in notes:
         logger.warning("reconciliation: %s", note)
