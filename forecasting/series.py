@@ -212,3 +212,24 @@ def prefix_levels(hierarchy: pd.DataFrame) -> pd.DataFrame:
     out = hierarchy.copy()
     out["series_id"] = out["level"].astype(str) + ":" + out["series_id"].astype(str)
     return out
+
+
+def drop_partial_last_period(
+    series: pd.DataFrame, freq: str, last_date: pd.Timestamp
+) -> pd.DataFrame:
+    """The series without their last period when the data end before that period does.
+
+    A history that stops on a Tuesday holds two days of the last week: read as a whole
+    week it looks like a slump that every model would carry into the forecast.
+    """
+    if series.empty:
+        return series
+    offset = to_offset(freq)
+    last_label = pd.Timestamp(series["ds"].max())
+    if offset.rule_code.split("-")[0] in _RIGHT_LABELLED:
+        period_end = last_label
+    else:
+        period_end = last_label + offset - pd.Timedelta(days=1)
+    if pd.Timestamp(last_date).normalize() >= period_end.normalize():
+        return series
+    return series[series["ds"] < last_label].reset_index(drop=True)

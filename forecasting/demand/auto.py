@@ -51,6 +51,7 @@ from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
 REQUIRED = ("series_id", "ds", "y")
 GLOBAL = "global_gbm"
 MIN_GLOBAL_SERIES = 20  # fewer series teach a global model little a local one cannot
+INTERMITTENT_CLASSES = ("intermittent", "lumpy")
 
 
 @dataclass(frozen=True)
@@ -351,8 +352,13 @@ def fit_series(
         candidates = tuple(c for c in candidates if c != "ets")
     windows = plan_windows(len(y), s.horizon, s.n_windows, min_train=max(8, s.horizon))
     precomputed = None
+    # The global model's point forecast is a median (absolute-error loss): for a series
+    # that is zero most periods that is zero, and a plan built on it orders nothing.
+    # Intermittent and lumpy series keep the methods made for them (Croston and kin
+    # forecast the mean rate).
     if (
-        global_backtest
+        klass not in INTERMITTENT_CLASSES
+        and global_backtest
         and global_final is not None
         and windows.cutoffs
         and all(c in global_backtest for c in windows.cutoffs)

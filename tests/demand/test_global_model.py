@@ -220,3 +220,28 @@ def test_backtest_residuals_are_the_chosen_models_errors(seasonal: pd.DataFrame)
     assert not residuals.duplicated(["series_id", "ds"]).any()
     noise = seasonal.groupby("series_id")["y"].std()
     assert (residuals.groupby("series_id")["residual"].std() < noise).all()
+
+
+def test_intermittent_series_keep_their_own_methods(seasonal: pd.DataFrame) -> None:
+    rng = np.random.default_rng(3)
+    sparse = [
+        pd.DataFrame(
+            {
+                "series_id": f"sparse{i}",
+                "ds": pd.date_range("2023-01-01", periods=LENGTH, freq="D"),
+                "y": np.where(rng.random(LENGTH) < 0.15, rng.integers(1, 9, LENGTH), 0.0),
+            }
+        )
+        for i in range(4)
+    ]
+    frame = pd.concat([seasonal, *sparse], ignore_index=True)
+    model = AutoForecaster(horizon=7, n_windows=2, n_jobs=1, global_params={"max_iter": 60})
+    out = model.fit(frame).predict(7)
+    chosen = model.selection_.set_index("series_id")
+    sparse_ids = [f"sparse{i}" for i in range(4)]
+    assert set(chosen.loc[sparse_ids, "demand_class"]) <= {"intermittent", "lumpy"}
+    assert not (chosen.loc[sparse_ids, "model"] == GLOBAL).any()
+    # A mean-rate method: about the history's average per day, not the median of zero.
+    rates = out[out["series_id"].isin(sparse_ids)].groupby("series_id")["mean"].mean()
+    history = frame[frame["series_id"].isin(sparse_ids)].groupby("series_id")["y"].mean()
+    assert (rates > 0.3 * history).all()

@@ -22,7 +22,7 @@ from forecasting.demand.backtest import summarize
 from forecasting.demand.reconcile import reconcile_with_notes
 from forecasting.demand.serving import build_serving_model
 from forecasting.loaders import load_orders_with_issues
-from forecasting.series import build_hierarchy, prefix_levels
+from forecasting.series import build_hierarchy, drop_partial_last_period, prefix_levels
 from training import registry, tracking
 from training.pipelines.common import (
     EXIT_PROMOTED,
@@ -60,6 +60,8 @@ def prepare(
     series = build_hierarchy(
         orders, levels=levels, freq=settings.demand.freq, date_col=settings.demand.date_column
     )
+    last = as_of if as_of is not None else orders["order_date"].max()
+    series = drop_partial_last_period(series, settings.demand.freq, last)
     return orders, prefix_levels(series), dropped
 
 
