@@ -27,6 +27,7 @@ import warnings
 import pandas as pd
 
 from forecasting.capacity import CapacityForecaster
+from forecasting.risk.evaluate import expected_calibration_error
 from forecasting.synthetic import generate_orders
 
 
@@ -67,10 +68,12 @@ def score_origin(
         )
     # Closed days (capacity 0) are overloaded by definition whenever work waits: scored on
     # open days only, where the question is whether the work fits.
-    at_lead = joined[(joined["lead"] == lead) & (joined["capacity_units"] > 0)]
+    open_days = joined[joined["capacity_units"] > 0]
     shortfall_rows = [
-        {"predicted": bool(p >= 0.5), "actual": bool(c), "p": float(p)}
-        for p, c in zip(at_lead["p_shortfall"], at_lead["carried"], strict=True)
+        {"predicted": bool(p >= 0.5), "actual": bool(c), "p": float(p), "lead": int(k)}
+        for p, c, k in zip(
+            open_days["p_shortfall"], open_days["carried"], open_days["lead"], strict=True
+        )
     ]
     today = past[past["date"] == as_of].set_index("site")["backlog_units"]
     backlog_rows = [
@@ -123,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     cap = cap[cap["truth"] > 0]
     ratio = cap["estimate"] / cap["truth"]
     within = float(ratio.between(0.9, 1.1).mean())
-    short = pd.DataFrame(shortfall)
+    every_lead = pd.DataFrame(shortfall)
+    short = every_lead[every_lead["lead"] == args.lead]
+    ece = expected_calibration_error(
+        every_lead["actual"].to_numpy(int), every_lead["p"].to_numpy(float)
+    )
     tp = int((short["predicted"] & short["actual"]).sum())
     recall = tp / max(1, int(short["actual"].sum()))
     precision = tp / max(1, int(short["predicted"].sum()))
@@ -142,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         f"site-days overloaded; recall {recall:.3f} (target >= 0.8) "
         f"{'PASS' if recall >= 0.8 else 'FAIL'}, precision {precision:.3f} (target >= 0.7) "
         f"{'PASS' if precision >= 0.7 else 'FAIL'}"
+    )
+    print(
+        f"p_shortfall calibration over every lead (open days): expected calibration error "
+        f"{ece:.3f}; base rate {every_lead['actual'].mean():.3f}, mean p "
+        f"{every_lead['p'].mean():.3f}"
     )
     print(
         f"backlog MAE {model_mae:,.0f} units vs naive persistence {naive_mae:,.0f}: "

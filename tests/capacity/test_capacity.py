@@ -17,6 +17,7 @@ from forecasting.capacity.flows import site_flows
 from forecasting.capacity.forecaster import OUTPUT_COLUMNS, run_queue
 from forecasting.demand.calendar_features import holiday_dates
 from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
+from forecasting.risk.evaluate import expected_calibration_error
 from forecasting.synthetic import generate_orders
 from training.cli import main
 
@@ -379,3 +380,26 @@ def test_the_outlook_in_lines_and_from_the_command_line(small_orders, tmp_path: 
     # Capacity does not depend on how arrivals are drawn: the CLI's matches the model's.
     np.testing.assert_allclose(from_cli["capacity"], in_lines.predict(7)["capacity"])
     assert main([*args, "--measure", "kg"]) == 2
+
+
+def test_shortfall_probabilities_are_calibrated_on_synthetic_history() -> None:
+    """p_shortfall against the simulated truth (work carried over on an open day), over
+    several forecast origins of a small history (2 sites, 60 SKUs: about 180 open
+    site-days, so the error of the error is itself a few points). Stated tolerance:
+    expected calibration error <= 0.15. benchmarks/capacity.py measures it on three full
+    histories."""
+    history = generate_orders(sites=2, skus=60, days=420, seed=12)
+    truth = history.site_daily.assign(carried=lambda d: d["backlog_units"] > 0.5)
+    start = history.orders["order_date"].min()
+    scored = []
+    for day in range(300, 400, 14):
+        as_of = start + pd.Timedelta(days=day)
+        known = history.orders[history.orders["order_date"] <= as_of]
+        outlook = CapacityForecaster(n_paths=300, random_state=day).fit(known, as_of).predict(14)
+        joined = outlook.merge(truth, left_on=["site", "ds"], right_on=["site", "date"])
+        scored.append(joined[joined["capacity_units"] > 0])
+    lines = pd.concat(scored)
+    assert len(lines) > 100
+    y, p = lines["carried"].to_numpy(int), lines["p_shortfall"].to_numpy(float)
+    assert 0.05 < y.mean() < 0.95  # both outcomes occur, so calibration is tested
+    assert expected_calibration_error(y, p) <= 0.15
