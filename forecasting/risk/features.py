@@ -5,7 +5,8 @@ was known at the training date: when it was ordered, and at a point between orde
 its delivery (or the training date); scoring takes the open lines at the scoring date.
 Features: the line's own attributes (quoted lead time, time left, quantity, value,
 weight, calendar, categorical attributes), the track record of its vendor, site, lane,
-customer and carrier over the year before the moment, and the load on its site then
+customer and carrier over the year and the 90 days before the moment (a late line counts
+from the day its promise passed undelivered), and the load on its site then
 (open units, overdue lines, days of recent shipping the open work represents).
 """
 
@@ -179,12 +180,15 @@ class FeatureSpace:
             if len(present) < len(cols):  # unknown group: the prior rate, no history
                 out[f"{name}_late_rate"] = np.nan
                 out[f"{name}_lines_365d"] = 0.0
+                out[f"{name}_late_rate_90d"] = np.nan
                 continue
             group = _joined(history, cols)
             query_group = _joined(lines, cols)
             record = on_time_record(history, group, queries, query_group)
             out[f"{name}_late_rate"] = record["rate"].to_numpy()
             out[f"{name}_lines_365d"] = record["lines"].to_numpy()
+            recent = on_time_record(history, group, queries, query_group, window_days=90)
+            out[f"{name}_late_rate_90d"] = recent["rate"].to_numpy()
         load = open_work(history, history["site"].astype(str), queries, lines["site"].astype(str))
         out["site_open_units"] = load["open_units"].to_numpy()
         out["site_overdue_lines"] = load["overdue_lines"].to_numpy()

@@ -52,15 +52,23 @@ def on_time_record(
 ) -> pd.DataFrame:
     """Late rate and volume of each query's group over deliveries in the window before it.
 
-    ``history`` needs ``delivered_date`` and a boolean-ish ``late``; ``queries`` needs
+    ``history`` needs ``promised_date``, ``delivered_date`` and a boolean-ish ``late``
+    (missing while undelivered); ``queries`` needs
     ``moment``. The rate is shrunk towards ``prior_rate`` with ``prior_weight`` lines, so
     a group with little history says little.
     """
-    done = history["delivered_date"].notna().to_numpy()
+    # A line's outcome is known on its delivery, or, if it is late, as soon as its promise
+    # passes undelivered: counting late lines from then on is what a planner knew at the
+    # time, and reacts to a run of late deliveries weeks before they are delivered.
+    late_all = history["late"].astype(float).fillna(1.0).to_numpy()
+    promised = history["promised_date"].to_numpy("datetime64[ns]")
+    delivered = history["delivered_date"].to_numpy("datetime64[ns]")
+    known_on = np.where(late_all == 1.0, promised, delivered)
+    done = ~np.isnat(known_on)
     categories = pd.Index(pd.concat([group[done], query_group]).astype(str).unique())
     ekeys = _codes(group[done], categories)
-    edates = history.loc[done, "delivered_date"].to_numpy("datetime64[ns]")
-    late = history.loc[done, "late"].astype(float).to_numpy()
+    edates = known_on[done]
+    late = late_all[done]
     qkeys = _codes(query_group, categories)
     now = queries["moment"].to_numpy("datetime64[ns]")
     then = now - np.timedelta64(window_days, "D")

@@ -44,6 +44,9 @@ def phrase(feature: str, value: object) -> str:
     if feature.endswith("_late_rate"):
         who = RECORD_NAMES.get(feature.removesuffix("_late_rate"), feature)
         return f"{who} late on {float(value):.0%} of lines in the last year"
+    if feature.endswith("_late_rate_90d"):
+        who = RECORD_NAMES.get(feature.removesuffix("_late_rate_90d"), feature)
+        return f"{who} late on {float(value):.0%} of lines in the last 90 days"
     if feature.endswith("_lines_365d"):
         who = RECORD_NAMES.get(feature.removesuffix("_lines_365d"), feature)
         return f"{who} delivered only {float(value):.0f} lines in the last year"

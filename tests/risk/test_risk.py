@@ -11,8 +11,10 @@ import pytest
 from forecasting.errors import ConfigError, DataContractError
 from forecasting.risk.evaluate import evaluate, expected_calibration_error, risk_metrics
 from forecasting.risk.features import FeatureSpace, training_snapshots
+from forecasting.risk.history import on_time_record
 from forecasting.risk.labels import is_late, labels_as_of
 from forecasting.risk.model import OUTPUT_COLUMNS, AtRiskModel
+from forecasting.risk.reasons import phrase
 from forecasting.synthetic import generate_orders
 from training.cli import main
 
@@ -147,3 +149,30 @@ def test_bad_input_is_a_clear_error(history, tmp_path: Path, capsys) -> None:
         main(["risk", "score", str(path), "--as-of", "someday", "--out", str(tmp_path / "s.csv")])
         == 2
     )
+
+
+def test_on_time_record_counts_a_late_line_once_its_promise_passes() -> None:
+    day = pd.Timestamp
+    history = pd.DataFrame(
+        {
+            "site": ["A"] * 4,
+            "promised_date": [
+                day("2024-03-01"),
+                day("2024-03-05"),
+                day("2024-03-08"),
+                day("2024-04-01"),
+            ],
+            # on time; late, delivered after the moment; never delivered; promised later
+            "delivered_date": [day("2024-02-28"), day("2024-03-20"), pd.NaT, pd.NaT],
+        }
+    )
+    history["late"] = is_late(history)
+    queries = pd.DataFrame({"moment": [day("2024-03-10"), day("2024-03-04")]})
+    record = on_time_record(
+        history, history["site"], queries, pd.Series(["A", "A"]), prior_weight=0.0
+    )
+    # On 10 March: one on-time delivery, two promises passed undelivered -> 2 of 3 late.
+    assert record["lines"].tolist() == [3.0, 1.0]
+    assert record["rate"].iloc[0] == pytest.approx(2 / 3)
+    assert record["rate"].iloc[1] == 0.0  # on 4 March only the on-time line is known
+    assert "last 90 days" in phrase("site_late_rate_90d", 0.61)
