@@ -15,6 +15,7 @@ from forecasting.series import (
     TOTAL_ID,
     build_hierarchy,
     build_series,
+    drop_partial_last_period,
     keys_from_series_id,
     series_id_for,
 )
@@ -132,3 +133,19 @@ def test_bad_arguments_say_what_is_available() -> None:
         build_series(LINES, measure="value")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"no column\(s\) \['ship_date'\]"):
         build_series(LINES, date_col="ship_date")
+
+
+@pytest.mark.parametrize(
+    ("freq", "labels", "last_date", "kept"),
+    [
+        ("W-SUN", ["2025-12-28", "2026-01-04"], "2025-12-30", 1),  # ends on a Tuesday
+        ("W-SUN", ["2025-12-28", "2026-01-04"], "2026-01-04", 2),  # ends on the Sunday
+        ("MS", ["2025-11-01", "2025-12-01"], "2025-12-15", 1),
+        ("MS", ["2025-11-01", "2025-12-01"], "2025-12-31", 2),
+        ("D", ["2025-12-29", "2025-12-30"], "2025-12-30", 2),
+    ],
+)
+def test_a_partial_last_period_is_dropped(freq, labels, last_date, kept) -> None:
+    frame = pd.DataFrame({"series_id": "a", "ds": pd.to_datetime(labels), "y": [5.0, 1.0]})
+    out = drop_partial_last_period(frame, freq, pd.Timestamp(last_date))
+    assert len(out) == kept

@@ -7,6 +7,7 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
+import pandas as pd
 import typer
 
 from forecasting.errors import ConfigError
@@ -108,9 +109,20 @@ def series(
             "then makes the levels add up."
         ),
     ),
+    keep_partial: bool = typer.Option(
+        False,
+        "--keep-partial",
+        help="Keep a last period the data do not fully cover (dropped by default: a week "
+        "holding two days of orders reads as a slump every model would follow).",
+    ),
 ) -> None:
     """Turn order lines into the long series frame (series_id, ds, y + keys), zeros filled."""
-    from forecasting.series import build_hierarchy, build_series, prefix_levels
+    from forecasting.series import (
+        build_hierarchy,
+        build_series,
+        drop_partial_last_period,
+        prefix_levels,
+    )
 
     orders = load_orders(data, mapping)
     if levels:
@@ -129,6 +141,15 @@ def series(
         frame = build_series(
             orders, by=keys, freq=freq, date_col=date_column.value, measure=measure.value
         )
+    if not keep_partial:
+        last = pd.Timestamp(orders[date_column.value].max())
+        whole = drop_partial_last_period(frame, freq, last)
+        if len(whole) < len(frame):
+            typer.echo(
+                f"dropped the last period ({pd.Timestamp(frame['ds'].max()):%Y-%m-%d}): the "
+                f"data end on {last:%Y-%m-%d}, before it does (--keep-partial keeps it)"
+            )
+        frame = whole
     write_frame(frame, out)
     typer.echo(
         f"wrote {frame['series_id'].nunique():,} series x {frame['ds'].nunique():,} periods "
