@@ -20,6 +20,7 @@ import pandas as pd
 
 from forecasting.risk.history import on_time_record, open_work
 from forecasting.risk.labels import is_late, labels_as_of
+from forecasting.risk.site_load import site_load
 
 # Groups whose on-time record matters, by the columns that define them (used when present).
 RECORD_GROUPS: dict[str, tuple[str, ...]] = {
@@ -193,6 +194,13 @@ class FeatureSpace:
         out["site_open_units"] = load["open_units"].to_numpy()
         out["site_overdue_lines"] = load["overdue_lines"].to_numpy()
         out["site_backlog_days"] = load["backlog_days"].to_numpy()
+        # As of the snapshot's moment, like the records: in an evaluation, a line ordered
+        # after the split must not see the site as it was on its order date.
+        projected = site_load(
+            history, lines["site"], moment, lines["promised_date"], load["open_units"].to_numpy()
+        )
+        out["site_utilization"] = projected["utilization"].to_numpy()
+        out["site_backlog_days_at_promise"] = projected["backlog_days_at_promise"].to_numpy()
         return out
 
 

@@ -21,6 +21,9 @@ PHRASES: dict[str, str] = {
     "site_backlog_days": "site's open work is {v:.1f} days of its recent shipping",
     "site_overdue_lines": "{v:.0f} overdue lines open at the site",
     "site_open_units": "{v:,.0f} units open at the site",
+    "site_utilization": "site receiving {v:.0%} of its capacity",
+    "site_backlog_days_at_promise": "site projected to have {v:.1f} days of work queued "
+    "on the promised date",
     "quantity": "quantity {v:,.0f}",
     "promised_month": "promised in month {v:.0f}",
     "promised_weekday": "promised on weekday {v:.0f} (0 = Monday)",

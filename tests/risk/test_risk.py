@@ -15,6 +15,7 @@ from forecasting.risk.history import on_time_record
 from forecasting.risk.labels import is_late, labels_as_of
 from forecasting.risk.model import OUTPUT_COLUMNS, AtRiskModel
 from forecasting.risk.reasons import phrase
+from forecasting.risk.site_load import site_load
 from forecasting.synthetic import generate_orders
 from training.cli import main
 
@@ -176,3 +177,37 @@ def test_on_time_record_counts_a_late_line_once_its_promise_passes() -> None:
     assert record["rate"].iloc[0] == pytest.approx(2 / 3)
     assert record["rate"].iloc[1] == 0.0  # on 4 March only the on-time line is known
     assert "last 90 days" in phrase("site_late_rate_90d", 0.61)
+
+
+def test_site_load_projects_the_queue_to_the_promised_date() -> None:
+    days = pd.date_range("2024-01-01", periods=120, freq="D")
+    arriving = pd.DataFrame(
+        {"site": "A", "order_date": days, "quantity": 120.0, "delivered_date": pd.NaT}
+    )
+    shipping = pd.DataFrame(
+        {"site": "A", "order_date": days[0], "quantity": 100.0, "delivered_date": days}
+    )
+    history = pd.concat([arriving, shipping], ignore_index=True)
+    moment = pd.Timestamp("2024-04-01")
+    load = site_load(
+        history,
+        pd.Series(["A", "A"]),
+        pd.Series([moment, moment]),
+        pd.Series([moment + pd.Timedelta(days=10), moment - pd.Timedelta(days=3)]),
+        np.array([50.0, 50.0]),
+    )
+    # Ships 100 a day, receives 120: 120% of capacity; 50 + 20 x 10 units = 2.5 days ahead.
+    np.testing.assert_allclose(load["utilization"], 1.2)
+    np.testing.assert_allclose(load["backlog_days_at_promise"], [2.5, 0.5])
+    # Nothing from the moment on counts: a flood of orders that day changes nothing.
+    flood = pd.DataFrame(
+        {"site": "A", "order_date": [moment], "quantity": [1e6], "delivered_date": [pd.NaT]}
+    )
+    later = site_load(
+        pd.concat([history, flood], ignore_index=True),
+        pd.Series(["A"]),
+        pd.Series([moment]),
+        pd.Series([moment + pd.Timedelta(days=10)]),
+        np.array([50.0]),
+    )
+    assert later["utilization"].iloc[0] == pytest.approx(1.2)
