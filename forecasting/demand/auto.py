@@ -12,6 +12,8 @@ held-out forecasts join each series' backtest as one more candidate, so every se
 still gets whichever model, local or global, forecast it best. When the global model
 is on and the main season is long (more than 12 steps), local ETS is left out of the
 candidates: its per-series fits would cost more than everything else together.
+Intermittent and lumpy series do not take the global model: its point forecast is a
+median, zero for most of them, where Croston and its kin forecast the mean rate.
 
 Per-series work runs in parallel with joblib (all cores by default), or on a Dask
 cluster when a ``dask.distributed.Client`` is given; results stream back one series at
