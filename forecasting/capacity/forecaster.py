@@ -24,6 +24,7 @@ count lines or orders)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -149,7 +150,7 @@ class CapacityForecaster(BaseEstimator):
         self,
         horizon: int,
         sites: Sequence[str] | None = None,
-        scenario: Mapping[str, object] | None = None,
+        scenario: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         """The outlook frame (``OUTPUT_COLUMNS``), one row per site and day after ``as_of``."""
         if not 1 <= horizon <= self.max_horizon:
@@ -211,7 +212,7 @@ class CapacityForecaster(BaseEstimator):
 
 
 def apply_scenario(
-    capacity: np.ndarray, days: pd.DatetimeIndex, site: str, scenario: Mapping[str, object] | None
+    capacity: np.ndarray, days: pd.DatetimeIndex, site: str, scenario: Mapping[str, Any] | None
 ) -> np.ndarray:
     """Capacity under a what-if: ``capacity_change_pct``, ``extra_units`` by date, ``closures``.
 

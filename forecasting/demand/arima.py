@@ -226,7 +226,7 @@ def _fit(
         return None
 
 
-class AutoARIMA(LocalForecaster):
+class AutoARIMA(LocalForecaster[_ArimaState]):
     """ARIMA with orders chosen by KPSS / seasonal strength and a stepwise AICc search."""
 
     name = "arima"

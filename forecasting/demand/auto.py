@@ -376,7 +376,7 @@ def fit_series(
         y, candidates, windows, s.season_length, s.quantiles, precomputed=precomputed
     )
     scores = _mean_scores(rows)
-    ranked = sorted(scores, key=scores.get)
+    ranked = sorted(scores, key=lambda name: scores[name])
     members = tuple(ranked[:3])
     if len(members) > 1:
         rows += ensemble_rows(y, members, made, windows, s.season_length, s.quantiles)
@@ -460,12 +460,23 @@ def predict_fit(
 ) -> SeriesForecast:
     """Forecast one fitted series: its model, or the average of its ensemble members."""
     forecasts = [
-        _global_predict(state, h, quantiles, global_errors)
-        if member == GLOBAL
-        else make_model(member, m)._predict_series(state, h, quantiles)
+        _member_forecast(member, state, h, quantiles, m, global_errors)
         for member, state in zip(fit.members, fit.states, strict=True)
     ]
     return forecasts[0] if len(forecasts) == 1 else combine(forecasts)
+
+
+def _member_forecast(
+    member: str,
+    state: object,
+    h: int,
+    quantiles: Sequence[float],
+    m: int,
+    global_errors: ConformalErrors | None,
+) -> SeriesForecast:
+    if isinstance(state, _GlobalState):
+        return _global_predict(state, h, quantiles, global_errors)
+    return make_model(member, m)._predict_series(state, h, quantiles)
 
 
 def _global_predict(

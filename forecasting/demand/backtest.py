@@ -177,7 +177,7 @@ def backtest(
     ``demand_class``, the metrics and the selection ``score`` (scaled pinball).
     Series too short for any window are left out.
     """
-    out = []
+    out: list[pd.DataFrame] = []
     for series_id, group in frame.sort_values(["series_id", "ds"]).groupby("series_id"):
         y = group["y"].to_numpy(dtype=float)
         windows = plan_windows(len(y), horizon, n_windows, step)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,10 @@ class SeriesForecast:
     quantiles: np.ndarray | None = None
 
 
-class LocalForecaster(BaseEstimator):
+StateT = TypeVar("StateT")
+
+
+class LocalForecaster(BaseEstimator, Generic[StateT]):
     """Base class of per-series models.
 
     Subclasses implement :meth:`_fit_series` and :meth:`_predict_series`; this class
@@ -60,21 +64,21 @@ class LocalForecaster(BaseEstimator):
         self.season_length = season_length
 
     # -- per-series layer (numpy in, numpy out) ---------------------------------
-    def _fit_series(self, y: np.ndarray) -> object:
+    def _fit_series(self, y: np.ndarray) -> StateT:
         raise NotImplementedError
 
-    def _predict_series(self, state: object, h: int, quantiles: Sequence[float]) -> SeriesForecast:
+    def _predict_series(self, state: StateT, h: int, quantiles: Sequence[float]) -> SeriesForecast:
         raise NotImplementedError
 
     # -- frame layer ---------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame, freq: str | None = None) -> LocalForecaster:
+    def fit(self, frame: pd.DataFrame, freq: str | None = None) -> LocalForecaster[StateT]:
         """Fit one model per ``series_id`` on the long frame (``series_id``, ``ds``, ``y``).
 
         ``freq`` (a pandas alias) is inferred from ``ds`` when not given.
         """
         ordered = frame.sort_values(["series_id", "ds"])
         self.freq_ = freq or infer_freq(ordered)
-        self.states_: dict[str, object] = {}
+        self.states_: dict[str, StateT] = {}
         self.last_ds_: dict[str, pd.Timestamp] = {}
         for series_id, group in ordered.groupby("series_id", sort=False):
             y = group["y"].to_numpy(dtype=float)

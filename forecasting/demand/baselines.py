@@ -35,7 +35,7 @@ def _clean(y: np.ndarray) -> np.ndarray:
     return y
 
 
-class Naive(LocalForecaster):
+class Naive(LocalForecaster[_State]):
     """The last value, repeated."""
 
     name = "naive"
@@ -52,7 +52,7 @@ class Naive(LocalForecaster):
         return SeriesForecast(m, q)
 
 
-class SeasonalNaive(LocalForecaster):
+class SeasonalNaive(LocalForecaster[_State]):
     """The value one season ago, repeated season after season."""
 
     name = "seasonal_naive"
@@ -74,7 +74,7 @@ class SeasonalNaive(LocalForecaster):
         return SeriesForecast(out, q)
 
 
-class Drift(LocalForecaster):
+class Drift(LocalForecaster[_State]):
     """The line from the first to the last value, extended."""
 
     name = "drift"
@@ -96,7 +96,7 @@ class Drift(LocalForecaster):
         return SeriesForecast(out, q)
 
 
-class WindowAverage(LocalForecaster):
+class WindowAverage(LocalForecaster[_State]):
     """The mean of the last ``window`` values (all values when the series is shorter)."""
 
     name = "window_average"

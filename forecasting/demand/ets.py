@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,8 +27,8 @@ MIN_POINTS = 8
 
 @dataclass(frozen=True)
 class _EtsState:
-    results: object | None
-    fallback: object | None
+    results: Any  # statsmodels ETSResults, or None when the fallback is used
+    fallback: Any  # the Naive state used instead, or None
     spec: str
     nonnegative: bool
 
@@ -50,7 +51,7 @@ def _aicc(results: object) -> float:
     return float(value) if np.isfinite(value) else np.inf
 
 
-class AutoETS(LocalForecaster):
+class AutoETS(LocalForecaster[_EtsState]):
     """ETS with automatic model choice by AICc (statsmodels ``ETSModel``)."""
 
     name = "ets"

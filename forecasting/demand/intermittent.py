@@ -72,7 +72,7 @@ def tsb_path(y: np.ndarray, alpha: float, beta: float) -> np.ndarray:
     return path
 
 
-class Croston(LocalForecaster):
+class Croston(LocalForecaster[_RateState]):
     """Croston's method (classic, no bias correction)."""
 
     name = "croston"

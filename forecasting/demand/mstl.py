@@ -81,7 +81,7 @@ def _fit_ets(x: np.ndarray) -> tuple[Any, str]:
     return best, best_spec
 
 
-class MSTLForecaster(LocalForecaster):
+class MSTLForecaster(LocalForecaster[_MstlState]):
     """MSTL seasonal components (repeated) plus ETS on the deseasonalised series."""
 
     name = "mstl"

@@ -454,7 +454,7 @@ def _solve(system: np.ndarray | sp.spmatrix, rhs: np.ndarray) -> np.ndarray:
     if sp.issparse(system):
         if system.shape[0] > DENSE_LIMIT:
             return np.asarray(scipy.sparse.linalg.splu(sp.csc_matrix(system)).solve(rhs))
-        system = system.toarray()
+        system = sp.csr_matrix(system).toarray()
     system = 0.5 * (system + system.T)  # rounding can make it slightly asymmetric
     try:
         return scipy.linalg.cho_solve(scipy.linalg.cho_factor(system), rhs)

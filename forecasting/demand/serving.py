@@ -111,7 +111,7 @@ class DemandServingModel:
         return (1 - weight) * path.quantiles[lower] + weight * path.quantiles[upper]
 
     def _unknown_message(self, level: str, keys: tuple[str, ...], values: dict) -> str:
-        known = {k: set() for k in keys}
+        known: dict[str, set[str]] = {k: set() for k in keys}
         for series_id in self.paths[level]:
             for key, part in zip(keys, series_id.split(KEY_SEPARATOR), strict=False):
                 known[key].add(part)

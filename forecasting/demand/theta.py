@@ -67,7 +67,7 @@ def _in_sample_sigma(y: np.ndarray, factors: np.ndarray, multiplicative: bool, r
     return residual_sigma(errors)
 
 
-class Theta(LocalForecaster):
+class Theta(LocalForecaster[_ThetaState]):
     """Standard Theta (theta = 2) with classical deseasonalisation when seasonal."""
 
     name = "theta"

@@ -10,6 +10,8 @@ feature for the whole batch.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -40,7 +42,7 @@ RECORD_NAMES = {
 MIN_CONTRIBUTION = 0.005
 
 
-def phrase(feature: str, value: object) -> str:
+def phrase(feature: str, value: Any) -> str:
     """One reason in words."""
     if isinstance(value, float) and np.isnan(value):
         return f"{feature.replace('_', ' ')} unknown"
