@@ -19,10 +19,11 @@ from forecasting.demand.auto import (
 from forecasting.demand.backtest import backtest as run_backtest
 from forecasting.demand.backtest import summarize
 from forecasting.demand.base import infer_freq
-from forecasting.demand.reconcile import METHODS, reconcile_with_notes
+from forecasting.demand.reconcile import METHODS
 from forecasting.demand.seasonality import default_seasons
 from forecasting.errors import ConfigError
 from training.outputs import read_frame, write_frame
+from training.pipelines.demand import reconciled
 
 logger = logging.getLogger(__name__)
 
@@ -143,15 +144,7 @@ def forecast(
         ).fit(frame, future=None if future is None else read_frame(future))
     result = model.predict(horizon, levels)
     if method != "none":
-        result, notes = reconcile_with_notes(
-            result,
-            frame,
-            method,  # type: ignore[arg-type]
-            model.backtest_residuals(),
-            nonnegative=bool((pd.to_numeric(frame["y"], errors="coerce").dropna() >= 0).all()),
-        )
-        for note in notes:
-            logger.warning("reconciliation: %s", note)
+        result = reconciled(model, result, frame, method)
     write_frame(result, out)
     if selection_out is not None:
         write_frame(model.selection_, selection_out)

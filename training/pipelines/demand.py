@@ -92,12 +92,21 @@ def coherent_forecasts(
     base = model.predict(cfg.horizon, cfg.quantiles)
     if cfg.reconcile == "none" or series["level"].nunique() < 2:
         return base
+    return reconciled(model, base, series, cfg.reconcile)
+
+
+def reconciled(
+    model: AutoForecaster, base: pd.DataFrame, hierarchy: pd.DataFrame, method: str
+) -> pd.DataFrame:
+    """``base`` reconciled over ``hierarchy`` with the model's backtest errors; kept
+    non-negative when the history is, fallbacks to weaker weights logged."""
+    history = pd.to_numeric(hierarchy["y"], errors="coerce").dropna()
     out, notes = reconcile_with_notes(
         base,
-        series,
-        cfg.reconcile,
+        hierarchy,
+        method,  # type: ignore[arg-type]
         residuals=model.backtest_residuals(),
-        nonnegative=bool((series["y"].dropna() >= 0).all()),
+        nonnegative=bool((history >= 0).all()),
     )
     for note in notes:
         logger.warning("reconciliation: %s", note)
