@@ -206,9 +206,7 @@ class AutoForecaster(BaseEstimator):
                 None
                 if glob is None or str(sid) not in glob.final
                 else _GlobalState(
-                    glob.final[str(sid)].mean,
-                    glob.levels[str(sid)],
-                    bool(np.nanmin(g["y"].to_numpy(float), initial=0.0) >= 0),
+                    glob.final[str(sid)].mean, glob.levels[str(sid)], glob.nonnegative[str(sid)]
                 ),
             )
             for sid, g in groups

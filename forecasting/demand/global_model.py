@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -250,10 +250,19 @@ class ConformalErrors:
     """Signed errors of held-out forecasts divided by each series' level, per horizon step."""
 
     errors: np.ndarray  # shape (n_forecasts, h)
+    # Offsets by (h, quantile levels): the same for every series, so computed once.
+    _offsets: dict[tuple[int, tuple[float, ...]], np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def quantiles(self, mean: np.ndarray, level: float, quantiles: Sequence[float]) -> np.ndarray:
         """``(len(quantiles), h)``: the forecast plus the step's error quantiles times level."""
-        h = len(mean)
+        key = (len(mean), tuple(float(q) for q in quantiles))
+        if key not in self._offsets:
+            self._offsets[key] = self._step_offsets(*key)
+        return mean[None, :] + self._offsets[key] * level
+
+    def _step_offsets(self, h: int, quantiles: tuple[float, ...]) -> np.ndarray:
         errors = self.errors[:, :h]
         levels = np.asarray(quantiles, float)
         offsets = np.nanquantile(errors, levels, axis=0)
@@ -264,7 +273,7 @@ class ConformalErrors:
         for row, q in enumerate(levels):
             if q != 0.5:
                 offsets[row] = isotonic_regression(offsets[row], increasing=bool(q > 0.5))
-        return mean[None, :] + offsets * level
+        return offsets
 
 
 def series_level(values: np.ndarray, window: int, period: int = 1) -> float:
@@ -302,6 +311,7 @@ class GlobalForecasts:
     backtest: dict[str, dict[int, SeriesForecast]]  # series -> training length -> forecast
     final: dict[str, SeriesForecast]
     levels: dict[str, float]  # each series' level at the end, to rescale the errors
+    nonnegative: dict[str, bool]  # series with no negative history: forecasts floored at 0
     errors: ConformalErrors
     model: GlobalBoostedForecaster
 
@@ -350,7 +360,8 @@ def global_forecasts(
     window = model.design_.window
     period = int(seasons[0]) if seasons and seasons[0] <= window else 1
     step = pd.tseries.frequencies.to_offset(freq)
-    means: list[dict[int, np.ndarray]] = [{} for _ in ids]
+    # Per series: origin -> (point forecast, the series' level at that origin).
+    held_out: list[dict[int, tuple[np.ndarray, float]]] = [{} for _ in ids]
     scaled_errors = []
     for back in range(holdout_windows, 0, -1):  # oldest window first
         removed = back * horizon
@@ -368,23 +379,20 @@ def global_forecasts(
         for row, i in enumerate(usable):
             y = histories[i]
             origin = len(y) - removed
-            means[i][origin] = fc[row]
+            level = series_level(y[:origin], window, period)
+            held_out[i][origin] = (fc[row], level)
             actual = y[origin : origin + horizon]
-            scaled_errors.append((actual - fc[row]) / series_level(y[:origin], window, period))
+            scaled_errors.append((actual - fc[row]) / level)
     errors = ConformalErrors(np.vstack(scaled_errors) if scaled_errors else np.zeros((1, horizon)))
-    nonnegative = [bool(np.nanmin(y, initial=0.0) >= 0) for y in histories]
+    nonnegative = {
+        sid: bool(np.nanmin(y, initial=0.0) >= 0) for sid, y in zip(ids, histories, strict=True)
+    }
     backtest = {
         sid: {
             origin: SeriesForecast(
-                *finish(
-                    mean,
-                    errors.quantiles(
-                        mean, series_level(histories[i][:origin], window, period), levels
-                    ),
-                    nonnegative[i],
-                )
+                *finish(mean, errors.quantiles(mean, level, levels), nonnegative[sid])
             )
-            for origin, mean in means[i].items()
+            for origin, (mean, level) in held_out[i].items()
         }
         for i, sid in enumerate(ids)
     }
@@ -398,11 +406,11 @@ def global_forecasts(
     series_levels = {sid: series_level(histories[i], window, period) for i, sid in enumerate(ids)}
     final = {
         sid: SeriesForecast(
-            *finish(fc[i], errors.quantiles(fc[i], series_levels[sid], levels), nonnegative[i])
+            *finish(fc[i], errors.quantiles(fc[i], series_levels[sid], levels), nonnegative[sid])
         )
         for i, sid in enumerate(ids)
     }
-    return GlobalForecasts(backtest, final, series_levels, errors, final_model)
+    return GlobalForecasts(backtest, final, series_levels, nonnegative, errors, final_model)
 
 
 def _window_exog(values: np.ndarray | None, origin: int, horizon: int) -> np.ndarray:
