@@ -31,24 +31,20 @@ from forecasting.risk.evaluate import expected_calibration_error
 from forecasting.synthetic import generate_orders
 
 
-def truth_frames(history) -> tuple[pd.DataFrame, pd.DataFrame]:  # type: ignore[no-untyped-def]
+def site_day_truth(history) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """Site-day truth: capacity, end-of-day backlog, and whether work was carried over."""
     daily = history.site_daily.copy()
     # Lines ship whole and first-in first-out, so on an open day work is carried over to
     # the next exactly when the day's workload exceeded its capacity.
     daily["carried"] = daily["backlog_units"] > 0.5
     daily["constrained"] = daily.groupby("site")["carried"].shift(1, fill_value=False)
-    return daily, history.capacity
+    return daily
 
 
 def score_origin(
-    model: CapacityForecaster,
-    outlook: pd.DataFrame,
-    daily: pd.DataFrame,
-    as_of: pd.Timestamp,
-    lead: int,
+    outlook: pd.DataFrame, daily: pd.DataFrame, as_of: pd.Timestamp
 ) -> tuple[list[dict], list[dict], list[dict]]:
-    """Capacity rows per site-week, shortfall rows at the lead, backlog rows per lead."""
+    """Capacity rows per site-week, shortfall rows per open day, backlog rows per lead."""
     joined = outlook.merge(daily, left_on=["site", "ds"], right_on=["site", "date"])
     joined["lead"] = (joined["ds"] - as_of).dt.days
     capacity_rows = []
@@ -108,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     capacity, shortfall, backlog = [], [], []
     for seed in (int(s) for s in args.seeds.split(",")):
         history = generate_orders(sites=3, skus=args.skus, days=args.days, seed=seed)
-        daily, _ = truth_frames(history)
+        daily = site_day_truth(history)
         first = pd.Timestamp(history.orders["order_date"].min()) + pd.Timedelta(days=365)
         last = daily["date"].max() - pd.Timedelta(days=args.horizon)
         origins = pd.date_range(first, last, freq=f"{args.every}D")
@@ -116,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             known = history.orders[history.orders["order_date"] <= as_of]
             model = CapacityForecaster(random_state=seed, arrivals=args.arrivals).fit(known, as_of)
             outlook = model.predict(args.horizon)
-            c, s, b = score_origin(model, outlook, daily, as_of, args.lead)
+            c, s, b = score_origin(outlook, daily, as_of)
             capacity += c
             shortfall += s
             backlog += b
