@@ -222,6 +222,22 @@ def test_backtest_residuals_are_the_chosen_models_errors(seasonal: pd.DataFrame)
     assert (residuals.groupby("series_id")["residual"].std() < noise).all()
 
 
+def test_backtest_residuals_are_actual_minus_the_forecast(seasonal: pd.DataFrame) -> None:
+    # Seasonal naive with season and horizon 7 forecasts each date by the value a week
+    # before, so every residual is known exactly.
+    model = AutoForecaster(
+        horizon=7, n_windows=2, n_jobs=1, models="seasonal_naive", season_length=7
+    ).fit(seasonal)
+    residuals = model.backtest_residuals()
+    values = seasonal.set_index(["series_id", "ds"])["y"]
+    at = pd.MultiIndex.from_frame(residuals[["series_id", "ds"]])
+    before = pd.MultiIndex.from_arrays(
+        [at.get_level_values(0), at.get_level_values(1) - pd.Timedelta(days=7)]
+    )
+    expected = values.loc[at].to_numpy() - values.loc[before].to_numpy()
+    np.testing.assert_allclose(residuals["residual"].to_numpy(), expected)
+
+
 def test_intermittent_series_keep_their_own_methods(seasonal: pd.DataFrame) -> None:
     rng = np.random.default_rng(3)
     sparse = [
