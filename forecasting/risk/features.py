@@ -56,6 +56,12 @@ EXCLUDED = {
     "delivered_to_client_date",
 }
 MAX_CATEGORIES = 250
+MIN_SEASONAL_DAYS = 730
+# Categorical attributes the booster sees as categories. Every other one is encoded by
+# its own on-time record as of the moment (a time-aware target encoding that cannot
+# leak): a raw category lets the booster memorise how late a vendor or country was in
+# the years it trained on, which on SCMS is what a regime change breaks.
+NATIVE_CATEGORIES = ("site",)
 
 
 def line_fraction(line_ids: pd.Series, salt: str = "snapshot") -> np.ndarray:
@@ -73,8 +79,16 @@ def training_snapshots(
     as_of: pd.Timestamp,
     tolerance_days: int = 0,
     complete_cohorts: bool = False,
+    lookahead_days: int = 0,
 ) -> pd.DataFrame:
-    """Snapshots (``row``, ``moment``, ``label``) of the lines labelled as of ``as_of``."""
+    """Snapshots (``row``, ``moment``, ``label``) of the lines labelled as of ``as_of``.
+
+    With ``lookahead_days`` each line also gets a snapshot from up to that many days
+    *before* it was ordered: the site and its records as they stood then, the line's own
+    attributes as ordered. That is how an evaluation scores lines ordered after its
+    split date; without such snapshots the model never sees a projection that far ahead
+    and takes a passing backlog for a permanent one.
+    """
     as_of = pd.Timestamp(as_of)
     labels = labels_as_of(orders, as_of, tolerance_days)
     known = labels.notna() & (orders["order_date"] < as_of)
@@ -105,7 +119,17 @@ def training_snapshots(
             "label": labels[known].to_numpy(),
         }
     )[span > 1]
-    return pd.concat([at_order, later], ignore_index=True)
+    parts = [at_order, later]
+    if lookahead_days > 0:
+        fraction = line_fraction(lines["line_id"], "lookahead")
+        gap = np.ceil(fraction * lookahead_days).astype(np.int64)
+        moment = start - np.maximum(gap, 1).astype("timedelta64[D]")
+        ahead = pd.DataFrame(
+            {"row": lines.index, "moment": moment, "label": labels[known].to_numpy()}
+        )
+        # Before the first order nothing is known about any site: no snapshot to learn from.
+        parts.append(ahead[moment > orders["order_date"].min().to_datetime64()])
+    return pd.concat(parts, ignore_index=True)
 
 
 def scoring_snapshots(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -135,7 +159,11 @@ class FeatureSpace:
             if column in EXCLUDED or column.endswith("_date"):
                 continue
             values = orders[column]
-            if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+            if (
+                pd.api.types.is_bool_dtype(values)
+                or pd.api.types.is_numeric_dtype(values)
+                or _numbers_as_text(values)
+            ):
                 self.numeric.append(column)
             else:
                 counts = values.astype(str).value_counts()
@@ -146,6 +174,15 @@ class FeatureSpace:
             for name, cols in RECORD_GROUPS.items()
             if all(c in orders.columns for c in cols)
         }
+        named = {cols[0] for cols in self.groups.values() if len(cols) == 1}
+        for column in self.categorical:
+            if column not in named and column not in NATIVE_CATEGORIES:
+                self.groups[column] = (column,)
+        # Month of year only once two years of history can show a season twice: from
+        # one year the booster takes that year's peak for the calendar's.
+        span = orders["order_date"].max() - orders["order_date"].min()
+        self.seasonal = bool(span >= pd.Timedelta(days=MIN_SEASONAL_DAYS))
+        self.native = {c: v for c, v in self.categorical.items() if c in NATIVE_CATEGORIES}
 
     def frame(
         self, orders: pd.DataFrame, snapshots: pd.DataFrame, history: pd.DataFrame
@@ -160,7 +197,11 @@ class FeatureSpace:
         own_moment = pd.Series(np.maximum(moment.to_numpy(), lines["order_date"].to_numpy()))
         out["time_left_days"] = (lines["promised_date"] - own_moment).dt.days
         out["age_days"] = (own_moment - lines["order_date"]).dt.days
-        out["promised_month"] = lines["promised_date"].dt.month
+        # How far ahead of its order the line is seen: 0 for an open line; in an
+        # evaluation, how stale the records are for a line ordered after the split.
+        out["days_until_ordered"] = (lines["order_date"] - moment).dt.days.clip(lower=0)
+        if getattr(self, "seasonal", True):
+            out["promised_month"] = lines["promised_date"].dt.month
         out["promised_weekday"] = lines["promised_date"].dt.dayofweek
         out["order_weekday"] = lines["order_date"].dt.dayofweek
         # Attributes absent from a scoring batch (e.g. an API call with contract columns
@@ -171,7 +212,10 @@ class FeatureSpace:
         if "value" not in out.columns:
             price = lines["unit_price"] if "unit_price" in lines.columns else np.nan
             out["value"] = lines["quantity"] * pd.to_numeric(price, errors="coerce")
-        for column, categories in self.categorical.items():
+        # Spaces pickled before attributes were split into native and recorded ones
+        # fed every categorical natively; keep scoring them as they were trained.
+        native = getattr(self, "native", self.categorical)
+        for column, categories in native.items():
             values = lines[column].astype(str) if column in lines.columns else [None] * len(lines)
             out[column] = pd.Categorical(values, categories=categories)
         queries = pd.DataFrame({"moment": moment})
@@ -182,6 +226,7 @@ class FeatureSpace:
                 out[f"{name}_late_rate"] = np.nan
                 out[f"{name}_lines_365d"] = 0.0
                 out[f"{name}_late_rate_90d"] = np.nan
+                out[f"{name}_late_rate_all"] = np.nan
                 continue
             group = _joined(history, cols)
             query_group = _joined(lines, cols)
@@ -190,6 +235,8 @@ class FeatureSpace:
             out[f"{name}_lines_365d"] = record["lines"].to_numpy()
             recent = on_time_record(history, group, queries, query_group, window_days=90)
             out[f"{name}_late_rate_90d"] = recent["rate"].to_numpy()
+            ever = on_time_record(history, group, queries, query_group, window_days=36500)
+            out[f"{name}_late_rate_all"] = ever["rate"].to_numpy()
         load = open_work(history, history["site"].astype(str), queries, lines["site"].astype(str))
         out["site_open_units"] = load["open_units"].to_numpy()
         out["site_overdue_lines"] = load["overdue_lines"].to_numpy()
@@ -202,6 +249,16 @@ class FeatureSpace:
         out["site_utilization"] = projected["utilization"].to_numpy()
         out["site_backlog_days_at_promise"] = projected["backlog_days_at_promise"].to_numpy()
         return out
+
+
+def _numbers_as_text(values: pd.Series) -> bool:
+    """True for a text column whose values are nearly all numbers (a CSV's weights read
+    as strings): a quantity, not a category to keep a record of per distinct value."""
+    present = values.dropna()
+    if present.empty or not pd.api.types.is_object_dtype(values):
+        return False
+    parsed = pd.to_numeric(present.astype(str), errors="coerce")
+    return bool(parsed.notna().mean() >= 0.95)
 
 
 def _joined(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.frozen import FrozenEstimator
@@ -91,7 +91,9 @@ class AtRiskModel(BaseEstimator):
         min_samples_leaf: int = 20,
         l2_regularization: float = 1.0,
         calibration: str = "sigmoid",
-        complete_cohorts: bool = False,
+        complete_cohorts: bool = True,
+        lookahead_days: int = 365,
+        n_models: int = 3,
     ) -> None:
         self.tolerance_days = tolerance_days
         self.bands = bands
@@ -104,13 +106,17 @@ class AtRiskModel(BaseEstimator):
         self.l2_regularization = l2_regularization
         self.calibration = calibration
         self.complete_cohorts = complete_cohorts
+        self.lookahead_days = lookahead_days
+        self.n_models = n_models
 
     def fit(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> AtRiskModel:
         """Learn from the lines whose outcome was known at ``as_of``."""
         as_of = pd.Timestamp(as_of)
         check_orders(orders, as_of)
         history = orders[orders["order_date"] < as_of]
-        snaps = training_snapshots(history, as_of, self.tolerance_days, self.complete_cohorts)
+        snaps = training_snapshots(
+            history, as_of, self.tolerance_days, self.complete_cohorts, self.lookahead_days
+        )
         if snaps["label"].nunique() < 2:
             raise DataContractError.from_message(
                 f"as of {as_of:%Y-%m-%d} the history has {len(snaps)} labelled lines and not both "
@@ -123,13 +129,16 @@ class AtRiskModel(BaseEstimator):
         cut = int(len(order) * (1 - self.calibration_share))
         fit_idx, cal_idx = order[:cut], order[cut:]
         y = snaps["label"].to_numpy(int)
-        booster = HistGradientBoostingClassifier(
-            max_iter=self.max_iter,
-            learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization,
-            categorical_features="from_dtype",
+        booster = SeedAverage(
+            HistGradientBoostingClassifier(
+                max_iter=self.max_iter,
+                learning_rate=self.learning_rate,
+                max_leaf_nodes=self.max_leaf_nodes,
+                min_samples_leaf=self.min_samples_leaf,
+                l2_regularization=self.l2_regularization,
+                categorical_features="from_dtype",
+            ),
+            n_models=self.n_models,
             random_state=self.random_state,
         ).fit(features.iloc[fit_idx], y[fit_idx])
         self.booster_ = booster
@@ -192,7 +201,7 @@ class AtRiskModel(BaseEstimator):
             delay_if_late = np.clip(self.delay_model_.predict(features[self.features_]), 1, None)
         else:
             delay_if_late = np.full(len(p), self.mean_delay_)
-        reasons = explain(self, features, p)
+        reasons = explain(self, features, p, lines=lines)
         low, high = self.bands
         return pd.DataFrame(
             {
@@ -207,6 +216,34 @@ class AtRiskModel(BaseEstimator):
                 "reason_3": reasons[2],
             }
         )
+
+
+class SeedAverage(ClassifierMixin, BaseEstimator):
+    """The mean probability of ``n_models`` copies of a booster fitted with different seeds.
+
+    Each copy stops early on its own random tenth of the lines, so single fits differ
+    (on SCMS, ROC-AUC moved by up to 0.04 with the seed alone); their average is steadier
+    and no worse than a typical one.
+    """
+
+    def __init__(self, estimator: BaseEstimator, n_models: int = 3, random_state: int = 0) -> None:
+        self.estimator = estimator
+        self.n_models = n_models
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> SeedAverage:
+        self.estimators_ = [
+            clone(self.estimator).set_params(random_state=self.random_state + k).fit(X, y)
+            for k in range(max(1, self.n_models))
+        ]
+        self.classes_ = self.estimators_[0].classes_
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return np.mean([model.predict_proba(X) for model in self.estimators_], axis=0)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 def _reference_row(features: pd.DataFrame) -> dict[str, object]:

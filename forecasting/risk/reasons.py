@@ -4,8 +4,8 @@ Attribution by occlusion: for each feature, the line's calibrated probability is
 recomputed with that feature set to its typical value (training median, or most common
 category); the rise in risk the real value causes is that feature's contribution. The
 three largest positive contributions become ``reason_1..3``, each stating the value
-(e.g. "vendor late on 39% of lines in the last year"). Vectorised: one prediction per
-feature for the whole batch.
+and, for a track record, whose it is (e.g. "vendor Aurobindo Pharma Limited late on 39%
+of lines in the last year"). Vectorised: one prediction per feature for the whole batch.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ PHRASES: dict[str, str] = {
     "quantity": "quantity {v:,.0f}",
     "promised_month": "promised in month {v:.0f}",
     "promised_weekday": "promised on weekday {v:.0f} (0 = Monday)",
+    "days_until_ordered": "to be ordered {v:.0f} days after the scoring date",
 }
 RECORD_NAMES = {
     "vendor": "vendor",
@@ -40,26 +41,39 @@ RECORD_NAMES = {
     "product": "product group",
 }
 MIN_CONTRIBUTION = 0.005
+# Track-record features: suffix -> how to say the record ({who} the group, {v} the value).
+RECORD_PHRASES = {
+    "_late_rate_90d": "{who} late on {v:.0%} of lines in the last 90 days",
+    "_late_rate_all": "{who} late on {v:.0%} of all its lines so far",
+    "_late_rate": "{who} late on {v:.0%} of lines in the last year",
+    "_lines_365d": "{who} delivered only {v:.0f} lines in the last year",
+}
 
 
-def phrase(feature: str, value: Any) -> str:
-    """One reason in words."""
+def record_of(feature: str) -> tuple[str, str] | None:
+    """(group name, phrase template) of a track-record feature, None for any other."""
+    for suffix, template in RECORD_PHRASES.items():
+        if feature.endswith(suffix):
+            return feature.removesuffix(suffix), template
+    return None
+
+
+def phrase(feature: str, value: Any, group_value: str | None = None) -> str:
+    """One reason in words; ``group_value`` names whose track record it is."""
     if isinstance(value, float) and np.isnan(value):
         return f"{feature.replace('_', ' ')} unknown"
-    if feature.endswith("_late_rate"):
-        who = RECORD_NAMES.get(feature.removesuffix("_late_rate"), feature)
-        return f"{who} late on {float(value):.0%} of lines in the last year"
-    if feature.endswith("_late_rate_90d"):
-        who = RECORD_NAMES.get(feature.removesuffix("_late_rate_90d"), feature)
-        return f"{who} late on {float(value):.0%} of lines in the last 90 days"
-    if feature.endswith("_lines_365d"):
-        who = RECORD_NAMES.get(feature.removesuffix("_lines_365d"), feature)
-        return f"{who} delivered only {float(value):.0f} lines in the last year"
+    record = record_of(feature)
+    if record is not None:
+        group, template = record
+        who = RECORD_NAMES.get(group, group.replace("_", " "))
+        if group_value:
+            who = f"{who} {group_value}"
+        return template.format(who=who, v=float(value))
     if feature == "time_left_days" and float(value) < 0:
         return f"promised date passed {abs(float(value)):.0f} days ago, still not delivered"
-    template = PHRASES.get(feature)
-    if template is not None:
-        return template.format(v=float(value))
+    said = PHRASES.get(feature)
+    if said is not None:
+        return said.format(v=float(value))
     if isinstance(value, int | float | np.floating | np.integer):
         return f"{feature.replace('_', ' ')} {float(value):,.4g}"
     return f"{feature.replace('_', ' ')} is {value}"
@@ -70,8 +84,13 @@ def explain(
     features: pd.DataFrame,
     p: np.ndarray,  # type: ignore[no-untyped-def]
     top: int = 3,
+    lines: pd.DataFrame | None = None,
 ) -> list[list[str]]:
-    """``top`` lists (reason_1, reason_2, reason_3) of phrases, one entry per line."""
+    """``top`` lists (reason_1, reason_2, reason_3) of phrases, one entry per line.
+
+    With ``lines`` (the scored order lines, in the rows of ``features``) a track record
+    names its group: "country Zambia", not just "country".
+    """
     columns = model.features_
     n = len(features)
     occluded = _occluded_batch(features, columns, model.reference_)
@@ -81,6 +100,7 @@ def explain(
     contributions = p[:, None] - p_occluded
     order = np.argsort(-contributions, axis=1)[:, :top]
     values = [features[column].tolist() for column in columns]  # row access without iloc
+    owners = _record_owners(model, columns, lines)
     out: list[list[str]] = [[] for _ in range(top)]
     for i in range(n):
         for rank in range(top):
@@ -88,8 +108,33 @@ def explain(
             if contributions[i, j] < MIN_CONTRIBUTION:
                 out[rank].append("")
                 continue
-            out[rank].append(phrase(columns[j], values[j][i]))
+            parts = owners[j]
+            owner = " / ".join(str(part[i]) for part in parts) if parts is not None else None
+            out[rank].append(phrase(columns[j], values[j][i], owner))
     return out
+
+
+def _record_owners(
+    model,  # type: ignore[no-untyped-def]
+    columns: list[str],
+    lines: pd.DataFrame | None,
+) -> list[list[np.ndarray] | None]:
+    """Per feature, the columns naming each line's group (site, region ...) for a track
+    record; joined only for the reasons actually given."""
+    groups = getattr(getattr(model, "space_", None), "groups", {})
+    as_text: dict[str, np.ndarray] = {}
+    owners: list[list[np.ndarray] | None] = []
+    for column in columns:
+        record = record_of(column)
+        keys = groups.get(record[0]) if record else None
+        if lines is None or not keys or not all(k in lines.columns for k in keys):
+            owners.append(None)
+            continue
+        for key in keys:
+            if key not in as_text:
+                as_text[key] = lines[key].astype(str).to_numpy()
+        owners.append([as_text[key] for key in keys])
+    return owners
 
 
 def _occluded_batch(

@@ -19,6 +19,9 @@ import pandas as pd
 
 CAPACITY_WEEKS = 13
 ARRIVAL_DAYS = 28
+LONG_RUN_DAYS = 364
+# How fast a burst of orders fades back to the year's rate (e-folding days).
+REVERSION_DAYS = 28
 
 
 def _daily(history: pd.DataFrame) -> pd.DataFrame:
@@ -43,11 +46,14 @@ def _site_tables(history: pd.DataFrame, last: pd.Timestamp) -> dict[str, pd.Data
         rows = rows.droplevel("site")
         start = rows.index.min()
         days = pd.date_range(start, max(last, rows.index.max()) + pd.Timedelta(days=1), freq="D")
-        rows = rows.reindex(days, fill_value=0.0).shift(1, fill_value=0.0)  # known next day
+        rows = rows.reindex(days, fill_value=0.0).shift(1)  # known next day; day one unknown
         weekly = rows["shipped"].rolling(7, min_periods=7).sum()
         capacity = weekly.rolling(7 * CAPACITY_WEEKS, min_periods=14).quantile(0.9) / 7
         arrivals = rows["ordered"].rolling(ARRIVAL_DAYS, min_periods=7).mean()
-        tables[str(site)] = pd.DataFrame({"capacity": capacity, "arrivals": arrivals})
+        long_run = rows["ordered"].rolling(LONG_RUN_DAYS, min_periods=7).mean()
+        tables[str(site)] = pd.DataFrame(
+            {"capacity": capacity, "arrivals": arrivals, "long_run": long_run}
+        )
     return tables
 
 
@@ -64,6 +70,7 @@ def site_load(
     sites = sites.astype(str).reset_index(drop=True)
     capacity = np.full(len(sites), np.nan)
     arrivals = np.full(len(sites), np.nan)
+    long_run = np.full(len(sites), np.nan)
     if len(sites) and not history.empty:
         tables = _site_tables(history, moments.max())
         for site, positions in sites.groupby(sites).groups.items():
@@ -73,9 +80,15 @@ def site_load(
             at = table.reindex(moments.iloc[positions].to_numpy())
             capacity[positions] = at["capacity"].to_numpy()
             arrivals[positions] = at["arrivals"].to_numpy()
+            long_run[positions] = at["long_run"].to_numpy()
     usable = np.where(capacity > 0, capacity, np.nan)
     ahead = np.clip((promised - moments).dt.days.to_numpy(float), 0, None)
-    backlog = np.maximum(open_units + (arrivals - capacity) * ahead, 0.0)
+    # Arrivals fade from their recent rate to the year's: a(t) = long + (recent - long)
+    # e^(-t/tau). Held at the recent rate, a seasonal peak would queue forever and every
+    # line promised months ahead would look hopeless.
+    fade = REVERSION_DAYS * (1.0 - np.exp(-ahead / REVERSION_DAYS))
+    excess = (long_run - capacity) * ahead + (arrivals - long_run) * fade
+    backlog = np.maximum(open_units + excess, 0.0)
     return pd.DataFrame(
         {"utilization": arrivals / usable, "backlog_days_at_promise": backlog / usable}
     )
