@@ -63,6 +63,21 @@ class DemandSettings(BaseModel):
         return sorted(value)
 
 
+class RiskSettings(BaseModel):
+    """What counts as late and how risk is banded."""
+
+    tolerance_days: int = Field(0, ge=0, le=365)  # late = delivered after promise + this
+    bands: tuple[float, float] = (0.2, 0.5)  # p_late from which a line is medium, high
+
+    @field_validator("bands")
+    @classmethod
+    def _ordered_probabilities(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0 < low < high < 1:
+            raise ValueError("bands must be two probabilities, low < high, e.g. [0.2, 0.5]")
+        return value
+
+
 class GateSettings(BaseModel):
     """Promotion gate and data gate."""
 
@@ -93,6 +108,7 @@ class Settings(BaseSettings):
     data: DataSettings = Field(default_factory=DataSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     demand: DemandSettings = Field(default_factory=DemandSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+import pytest
 
 from tests.training.conftest import champion_artifacts, write_config
 from training.cli import main
@@ -62,6 +63,10 @@ def test_risk_is_trained_registered_and_scores_through_pyfunc(
         mlflow.MlflowClient().get_model_version_by_alias("ordercast-risk", "champion").run_id
     )
     assert calibration["lines"].sum() == run.data.metrics["window.lines"]
+    # The lane late-rate baseline is measured on the same window, logged beside the model.
+    assert 0 <= run.data.metrics["baseline.brier"] <= 1
+    assert "baseline.roc_auc" in run.data.metrics
+    assert run.data.params["tolerance_days"] == "0" and run.data.params["seed_models"] == "3"
     assert calibration["mean_p_late"].between(0, 1).all()
     importance = pd.read_csv(artifacts["reports/feature-importance.csv"])
     assert len(importance) == len(model.unwrap_python_model().core.features_)
@@ -91,3 +96,17 @@ def test_capacity_is_trained_registered_and_forecasts_through_pyfunc(
     } <= set(artifacts)
     charts = [name for name in artifacts if name.startswith("plots/utilization-")]
     assert len(charts) == outlook["site"].nunique()
+
+
+def test_risk_bands_and_tolerance_are_settings_checked_on_load(tmp_path: Path) -> None:
+    from forecasting.errors import ConfigError
+    from training.settings import load_settings
+
+    good = tmp_path / "good.yaml"
+    good.write_text("risk: {tolerance_days: 2, bands: [0.1, 0.4]}\n", encoding="utf-8")
+    settings = load_settings(good)
+    assert settings.risk.tolerance_days == 2 and settings.risk.bands == (0.1, 0.4)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("risk: {bands: [0.6, 0.3]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="bands must be two probabilities, low < high"):
+        load_settings(bad)

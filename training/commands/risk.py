@@ -18,6 +18,23 @@ from training.outputs import write_frame
 logger = logging.getLogger(__name__)
 risk_app = typer.Typer(help="Late-delivery risk of open order lines.", no_args_is_help=True)
 MAPPING_HELP = "YAML column mapping from your export to ordercast's contract."
+TOLERANCE_HELP = "A line is late when delivered more than this many days after its promise."
+BANDS_HELP = "p_late thresholds for the medium and high risk bands, e.g. 0.2,0.5."
+
+
+def _bands(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise ConfigError(
+            f"--bands '{text}' is not two probabilities separated by a comma, e.g. 0.2,0.5"
+        ) from exc
+    if not 0 < low < high < 1:
+        raise ConfigError(
+            f"--bands '{text}': need 0 < medium < high < 1 (e.g. 0.2,0.5 means medium from "
+            "20%, high from 50%)"
+        )
+    return low, high
 
 
 def _date(text: str, option: str) -> pd.Timestamp:
@@ -54,6 +71,10 @@ def score(
         "default: train on ORDERS as of --as-of.",
     ),
     save_model: Path | None = typer.Option(None, help="Also save the trained model here."),
+    tolerance_days: int | None = typer.Option(
+        None, "--tolerance-days", min=0, help=TOLERANCE_HELP + " Default 0."
+    ),
+    bands: str = typer.Option("0.2,0.5", "--bands", help=BANDS_HELP),
 ) -> None:
     """Probability that each open line misses its promised date, with the top three reasons.
 
@@ -62,14 +83,23 @@ def score(
     whatever the file says about later.
     """
     cutoff = _date(as_of, "--as-of")
+    thresholds = _bands(bands)
     lines = load_orders(orders, mapping)
     if model is None:
         logger.info("no --model given: training on %s as of %s", orders, f"{cutoff:%Y-%m-%d}")
-        fitted = AtRiskModel().fit(lines, cutoff)
+        fitted = AtRiskModel(tolerance_days=tolerance_days or 0, bands=thresholds)
+        fitted.fit(lines, cutoff)
         if save_model is not None:
             joblib.dump(fitted, save_model)
     else:
         fitted = _load_model(model)
+        if tolerance_days is not None and tolerance_days != fitted.tolerance_days:
+            raise ConfigError(
+                f"--model {model} was trained with a tolerance of {fitted.tolerance_days} "
+                f"days, not {tolerance_days}: what counts as late is learnt, so retrain "
+                "(leave out --model) to change it"
+            )
+        fitted.bands = thresholds  # bands only sort the scores: safe to change after fitting
     scored = fitted.score(lines, cutoff)
     write_frame(scored, out)
     bands = scored["risk_band"].value_counts().to_dict()
@@ -84,11 +114,20 @@ def evaluate(
     split_date: str = typer.Option(..., "--split-date", help="Train as of this date."),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
     out: Path | None = typer.Option(None, "--out", help="Also write the scored lines."),
+    tolerance_days: int = typer.Option(0, "--tolerance-days", min=0, help=TOLERANCE_HELP),
+    bands: str = typer.Option("0.2,0.5", "--bands", help=BANDS_HELP),
 ) -> None:
-    """Train as of --split-date; score every line promised on or after it; print metrics."""
+    """Train as of --split-date; score every line promised on or after it; print metrics.
+
+    ROC-AUC, PR-AUC, Brier score beside the training base rate's, expected calibration
+    error and the precision among the 10% riskiest lines. --out writes the scored lines
+    in the columns of `risk score` plus `late`, so anyone can recompute them.
+    """
     split = _date(split_date, "--split-date")
+    thresholds = _bands(bands)
     lines = load_orders(data, mapping)
-    scored, metrics = evaluate_model(AtRiskModel(), lines, split)
+    model = AtRiskModel(tolerance_days=tolerance_days, bands=thresholds)
+    scored, metrics = evaluate_model(model, lines, split, tolerance_days)
     if out is not None:
         write_frame(scored, out)
     for name, value in metrics.items():

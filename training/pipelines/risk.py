@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -20,7 +21,7 @@ from forecasting.contract import CANONICAL_COLUMNS
 from forecasting.loaders import load_orders_with_issues
 from forecasting.risk.evaluate import calibration_table, feature_importance, risk_metrics
 from forecasting.risk.labels import is_late
-from forecasting.risk.model import AtRiskModel
+from forecasting.risk.model import AtRiskModel, lane_baseline
 from training import registry, tracking
 from training.pipelines.common import (
     EXIT_PROMOTED,
@@ -48,16 +49,29 @@ class WindowEvaluation:
     """The gate's evaluation: metrics, and the lines behind them for the reports."""
 
     metrics: dict[str, float]
+    baseline: dict[str, float]  # the lane late-rate baseline on the same lines
     calibration: pd.DataFrame
     importance: pd.DataFrame
 
 
-def window_evaluation(orders: pd.DataFrame, as_of: pd.Timestamp) -> WindowEvaluation:
+def model_params(settings: Settings) -> dict[str, Any]:
+    """The at-risk model's parameters from the settings."""
+    return {
+        "tolerance_days": settings.risk.tolerance_days,
+        "bands": tuple(settings.risk.bands),
+    }
+
+
+def window_evaluation(
+    orders: pd.DataFrame, as_of: pd.Timestamp, params: dict[str, Any] | None = None
+) -> WindowEvaluation:
     """Train as of ``as_of - EVALUATION_DAYS``, score the lines open then, judge by outcome."""
+    params = params or {}
     split = as_of - pd.Timedelta(days=EVALUATION_DAYS)
-    model = AtRiskModel(random_state=0).fit(orders, split)
+    model = AtRiskModel(random_state=0, **params).fit(orders, split)
     scored = model.score(orders, split)
-    outcome = is_late(orders).set_axis(orders["line_id"]).reindex(scored["line_id"])
+    tolerance = int(params.get("tolerance_days", 0))
+    outcome = is_late(orders, tolerance).set_axis(orders["line_id"]).reindex(scored["line_id"])
     known = (
         outcome.notna()
         & (orders.set_index("line_id")["delivered_date"].reindex(scored["line_id"]) < as_of)
@@ -65,8 +79,11 @@ def window_evaluation(orders: pd.DataFrame, as_of: pd.Timestamp) -> WindowEvalua
     y = outcome.to_numpy()[known].astype(int)
     p = scored["p_late"].to_numpy()[known]
     features = model.feature_frame(orders, split)[known]
+    lines = orders.set_index("line_id").loc[scored["line_id"][known]].reset_index()
+    p_baseline = lane_baseline(orders, split, lines, tolerance)
     return WindowEvaluation(
         metrics=risk_metrics(y, p, model.base_rate_),
+        baseline=risk_metrics(y, p_baseline, model.base_rate_),
         calibration=calibration_table(y, p),
         importance=feature_importance(model, features, y),
     )
@@ -96,8 +113,15 @@ def train(
         orders, dropped = load_orders_with_issues(data, mapping)
         cutoff = pd.Timestamp(as_of) if as_of is not None else orders["order_date"].max()
         fingerprint = tracking.fingerprint(orders[orders["order_date"] <= cutoff])
+    params = model_params(settings)
     recipe_id = tracking.recipe_hash(
-        {"kind": KIND, "seed": settings.seed, "evaluation_days": EVALUATION_DAYS}
+        {
+            "kind": KIND,
+            "seed": settings.seed,
+            "evaluation_days": EVALUATION_DAYS,
+            "tolerance_days": settings.risk.tolerance_days,
+            "bands": list(settings.risk.bands),
+        }
     )
     if dry_run:
         steps.close()
@@ -114,7 +138,7 @@ def train(
         steps.close()
         return current
     with steps.step("evaluate"):
-        evaluation = window_evaluation(orders, cutoff)
+        evaluation = window_evaluation(orders, cutoff, params)
     metrics = evaluation.metrics
     score = metrics["brier"]
     champion_score = recorded_champion_score(champion, recipe_id, score)
@@ -126,7 +150,7 @@ def train(
         same_recipe_newer_data=same_recipe(champion, recipe_id),
     )
     with steps.step("fit and score"):
-        model = AtRiskModel(random_state=settings.seed).fit(orders, cutoff)
+        model = AtRiskModel(random_state=settings.seed, **params).fit(orders, cutoff)
         open_now = model.score(orders, cutoff)
     example = orders[orders["line_id"].isin(open_now["line_id"].head(3))].head(3)
     example = example[[c for c in CANONICAL_COLUMNS if c in example.columns]].assign(
@@ -150,10 +174,21 @@ def train(
                 "as_of": f"{cutoff:%Y-%m-%d}",
                 "evaluation_days": EVALUATION_DAYS,
                 "seed": settings.seed,
+                "tolerance_days": settings.risk.tolerance_days,
+                "band_medium": settings.risk.bands[0],
+                "band_high": settings.risk.bands[1],
+                "seed_models": model.n_models,
+                "lookahead_days": model.lookahead_days,
+                "features": len(model.features_),
             }
         )
         mlflow.log_metrics(
             {f"window.{k}": float(v) for k, v in metrics.items() if np.isfinite(v)}
+            | {
+                f"baseline.{k}": float(v)
+                for k, v in evaluation.baseline.items()
+                if np.isfinite(v) and k not in ("lines", "late_share")
+            }
             | {"score": score}
         )
         _log_reports(evaluation, open_now, Path(workdir))
