@@ -11,6 +11,8 @@ it for comparison.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -165,16 +167,29 @@ class AtRiskModel(BaseEstimator):
     def predict_proba_frame(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated p_late of a feature frame.
 
-        Isotonic calibration maps whole score ranges to one probability; within such a
-        plateau the booster's own score still ranks the lines, so it breaks the ties
+        The boosters run once; the calibration maps their score (what
+        ``CalibratedClassifierCV.predict_proba`` does, without running them a second
+        time). Isotonic calibration maps whole score ranges to one probability; within
+        such a plateau the boosters' score still ranks the lines, so it breaks the ties
         (moving p_late by at most 1e-6, far below anything calibration can resolve).
         """
-        X = features[self.features_]
-        p = self.model_.predict_proba(X)[:, 1]
+        raw = self.booster_.predict_proba(features[self.features_])[:, 1]
         if self.model_ is self.booster_:
-            return p
-        raw = self.booster_.predict_proba(X)[:, 1]
-        return np.clip(p + 1e-6 * (raw - 0.5), 0.0, 1.0)
+            return raw
+        calibrated = np.mean(
+            [fitted.calibrators[0].predict(raw) for fitted in self.model_.calibrated_classifiers_],
+            axis=0,
+        )
+        return np.clip(calibrated + 1e-6 * (raw - 0.5), 0.0, 1.0)
+
+    def used_features(self) -> list[str]:
+        """The features some tree of the boosters splits on; the others cannot move p_late,
+        so reasons need not try them. All features when the trees cannot be read."""
+        if not hasattr(self, "used_features_"):
+            booster = self.booster_
+            fitted = getattr(booster, "estimators_", [booster])
+            self.used_features_ = _split_features(fitted, self.features_)
+        return self.used_features_
 
     def feature_frame(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFrame:
         """The features of the lines open at ``as_of``, in the row order of :meth:`score`."""
@@ -244,6 +259,35 @@ class SeedAverage(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def _split_features(boosters: list[Any], columns: list[str]) -> list[str]:
+    """Columns any tree of the fitted ``HistGradientBoostingClassifier``s splits on.
+
+    Reads scikit-learn's fitted trees (``_predictors``) and its column order (categorical
+    columns first, from ``_preprocessor``); private, so any surprise means all columns.
+    """
+    used: set[str] = set()
+    try:
+        for booster in boosters:
+            names = np.array(list(booster.feature_names_in_), dtype=object)
+            preprocessor = getattr(booster, "_preprocessor", None)
+            if preprocessor is not None:
+                order: list[str] = []
+                for _, transformer, selected in preprocessor.transformers_:
+                    if isinstance(transformer, str) and transformer == "drop":
+                        continue
+                    order.extend(names[np.asarray(selected)])
+                names = np.array(order, dtype=object)
+            for iteration in booster._predictors:
+                for tree in iteration:
+                    nodes = tree.nodes
+                    used.update(names[nodes["feature_idx"][nodes["is_leaf"] == 0]])
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return list(columns)
+    if not used <= set(columns):
+        return list(columns)
+    return [c for c in columns if c in used]
 
 
 def _reference_row(features: pd.DataFrame) -> dict[str, object]:

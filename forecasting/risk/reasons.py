@@ -91,9 +91,11 @@ def explain(
     With ``lines`` (the scored order lines, in the rows of ``features``) a track record
     names its group: "country Zambia", not just "country".
     """
-    columns = model.features_
+    # Features no tree splits on contribute nothing: leave them out of the occlusion,
+    # which is most of the scoring time on API-sized batches.
+    columns = model.used_features() if hasattr(model, "used_features") else model.features_
     n = len(features)
-    occluded = _occluded_batch(features, columns, model.reference_)
+    occluded = _occluded_batch(features, model.features_, columns, model.reference_)
     # One prediction over all occluded copies: the booster's per-call overhead dominates
     # a feature-by-feature loop on API-sized batches.
     p_occluded = model.predict_proba_frame(occluded).reshape(len(columns), n).T
@@ -138,22 +140,30 @@ def _record_owners(
 
 
 def _occluded_batch(
-    features: pd.DataFrame, columns: list[str], reference: dict[str, object]
+    features: pd.DataFrame,
+    columns: list[str],
+    occlude: list[str],
+    reference: dict[str, object],
 ) -> pd.DataFrame:
-    """``len(columns)`` copies of ``features`` stacked; copy ``j`` has column ``j`` typical."""
-    n, k = len(features), len(columns)
+    """``len(occlude)`` copies of ``features[columns]`` stacked; in copy ``j`` the feature
+    ``occlude[j]`` is set to its typical value."""
+    n, k = len(features), len(occlude)
+    block_of = {column: j for j, column in enumerate(occlude)}
     data: dict[str, object] = {}
-    for j, column in enumerate(columns):
+    for column in columns:
         values = features[column]
+        j = block_of.get(column)
         typical = reference.get(column, np.nan)
-        block = slice(j * n, (j + 1) * n)
         if isinstance(values.dtype, pd.CategoricalDtype):
             codes = np.tile(values.cat.codes.to_numpy(), k)
             categories = values.cat.categories
-            codes[block] = categories.get_loc(typical) if typical in categories else -1
+            if j is not None:
+                at = categories.get_loc(typical) if typical in categories else -1
+                codes[j * n : (j + 1) * n] = at
             data[column] = pd.Categorical.from_codes(codes, dtype=values.dtype)
         else:
             tiled = np.tile(values.to_numpy(dtype=float, na_value=np.nan), k)
-            tiled[block] = typical
+            if j is not None:
+                tiled[j * n : (j + 1) * n] = typical
             data[column] = tiled
     return pd.DataFrame(data)

@@ -339,3 +339,29 @@ def test_risk_commands_write_scored_lines_with_the_chosen_bands_and_tolerance(
     truth = small.set_index("line_id")
     delay = (truth["delivered_date"] - truth["promised_date"]).dt.days.reindex(lines["line_id"])
     np.testing.assert_array_equal(lines["late"], (delay > 1).astype(int))
+
+
+def test_reasons_skip_only_features_no_tree_uses(history) -> None:
+    as_of = history["order_date"].min() + pd.Timedelta(days=200)
+    model = AtRiskModel(max_iter=30).fit(history, as_of)
+    features = model.feature_frame(history, as_of)
+    used = model.used_features()
+    unused = [c for c in model.features_ if c not in used]
+    assert used and unused  # with 30 rounds some records go unused
+    # The shortcut (boosters once, then the calibration map) is the calibrated model.
+    p = model.predict_proba_frame(features)
+    np.testing.assert_allclose(p, model.model_.predict_proba(features)[:, 1], atol=2e-6)
+    # Scrambling every unused feature leaves every probability as it was...
+    scrambled = features.copy()
+    for column in unused:
+        if isinstance(scrambled[column].dtype, pd.CategoricalDtype):
+            scrambled[column] = scrambled[column].iloc[::-1].to_numpy()
+        else:
+            scrambled[column] = -1e9
+    np.testing.assert_array_equal(model.predict_proba_frame(scrambled), p)
+    # ... while scrambling the used ones does not.
+    moved = features.copy()
+    for column in used:
+        if not isinstance(moved[column].dtype, pd.CategoricalDtype):
+            moved[column] = -1e9
+    assert not np.allclose(model.predict_proba_frame(moved), p)
