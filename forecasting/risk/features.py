@@ -1,13 +1,16 @@
 """Features of an order line at a moment, using only what was known at that moment.
 
-A *snapshot* is (line, moment). Training takes two snapshots of every line whose label
-was known at the training date: when it was ordered, and at a point between ordering and
-its delivery (or the training date); scoring takes the open lines at the scoring date.
-Features: the line's own attributes (quoted lead time, time left, quantity, value,
-weight, calendar, categorical attributes), the track record of its vendor, site, lane,
-customer and carrier over the year and the 90 days before the moment (a late line counts
-from the day its promise passed undelivered), and the load on its site then
-(open units, overdue lines, days of recent shipping the open work represents).
+A *snapshot* is (line, moment). Training takes up to three snapshots of every line whose
+label was known at the training date: when it was ordered, at a point between ordering
+and its delivery (or the training date), and (``lookahead_days``) from a moment before
+it was ordered; scoring takes the open lines at the scoring date.
+Features: the line's own attributes (quoted lead time, time left, days until it is
+ordered, quantity, value, weight, calendar), the track record of every categorical
+attribute's value (vendor, site, lane, country, carrier, product ...) over the year, the
+90 days and all the history before the moment (a late line counts from the day its
+promise passed undelivered; only ``site`` also enters as a raw category), and the load
+on its site then (open units, overdue lines, days of recent shipping the open work
+represents, arrivals against capacity, the backlog projected to the promised date).
 """
 
 from __future__ import annotations

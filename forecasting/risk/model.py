@@ -1,8 +1,9 @@
 """The at-risk model: calibrated late-delivery probability, expected delay and reasons.
 
-Gradient boosting (scikit-learn ``HistGradientBoostingClassifier``, native categorical
-support, so no target encoding can leak) is fitted on the older 80% of the training
-snapshots; a calibration is fitted on the newest 20%, a later time slice the booster
+Gradient boosting (scikit-learn ``HistGradientBoostingClassifier``; categorical
+attributes enter as their as-of track records, so no target encoding can leak), three
+fits with different seeds averaged, is fitted on the older 80% of the training
+snapshots; a calibration is fitted on the newest 20%, a later time slice the boosters
 never saw. Platt (sigmoid) calibration is the default: it keeps the booster's ranking
 intact, where isotonic calibration (available) flattens score ranges into ties and on
 SCMS cost ranking quality (benchmarks/risk.py). A lane late-rate baseline is kept beside
@@ -77,8 +78,10 @@ class AtRiskModel(BaseEstimator):
     ``l2_regularization``, ``calibration`` (``"sigmoid"`` or ``"isotonic"``),
     ``calibration_share`` (newest share of snapshots kept for calibration),
     ``complete_cohorts`` (train only on lines promised before the training date, all of
-    whose outcomes are known; on SCMS it raised ROC-AUC but worsened calibration on the
-    synthetic history, so it is off by default), ``random_state``.
+    whose outcomes are known, rather than also on the early deliveries among the lines
+    promised later; on by default), ``lookahead_days`` (also learn from snapshots up to
+    this many days before a line was ordered, as an evaluation scores lines ordered
+    after its split), ``n_models`` (boosters averaged over seeds), ``random_state``.
     """
 
     def __init__(

@@ -3,10 +3,12 @@
 At a moment ``t`` each site has, from what it had shipped and received before ``t``:
 a capacity (the 90th percentile of its weekly shipments over the last 13 weeks, per
 day: what it ships when it has the work), a rate of new work (units ordered per day over
-the last four weeks) and its open work. Queueing forward as the capacity model does,
-``backlog(p) = max(0, open + (arrivals - capacity) * (p - t))`` is the work waiting on
-the line's promised date ``p``; divided by capacity it is days of work ahead of the line
-then. Utilization is arrivals over capacity ("site at 118% of capacity").
+the last four weeks), the year's rate, and its open work. Queueing forward as the
+capacity model does, with new work fading from the recent rate back to the year's
+(``a(s) = year + (recent - year) e^(-s/28)``), ``backlog(p) = max(0, open + integral of
+a(s) - capacity up to p)`` is the work waiting on the line's promised date ``p``;
+divided by capacity it is days of work ahead of the line then. Utilization is recent
+arrivals over capacity ("site at 118% of capacity").
 
 Every number at ``t`` uses only days before ``t``: the daily flows are shifted by a day
 before the rolling windows, so nothing from the moment itself or later leaks in.
