@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from forecasting.risk.history import on_time_record, open_work
+from forecasting.risk.history import on_time_records, open_work
 from forecasting.risk.labels import is_late, labels_as_of
 from forecasting.risk.site_load import site_load
 
@@ -233,13 +233,11 @@ class FeatureSpace:
                 continue
             group = _joined(history, cols)
             query_group = _joined(lines, cols)
-            record = on_time_record(history, group, queries, query_group)
-            out[f"{name}_late_rate"] = record["rate"].to_numpy()
-            out[f"{name}_lines_365d"] = record["lines"].to_numpy()
-            recent = on_time_record(history, group, queries, query_group, window_days=90)
-            out[f"{name}_late_rate_90d"] = recent["rate"].to_numpy()
-            ever = on_time_record(history, group, queries, query_group, window_days=36500)
-            out[f"{name}_late_rate_all"] = ever["rate"].to_numpy()
+            records = on_time_records(history, group, queries, query_group, (365, 90, 36500))
+            out[f"{name}_late_rate"] = records[365]["rate"].to_numpy()
+            out[f"{name}_lines_365d"] = records[365]["lines"].to_numpy()
+            out[f"{name}_late_rate_90d"] = records[90]["rate"].to_numpy()
+            out[f"{name}_late_rate_all"] = records[36500]["rate"].to_numpy()
         load = open_work(history, history["site"].astype(str), queries, lines["site"].astype(str))
         out["site_open_units"] = load["open_units"].to_numpy()
         out["site_overdue_lines"] = load["overdue_lines"].to_numpy()

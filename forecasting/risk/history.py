@@ -7,6 +7,8 @@ Counting is vectorised with sorted event dates and ``searchsorted`` per group.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -17,6 +19,26 @@ def _days(dates: np.ndarray) -> np.ndarray:
     return dates.astype("datetime64[D]").astype(np.int64)
 
 
+class _SortedEvents:
+    """Events sorted once by (key, day), with running sums of one or more weights, so
+    any number of "sum of weights strictly before each query" lookups share one sort."""
+
+    def __init__(self, keys: np.ndarray, dates: np.ndarray, *weights: np.ndarray) -> None:
+        # Keys and days folded into one integer: one sort, two searchsorted calls a lookup.
+        composite = keys * _SPAN + _days(dates)
+        order = np.argsort(composite, kind="stable")
+        self.sorted_keys = composite[order]
+        self.sums = [np.concatenate(([0.0], np.cumsum(w[order]))) for w in weights]
+
+    def before(self, query_keys: np.ndarray, query_dates: np.ndarray) -> list[np.ndarray]:
+        """Per weight, its sum over events with the query's key dated before the query."""
+        upto = np.searchsorted(
+            self.sorted_keys, query_keys * _SPAN + _days(query_dates), side="left"
+        )
+        first = np.searchsorted(self.sorted_keys, query_keys * _SPAN - _SPAN // 2, side="left")
+        return [cum[upto] - cum[first] for cum in self.sums]
+
+
 def _count_before(
     event_keys: np.ndarray,
     event_dates: np.ndarray,
@@ -24,17 +46,8 @@ def _count_before(
     query_keys: np.ndarray,
     query_dates: np.ndarray,
 ) -> np.ndarray:
-    """Sum of ``weights`` of events with the same key and a date strictly before each query.
-
-    One sort and two ``searchsorted`` calls: keys and days are folded into one integer.
-    """
-    composite = event_keys * _SPAN + _days(event_dates)
-    order = np.argsort(composite, kind="stable")
-    sorted_keys = composite[order]
-    cum = np.concatenate(([0.0], np.cumsum(weights[order])))
-    upto = np.searchsorted(sorted_keys, query_keys * _SPAN + _days(query_dates), side="left")
-    first = np.searchsorted(sorted_keys, query_keys * _SPAN - _SPAN // 2, side="left")
-    return cum[upto] - cum[first]
+    """Sum of ``weights`` of events with the same key and a date strictly before each query."""
+    return _SortedEvents(event_keys, event_dates, weights).before(query_keys, query_dates)[0]
 
 
 def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
@@ -57,6 +70,22 @@ def on_time_record(
     ``moment``. The rate is shrunk towards ``prior_rate`` with ``prior_weight`` lines, so
     a group with little history says little.
     """
+    records = on_time_records(
+        history, group, queries, query_group, (window_days,), prior_rate, prior_weight
+    )
+    return records[window_days]
+
+
+def on_time_records(
+    history: pd.DataFrame,
+    group: pd.Series,
+    queries: pd.DataFrame,
+    query_group: pd.Series,
+    windows: Sequence[int],
+    prior_rate: float = 0.1,
+    prior_weight: float = 5.0,
+) -> dict[int, pd.DataFrame]:
+    """:func:`on_time_record` for several windows at once (one sort of the history)."""
     # A line's outcome is known on its delivery, or, if it is late, as soon as its promise
     # passes undelivered: counting late lines from then on is what a planner knew at the
     # time, and reacts to a run of late deliveries weeks before they are delivered.
@@ -66,21 +95,19 @@ def on_time_record(
     known_on = np.where(late_all == 1.0, promised, delivered)
     done = ~np.isnat(known_on)
     categories = pd.Index(pd.concat([group[done], query_group]).astype(str).unique())
-    ekeys = _codes(group[done], categories)
-    edates = known_on[done]
-    late = late_all[done]
+    events = _SortedEvents(
+        _codes(group[done], categories), known_on[done], np.ones(int(done.sum())), late_all[done]
+    )
     qkeys = _codes(query_group, categories)
     now = queries["moment"].to_numpy("datetime64[ns]")
-    then = now - np.timedelta64(window_days, "D")
-    ones = np.ones(len(ekeys))
-    lines = _count_before(ekeys, edates, ones, qkeys, now) - _count_before(
-        ekeys, edates, ones, qkeys, then
-    )
-    lates = _count_before(ekeys, edates, late, qkeys, now) - _count_before(
-        ekeys, edates, late, qkeys, then
-    )
-    rate = (lates + prior_rate * prior_weight) / (lines + prior_weight)
-    return pd.DataFrame({"rate": rate, "lines": lines}, index=queries.index)
+    lines_now, lates_now = events.before(qkeys, now)
+    records = {}
+    for window in windows:
+        lines_then, lates_then = events.before(qkeys, now - np.timedelta64(window, "D"))
+        lines, lates = lines_now - lines_then, lates_now - lates_then
+        rate = (lates + prior_rate * prior_weight) / (lines + prior_weight)
+        records[window] = pd.DataFrame({"rate": rate, "lines": lines}, index=queries.index)
+    return records
 
 
 def open_work(
@@ -107,15 +134,12 @@ def open_work(
     ordered = _count_before(
         ekeys, history["order_date"].to_numpy("datetime64[ns]"), qty, qkeys, now
     )
-    ship_dates = shipped_at[has_ship].to_numpy("datetime64[ns]")
-    shipped = _count_before(ekeys[has_ship], ship_dates, qty[has_ship], qkeys, now)
-    recent = shipped - _count_before(
-        ekeys[has_ship],
-        ship_dates,
-        qty[has_ship],
-        qkeys,
-        now - np.timedelta64(throughput_days, "D"),
+    shipments = _SortedEvents(
+        ekeys[has_ship], shipped_at[has_ship].to_numpy("datetime64[ns]"), qty[has_ship]
     )
+    (shipped,) = shipments.before(qkeys, now)
+    (shipped_earlier,) = shipments.before(qkeys, now - np.timedelta64(throughput_days, "D"))
+    recent = shipped - shipped_earlier
     # Overdue: promised before the moment, not delivered before it.
     promised = history["promised_date"].to_numpy("datetime64[ns]")
     delivered = history["delivered_date"].to_numpy("datetime64[ns]")
