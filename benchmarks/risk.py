@@ -25,8 +25,6 @@ import pandas as pd
 
 from forecasting.loaders import load_orders
 from forecasting.risk.evaluate import evaluate, risk_metrics
-from forecasting.risk.features import evaluation_snapshots
-from forecasting.risk.labels import is_late
 from forecasting.risk.model import AtRiskModel, lane_baseline
 from forecasting.synthetic import generate_orders
 
@@ -46,11 +44,6 @@ COLUMNS = [
 
 def run(name: str, orders: pd.DataFrame, split: str, seeds: int) -> list[dict]:
     split_at = pd.Timestamp(split)
-    snaps = evaluation_snapshots(orders, split_at)
-    outcome = is_late(orders)
-    snaps = snaps[outcome.loc[snaps["row"]].notna().to_numpy()]
-    lines = orders.loc[snaps["row"]]
-    known = outcome.loc[snaps["row"]].astype(int).to_numpy()
     runs, seconds = [], []
     for seed in range(seeds):
         model = AtRiskModel(random_state=seed)
@@ -68,6 +61,8 @@ def run(name: str, orders: pd.DataFrame, split: str, seeds: int) -> list[dict]:
     }
     rows = [{"data": name, "split": split, "model": f"ordercast (mean of {seeds})", **ours}]
     # The seed-0 run's lines, by whether the line was open at the split or ordered later.
+    lines = orders.set_index("line_id").loc[first["line_id"]]
+    known = first["late"].to_numpy()
     later = (lines["order_date"] > split_at).to_numpy()
     p = first["p_late"].to_numpy()
     for label, mask in (("  open at split", ~later), ("  ordered after split", later)):

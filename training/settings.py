@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from forecasting.errors import ConfigError
+from forecasting.risk.bands import check_bands
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
@@ -72,10 +73,12 @@ class RiskSettings(BaseModel):
     @field_validator("bands")
     @classmethod
     def _ordered_probabilities(cls, value: tuple[float, float]) -> tuple[float, float]:
-        low, high = value
-        if not 0 < low < high < 1:
-            raise ValueError("bands must be two probabilities, low < high, e.g. [0.2, 0.5]")
-        return value
+        try:
+            return check_bands(value)
+        except ConfigError as exc:
+            raise ValueError(
+                "bands must be two probabilities, low < high, e.g. [0.2, 0.5]"
+            ) from exc
 
 
 class GateSettings(BaseModel):

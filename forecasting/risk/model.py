@@ -22,6 +22,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.frozen import FrozenEstimator
 
 from forecasting.errors import ConfigError, DataContractError
+from forecasting.risk.bands import check_bands, risk_band
 from forecasting.risk.features import FeatureSpace, scoring_snapshots, training_snapshots
 from forecasting.risk.labels import delay_days
 from forecasting.risk.reasons import explain
@@ -117,6 +118,7 @@ class AtRiskModel(BaseEstimator):
     def fit(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> AtRiskModel:
         """Learn from the lines whose outcome was known at ``as_of``."""
         as_of = pd.Timestamp(as_of)
+        check_bands(self.bands)
         check_orders(orders, as_of)
         history = orders[orders["order_date"] < as_of]
         snaps = training_snapshots(
@@ -220,14 +222,13 @@ class AtRiskModel(BaseEstimator):
         else:
             delay_if_late = np.full(len(p), self.mean_delay_)
         reasons = explain(self, features, p, lines=lines)
-        low, high = self.bands
         return pd.DataFrame(
             {
                 "order_id": lines["order_id"].to_numpy(),
                 "line_id": lines["line_id"].to_numpy(),
                 "promised_date": lines["promised_date"].to_numpy(),
                 "p_late": np.round(p, 4),
-                "risk_band": np.where(p >= high, "high", np.where(p >= low, "medium", "low")),
+                "risk_band": risk_band(p, self.bands),
                 "expected_delay_days": np.round(p * delay_if_late, 2),
                 "reason_1": reasons[0],
                 "reason_2": reasons[1],
@@ -261,6 +262,7 @@ class SeedAverage(ClassifierMixin, BaseEstimator):
         return np.mean([model.predict_proba(X) for model in self.estimators_], axis=0)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        # Not used for scoring; CalibratedClassifierCV refuses an estimator without it.
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 

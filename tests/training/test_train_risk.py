@@ -8,6 +8,7 @@ import mlflow
 import pandas as pd
 import pytest
 
+from forecasting.contract import REQUIRED_COLUMNS
 from tests.training.conftest import champion_artifacts, write_config
 from training.cli import main
 
@@ -22,18 +23,7 @@ def test_risk_is_trained_registered_and_scores_through_pyfunc(
     orders = pd.read_csv(history_file)
     as_of = pd.Timestamp(orders["order_date"].max())
     open_lines = orders[orders["delivered_date"].isna()].head(20)
-    frame = open_lines[
-        [
-            "order_id",
-            "line_id",
-            "sku",
-            "site",
-            "order_date",
-            "promised_date",
-            "delivered_date",
-            "quantity",
-        ]
-    ].assign(as_of=f"{as_of:%Y-%m-%d}")
+    frame = open_lines[[*REQUIRED_COLUMNS, "delivered_date"]].assign(as_of=f"{as_of:%Y-%m-%d}")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     model = mlflow.pyfunc.load_model("models:/ordercast-risk@champion")

@@ -11,6 +11,7 @@ import typer
 
 from forecasting.errors import ConfigError
 from forecasting.loaders import load_orders
+from forecasting.risk.bands import check_bands
 from forecasting.risk.evaluate import evaluate as evaluate_model
 from forecasting.risk.model import AtRiskModel
 from training.outputs import write_frame
@@ -29,12 +30,7 @@ def _bands(text: str) -> tuple[float, float]:
         raise ConfigError(
             f"--bands '{text}' is not two probabilities separated by a comma, e.g. 0.2,0.5"
         ) from exc
-    if not 0 < low < high < 1:
-        raise ConfigError(
-            f"--bands '{text}': need 0 < medium < high < 1 (e.g. 0.2,0.5 means medium from "
-            "20%, high from 50%)"
-        )
-    return low, high
+    return check_bands((low, high))
 
 
 def _date(text: str, option: str) -> pd.Timestamp:

@@ -66,12 +66,11 @@ def window_evaluation(
     orders: pd.DataFrame, as_of: pd.Timestamp, params: dict[str, Any] | None = None
 ) -> WindowEvaluation:
     """Train as of ``as_of - EVALUATION_DAYS``, score the lines open then, judge by outcome."""
-    params = params or {}
     split = as_of - pd.Timedelta(days=EVALUATION_DAYS)
-    model = AtRiskModel(random_state=0, **params).fit(orders, split)
+    model = AtRiskModel(random_state=0, **(params or {})).fit(orders, split)
     scored = model.score(orders, split)
-    tolerance = int(params.get("tolerance_days", 0))
-    outcome = is_late(orders, tolerance).set_axis(orders["line_id"]).reindex(scored["line_id"])
+    late = is_late(orders, model.tolerance_days).set_axis(orders["line_id"])
+    outcome = late.reindex(scored["line_id"])
     known = (
         outcome.notna()
         & (orders.set_index("line_id")["delivered_date"].reindex(scored["line_id"]) < as_of)
@@ -80,7 +79,7 @@ def window_evaluation(
     p = scored["p_late"].to_numpy()[known]
     features = model.feature_frame(orders, split)[known]
     lines = orders.set_index("line_id").loc[scored["line_id"][known]].reset_index()
-    p_baseline = lane_baseline(orders, split, lines, tolerance)
+    p_baseline = lane_baseline(orders, split, lines, model.tolerance_days)
     return WindowEvaluation(
         metrics=risk_metrics(y, p, model.base_rate_),
         baseline=risk_metrics(y, p_baseline, model.base_rate_),
@@ -115,13 +114,7 @@ def train(
         fingerprint = tracking.fingerprint(orders[orders["order_date"] <= cutoff])
     params = model_params(settings)
     recipe_id = tracking.recipe_hash(
-        {
-            "kind": KIND,
-            "seed": settings.seed,
-            "evaluation_days": EVALUATION_DAYS,
-            "tolerance_days": settings.risk.tolerance_days,
-            "bands": list(settings.risk.bands),
-        }
+        {"kind": KIND, "seed": settings.seed, "evaluation_days": EVALUATION_DAYS, **params}
     )
     if dry_run:
         steps.close()
