@@ -4,8 +4,9 @@ Attribution by occlusion: for each feature, the line's calibrated probability is
 recomputed with that feature set to its typical value (training median, or most common
 category); the rise in risk the real value causes is that feature's contribution. The
 three largest positive contributions become ``reason_1..3``, each stating the value
-and, for a track record, whose it is (e.g. "vendor Aurobindo Pharma Limited late on 39%
-of lines in the last year"). Vectorised: one prediction per feature for the whole batch.
+and, for a track record, whose it is (e.g. "shipment mode Truck late on 29% of lines in
+the last year"). Features no tree splits on are skipped: they cannot move p_late.
+Vectorised: one prediction per occluded feature for the whole batch.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ RECORD_PHRASES = {
     "_late_rate_90d": "{who} late on {v:.0%} of lines in the last 90 days",
     "_late_rate_all": "{who} late on {v:.0%} of all its lines so far",
     "_late_rate": "{who} late on {v:.0%} of lines in the last year",
-    "_lines_365d": "{who} delivered only {v:.0f} lines in the last year",
+    "_lines_365d": "{who} delivered {v:,.0f} lines in the last year",
 }
 
 
@@ -93,7 +94,7 @@ def explain(
     """
     # Features no tree splits on contribute nothing: leave them out of the occlusion,
     # which is most of the scoring time on API-sized batches.
-    columns = model.used_features() if hasattr(model, "used_features") else model.features_
+    columns = model.used_features()
     n = len(features)
     occluded = _occluded_batch(features, model.features_, columns, model.reference_)
     # One prediction over all occluded copies: the booster's per-call overhead dominates
@@ -134,7 +135,8 @@ def _record_owners(
             continue
         for key in keys:
             if key not in as_text:
-                as_text[key] = lines[key].astype(str).to_numpy()
+                values = lines[key]
+                as_text[key] = values.astype(str).where(values.notna(), "(not recorded)").to_numpy()
         owners.append([as_text[key] for key in keys])
     return owners
 
