@@ -16,13 +16,13 @@ represents, arrivals against capacity, the backlog projected to the promised dat
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from forecasting.risk.history import on_time_records, open_work
+from forecasting.risk.history import joined, on_time_records, open_work
 from forecasting.risk.labels import is_late, labels_as_of
+from forecasting.risk.memory import HistoryMemory
 from forecasting.risk.site_load import site_load
 
 # Groups whose on-time record matters, by the columns that define them (used when present).
@@ -188,9 +188,14 @@ class FeatureSpace:
         self.native = {c: v for c, v in self.categorical.items() if c in NATIVE_CATEGORIES}
 
     def frame(
-        self, orders: pd.DataFrame, snapshots: pd.DataFrame, history: pd.DataFrame
+        self,
+        orders: pd.DataFrame,
+        snapshots: pd.DataFrame,
+        history: pd.DataFrame,
+        memory: HistoryMemory | None = None,
     ) -> pd.DataFrame:
-        """The feature matrix of ``snapshots`` (one row each), records from ``history``."""
+        """The feature matrix of ``snapshots`` (one row each), records from ``history``
+        and, when given, from the lines a fitted model remembers (none of ``history``'s)."""
         lines = orders.loc[snapshots["row"].to_numpy()].reset_index(drop=True)
         moment = pd.to_datetime(snapshots["moment"]).reset_index(drop=True)
         out = pd.DataFrame(index=lines.index)
@@ -225,27 +230,49 @@ class FeatureSpace:
         history = history.assign(late=is_late(history).astype(float))
         for name, cols in self.groups.items():
             present = [c for c in cols if c in lines.columns and c in history.columns]
+            if memory is not None and all(c in lines.columns for c in cols):
+                # The batch may lack a column its lines have in the remembered history.
+                history = history.reindex(columns=history.columns.union(cols, sort=False))
+                present = list(cols)
             if len(present) < len(cols):  # unknown group: the prior rate, no history
                 out[f"{name}_late_rate"] = np.nan
                 out[f"{name}_lines_365d"] = 0.0
                 out[f"{name}_late_rate_90d"] = np.nan
                 out[f"{name}_late_rate_all"] = np.nan
                 continue
-            group = _joined(history, cols)
-            query_group = _joined(lines, cols)
-            records = on_time_records(history, group, queries, query_group, (365, 90, 36500))
+            group = joined(history, cols)
+            query_group = joined(lines, cols)
+            records = on_time_records(
+                history,
+                group,
+                queries,
+                query_group,
+                (365, 90, 36500),
+                remembered=memory.outcomes(name) if memory is not None else (),
+            )
             out[f"{name}_late_rate"] = records[365]["rate"].to_numpy()
             out[f"{name}_lines_365d"] = records[365]["lines"].to_numpy()
             out[f"{name}_late_rate_90d"] = records[90]["rate"].to_numpy()
             out[f"{name}_late_rate_all"] = records[36500]["rate"].to_numpy()
-        load = open_work(history, history["site"].astype(str), queries, lines["site"].astype(str))
+        load = open_work(
+            history,
+            history["site"].astype(str),
+            queries,
+            lines["site"].astype(str),
+            remembered=memory.work() if memory is not None else (),
+        )
         out["site_open_units"] = load["open_units"].to_numpy()
         out["site_overdue_lines"] = load["overdue_lines"].to_numpy()
         out["site_backlog_days"] = load["backlog_days"].to_numpy()
         # As of the snapshot's moment, like the records: in an evaluation, a line ordered
         # after the split must not see the site as it was on its order date.
         projected = site_load(
-            history, lines["site"], moment, lines["promised_date"], load["open_units"].to_numpy()
+            history,
+            lines["site"],
+            moment,
+            lines["promised_date"],
+            load["open_units"].to_numpy(),
+            remembered=memory.daily() if memory is not None else None,
         )
         out["site_utilization"] = projected["utilization"].to_numpy()
         out["site_backlog_days_at_promise"] = projected["backlog_days_at_promise"].to_numpy()
@@ -260,9 +287,3 @@ def _numbers_as_text(values: pd.Series) -> bool:
         return False
     parsed = pd.to_numeric(present.astype(str), errors="coerce")
     return bool(parsed.notna().mean() >= 0.95)
-
-
-def _joined(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
-    """The values of ``columns`` joined by ``|`` per row (vectorised; a row-wise join is slow)."""
-    first, *rest = (frame[c].astype(str) for c in columns)
-    return first.str.cat(rest, sep="|") if rest else first

@@ -8,6 +8,7 @@ Counting is vectorised with sorted event dates and ``searchsorted`` per group.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -39,19 +40,68 @@ class _SortedEvents:
         return [cum[upto] - cum[first] for cum in self.sums]
 
 
-def _count_before(
-    event_keys: np.ndarray,
-    event_dates: np.ndarray,
-    weights: np.ndarray,
-    query_keys: np.ndarray,
-    query_dates: np.ndarray,
-) -> np.ndarray:
-    """Sum of ``weights`` of events with the same key and a date strictly before each query."""
-    return _SortedEvents(event_keys, event_dates, weights).before(query_keys, query_dates)[0]
+class GroupEvents:
+    """Dated, weighted events of one grouping (a vendor's outcomes, a site's shipments),
+    sorted once. Sums from several such tables add up: the events a model remembers from
+    its training history and those of a scoring batch are two tables, never re-sorted
+    together."""
+
+    def __init__(self, group: pd.Series, dates: np.ndarray, *weights: np.ndarray) -> None:
+        self.categories = pd.Index(group.astype(str).unique())
+        self.events = _SortedEvents(_codes(group, self.categories), dates, *weights)
+        self.width = len(weights)
+
+    def codes(self, query_group: pd.Series) -> np.ndarray:
+        """The position of each query's group among these events' groups; -1 if unseen."""
+        return _codes(query_group, self.categories)
+
+    def before(self, codes: np.ndarray, query_dates: np.ndarray) -> list[np.ndarray]:
+        """Per weight, its sum over events of the query's group dated before the query."""
+        sums = self.events.before(np.maximum(codes, 0), query_dates)
+        unseen = codes < 0
+        return [np.where(unseen, 0.0, values) for values in sums]
+
+
+def _sum_before(
+    tables: Sequence[GroupEvents], query_group: pd.Series, query_dates: Sequence[np.ndarray]
+) -> list[list[np.ndarray]]:
+    """For each query date array, per weight, the sum over all ``tables`` (same widths)."""
+    codes = [table.codes(query_group) for table in tables]
+    out = []
+    for dates in query_dates:
+        parts = [table.before(c, dates) for table, c in zip(tables, codes, strict=True)]
+        out.append([np.sum(column, axis=0) for column in zip(*parts, strict=True)])
+    return out
+
+
+def joined(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """The values of ``columns`` joined by ``|`` per row (vectorised; a row-wise join is slow)."""
+    first, *rest = (frame[c].astype(str) for c in columns)
+    return first.str.cat(rest, sep="|") if rest else first
 
 
 def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
     return pd.Categorical(values.astype(str), categories=categories).codes.astype(np.int64)
+
+
+def outcome_events(history: pd.DataFrame, group: pd.Series) -> GroupEvents:
+    """Each line's outcome as an event of its group: (lines 1, late 0/1) on the day known.
+
+    A line's outcome is known on its delivery, or, if it is late, as soon as its promise
+    passes undelivered: counting late lines from then on is what a planner knew at the
+    time, and reacts to a run of late deliveries weeks before they are delivered.
+    """
+    late_all = history["late"].astype(float).fillna(1.0).to_numpy()
+    promised = history["promised_date"].to_numpy("datetime64[ns]")
+    delivered = history["delivered_date"].to_numpy("datetime64[ns]")
+    known_on = np.where(late_all == 1.0, promised, delivered)
+    done = ~np.isnat(known_on)
+    return GroupEvents(
+        group[done].reset_index(drop=True),
+        known_on[done],
+        np.ones(int(done.sum())),
+        late_all[done],
+    )
 
 
 def on_time_record(
@@ -84,30 +134,57 @@ def on_time_records(
     windows: Sequence[int],
     prior_rate: float = 0.1,
     prior_weight: float = 5.0,
+    remembered: Sequence[GroupEvents] = (),
 ) -> dict[int, pd.DataFrame]:
-    """:func:`on_time_record` for several windows at once (one sort of the history)."""
-    # A line's outcome is known on its delivery, or, if it is late, as soon as its promise
-    # passes undelivered: counting late lines from then on is what a planner knew at the
-    # time, and reacts to a run of late deliveries weeks before they are delivered.
-    late_all = history["late"].astype(float).fillna(1.0).to_numpy()
-    promised = history["promised_date"].to_numpy("datetime64[ns]")
-    delivered = history["delivered_date"].to_numpy("datetime64[ns]")
-    known_on = np.where(late_all == 1.0, promised, delivered)
-    done = ~np.isnat(known_on)
-    categories = pd.Index(pd.concat([group[done], query_group]).astype(str).unique())
-    events = _SortedEvents(
-        _codes(group[done], categories), known_on[done], np.ones(int(done.sum())), late_all[done]
-    )
-    qkeys = _codes(query_group, categories)
+    """:func:`on_time_record` for several windows at once (one sort of the history).
+
+    ``remembered``: outcome tables (:func:`outcome_events`) of lines not in ``history``,
+    such as those a model keeps from its training history; their counts add to it.
+    """
     now = queries["moment"].to_numpy("datetime64[ns]")
-    lines_now, lates_now = events.before(qkeys, now)
+    tables = [outcome_events(history, group), *remembered]
+    dates = [now, *(now - np.timedelta64(window, "D") for window in windows)]
+    (lines_now, lates_now), *earlier = _sum_before(tables, query_group, dates)
     records = {}
-    for window in windows:
-        lines_then, lates_then = events.before(qkeys, now - np.timedelta64(window, "D"))
+    for window, (lines_then, lates_then) in zip(windows, earlier, strict=True):
         lines, lates = lines_now - lines_then, lates_now - lates_then
         rate = (lates + prior_rate * prior_weight) / (lines + prior_weight)
         records[window] = pd.DataFrame({"rate": rate, "lines": lines}, index=queries.index)
     return records
+
+
+@dataclass(frozen=True)
+class WorkEvents:
+    """A grouping's order flow: units ordered and shipped, lines falling due and settled."""
+
+    ordered: GroupEvents
+    shipped: GroupEvents
+    due: GroupEvents
+    settled: GroupEvents
+
+
+def work_events(history: pd.DataFrame, group: pd.Series) -> WorkEvents:
+    """The order-flow events of ``history``'s lines, by ``group``."""
+    group = group.reset_index(drop=True)
+    qty = history["quantity"].to_numpy(float)
+    shipped_at = (
+        history["ship_date"] if "ship_date" in history.columns else history["delivered_date"]
+    ).fillna(history["delivered_date"])
+    has_ship = shipped_at.notna().to_numpy()
+    # A line stops being overdue once delivered, but not before its promise has passed.
+    promised = history["promised_date"].to_numpy("datetime64[ns]")
+    delivered = history["delivered_date"].to_numpy("datetime64[ns]")
+    settled = np.where(np.isnat(delivered), np.datetime64("NaT"), np.maximum(promised, delivered))
+    has_settled = ~np.isnat(settled)
+    ones = np.ones(len(group))
+    return WorkEvents(
+        ordered=GroupEvents(group, history["order_date"].to_numpy("datetime64[ns]"), qty),
+        shipped=GroupEvents(
+            group[has_ship], shipped_at[has_ship].to_numpy("datetime64[ns]"), qty[has_ship]
+        ),
+        due=GroupEvents(group, promised, ones),
+        settled=GroupEvents(group[has_settled], settled[has_settled], ones[has_settled]),
+    )
 
 
 def open_work(
@@ -116,39 +193,27 @@ def open_work(
     queries: pd.DataFrame,
     query_group: pd.Series,
     throughput_days: int = 28,
+    remembered: Sequence[WorkEvents] = (),
 ) -> pd.DataFrame:
     """Open units, overdue lines and recent throughput of each query's group at its moment.
 
     Open units: ordered before the moment, not shipped (or, without ship dates, delivered)
     before it. Throughput: units shipped in the ``throughput_days`` before the moment.
+    Overdue: promised before the moment, not delivered before it. ``remembered``: order
+    flows (:func:`work_events`) of lines not in ``history``; their counts add to it.
     """
-    categories = pd.Index(pd.concat([group, query_group]).astype(str).unique())
-    ekeys = _codes(group, categories)
-    qkeys = _codes(query_group, categories)
     now = queries["moment"].to_numpy("datetime64[ns]")
-    qty = history["quantity"].to_numpy(float)
-    shipped_at = (
-        history["ship_date"] if "ship_date" in history.columns else history["delivered_date"]
-    ).fillna(history["delivered_date"])
-    has_ship = shipped_at.notna().to_numpy()
-    ordered = _count_before(
-        ekeys, history["order_date"].to_numpy("datetime64[ns]"), qty, qkeys, now
-    )
-    shipments = _SortedEvents(
-        ekeys[has_ship], shipped_at[has_ship].to_numpy("datetime64[ns]"), qty[has_ship]
-    )
-    (shipped,) = shipments.before(qkeys, now)
-    (shipped_earlier,) = shipments.before(qkeys, now - np.timedelta64(throughput_days, "D"))
-    recent = shipped - shipped_earlier
-    # Overdue: promised before the moment, not delivered before it.
-    promised = history["promised_date"].to_numpy("datetime64[ns]")
-    delivered = history["delivered_date"].to_numpy("datetime64[ns]")
-    settled = np.where(np.isnat(delivered), np.datetime64("NaT"), np.maximum(promised, delivered))
-    ones = np.ones(len(ekeys))
-    due = _count_before(ekeys, promised, ones, qkeys, now)
-    has_settled = ~np.isnat(settled)
-    closed = _count_before(ekeys[has_settled], settled[has_settled], ones[has_settled], qkeys, now)
-    per_day = recent / throughput_days
+    flows = [work_events(history, group), *remembered]
+
+    def total(kind: str, *dates: np.ndarray) -> list[np.ndarray]:
+        tables = [getattr(flow, kind) for flow in flows]
+        return [sums[0] for sums in _sum_before(tables, query_group, dates)]
+
+    (ordered,) = total("ordered", now)
+    shipped, shipped_earlier = total("shipped", now, now - np.timedelta64(throughput_days, "D"))
+    (due,) = total("due", now)
+    (closed,) = total("settled", now)
+    per_day = (shipped - shipped_earlier) / throughput_days
     open_units = np.maximum(ordered - shipped, 0.0)
     return pd.DataFrame(
         {

@@ -25,6 +25,7 @@ from forecasting.errors import ConfigError, DataContractError
 from forecasting.risk.bands import check_bands, risk_band
 from forecasting.risk.features import FeatureSpace, scoring_snapshots, training_snapshots
 from forecasting.risk.labels import delay_days
+from forecasting.risk.memory import HistoryMemory
 from forecasting.risk.reasons import explain
 
 OUTPUT_COLUMNS = [
@@ -167,6 +168,7 @@ class AtRiskModel(BaseEstimator):
         self.mean_delay_ = float(np.nanmean(delays[late_known])) if late_known.any() else 1.0
         self.base_rate_ = float(y.mean())
         self.trained_as_of_ = as_of
+        self.memory_ = HistoryMemory(history, as_of, self.space_.groups)
         return self
 
     def predict_proba_frame(self, features: pd.DataFrame) -> np.ndarray:
@@ -201,8 +203,23 @@ class AtRiskModel(BaseEstimator):
         as_of = pd.Timestamp(as_of)
         check_orders(orders, as_of)
         snaps = scoring_snapshots(orders, as_of)
+        history, memory = self._history(orders, as_of)
+        return self.space_.frame(orders, snaps, history, memory)[self.features_]
+
+    def _history(
+        self, orders: pd.DataFrame, as_of: pd.Timestamp
+    ) -> tuple[pd.DataFrame, HistoryMemory | None]:
+        """The batch's own history before ``as_of`` and the remembered lines it lacks.
+
+        A batch of open lines (an API call) gets the records and site flows of the
+        training history; a full history file repeats the remembered lines, which then
+        count once. Models pickled before they remembered anything use the batch alone.
+        """
         history = orders[orders["order_date"] < as_of]
-        return self.space_.frame(orders, snaps, history)[self.features_]
+        memory = getattr(self, "memory_", None)
+        if memory is None:
+            return history, None
+        return history[memory.unseen(history)], memory
 
     def score(
         self, orders: pd.DataFrame, as_of: pd.Timestamp | str, snapshots: pd.DataFrame | None = None
@@ -213,8 +230,8 @@ class AtRiskModel(BaseEstimator):
         snaps = scoring_snapshots(orders, as_of) if snapshots is None else snapshots
         if snaps.empty:
             return pd.DataFrame(columns=OUTPUT_COLUMNS)
-        history = orders[orders["order_date"] < as_of]
-        features = self.space_.frame(orders, snaps, history)
+        history, memory = self._history(orders, as_of)
+        features = self.space_.frame(orders, snaps, history, memory)
         p = self.predict_proba_frame(features)
         lines = orders.loc[snaps["row"].to_numpy()].reset_index(drop=True)
         if self.delay_model_ is not None:

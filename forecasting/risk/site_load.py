@@ -26,7 +26,7 @@ LONG_RUN_DAYS = 364
 REVERSION_DAYS = 28
 
 
-def _daily(history: pd.DataFrame) -> pd.DataFrame:
+def daily_flows(history: pd.DataFrame) -> pd.DataFrame:
     """Units ordered and shipped per site and day over the whole history."""
     shipped_on = (
         history["ship_date"] if "ship_date" in history.columns else history["delivered_date"]
@@ -40,9 +40,8 @@ def _daily(history: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _site_tables(history: pd.DataFrame, last: pd.Timestamp) -> dict[str, pd.DataFrame]:
+def _site_tables(daily: pd.DataFrame, last: pd.Timestamp) -> dict[str, pd.DataFrame]:
     """Per site, a daily table of capacity and arrival rates known at the start of each day."""
-    daily = _daily(history)
     tables = {}
     for site, rows in daily.groupby(level="site"):
         rows = rows.droplevel("site")
@@ -65,16 +64,23 @@ def site_load(
     moments: pd.Series,
     promised: pd.Series,
     open_units: np.ndarray,
+    remembered: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """``utilization`` and ``backlog_days_at_promise`` of each line (NaN where unknown)."""
+    """``utilization`` and ``backlog_days_at_promise`` of each line (NaN where unknown).
+
+    ``remembered``: :func:`daily_flows` of lines not in ``history``; they add to its flows.
+    """
     moments = pd.to_datetime(moments).dt.normalize().reset_index(drop=True)
     promised = pd.to_datetime(promised).reset_index(drop=True)
     sites = sites.astype(str).reset_index(drop=True)
     capacity = np.full(len(sites), np.nan)
     arrivals = np.full(len(sites), np.nan)
     long_run = np.full(len(sites), np.nan)
-    if len(sites) and not history.empty:
-        tables = _site_tables(history, moments.max())
+    daily = daily_flows(history)
+    if remembered is not None and not remembered.empty:
+        daily = pd.concat([daily, remembered]).groupby(level=["site", "day"]).sum()
+    if len(sites) and not daily.empty:
+        tables = _site_tables(daily, moments.max())
         for site, positions in sites.groupby(sites).groups.items():
             table = tables.get(str(site))
             if table is None:

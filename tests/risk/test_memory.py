@@ -1,0 +1,77 @@
+"""A fitted at-risk model remembers its training history, so a batch of open lines (an API
+call) is scored with the same records and site load as the whole history would give."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.risk.model import AtRiskModel
+from forecasting.synthetic import generate_orders
+
+
+@pytest.fixture(scope="module")
+def history() -> pd.DataFrame:
+    return generate_orders(sites=2, skus=30, days=260, seed=5).orders
+
+
+@pytest.fixture(scope="module")
+def trained(history: pd.DataFrame) -> tuple[AtRiskModel, pd.Timestamp]:
+    as_of = history["order_date"].min() + pd.Timedelta(days=200)
+    model = AtRiskModel(max_iter=60, n_models=1).fit(history, as_of)
+    # As a service gets it: unpickled, with the event tables still to build.
+    return pickle.loads(pickle.dumps(model)), as_of
+
+
+def as_known_at(lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The lines as a caller knows them at ``as_of``: later deliveries and shipments blank."""
+    out = lines.copy()
+    for column in ("delivered_date", "ship_date"):
+        out[column] = out[column].where(out[column] < as_of)
+    return out
+
+
+def by_line(scored: pd.DataFrame) -> pd.DataFrame:
+    return scored.set_index("line_id").sort_index()
+
+
+def test_a_batch_of_open_lines_scores_as_the_whole_history_does(trained, history) -> None:
+    model, as_of = trained
+    open_at = (history["order_date"] <= as_of) & ~(history["delivered_date"] < as_of)
+    batch = as_known_at(history[open_at], as_of)
+    assert len(batch) > 50 and len(model.memory_) > 10 * len(batch)
+    whole = by_line(model.score(history, as_of))
+    alone = by_line(model.score(batch, as_of))
+    pd.testing.assert_frame_equal(alone, whole)
+    # Not vacuous: without what it remembers, the same batch sees no records and no flows.
+    forgetful = pickle.loads(pickle.dumps(model))
+    forgetful.memory_ = None
+    blind = by_line(forgetful.score(batch, as_of))
+    assert np.abs(blind["p_late"] - whole["p_late"]).max() > 0.05
+    assert (blind["reason_1"] != whole["reason_1"]).any()
+
+
+def test_memory_plus_what_happened_since_training_is_the_whole_history(trained, history) -> None:
+    model, trained_as_of = trained
+    as_of = trained_as_of + pd.Timedelta(days=30)
+    # Everything the model does not remember: lines not delivered by its training date.
+    since = history[~(history["delivered_date"] < trained_as_of)]
+    batch = as_known_at(since[since["order_date"] <= as_of], as_of)
+    whole = by_line(model.score(history, as_of))
+    pd.testing.assert_frame_equal(by_line(model.score(batch, as_of)), whole)
+
+
+def test_a_file_that_repeats_remembered_lines_counts_them_once(trained, history) -> None:
+    model, trained_as_of = trained
+    as_of = trained_as_of + pd.Timedelta(days=14)
+    forgetful = pickle.loads(pickle.dumps(model))
+    forgetful.memory_ = None  # scores from the file alone, as before the model remembered
+    pd.testing.assert_frame_equal(
+        by_line(model.score(history, as_of)), by_line(forgetful.score(history, as_of))
+    )
+    # It remembers exactly the lines delivered before its training date.
+    remembered = ~model.memory_.unseen(history)
+    assert (remembered == (history["delivered_date"] < trained_as_of).to_numpy()).all()
