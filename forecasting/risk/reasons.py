@@ -1,12 +1,15 @@
 """Reasons a line is at risk, in words a planner reads.
 
-Attribution by occlusion: for each feature, the line's calibrated probability is
-recomputed with that feature set to its typical value (training median, or most common
-category); the rise in risk the real value causes is that feature's contribution. The
-three largest positive contributions become ``reason_1..3``, each stating the value
-and, for a track record, whose it is (e.g. "shipment mode Truck late on 29% of lines in
-the last year"). Features no tree splits on are skipped: they cannot move p_late.
-Vectorised: one prediction per occluded feature for the whole batch.
+Attribution by occlusion, one *factor* at a time: a factor is one feature, or one
+group's whole track record (its late rate over 365 and 90 days and all history, and its
+volume, which carry the same information and would share the credit if occluded one by
+one). The line's calibrated probability is recomputed with the factor set to its typical
+value (training median, or most common category); the rise in risk the real value causes
+is the factor's contribution. The three largest positive contributions become
+``reason_1..3``, each stating a value and, for a track record, whose it is and the window
+furthest above its typical rate (e.g. "shipment mode Truck late on 29% of lines in the
+last year"). Features no tree splits on are skipped: they cannot move p_late.
+Vectorised: one prediction for all occluded copies of the whole batch.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def record_of(feature: str) -> tuple[str, str] | None:
 def phrase(feature: str, value: Any, group_value: str | None = None) -> str:
     """One reason in words; ``group_value`` names whose track record it is."""
     if isinstance(value, float) and np.isnan(value):
-        return f"{feature.replace('_', ' ')} unknown"
+        return f"{feature.replace('_', ' ')} not recorded"
     record = record_of(feature)
     if record is not None:
         group, template = record
@@ -76,8 +79,30 @@ def phrase(feature: str, value: Any, group_value: str | None = None) -> str:
     if said is not None:
         return said.format(v=float(value))
     if isinstance(value, int | float | np.floating | np.integer):
-        return f"{feature.replace('_', ' ')} {float(value):,.4g}"
+        return f"{feature.replace('_', ' ')} {_number(float(value))}"
     return f"{feature.replace('_', ' ')} is {value}"
+
+
+def factors(columns: list[str]) -> list[list[str]]:
+    """The features grouped as a planner reads them: a group's track-record windows (365
+    and 90 days, all history, volume) are one factor, every other feature its own."""
+    out: list[list[str]] = []
+    where: dict[str, int] = {}
+    for column in columns:
+        record = record_of(column)
+        if record is None:
+            out.append([column])
+            continue
+        if record[0] not in where:
+            where[record[0]] = len(out)
+            out.append([])
+        out[where[record[0]]].append(column)
+    return out
+
+
+def _number(value: float) -> str:
+    """13,740 rather than 1.374e+04; 0.3125 rather than 0.31250000."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def explain(
@@ -94,16 +119,16 @@ def explain(
     """
     # Features no tree splits on contribute nothing: leave them out of the occlusion,
     # which is most of the scoring time on API-sized batches.
-    columns = model.used_features()
+    groups = factors(model.used_features())
     n = len(features)
-    occluded = _occluded_batch(features, model.features_, columns, model.reference_)
+    occluded = _occluded_batch(features, model.features_, groups, model.reference_)
     # One prediction over all occluded copies: the booster's per-call overhead dominates
     # a feature-by-feature loop on API-sized batches.
-    p_occluded = model.predict_proba_frame(occluded).reshape(len(columns), n).T
+    p_occluded = model.predict_proba_frame(occluded).reshape(len(groups), n).T
     contributions = p[:, None] - p_occluded
     order = np.argsort(-contributions, axis=1)[:, :top]
-    values = [features[column].tolist() for column in columns]  # row access without iloc
-    owners = _record_owners(model, columns, lines)
+    quoted = [_quoted(features, group, model.reference_) for group in groups]
+    owners = _record_owners(model, [group[0] for group in groups], lines)
     out: list[list[str]] = [[] for _ in range(top)]
     for i in range(n):
         for rank in range(top):
@@ -113,8 +138,33 @@ def explain(
                 continue
             parts = owners[j]
             owner = " / ".join(str(part[i]) for part in parts) if parts is not None else None
-            out[rank].append(phrase(columns[j], values[j][i], owner))
+            column, values = quoted[j]
+            out[rank].append(phrase(column[i], values[i], owner))
     return out
+
+
+def _quoted(
+    features: pd.DataFrame, group: list[str], reference: dict[str, object]
+) -> tuple[list[str], list[object]]:
+    """Per line, which feature of a factor to quote and its value: of a track record, the
+    window whose late rate is furthest above its typical value (the volume when no rate
+    is above it); of any other factor, its one feature."""
+    if len(group) == 1:
+        return [group[0]] * len(features), features[group[0]].tolist()
+    rates = [c for c in group if "_late_rate" in c]
+    volume = [c for c in group if c not in rates]
+    fallback = (volume or rates)[0]
+    if not rates:
+        return [fallback] * len(features), features[fallback].tolist()
+    values = features[rates].to_numpy(dtype=float, na_value=np.nan)
+    typical = np.array([float(reference.get(c, np.nan)) for c in rates])  # type: ignore[arg-type]
+    excess = (values - typical) / np.maximum(np.abs(typical), 1e-9)
+    excess = np.where(np.isnan(excess), -np.inf, excess)
+    best = np.argmax(excess, axis=1)
+    above = excess[np.arange(len(best)), best] > 0
+    chosen = [rates[b] if up else fallback for b, up in zip(best, above, strict=True)]
+    columns = {c: features[c].tolist() for c in group}
+    return chosen, [columns[c][i] for i, c in enumerate(chosen)]
 
 
 def _record_owners(
@@ -144,13 +194,13 @@ def _record_owners(
 def _occluded_batch(
     features: pd.DataFrame,
     columns: list[str],
-    occlude: list[str],
+    occlude: list[list[str]],
     reference: dict[str, object],
 ) -> pd.DataFrame:
-    """``len(occlude)`` copies of ``features[columns]`` stacked; in copy ``j`` the feature
-    ``occlude[j]`` is set to its typical value."""
+    """``len(occlude)`` copies of ``features[columns]`` stacked; in copy ``j`` the features
+    of ``occlude[j]`` are set to their typical values."""
     n, k = len(features), len(occlude)
-    block_of = {column: j for j, column in enumerate(occlude)}
+    block_of = {column: j for j, group in enumerate(occlude) for column in group}
     data: dict[str, object] = {}
     for column in columns:
         values = features[column]
