@@ -107,6 +107,7 @@ def code_version() -> dict[str, str]:
     except (OSError, subprocess.TimeoutExpired):
         commit = ""
     out["code.git_commit"] = commit or "unknown"
+    out["code.library"] = library_hash()
     for lib in LIBRARIES:
         try:
             out[f"code.{lib}"] = importlib.metadata.version(lib)
@@ -115,6 +116,22 @@ def code_version() -> dict[str, str]:
     return out
 
 
+def library_hash(root: Path | None = None) -> str:
+    """A hash of the domain library's source (``forecasting/``, or ``root``): the code that
+    shapes a model. Part of every recipe, so an upgrade retrains on unchanged data rather
+    than calling the champion built by the old code up to date."""
+    import forecasting
+
+    digest = hashlib.sha256()
+    root = root if root is not None else Path(forecasting.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def recipe_hash(recipe: dict) -> str:
-    """A short, stable hash of a model recipe (the settings that shape the model)."""
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    """A short, stable hash of a model recipe: the settings and the library code that
+    shape the model."""
+    shaped = {**recipe, "library": library_hash()}
+    return hashlib.sha256(json.dumps(shaped, sort_keys=True, default=str).encode()).hexdigest()[:12]

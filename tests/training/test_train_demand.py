@@ -186,7 +186,8 @@ def test_training_against_a_real_mlflow_server(
         [MlflowClient(url).get_experiment_by_name("ordercast-demand").experiment_id]
     )
     assert len(runs) == 2
-    assert {"data.hash", "data.rows", "code.git_commit", "recipe.hash"} <= set(runs[0].data.tags)
+    tags = set(runs[0].data.tags)
+    assert {"data.hash", "data.rows", "code.git_commit", "code.library", "recipe.hash"} <= tags
     assert "chosen.mase" in runs[0].data.metrics
     assert pd.notna(runs[0].data.metrics["score"])
 
