@@ -63,8 +63,9 @@ def score(
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
     model: str | None = typer.Option(
         None,
-        help="Saved model (joblib path or models:/ordercast-risk@champion); "
-        "default: train on ORDERS as of --as-of.",
+        help="Saved model (joblib path or models:/ordercast-risk@champion). It remembers "
+        "the lines delivered before its training date, so ORDERS may then hold just the "
+        "open lines. Default: train on ORDERS as of --as-of.",
     ),
     save_model: Path | None = typer.Option(None, help="Also save the trained model here."),
     tolerance_days: int | None = typer.Option(
