@@ -129,6 +129,9 @@ def orders_frame(lines: list[OrderLine]) -> pd.DataFrame:
     response_model=AtRiskResponse,
     summary="Probability, band, expected delay and reasons per open order line",
     description="Scores the whole batch in one vectorised call of the champion at-risk model. "
+    "Send the lines open at `as_of`: the model remembers the lines delivered before its "
+    "training date (on-time records, site throughput), so a batch needs no history of its "
+    "own; lines delivered since then count only if the batch carries them. "
     "Line ids must be unique within a batch.",
     responses=documented(400, 401, 403, 413, 422, 503),
 )
