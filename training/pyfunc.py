@@ -175,10 +175,6 @@ class RiskModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         self.core = joblib.load(context.artifacts[CORE_ARTIFACT])
-        # The remembered history's event tables are built now, not on the first request.
-        memory = getattr(self.core, "memory_", None)
-        if memory is not None:
-            memory.warm()
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
         from forecasting.contract import validate_orders

@@ -39,6 +39,13 @@ class _SortedEvents:
         first = np.searchsorted(self.sorted_keys, query_keys * _SPAN - _SPAN // 2, side="left")
         return [cum[upto] - cum[first] for cum in self.sums]
 
+    def compact(self) -> None:
+        """Keep one entry per (key, day): every lookup gives the same sums, exactly (the
+        running sums are taken, not re-added), from a table as long as the distinct days."""
+        keys, first = np.unique(self.sorted_keys, return_index=True)
+        self.sums = [np.concatenate((cum[first], cum[-1:])) for cum in self.sums]
+        self.sorted_keys = keys
+
 
 class GroupEvents:
     """Dated, weighted events of one grouping (a vendor's outcomes, a site's shipments),
@@ -50,6 +57,11 @@ class GroupEvents:
         self.categories = pd.Index(group.astype(str).unique())
         self.events = _SortedEvents(_codes(group, self.categories), dates, *weights)
         self.width = len(weights)
+
+    def compact(self) -> GroupEvents:
+        """The same sums from one entry per group and day (for a table kept for long)."""
+        self.events.compact()
+        return self
 
     def codes(self, query_group: pd.Series) -> np.ndarray:
         """The position of each query's group among these events' groups; -1 if unseen."""

@@ -7,15 +7,14 @@ every site looks idle, and a batch scored in the middle of a backlog comes out a
 as any other. So the model keeps the lines settled (delivered) before its training date
 as the events the features count, and adds them to whatever a batch brings.
 
-Only the compact lines are pickled; the sorted event tables are built on first use.
 Lines the model remembers are recognised by a hash of their ``line_id`` and left out of
 a batch's own history, so a file that repeats them is not counted twice.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,8 +29,6 @@ from forecasting.risk.history import (
 from forecasting.risk.labels import is_late
 from forecasting.risk.site_load import daily_flows
 
-DATES = ("order_date", "promised_date", "delivered_date", "ship_date")
-
 
 def line_hashes(line_ids: pd.Series) -> np.ndarray:
     """A 64-bit hash per line id (a batch is matched against up to millions of them)."""
@@ -39,7 +36,12 @@ def line_hashes(line_ids: pd.Series) -> np.ndarray:
 
 
 class HistoryMemory:
-    """The lines of ``history`` delivered before ``as_of``, by the groups of ``groups``."""
+    """The lines of ``history`` delivered before ``as_of``, as the events the features count.
+
+    Kept as event tables with one entry per group and day (:meth:`GroupEvents.compact`),
+    so the memory grows with the calendar and the number of groups rather than with the
+    lines, plus a 64-bit hash per line to recognise them in a batch.
+    """
 
     def __init__(
         self,
@@ -48,27 +50,25 @@ class HistoryMemory:
         groups: Mapping[str, tuple[str, ...]],
     ) -> None:
         settled = history[history["delivered_date"] < pd.Timestamp(as_of)]
-        lines = pd.DataFrame(index=pd.RangeIndex(len(settled)))
-        for column in DATES:
-            if column in settled.columns:
-                lines[column] = settled[column].to_numpy("datetime64[ns]")
-        lines["quantity"] = settled["quantity"].to_numpy(float)
-        lines["late"] = is_late(settled).to_numpy(float)
-        lines["site"] = pd.Categorical(settled["site"].astype(str).to_numpy())
+        settled = settled.assign(late=is_late(settled).astype(float)).reset_index(drop=True)
         self.groups = {
             name: cols for name, cols in groups.items() if all(c in settled.columns for c in cols)
         }
-        for name, cols in self.groups.items():
-            lines[f"group:{name}"] = pd.Categorical(joined(settled, cols).to_numpy())
-        self.lines = lines
+        self._outcomes = {
+            name: outcome_events(settled, joined(settled, cols)).compact()
+            for name, cols in self.groups.items()
+        }
+        site = settled["site"].astype(str)
+        flows = work_events(settled, site)
+        self._work = WorkEvents(
+            *(getattr(flows, field.name).compact() for field in dataclasses.fields(flows))
+        )
+        self._daily = daily_flows(settled)
+        self.lines = len(settled)
         self.hashes = np.sort(line_hashes(settled["line_id"]))
-        self._tables: dict[str, Any] = {}
 
     def __len__(self) -> int:
-        return len(self.lines)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_tables": {}}
+        return self.lines
 
     def unseen(self, orders: pd.DataFrame) -> np.ndarray:
         """True for the rows of ``orders`` whose line the model does not remember."""
@@ -80,29 +80,12 @@ class HistoryMemory:
 
     def outcomes(self, name: str) -> list[GroupEvents]:
         """The outcome events of group ``name`` (none if the training data lacked it)."""
-        if name not in self.groups:
-            return []
-        key = f"outcomes:{name}"
-        if key not in self._tables:
-            group = self.lines[f"group:{name}"].astype(str)
-            self._tables[key] = outcome_events(self.lines, group)
-        return [self._tables[key]]
+        return [self._outcomes[name]] if name in self._outcomes else []
 
     def work(self) -> list[WorkEvents]:
         """The order flow of each site."""
-        if "work" not in self._tables:
-            self._tables["work"] = work_events(self.lines, self.lines["site"].astype(str))
-        return [self._tables["work"]]
+        return [self._work]
 
     def daily(self) -> pd.DataFrame:
         """Units ordered and shipped per site and day."""
-        if "daily" not in self._tables:
-            self._tables["daily"] = daily_flows(self.lines)
-        return self._tables["daily"]
-
-    def warm(self) -> None:
-        """Build every table now (a service does it on load, not on its first request)."""
-        for name in self.groups:
-            self.outcomes(name)
-        self.work()
-        self.daily()
+        return self._daily
