@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasting.risk.history import GroupEvents
 from forecasting.risk.model import AtRiskModel
 from forecasting.synthetic import generate_orders
 
@@ -75,3 +76,23 @@ def test_a_file_that_repeats_remembered_lines_counts_them_once(trained, history)
     # It remembers exactly the lines delivered before its training date.
     remembered = ~model.memory_.unseen(history)
     assert (remembered == (history["delivered_date"] < trained_as_of).to_numpy()).all()
+
+
+def test_compacted_event_tables_give_the_same_sums_exactly() -> None:
+    rng = np.random.default_rng(0)
+    group = pd.Series(rng.choice(list("abcde"), 5000))
+    start = np.datetime64("2024-01-01", "ns")
+    dates = start + rng.integers(0, 60, 5000).astype("timedelta64[D]")
+    weights = rng.random(5000), rng.integers(0, 2, 5000).astype(float)
+    full, compact = GroupEvents(group, dates, *weights), GroupEvents(group, dates, *weights)
+    compact.compact()
+    assert len(compact.events.sorted_keys) <= 5 * 60 < len(full.events.sorted_keys)
+    queries = pd.Series(rng.choice(list("abcdez"), 2000))  # "z" never seen
+    when = start + rng.integers(-5, 80, 2000).astype("timedelta64[D]")
+    for a, b in zip(
+        full.before(full.codes(queries), when),
+        compact.before(compact.codes(queries), when),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+        assert (a[queries.to_numpy() == "z"] == 0).all()
