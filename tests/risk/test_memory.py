@@ -4,6 +4,7 @@ call) is scored with the same records and site load as the whole history would g
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import pytest
 from forecasting.risk.history import GroupEvents
 from forecasting.risk.model import AtRiskModel
 from forecasting.synthetic import generate_orders
+from training.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +98,30 @@ def test_compacted_event_tables_give_the_same_sums_exactly() -> None:
     ):
         np.testing.assert_array_equal(a, b)
         assert (a[queries.to_numpy() == "z"] == 0).all()
+
+
+def test_risk_score_with_a_saved_model_needs_only_the_open_lines(
+    tmp_path: Path, history: pd.DataFrame
+) -> None:
+    as_of = history["order_date"].min() + pd.Timedelta(days=200)
+    whole_file, open_file = tmp_path / "orders.csv", tmp_path / "open.csv"
+    history.to_csv(whole_file, index=False)
+    open_at = (history["order_date"] <= as_of) & ~(history["delivered_date"] < as_of)
+    as_known_at(history[open_at], as_of).to_csv(open_file, index=False)
+    saved = tmp_path / "risk.joblib"
+    day = f"{as_of:%Y-%m-%d}"
+    common = ["risk", "score", "--as-of", day]
+    assert (
+        main(
+            [*common, str(whole_file), "--out", str(tmp_path / "a.csv"), "--save-model", str(saved)]
+        )
+        == 0
+    )
+    assert (
+        main([*common, str(open_file), "--out", str(tmp_path / "b.csv"), "--model", str(saved)])
+        == 0
+    )
+    from_whole = by_line(pd.read_csv(tmp_path / "a.csv"))
+    from_open = by_line(pd.read_csv(tmp_path / "b.csv"))
+    assert len(from_open) == int(open_at.sum()) > 50
+    pd.testing.assert_frame_equal(from_open, from_whole)
