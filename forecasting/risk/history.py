@@ -56,7 +56,6 @@ class GroupEvents:
     def __init__(self, group: pd.Series, dates: np.ndarray, *weights: np.ndarray) -> None:
         self.categories = pd.Index(group.astype(str).unique())
         self.events = _SortedEvents(_codes(group, self.categories), dates, *weights)
-        self.width = len(weights)
 
     def compact(self) -> GroupEvents:
         """The same sums from one entry per group and day (for a table kept for long)."""
