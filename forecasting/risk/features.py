@@ -155,7 +155,9 @@ def evaluation_snapshots(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFr
 class FeatureSpace:
     """Which columns are numeric and categorical, and the categories seen in training."""
 
-    def __init__(self, orders: pd.DataFrame) -> None:
+    def __init__(self, orders: pd.DataFrame, tolerance_days: int = 0) -> None:
+        # The records count a line late as the labels do: after its promise + tolerance.
+        self.tolerance_days = tolerance_days
         self.numeric: list[str] = []
         self.categorical: dict[str, list[str]] = {}
         for column in orders.columns:
@@ -227,7 +229,8 @@ class FeatureSpace:
             values = lines[column].astype(str) if column in lines.columns else [None] * len(lines)
             out[column] = pd.Categorical(values, categories=categories)
         queries = pd.DataFrame({"moment": moment})
-        history = history.assign(late=is_late(history).astype(float))
+        tolerance = getattr(self, "tolerance_days", 0)  # spaces pickled before it: 0
+        history = history.assign(late=is_late(history, tolerance).astype(float))
         for name, cols in self.groups.items():
             present = [c for c in cols if c in lines.columns and c in history.columns]
             if memory is not None and all(c in lines.columns for c in cols):
@@ -249,6 +252,7 @@ class FeatureSpace:
                 query_group,
                 (365, 90, 36500),
                 remembered=memory.outcomes(name) if memory is not None else (),
+                tolerance_days=tolerance,
             )
             out[f"{name}_late_rate"] = records[365]["rate"].to_numpy()
             out[f"{name}_lines_365d"] = records[365]["lines"].to_numpy()

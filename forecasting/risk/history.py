@@ -95,15 +95,17 @@ def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
     return pd.Categorical(values.astype(str), categories=categories).codes.astype(np.int64)
 
 
-def outcome_events(history: pd.DataFrame, group: pd.Series) -> GroupEvents:
+def outcome_events(history: pd.DataFrame, group: pd.Series, tolerance_days: int = 0) -> GroupEvents:
     """Each line's outcome as an event of its group: (lines 1, late 0/1) on the day known.
 
     A line's outcome is known on its delivery, or, if it is late, as soon as its promise
-    passes undelivered: counting late lines from then on is what a planner knew at the
-    time, and reacts to a run of late deliveries weeks before they are delivered.
+    (plus ``tolerance_days``, as ``late`` was computed) passes undelivered: counting late
+    lines from then on is what a planner knew at the time, and reacts to a run of late
+    deliveries weeks before they are delivered.
     """
     late_all = history["late"].astype(float).fillna(1.0).to_numpy()
-    promised = history["promised_date"].to_numpy("datetime64[ns]")
+    due = history["promised_date"] + pd.Timedelta(days=tolerance_days)
+    promised = due.to_numpy("datetime64[ns]")
     delivered = history["delivered_date"].to_numpy("datetime64[ns]")
     known_on = np.where(late_all == 1.0, promised, delivered)
     done = ~np.isnat(known_on)
@@ -146,14 +148,16 @@ def on_time_records(
     prior_rate: float = 0.1,
     prior_weight: float = 5.0,
     remembered: Sequence[GroupEvents] = (),
+    tolerance_days: int = 0,
 ) -> dict[int, pd.DataFrame]:
     """:func:`on_time_record` for several windows at once (one sort of the history).
 
     ``remembered``: outcome tables (:func:`outcome_events`) of lines not in ``history``,
     such as those a model keeps from its training history; their counts add to it.
+    ``tolerance_days``: the tolerance ``history["late"]`` was computed with.
     """
     now = queries["moment"].to_numpy("datetime64[ns]")
-    tables = [outcome_events(history, group), *remembered]
+    tables = [outcome_events(history, group, tolerance_days), *remembered]
     dates = [now, *(now - np.timedelta64(window, "D") for window in windows)]
     (lines_now, lates_now), *earlier = _sum_before(tables, query_group, dates)
     records = {}

@@ -36,7 +36,8 @@ def line_hashes(line_ids: pd.Series) -> np.ndarray:
 
 
 class HistoryMemory:
-    """The lines of ``history`` delivered before ``as_of``, as the events the features count.
+    """The lines of ``history`` delivered before ``as_of``, as the events the features count
+    (late: delivered more than ``tolerance_days`` after the promise, as the records count).
 
     Kept as event tables with one entry per group and day (:meth:`GroupEvents.compact`),
     so the memory grows with the calendar and the number of groups rather than with the
@@ -48,14 +49,16 @@ class HistoryMemory:
         history: pd.DataFrame,
         as_of: pd.Timestamp,
         groups: Mapping[str, tuple[str, ...]],
+        tolerance_days: int = 0,
     ) -> None:
         settled = history[history["delivered_date"] < pd.Timestamp(as_of)]
-        settled = settled.assign(late=is_late(settled).astype(float)).reset_index(drop=True)
+        late = is_late(settled, tolerance_days).astype(float)
+        settled = settled.assign(late=late).reset_index(drop=True)
         self.groups = {
             name: cols for name, cols in groups.items() if all(c in settled.columns for c in cols)
         }
         self._outcomes = {
-            name: outcome_events(settled, joined(settled, cols)).compact()
+            name: outcome_events(settled, joined(settled, cols), tolerance_days).compact()
             for name, cols in self.groups.items()
         }
         site = settled["site"].astype(str)

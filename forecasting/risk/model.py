@@ -130,7 +130,7 @@ class AtRiskModel(BaseEstimator):
                 f"as of {as_of:%Y-%m-%d} the history has {len(snaps)} labelled lines and not both "
                 "late and on-time ones; train on a later date or a longer history"
             )
-        self.space_ = FeatureSpace(history)
+        self.space_ = FeatureSpace(history, self.tolerance_days)
         features = self.space_.frame(history, snaps, history)
         self.features_ = list(features.columns)
         order = np.argsort(snaps["moment"].to_numpy(), kind="stable")
@@ -168,7 +168,7 @@ class AtRiskModel(BaseEstimator):
         self.mean_delay_ = float(np.nanmean(delays[late_known])) if late_known.any() else 1.0
         self.base_rate_ = float(y.mean())
         self.trained_as_of_ = as_of
-        self.memory_ = HistoryMemory(history, as_of, self.space_.groups)
+        self.memory_ = HistoryMemory(history, as_of, self.space_.groups, self.tolerance_days)
         return self
 
     def predict_proba_frame(self, features: pd.DataFrame) -> np.ndarray:

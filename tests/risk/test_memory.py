@@ -125,3 +125,15 @@ def test_risk_score_with_a_saved_model_needs_only_the_open_lines(
     from_open = by_line(pd.read_csv(tmp_path / "b.csv"))
     assert len(from_open) == int(open_at.sum()) > 50
     pd.testing.assert_frame_equal(from_open, from_whole)
+
+
+def test_memory_counts_late_with_the_models_tolerance(history: pd.DataFrame) -> None:
+    as_of = history["order_date"].min() + pd.Timedelta(days=200)
+    model = AtRiskModel(max_iter=40, n_models=1, tolerance_days=2).fit(history, as_of)
+    open_at = (history["order_date"] <= as_of) & ~(history["delivered_date"] < as_of)
+    alone = by_line(model.score(as_known_at(history[open_at], as_of), as_of))
+    pd.testing.assert_frame_equal(alone, by_line(model.score(history, as_of)))
+    # The records themselves see fewer late lines with two days' grace.
+    lenient = model.feature_frame(history, as_of)["site_late_rate_all"]
+    strict = AtRiskModel(max_iter=40, n_models=1).fit(history, as_of)
+    assert lenient.mean() < strict.feature_frame(history, as_of)["site_late_rate_all"].mean()

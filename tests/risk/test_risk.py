@@ -11,7 +11,7 @@ import pytest
 from forecasting.errors import ConfigError, DataContractError
 from forecasting.risk.evaluate import evaluate, expected_calibration_error, risk_metrics
 from forecasting.risk.features import FeatureSpace, training_snapshots
-from forecasting.risk.history import on_time_record
+from forecasting.risk.history import on_time_record, on_time_records
 from forecasting.risk.labels import is_late, labels_as_of
 from forecasting.risk.model import OUTPUT_COLUMNS, AtRiskModel
 from forecasting.risk.reasons import phrase
@@ -365,3 +365,27 @@ def test_reasons_skip_only_features_no_tree_uses(history) -> None:
         if not isinstance(moved[column].dtype, pd.CategoricalDtype):
             moved[column] = -1e9
     assert not np.allclose(model.predict_proba_frame(moved), p)
+
+
+def test_records_count_late_as_the_labels_do_with_a_tolerance() -> None:
+    history = lines(
+        [
+            ("two-days-late", "2024-02-01", "2024-03-01", "2024-03-03"),
+            ("never-delivered", "2024-02-01", "2024-03-01", None),
+        ]
+    )
+    queries = pd.DataFrame({"moment": pd.to_datetime(["2024-03-04", "2024-03-05"])})
+    group, asked = history["site"], pd.Series(["A", "A"])
+
+    def counts(tolerance: int) -> list[tuple[float, float]]:
+        known = history.assign(late=is_late(history, tolerance).astype(float))
+        record = on_time_records(
+            known, group, queries, asked, (365,), prior_weight=0.0, tolerance_days=tolerance
+        )[365]
+        return list(zip(record["lines"], record["rate"], strict=True))
+
+    # No tolerance: both are late from their promise on 1 March.
+    assert counts(0) == [(2.0, 1.0), (2.0, 1.0)]
+    # Three days' grace: the delivery on 3 March is on time; the open line is known late
+    # only once 4 March has passed, so not yet on the 4th.
+    assert counts(3) == [(1.0, 0.0), (2.0, 0.5)]
