@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.risk.history import joined, on_time_records, open_work
-from forecasting.risk.labels import is_late, labels_as_of
+from forecasting.risk.labels import labels_as_of
 from forecasting.risk.memory import HistoryMemory
 from forecasting.risk.site_load import site_load
 
@@ -230,7 +230,6 @@ class FeatureSpace:
             out[column] = pd.Categorical(values, categories=categories)
         queries = pd.DataFrame({"moment": moment})
         tolerance = getattr(self, "tolerance_days", 0)  # spaces pickled before it: 0
-        history = history.assign(late=is_late(history, tolerance).astype(float))
         for name, cols in self.groups.items():
             present = [c for c in cols if c in lines.columns and c in history.columns]
             if memory is not None and all(c in lines.columns for c in cols):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecasting.risk.labels import is_late
+
 _SPAN = 10_000_000  # days: more than any date range, so key * _SPAN + day sorts by key, day
 
 
@@ -98,16 +100,15 @@ def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
 def outcome_events(history: pd.DataFrame, group: pd.Series, tolerance_days: int = 0) -> GroupEvents:
     """Each line's outcome as an event of its group: (lines 1, late 0/1) on the day known.
 
-    A line's outcome is known on its delivery, or, if it is late, as soon as its promise
-    (plus ``tolerance_days``, as ``late`` was computed) passes undelivered: counting late
-    lines from then on is what a planner knew at the time, and reacts to a run of late
-    deliveries weeks before they are delivered.
+    Late is delivered after the promise plus ``tolerance_days``, as the labels count it. A
+    line's outcome is known on its delivery, or, if it is late, as soon as that date
+    passes undelivered: counting late lines from then on is what a planner knew at the
+    time, and reacts to a run of late deliveries weeks before they are delivered.
     """
-    late_all = history["late"].astype(float).fillna(1.0).to_numpy()
+    late_all = is_late(history, tolerance_days).astype(float).fillna(1.0).to_numpy()
     due = history["promised_date"] + pd.Timedelta(days=tolerance_days)
-    promised = due.to_numpy("datetime64[ns]")
     delivered = history["delivered_date"].to_numpy("datetime64[ns]")
-    known_on = np.where(late_all == 1.0, promised, delivered)
+    known_on = np.where(late_all == 1.0, due.to_numpy("datetime64[ns]"), delivered)
     done = ~np.isnat(known_on)
     return GroupEvents(
         group[done].reset_index(drop=True),
@@ -128,10 +129,9 @@ def on_time_record(
 ) -> pd.DataFrame:
     """Late rate and volume of each query's group over deliveries in the window before it.
 
-    ``history`` needs ``promised_date``, ``delivered_date`` and a boolean-ish ``late``
-    (missing while undelivered); ``queries`` needs
-    ``moment``. The rate is shrunk towards ``prior_rate`` with ``prior_weight`` lines, so
-    a group with little history says little.
+    ``history`` needs ``promised_date`` and ``delivered_date`` (missing while
+    undelivered); ``queries`` needs ``moment``. The rate is shrunk towards ``prior_rate``
+    with ``prior_weight`` lines, so a group with little history says little.
     """
     records = on_time_records(
         history, group, queries, query_group, (window_days,), prior_rate, prior_weight
@@ -154,7 +154,7 @@ def on_time_records(
 
     ``remembered``: outcome tables (:func:`outcome_events`) of lines not in ``history``,
     such as those a model keeps from its training history; their counts add to it.
-    ``tolerance_days``: the tolerance ``history["late"]`` was computed with.
+    ``tolerance_days``: days after the promise a delivery still counts as on time.
     """
     now = queries["moment"].to_numpy("datetime64[ns]")
     tables = [outcome_events(history, group, tolerance_days), *remembered]

@@ -26,7 +26,6 @@ from forecasting.risk.history import (
     outcome_events,
     work_events,
 )
-from forecasting.risk.labels import is_late
 from forecasting.risk.site_load import daily_flows
 
 
@@ -51,9 +50,7 @@ class HistoryMemory:
         groups: Mapping[str, tuple[str, ...]],
         tolerance_days: int = 0,
     ) -> None:
-        settled = history[history["delivered_date"] < pd.Timestamp(as_of)]
-        late = is_late(settled, tolerance_days).astype(float)
-        settled = settled.assign(late=late).reset_index(drop=True)
+        settled = history[history["delivered_date"] < pd.Timestamp(as_of)].reset_index(drop=True)
         self.groups = {
             name: cols for name, cols in groups.items() if all(c in settled.columns for c in cols)
         }
@@ -67,11 +64,11 @@ class HistoryMemory:
             *(getattr(flows, field.name).compact() for field in dataclasses.fields(flows))
         )
         self._daily = daily_flows(settled)
-        self.lines = len(settled)
+        self.line_count = len(settled)
         self.hashes = np.sort(line_hashes(settled["line_id"]))
 
     def __len__(self) -> int:
-        return self.lines
+        return self.line_count
 
     def unseen(self, orders: pd.DataFrame) -> np.ndarray:
         """True for the rows of ``orders`` whose line the model does not remember."""
