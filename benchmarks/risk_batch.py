@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.risk.evaluate import risk_metrics
+from forecasting.risk.features import scoring_snapshots
 from forecasting.risk.labels import is_late
 from forecasting.risk.model import AtRiskModel
 from forecasting.synthetic import generate_orders
@@ -28,8 +29,7 @@ from forecasting.synthetic import generate_orders
 
 def open_batch(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """The lines open at ``as_of`` as a caller knows them then (no later dates)."""
-    open_at = (orders["order_date"] <= as_of) & ~(orders["delivered_date"] < as_of)
-    batch = orders[open_at].copy()
+    batch = orders.loc[scoring_snapshots(orders, as_of)["row"]].copy()
     for column in ("delivered_date", "ship_date"):
         batch[column] = batch[column].where(batch[column] < as_of)
     return batch
