@@ -11,7 +11,7 @@ from fastapi.security import APIKeyHeader
 from api.model_store import LoadedModel, Snapshot
 from api.response_cache import ResponseCache
 from api.security import KeyRing, allows
-from training.settings import Settings
+from ordercast.settings import Settings
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",

@@ -18,7 +18,7 @@ from api.response_cache import ResponseCache
 from api.routes import admin, forecasts, health, models, orders
 from api.security import KeyRing, is_loopback
 from forecasting.errors import ConfigError
-from training.settings import Settings, load_settings
+from ordercast.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def create_app(
 ) -> FastAPI:
     """Build the service.
 
-    ``settings`` default to :func:`training.settings.load_settings`; ``loader`` defaults to
+    ``settings`` default to :func:`ordercast.settings.load_settings`; ``loader`` defaults to
     the MLflow registry at ``settings.mlflow.tracking_uri``; ``kinds`` are the model kinds
     ``/ready`` waits for; ``poll`` starts the background registry poller.
     Raises :class:`ConfigError` when no API key is configured and the host is not loopback.

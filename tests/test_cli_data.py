@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from training.cli import main
+from ordercast.cli import main
 
 HEADER = "order_id,line_id,sku,site,order_date,promised_date,delivered_date,quantity\n"
 ROWS = (

@@ -26,7 +26,7 @@ from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
 
 from forecasting.contract import REQUIRED_COLUMNS
 from forecasting.errors import OrdercastError
-from training.settings import PROJECT_ROOT
+from ordercast.settings import PROJECT_ROOT
 
 CORE_ARTIFACT = "core"
 DEMAND_INPUT_EXAMPLE = pd.DataFrame(

@@ -15,7 +15,7 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from training.settings import PROJECT_ROOT, Settings
+from ordercast.settings import PROJECT_ROOT, Settings
 
 LIBRARIES = ("pandas", "numpy", "statsmodels", "scikit-learn", "mlflow", "ordercast")
 

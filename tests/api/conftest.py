@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from tests.api.fakes import FakeLoader
 from tests.api.registry import RealRegistry
-from training.settings import ApiSettings, Settings
+from ordercast.settings import ApiSettings, Settings
 
 READ_KEY, ADMIN_KEY = "reader-secret-1", "admin-secret-2"
 

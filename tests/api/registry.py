@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from tests.api.fakes import FakeCapacity, FakeRisk, demand_core
 from training import registry, tracking
 from training.pyfunc import CORE_ARTIFACT, DemandModel, log_demand_model, quiet_mlflow
-from training.settings import ApiSettings, MlflowSettings, Settings
+from ordercast.settings import ApiSettings, MlflowSettings, Settings
 
 
 class CoreModel(mlflow.pyfunc.PythonModel):

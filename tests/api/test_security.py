@@ -12,7 +12,7 @@ from api.security import KeyRing
 from forecasting.errors import ConfigError
 from tests.api.conftest import ADMIN_KEY, READ_KEY, settings_with
 from tests.api.fakes import FakeLoader
-from training.settings import load_settings
+from ordercast.settings import load_settings
 
 BODY = {"sku": "SKU-1", "site": "SITE-A", "horizon": 2}
 READ_ENDPOINTS = [
@@ -119,7 +119,7 @@ def test_cors_for_configured_origins() -> None:
 
 def test_serve_refuses_a_public_address_without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI exits 2 with the reason, before binding any port."""
-    from training.cli import main
+    from ordercast.cli import main
 
     monkeypatch.delenv("ORDERCAST_API_KEYS", raising=False)
     assert main(["serve", "--host", "0.0.0.0", "--port", "1"]) == 2

@@ -19,7 +19,7 @@ from forecasting.demand.calendar_features import holiday_dates
 from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
 from forecasting.risk.evaluate import expected_calibration_error
 from forecasting.synthetic import generate_orders
-from training.cli import main
+from ordercast.cli import main
 
 
 def constrained_flows(pattern: list[float], weeks: int = 13) -> pd.DataFrame:

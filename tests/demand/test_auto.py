@@ -10,7 +10,7 @@ import pytest
 
 from forecasting.demand.auto import AutoForecaster
 from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
-from training.cli import main
+from ordercast.cli import main
 
 RNG = np.random.default_rng(5)
 PATTERN = np.array([5.0, 9.0, 2.0, 7.0, 3.0, 8.0, 1.0])

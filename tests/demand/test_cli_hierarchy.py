@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from forecasting.synthetic import generate_orders
-from training.cli import main
+from ordercast.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from forecasting.risk.history import GroupEvents
 from forecasting.risk.model import AtRiskModel
 from forecasting.synthetic import generate_orders
-from training.cli import main
+from ordercast.cli import main
 
 
 @pytest.fixture(scope="module")

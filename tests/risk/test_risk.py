@@ -17,7 +17,7 @@ from forecasting.risk.model import OUTPUT_COLUMNS, AtRiskModel
 from forecasting.risk.reasons import phrase
 from forecasting.risk.site_load import site_load
 from forecasting.synthetic import generate_orders
-from training.cli import main
+from ordercast.cli import main
 
 T = pd.Timestamp("2024-03-01")
 

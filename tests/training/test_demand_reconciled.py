@@ -8,7 +8,7 @@ import numpy as np
 
 from tests.training.conftest import write_config
 from training.pipelines.demand import coherent_forecasts, fit, prepare
-from training.settings import load_settings
+from ordercast.settings import load_settings
 
 
 def bottom_sums(forecasts, column: str):  # type: ignore[no-untyped-def]

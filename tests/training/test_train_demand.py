@@ -13,7 +13,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from tests.training.conftest import champion_artifacts, write_config
-from training.cli import main
+from ordercast.cli import main
 
 
 def train(history: Path, config: Path, *extra: str) -> int:
@@ -129,7 +129,7 @@ def test_a_second_training_waits_for_the_lock_then_exits_4(history_file: Path, s
             [
                 sys.executable,
                 "-m",
-                "training.cli",
+                "ordercast.cli",
                 "train",
                 "demand",
                 "--data",
@@ -156,7 +156,7 @@ def test_two_concurrent_trainings_do_not_corrupt_the_registry(
     command = [
         sys.executable,
         "-m",
-        "training.cli",
+        "ordercast.cli",
         "train",
         "demand",
         "--data",
@@ -203,7 +203,7 @@ def test_log_json_makes_every_stderr_line_json(
         "order_id,line_id,sku,site,order_date,promised_date,delivered_date,quantity\n"
         "o1,l1,S,A,2024-01-02,2024-01-05,,-3\n"
     )
-    base = [sys.executable, "-m", "training.cli", "--log-json", "train"]
+    base = [sys.executable, "-m", "ordercast.cli", "--log-json", "train"]
     runs = {
         "train": (["risk", "--data", str(history_file), "--config", str(config)], 0),
         "bad": (["demand", "--data", str(bad), "--config", str(config)], 2),

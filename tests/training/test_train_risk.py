@@ -10,7 +10,7 @@ import pytest
 
 from forecasting.contract import REQUIRED_COLUMNS
 from tests.training.conftest import champion_artifacts, write_config
-from training.cli import main
+from ordercast.cli import main
 
 
 def test_risk_is_trained_registered_and_scores_through_pyfunc(
@@ -90,7 +90,7 @@ def test_capacity_is_trained_registered_and_forecasts_through_pyfunc(
 
 def test_risk_bands_and_tolerance_are_settings_checked_on_load(tmp_path: Path) -> None:
     from forecasting.errors import ConfigError
-    from training.settings import load_settings
+    from ordercast.settings import load_settings
 
     good = tmp_path / "good.yaml"
     good.write_text("risk: {tolerance_days: 2, bands: [0.1, 0.4]}\n", encoding="utf-8")

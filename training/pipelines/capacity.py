@@ -34,7 +34,7 @@ from training.pipelines.common import (
 from training.plots import capacity_plot
 from training.progress import Steps
 from training.pyfunc import log_capacity_model
-from training.settings import Settings
+from ordercast.settings import Settings
 
 KIND = "capacity"
 EVALUATION_DAYS = 14

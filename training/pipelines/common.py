@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from forecasting.errors import DataContractError, OrdercastError
 from training.progress import Steps
-from training.settings import Settings
+from ordercast.settings import Settings
 
 EXIT_PROMOTED = 0
 EXIT_NOT_PROMOTED = 3

@@ -37,7 +37,7 @@ from training.pipelines.common import (
 )
 from training.plots import forecast_plot
 from training.progress import Steps
-from training.settings import Settings
+from ordercast.settings import Settings
 
 logger = logging.getLogger(__name__)
 KIND = "demand"

@@ -38,7 +38,7 @@ from training.pipelines.common import (
 from training.plots import calibration_plot, importance_plot
 from training.progress import Steps
 from training.pyfunc import log_risk_model
-from training.settings import Settings
+from ordercast.settings import Settings
 
 KIND = "risk"
 EVALUATION_DAYS = 56

@@ -15,8 +15,8 @@ import traceback
 import typer
 
 from forecasting.errors import OrdercastError
-from training.commands import capacity, data, demand, models, risk, serve, train
-from training.logs import configure_logging, say_error
+from ordercast.commands import capacity, data, demand, models, risk, serve, train
+from ordercast.logs import configure_logging, say_error
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -12,7 +12,7 @@ import typer
 
 from forecasting.errors import ConfigError
 from forecasting.loaders import check_orders, load_orders
-from training.outputs import write_frame
+from ordercast.outputs import write_frame
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from training.settings import load_settings
+from ordercast.settings import load_settings
 
 
 def serve(

@@ -15,10 +15,10 @@ import pandas as pd
 import typer
 
 from forecasting.errors import ConfigError
-from training.logs import json_logging_active, say_error
+from ordercast.logs import json_logging_active, say_error
 from training.pipelines import capacity, demand, risk
 from training.pipelines.common import EXIT_LOCKED, LockBusyError, TrainOutcome, training_lock
-from training.settings import load_settings
+from ordercast.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def _parse_date(text: str | None) -> pd.Timestamp | None:
 def _generate_default(path: Path) -> None:
     """A fresh machine has no history: make the synthetic demo one, so training just works."""
     from forecasting.synthetic import capacity_path_for, generate_orders
-    from training.outputs import write_frame
+    from ordercast.outputs import write_frame
 
     logger.info("no order history at %s: generating the synthetic demo history", path)
     history = generate_orders()

@@ -14,7 +14,7 @@ from forecasting.loaders import load_orders
 from forecasting.risk.bands import check_bands
 from forecasting.risk.evaluate import evaluate as evaluate_model
 from forecasting.risk.model import AtRiskModel
-from training.outputs import write_frame
+from ordercast.outputs import write_frame
 
 logger = logging.getLogger(__name__)
 risk_app = typer.Typer(help="Late-delivery risk of open order lines.", no_args_is_help=True)

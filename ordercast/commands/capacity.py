@@ -12,8 +12,8 @@ import yaml
 from forecasting.capacity import CapacityForecaster
 from forecasting.errors import ConfigError
 from forecasting.loaders import load_orders
-from training.outputs import atomic_path, write_frame
-from training.settings import load_settings
+from ordercast.outputs import atomic_path, write_frame
+from ordercast.settings import load_settings
 
 capacity_app = typer.Typer(
     help="Site capacity: workload, shortfall risk, backlog, scenarios.", no_args_is_help=True

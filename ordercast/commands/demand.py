@@ -22,7 +22,7 @@ from forecasting.demand.base import infer_freq
 from forecasting.demand.reconcile import METHODS
 from forecasting.demand.seasonality import default_seasons
 from forecasting.errors import ConfigError
-from training.outputs import read_frame, write_frame
+from ordercast.outputs import read_frame, write_frame
 from training.pipelines.demand import reconciled
 
 logger = logging.getLogger(__name__)

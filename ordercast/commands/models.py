@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from training import registry, tracking
-from training.settings import load_settings
+from ordercast.settings import load_settings
 
 models_app = typer.Typer(
     help="List registered model versions; promote or roll back champions.", no_args_is_help=True
