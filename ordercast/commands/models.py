@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from training import registry, tracking
 from ordercast.settings import load_settings
+from training import registry, tracking
 
 models_app = typer.Typer(
     help="List registered model versions; promote or roll back champions.", no_args_is_help=True

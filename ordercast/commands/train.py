@@ -16,9 +16,9 @@ import typer
 
 from forecasting.errors import ConfigError
 from ordercast.logs import json_logging_active, say_error
+from ordercast.settings import load_settings
 from training.pipelines import capacity, demand, risk
 from training.pipelines.common import EXIT_LOCKED, LockBusyError, TrainOutcome, training_lock
-from ordercast.settings import load_settings
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from ordercast.settings import ApiSettings, Settings
 from tests.api.fakes import FakeLoader
 from tests.api.registry import RealRegistry
-from ordercast.settings import ApiSettings, Settings
 
 READ_KEY, ADMIN_KEY = "reader-secret-1", "admin-secret-2"
 

@@ -16,10 +16,10 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from ordercast.settings import ApiSettings, MlflowSettings, Settings
 from tests.api.fakes import FakeCapacity, FakeRisk, demand_core
 from training import registry, tracking
 from training.pyfunc import CORE_ARTIFACT, DemandModel, log_demand_model, quiet_mlflow
-from ordercast.settings import ApiSettings, MlflowSettings, Settings
 
 
 class CoreModel(mlflow.pyfunc.PythonModel):

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.security import KeyRing
 from forecasting.errors import ConfigError
+from ordercast.settings import load_settings
 from tests.api.conftest import ADMIN_KEY, READ_KEY, settings_with
 from tests.api.fakes import FakeLoader
-from ordercast.settings import load_settings
 
 BODY = {"sku": "SKU-1", "site": "SITE-A", "horizon": 2}
 READ_ENDPOINTS = [

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ordercast.settings import load_settings
 from tests.training.conftest import write_config
 from training.pipelines.demand import coherent_forecasts, fit, prepare
-from ordercast.settings import load_settings
 
 
 def bottom_sums(forecasts, column: str):  # type: ignore[no-untyped-def]

@@ -12,8 +12,8 @@ from filelock import FileLock
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from tests.training.conftest import champion_artifacts, write_config
 from ordercast.cli import main
+from tests.training.conftest import champion_artifacts, write_config
 
 
 def train(history: Path, config: Path, *extra: str) -> int:

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from forecasting.contract import REQUIRED_COLUMNS
-from tests.training.conftest import champion_artifacts, write_config
 from ordercast.cli import main
+from tests.training.conftest import champion_artifacts, write_config
 
 
 def test_risk_is_trained_registered_and_scores_through_pyfunc(

@@ -15,8 +15,8 @@ from filelock import FileLock, Timeout
 from mlflow.tracking import MlflowClient
 
 from forecasting.errors import DataContractError, OrdercastError
-from training.progress import Steps
 from ordercast.settings import Settings
+from training.progress import Steps
 
 EXIT_PROMOTED = 0
 EXIT_NOT_PROMOTED = 3

@@ -23,6 +23,7 @@ from forecasting.demand.reconcile import reconcile_with_notes
 from forecasting.demand.serving import build_serving_model
 from forecasting.loaders import load_orders_with_issues
 from forecasting.series import build_hierarchy, drop_partial_last_period, prefix_levels
+from ordercast.settings import Settings
 from training import registry, tracking
 from training.pipelines.common import (
     EXIT_PROMOTED,
@@ -37,7 +38,6 @@ from training.pipelines.common import (
 )
 from training.plots import forecast_plot
 from training.progress import Steps
-from ordercast.settings import Settings
 
 logger = logging.getLogger(__name__)
 KIND = "demand"

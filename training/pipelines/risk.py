@@ -22,6 +22,7 @@ from forecasting.loaders import load_orders_with_issues
 from forecasting.risk.evaluate import calibration_table, feature_importance, risk_metrics
 from forecasting.risk.labels import is_late
 from forecasting.risk.model import AtRiskModel, lane_baseline
+from ordercast.settings import Settings
 from training import registry, tracking
 from training.pipelines.common import (
     EXIT_PROMOTED,
@@ -38,7 +39,6 @@ from training.pipelines.common import (
 from training.plots import calibration_plot, importance_plot
 from training.progress import Steps
 from training.pyfunc import log_risk_model
-from ordercast.settings import Settings
 
 KIND = "risk"
 EVALUATION_DAYS = 56
