@@ -19,7 +19,8 @@ from mlflow.tracking import MlflowClient
 from ordercast.settings import ApiSettings, MlflowSettings, Settings
 from tests.api.fakes import FakeCapacity, FakeRisk, demand_core
 from training import registry, tracking
-from training.pyfunc import CORE_ARTIFACT, DemandModel, log_demand_model, quiet_mlflow
+from training.model_logging import log_demand_model, quiet_mlflow
+from training.pyfunc import CORE_ARTIFACT, DemandModel
 
 
 class CoreModel(mlflow.pyfunc.PythonModel):

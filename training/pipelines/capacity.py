@@ -20,6 +20,7 @@ from forecasting.capacity.flows import site_flows
 from forecasting.loaders import load_orders_with_issues
 from ordercast.settings import Settings
 from training import registry, tracking
+from training.model_logging import log_capacity_model
 from training.pipelines.common import (
     EXIT_PROMOTED,
     TrainOutcome,
@@ -34,7 +35,6 @@ from training.pipelines.common import (
 )
 from training.plots import capacity_plot
 from training.progress import Steps
-from training.pyfunc import log_capacity_model
 
 KIND = "capacity"
 EVALUATION_DAYS = 14

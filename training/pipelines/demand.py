@@ -216,7 +216,7 @@ def _champion_score(
 
 
 def _log_model(core: object, workdir: Path, name: str) -> str:
-    from training.pyfunc import log_demand_model
+    from training.model_logging import log_demand_model
 
     version = log_demand_model(core, workdir, name)
     return version

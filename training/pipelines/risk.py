@@ -24,6 +24,7 @@ from forecasting.risk.labels import is_late
 from forecasting.risk.model import AtRiskModel, lane_baseline
 from ordercast.settings import Settings
 from training import registry, tracking
+from training.model_logging import log_risk_model
 from training.pipelines.common import (
     EXIT_PROMOTED,
     TrainOutcome,
@@ -38,7 +39,6 @@ from training.pipelines.common import (
 )
 from training.plots import calibration_plot, importance_plot
 from training.progress import Steps
-from training.pyfunc import log_risk_model
 
 KIND = "risk"
 EVALUATION_DAYS = 56
