@@ -8,7 +8,7 @@ DATA   ?= data/orders.csv.gz
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: demo test install notebooks bench lint lock clean-models
+.PHONY: demo test test-fast install notebooks bench lint lock clean-models
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,9 +38,13 @@ demo: $(VENV)/.installed-base
 	@if $(BIN)/ordercast serve --help >/dev/null 2>&1; then \
 	  $(BIN)/ordercast serve --host $(HOST) --port $(PORT); fi
 
-## test: install with the test extra and run the whole suite
+## test: install with the test extra and run the whole suite (what CI runs)
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+## test-fast: unit tests only (no MLflow server, no uvicorn, no notebooks, no training runs)
+test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m "not slow" -q
 
 ## notebooks: JupyterLab on notebooks/ with the project's environment
 notebooks: $(VENV)/.installed-test $(VENV)/.installed-notebooks
@@ -50,9 +54,11 @@ notebooks: $(VENV)/.installed-test $(VENV)/.installed-notebooks
 bench: $(VENV)/.installed-test $(VENV)/.installed-bench
 	@echo "benchmarks: $(BIN)/python benchmarks/<name>.py --help"
 
+## lint: ruff (rules and formatting) and mypy over forecasting, training, api and ordercast
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/mypy forecasting
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## lock: refresh constraints.txt from the current environment (after changing pyproject.toml)
 lock: $(VENV)/.installed-test $(VENV)/.installed-bench $(VENV)/.installed-notebooks

@@ -69,7 +69,7 @@ class RiskModel(mlflow.pyfunc.PythonModel):
         if not report.ok:
             raise MlflowException(str(report.issues[0]), INVALID_PARAMETER_VALUE)
         try:
-            return self.core.score(report.frame, as_of)
+            return self.core.score_lines(report.frame, as_of)
         except OrdercastError as exc:
             raise MlflowException(str(exc), INVALID_PARAMETER_VALUE) from exc
 

@@ -154,7 +154,7 @@ def at_risk(
             )
         seen.add(line.line_id)
     as_of = pd.Timestamp(request.as_of)
-    scored = loaded.core.score(orders_frame(request.orders), as_of)  # type: ignore[attr-defined]
+    scored = loaded.core.score_lines(orders_frame(request.orders), as_of)  # type: ignore[attr-defined]
     out: dict[str, list[Any]] = {
         "order_id": scored["order_id"].astype(str).tolist(),
         "line_id": scored["line_id"].astype(str).tolist(),

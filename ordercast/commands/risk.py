@@ -85,7 +85,7 @@ def score(
     if model is None:
         logger.info("no --model given: training on %s as of %s", orders, f"{cutoff:%Y-%m-%d}")
         fitted = AtRiskModel(tolerance_days=tolerance_days or 0, bands=thresholds)
-        fitted.fit(lines, cutoff)
+        fitted.fit(lines, as_of=cutoff)
         if save_model is not None:
             joblib.dump(fitted, save_model)
     else:
@@ -97,7 +97,7 @@ def score(
                 "(leave out --model) to change it"
             )
         fitted.bands = thresholds  # bands only sort the scores: safe to change after fitting
-    scored = fitted.score(lines, cutoff)
+    scored = fitted.score_lines(lines, cutoff)
     write_frame(scored, out)
     bands = scored["risk_band"].value_counts().to_dict()
     typer.echo(

@@ -21,7 +21,8 @@ from forecasting.contract import CANONICAL_COLUMNS
 from forecasting.loaders import load_orders_with_issues
 from forecasting.risk.evaluate import calibration_table, feature_importance, risk_metrics
 from forecasting.risk.labels import is_late
-from forecasting.risk.model import AtRiskModel, lane_baseline
+from forecasting.risk.baselines import lane_baseline
+from forecasting.risk.model import AtRiskModel
 from ordercast.settings import Settings
 from training import registry, tracking
 from training.model_logging import log_risk_model
@@ -67,8 +68,8 @@ def window_evaluation(
 ) -> WindowEvaluation:
     """Train as of ``as_of - EVALUATION_DAYS``, score the lines open then, judge by outcome."""
     split = as_of - pd.Timedelta(days=EVALUATION_DAYS)
-    model = AtRiskModel(random_state=0, **(params or {})).fit(orders, split)
-    scored = model.score(orders, split)
+    model = AtRiskModel(random_state=0, **(params or {})).fit(orders, as_of=split)
+    scored = model.score_lines(orders, split)
     late = is_late(orders, model.tolerance_days).set_axis(orders["line_id"])
     outcome = late.reindex(scored["line_id"])
     known = (
@@ -143,8 +144,8 @@ def train(
         same_recipe_newer_data=same_recipe(champion, recipe_id),
     )
     with steps.step("fit and score"):
-        model = AtRiskModel(random_state=settings.seed, **params).fit(orders, cutoff)
-        open_now = model.score(orders, cutoff)
+        model = AtRiskModel(random_state=settings.seed, **params).fit(orders, as_of=cutoff)
+        open_now = model.score_lines(orders, cutoff)
     example = orders[orders["line_id"].isin(open_now["line_id"].head(3))].head(3)
     example = example[[c for c in CANONICAL_COLUMNS if c in example.columns]].assign(
         as_of=f"{cutoff:%Y-%m-%d}"
