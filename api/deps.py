@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeGuard, TypeVar
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
-from api.model_store import LoadedModel, Snapshot
+from api.model_store import LoadedModel, Served, Snapshot, is_capacity, is_demand, is_risk
 from api.response_cache import ResponseCache
 from api.security import KeyRing, allows
+from forecasting.cores import AnyCore, CapacityCore, DemandCore, RiskCore
 from ordercast.settings import Settings
+
+CoreT = TypeVar("CoreT", bound=AnyCore)
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",
@@ -59,12 +62,15 @@ def require(needed: str) -> Callable[[str], Awaitable[str]]:
     return check
 
 
-def model_of(kind: str) -> Callable[[Snapshot], Awaitable[LoadedModel]]:
-    """A dependency giving the request's snapshot's model of ``kind``; 503 if not loaded."""
+def model_of(
+    kind: str, is_kind: Callable[[Served], TypeGuard[LoadedModel[CoreT]]]
+) -> Callable[[Snapshot], Awaitable[LoadedModel[CoreT]]]:
+    """A dependency giving the request's snapshot's model of ``kind`` (typed by its guard
+    ``is_kind``); 503 if not loaded."""
 
-    async def pick(snapshot: Annotated[Snapshot, Depends(get_snapshot)]) -> LoadedModel:
+    async def pick(snapshot: Annotated[Snapshot, Depends(get_snapshot)]) -> LoadedModel[CoreT]:
         loaded = snapshot.models.get(kind)
-        if loaded is None:
+        if loaded is None or not is_kind(loaded):
             reason = snapshot.errors.get(kind, "not loaded yet")
             raise HTTPException(503, f"the {kind} model is not available ({reason}); see /ready")
         return loaded
@@ -80,7 +86,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 ReadRole = Annotated[str, Depends(require("read"))]
 AdminRole = Annotated[str, Depends(require("admin"))]
 CurrentSnapshot = Annotated[Snapshot, Depends(get_snapshot)]
-DemandModel = Annotated[LoadedModel, Depends(model_of("demand"))]
-CapacityModel = Annotated[LoadedModel, Depends(model_of("capacity"))]
-RiskModel = Annotated[LoadedModel, Depends(model_of("risk"))]
+DemandModel = Annotated[LoadedModel[DemandCore], Depends(model_of("demand", is_demand))]
+CapacityModel = Annotated[LoadedModel[CapacityCore], Depends(model_of("capacity", is_capacity))]
+RiskModel = Annotated[LoadedModel[RiskCore], Depends(model_of("risk", is_risk))]
 ResponseCacheDep = Annotated[ResponseCache, Depends(get_response_cache)]

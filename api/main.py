@@ -13,12 +13,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.middleware import RequestContext
-from api.model_store import KINDS, Loader, ModelStore
+from api.model_store import Loader, ModelStore
 from api.response_cache import ResponseCache
 from api.routes import admin, forecasts, health, models, orders
 from api.security import KeyRing, is_loopback
 from forecasting.errors import ConfigError
 from ordercast.settings import Settings, load_settings
+from training.serving import KINDS
 
 logger = logging.getLogger(__name__)
 

@@ -15,40 +15,55 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import Generic, TypeGuard, TypeVar
+
+from forecasting.cores import AnyCore, CapacityCore, DemandCore, RiskCore
+from training.serving import KINDS, VersionInfo, fits_kind
 
 logger = logging.getLogger(__name__)
 
-KINDS: tuple[str, ...] = ("demand", "capacity", "risk")
+CoreT = TypeVar("CoreT", bound=AnyCore, covariant=True)
 
 
 @dataclass(frozen=True)
-class VersionInfo:
-    """What the registry says about one model version: when, on what data, how good."""
+class LoadedModel(Generic[CoreT]):
+    """One kind's champion in memory: the domain object and where it came from.
 
-    version: str
-    created_at: str | None = None  # ISO 8601, UTC
-    run_id: str | None = None
-    data: Mapping[str, str] = field(default_factory=dict)  # data.* tags: rows, dates, hash
-    scores: Mapping[str, float] = field(default_factory=dict)  # backtest metrics of the run
-    gate: Mapping[str, str] = field(default_factory=dict)  # gate.* tags: decision, reason
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """One kind's champion in memory: the domain object and where it came from."""
+    Its core is checked against its kind's protocol when it is made (TypeError if it does
+    not fit), so :func:`is_demand` and its siblings can go by ``kind`` alone.
+    """
 
     kind: str
     version: str
-    core: object
+    core: CoreT
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     champion: VersionInfo | None = None
     challenger: VersionInfo | None = None
 
+    def __post_init__(self) -> None:
+        if not fits_kind(self.kind, self.core):
+            raise TypeError(f"a {type(self.core).__name__} cannot serve as a {self.kind} model")
+
     def with_registry(
         self, champion: VersionInfo | None, challenger: VersionInfo | None
-    ) -> LoadedModel:
+    ) -> LoadedModel[CoreT]:
         """The same loaded core with fresher registry facts (no reload)."""
         return dataclasses.replace(self, champion=champion, challenger=challenger)
+
+
+Served = LoadedModel[AnyCore]  # a loaded model of some kind
+
+
+def is_demand(loaded: Served) -> TypeGuard[LoadedModel[DemandCore]]:
+    return loaded.kind == "demand"
+
+
+def is_capacity(loaded: Served) -> TypeGuard[LoadedModel[CapacityCore]]:
+    return loaded.kind == "capacity"
+
+
+def is_risk(loaded: Served) -> TypeGuard[LoadedModel[RiskCore]]:
+    return loaded.kind == "risk"
 
 
 @dataclass(frozen=True)
@@ -56,7 +71,7 @@ class Snapshot:
     """Every kind's loaded model at one moment, plus the last load error per kind."""
 
     kinds: tuple[str, ...] = KINDS
-    models: Mapping[str, LoadedModel] = field(default_factory=dict)
+    models: Mapping[str, Served] = field(default_factory=dict)
     errors: Mapping[str, str] = field(default_factory=dict)
     checked_at: datetime | None = None
 
@@ -72,7 +87,7 @@ class Snapshot:
 # Given a kind and the model served now (or None), return the model to serve: the same
 # object when the champion is unchanged, a new LoadedModel after a (re)load. Raises when
 # the champion cannot be found or loaded; the store then keeps serving the old one.
-Loader = Callable[[str, LoadedModel | None], LoadedModel]
+Loader = Callable[[str, Served | None], Served]
 
 
 class ModelStore:

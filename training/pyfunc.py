@@ -3,18 +3,46 @@
 ``mlflow.pyfunc.load_model("models:/ordercast-demand@champion").predict(frame)`` works
 in any Python with ordercast's libraries; the domain object lives inside the MLflow
 artifact (joblib) and is exposed, after loading, as ``unwrap_python_model().core``.
+
+``predict`` only reads its request frame into the queries of :mod:`forecasting.queries`
+and answers them there, as the API's routes do: the two ways of asking cannot drift.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
 import joblib
-import mlflow
 import pandas as pd
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
+from mlflow.pyfunc import PythonModel, PythonModelContext
 
+from forecasting.contract import validate_orders
+from forecasting.cores import CapacityCore, DemandCore, RiskCore
 from forecasting.errors import OrdercastError
+from forecasting.queries import (
+    DEFAULT_QUANTILES,
+    CapacityQuery,
+    DemandQuery,
+    answer_capacity,
+    answer_demand,
+    answer_risk,
+)
 
 CORE_ARTIFACT = "core"
+DEFAULT_CAPACITY_HORIZON = 14  # days, when a capacity request row leaves horizon empty
+
+Row = Mapping[Hashable, Any]  # one record of a request frame
+
+
+def _core(context: PythonModelContext) -> Any:
+    return joblib.load(context.artifacts[CORE_ARTIFACT])
+
+
+def _wrong_kind(core: object, kind: str) -> TypeError:
+    return TypeError(f"the core artifact holds a {type(core).__name__}, not a {kind} model")
 
 
 def _blank(value: object) -> str | None:
@@ -24,77 +52,120 @@ def _blank(value: object) -> str | None:
     return text or None
 
 
-class DemandModel(mlflow.pyfunc.PythonModel):
-    """Demand forecasts on request: one input row per series asked for."""
-
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        self.core = joblib.load(context.artifacts[CORE_ARTIFACT])
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-        frames = []
-        for position, row in enumerate(model_input.to_dict("records")):
-            try:
-                quantiles = tuple(
-                    float(q) for q in str(_blank(row.get("quantiles")) or "0.1,0.5,0.9").split(",")
-                )
-                frame = self.core.forecast(
-                    sku=_blank(row.get("sku")),
-                    site=_blank(row.get("site")),
-                    channel=_blank(row.get("channel")),
-                    level=_blank(row.get("level")),
-                    horizon=int(row.get("horizon") or self.core.max_horizon),
-                    quantiles=quantiles,
-                )
-            except (OrdercastError, ValueError, TypeError) as exc:
-                raise MlflowException(
-                    f"input row {position}: {exc}", error_code=INVALID_PARAMETER_VALUE
-                ) from exc
-            frames.append(frame.assign(request=position))
-        return pd.concat(frames, ignore_index=True)
+def _whole(value: object) -> int | None:
+    text = _blank(value)
+    return None if text is None else int(float(text))
 
 
-class RiskModel(mlflow.pyfunc.PythonModel):
-    """Late-delivery risk: input rows are order lines (contract columns) plus ``as_of``."""
+def _per_row(
+    model_input: pd.DataFrame, answer: Callable[[Row], pd.DataFrame], numbered: bool
+) -> pd.DataFrame:
+    """``answer`` for each input row, concatenated (with the row's position in a
+    ``request`` column when ``numbered``); a bad row raises MLflow's
+    INVALID_PARAMETER_VALUE naming its position."""
+    frames = []
+    for position, row in enumerate(model_input.to_dict("records")):
+        try:
+            frame = answer(row)
+            frames.append(frame.assign(request=position) if numbered else frame)
+        except (OrdercastError, ValueError, TypeError) as exc:
+            raise MlflowException(
+                f"input row {position}: {exc}", error_code=INVALID_PARAMETER_VALUE
+            ) from exc
+    return pd.concat(frames, ignore_index=True)
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        self.core = joblib.load(context.artifacts[CORE_ARTIFACT])
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-        from forecasting.contract import validate_orders
+def demand_query(row: Row) -> DemandQuery:
+    """A demand request row: ``sku``, ``site``, ``channel``, ``level`` (blank = not given),
+    ``horizon`` (blank = the longest served), ``quantiles`` ("0.1,0.5,0.9")."""
+    quantiles = _blank(row.get("quantiles"))
+    return DemandQuery(
+        sku=_blank(row.get("sku")),
+        site=_blank(row.get("site")),
+        channel=_blank(row.get("channel")),
+        level=_blank(row.get("level")),
+        horizon=_whole(row.get("horizon")),
+        quantiles=DEFAULT_QUANTILES if quantiles is None else _levels(quantiles),
+    )
 
-        if "as_of" not in model_input.columns:
-            raise MlflowException("input needs an as_of column", INVALID_PARAMETER_VALUE)
+
+def _levels(text: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in text.split(",") if part.strip())
+
+
+def capacity_query(row: Row) -> CapacityQuery:
+    """A capacity request row: ``site`` (blank = every site), ``horizon`` in days (blank =
+    14), ``scenario`` (a JSON object, blank = the planned capacity)."""
+    site = _blank(row.get("site"))
+    scenario = json.loads(_blank(row.get("scenario")) or "{}")
+    if not isinstance(scenario, dict):
+        raise ValueError('scenario must be a JSON object, e.g. {"capacity_factor": 1.2}')
+    horizon = _whole(row.get("horizon"))
+    return CapacityQuery(
+        horizon=DEFAULT_CAPACITY_HORIZON if horizon is None else horizon,
+        sites=[site] if site else None,
+        scenario=scenario,
+    )
+
+
+class DemandModel(PythonModel):
+    """Demand forecasts on request: one input row per series asked for (see
+    :func:`demand_query`); output rows carry the input row's position in ``request``."""
+
+    core: DemandCore
+
+    def load_context(self, context: PythonModelContext) -> None:
+        core = _core(context)
+        if not isinstance(core, DemandCore):  # an artifact of another kind: fail at load
+            raise _wrong_kind(core, "demand")
+        self.core = core
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return _per_row(
+            model_input, lambda row: answer_demand(self.core, demand_query(row)).frame, True
+        )
+
+
+class CapacityModel(PythonModel):
+    """Capacity outlook: one input row per request (see :func:`capacity_query`), answered
+    one after the other."""
+
+    core: CapacityCore
+
+    def load_context(self, context: PythonModelContext) -> None:
+        core = _core(context)
+        if not isinstance(core, CapacityCore):  # an artifact of another kind: fail at load
+            raise _wrong_kind(core, "capacity")
+        self.core = core
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return _per_row(
+            model_input, lambda row: answer_capacity(self.core, capacity_query(row)), False
+        )
+
+
+class RiskModel(PythonModel):
+    """Late-delivery risk: input rows are order lines (contract columns) plus ``as_of``
+    (the first row's is used)."""
+
+    core: RiskCore
+
+    def load_context(self, context: PythonModelContext) -> None:
+        core = _core(context)
+        if not isinstance(core, RiskCore):  # an artifact of another kind: fail at load
+            raise _wrong_kind(core, "at-risk")
+        self.core = core
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        if "as_of" not in model_input.columns or model_input.empty:
+            raise MlflowException(
+                "input needs order lines and an as_of column", INVALID_PARAMETER_VALUE
+            )
         as_of = pd.Timestamp(model_input["as_of"].iloc[0])
         report = validate_orders(model_input.drop(columns="as_of"), row_offset=1, row_unit="row")
         if not report.ok:
             raise MlflowException(str(report.issues[0]), INVALID_PARAMETER_VALUE)
         try:
-            return self.core.score_lines(report.frame, as_of)
+            return answer_risk(self.core, report.frame, as_of)
         except OrdercastError as exc:
             raise MlflowException(str(exc), INVALID_PARAMETER_VALUE) from exc
-
-
-class CapacityModel(mlflow.pyfunc.PythonModel):
-    """Capacity outlook: input rows ``site`` (empty for all), ``horizon``, ``scenario`` (JSON)."""
-
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        self.core = joblib.load(context.artifacts[CORE_ARTIFACT])
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-        import json
-
-        frames = []
-        for position, row in enumerate(model_input.to_dict("records")):
-            try:
-                site = _blank(row.get("site"))
-                scenario = json.loads(_blank(row.get("scenario")) or "{}")
-                frames.append(
-                    self.core.predict(
-                        int(row.get("horizon") or 14), [site] if site else None, scenario
-                    )
-                )
-            except (OrdercastError, ValueError, TypeError) as exc:
-                raise MlflowException(
-                    f"input row {position}: {exc}", error_code=INVALID_PARAMETER_VALUE
-                ) from exc
-        return pd.concat(frames, ignore_index=True)

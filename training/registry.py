@@ -15,16 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from forecasting.errors import ConfigError
-
-KINDS = ("demand", "capacity", "risk")
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-
-
-def model_name(kind: str) -> str:
-    if kind not in KINDS:
-        raise ConfigError(f"unknown model kind '{kind}'; kinds: {', '.join(KINDS)}")
-    return f"ordercast-{kind}"
+from training.serving import CHALLENGER, CHAMPION, KINDS, model_name  # one definition
 
 
 def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:

@@ -20,7 +20,14 @@ from api.deps import CapacityModel, DemandModel, ReadRole, ResponseCacheDep
 from api.errors import documented
 from api.model_store import LoadedModel
 from forecasting.capacity.forecaster import OUTPUT_COLUMNS
-from forecasting.errors import ConfigError, HorizonError, OrdercastError
+from forecasting.cores import DemandCore
+from forecasting.queries import (
+    CapacityQuery,
+    DemandQuery,
+    answer_capacity,
+    answer_demand,
+    quantile_levels,
+)
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
 
@@ -45,15 +52,6 @@ def dumps(body: dict[str, Any]) -> bytes:
 
 def json_response(body: dict[str, Any]) -> Response:
     return Response(dumps(body), media_type="application/json")
-
-
-def check_horizon(core: object, horizon: int) -> None:
-    """A horizon beyond the model's raises :class:`HorizonError` carrying the limit."""
-    limit = getattr(core, "max_horizon", None)
-    if isinstance(limit, int) and horizon > limit:
-        error = HorizonError(f"horizon {horizon} is outside what this model serves: 1 to {limit}")
-        error.max_horizon = limit  # type: ignore[attr-defined]
-        raise error
 
 
 # ----------------------------------------------------------------------------- demand
@@ -89,9 +87,8 @@ class DemandRequest(BaseModel):
     @field_validator("quantiles")
     @classmethod
     def _sorted_unique(cls, value: list[float]) -> list[float]:
-        # Levels closer than 0.0001 would share a forecast column: treat them as one
-        # (levels beyond the model's grid get its outermost quantile anyway).
-        return sorted({min(max(round(q, 4), 0.0001), 0.9999) for q in value})
+        # As the model answers them (ascending, unique, 4 decimals): the labels match.
+        return list(quantile_levels(value))
 
 
 class DemandPoint(BaseModel):
@@ -144,16 +141,9 @@ async def demand(
     return Response(body, media_type="application/json")
 
 
-def demand_body(loaded: LoadedModel, request: DemandRequest) -> bytes:
+def demand_body(loaded: LoadedModel[DemandCore], request: DemandRequest) -> bytes:
     """The JSON answer to ``request`` from ``loaded`` (raises the core's domain errors)."""
-    core: Any = loaded.core
-    check_horizon(core, request.horizon)
-    level, keys = core.level_for(request.sku, request.site, request.channel, request.level)
-    given = {"sku": request.sku, "site": request.site, "channel": request.channel}
-    missing = [key for key in keys if given.get(key) is None]
-    if missing:
-        raise ConfigError(f"level '{level}' needs {', '.join(missing)} in the request")
-    frame = core.forecast(
+    query = DemandQuery(
         sku=request.sku,
         site=request.site,
         channel=request.channel,
@@ -161,8 +151,10 @@ def demand_body(loaded: LoadedModel, request: DemandRequest) -> bytes:
         horizon=request.horizon,
         quantiles=tuple(request.quantiles),
     )
+    answer = answer_demand(loaded.core, query)
+    level, frame = answer.level, answer.frame
     columns = [c for c in frame.columns if c.startswith("q") and c[1:2].isdigit()]
-    labels = [f"{q:g}" for q in request.quantiles]
+    labels = [f"{q:g}" for q in answer.quantiles]
     # The core returns quantile columns in level order; requested levels are sorted too.
     values = frame[columns].to_numpy(float).tolist()
     dates = pd.DatetimeIndex(frame["ds"]).strftime("%Y-%m-%d").tolist()
@@ -179,7 +171,7 @@ def demand_body(loaded: LoadedModel, request: DemandRequest) -> bytes:
             "keys": key_values,
             "model": str(frame["model"].iloc[0]),
             "model_version": loaded.version,
-            "freq": str(getattr(core, "freq", "")),
+            "freq": str(loaded.core.freq),
             "points": points,
         }
     )
@@ -238,15 +230,8 @@ CAPACITY_COLUMNS = tuple(c for c in OUTPUT_COLUMNS if c not in ("site", "ds"))
     responses=ERRORS,
 )
 def capacity(request: CapacityRequest, _: ReadRole, loaded: CapacityModel) -> Response:
-    core: Any = loaded.core
-    check_horizon(core, request.horizon)
-    try:
-        frame = core.predict(
-            request.horizon, sites=list(dict.fromkeys(request.sites)), scenario=request.scenario
-        )
-    except (ValueError, TypeError, KeyError) as exc:
-        # A scenario the model cannot apply is the caller's input, not a server fault.
-        raise OrdercastError(f"scenario not applicable: {exc}") from exc
+    query = CapacityQuery(request.horizon, sites=request.sites, scenario=request.scenario)
+    frame = answer_capacity(loaded.core, query)
     days = {
         "site": frame["site"].astype(str).tolist(),
         "ds": pd.DatetimeIndex(frame["ds"]).strftime("%Y-%m-%d").tolist(),

@@ -7,7 +7,8 @@ from pydantic import BaseModel, Field
 
 from api.deps import CurrentSnapshot, ReadRole
 from api.errors import documented
-from api.model_store import VersionInfo
+from forecasting.cores import CapacityCore, DemandCore
+from training.serving import VersionInfo
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
@@ -59,7 +60,8 @@ def _version(info: VersionInfo | None) -> Version | None:
 def list_models(snapshot: CurrentSnapshot, _: ReadRole) -> list[KindModels]:
     out = []
     for kind, loaded in sorted(snapshot.models.items()):
-        horizon = getattr(loaded.core, "max_horizon", None)
+        core = loaded.core
+        horizon = core.max_horizon if isinstance(core, DemandCore | CapacityCore) else None
         out.append(
             KindModels(
                 kind=kind,

@@ -16,6 +16,7 @@ from api.deps import ReadRole, RiskModel, SettingsDep
 from api.errors import documented
 from api.routes.forecasts import Real, json_response
 from forecasting.errors import ContractIssue, DataContractError
+from forecasting.queries import answer_risk, first_duplicate
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -142,19 +143,13 @@ def at_risk(
     if len(request.orders) > limit:
         problem = f"{len(request.orders):,} lines; the limit is {limit:,}: send smaller batches"
         raise DataContractError([ContractIssue(None, "orders", problem)])
-    seen: set[str] = set()
-    for position, line in enumerate(request.orders):
-        if line.line_id in seen:
-            raise DataContractError(
-                [
-                    ContractIssue(
-                        None, f"orders.{position}.line_id", f"duplicate line_id '{line.line_id}'"
-                    )
-                ]
-            )
-        seen.add(line.line_id)
-    as_of = pd.Timestamp(request.as_of)
-    scored = loaded.core.score_lines(orders_frame(request.orders), as_of)  # type: ignore[attr-defined]
+    # The model's own check (answer_risk) names a row; a JSON caller wants the field path.
+    position = first_duplicate(line.line_id for line in request.orders)
+    if position is not None:
+        line_id = request.orders[position].line_id
+        problem = f"duplicate line_id '{line_id}'"
+        raise DataContractError([ContractIssue(None, f"orders.{position}.line_id", problem)])
+    scored = answer_risk(loaded.core, orders_frame(request.orders), pd.Timestamp(request.as_of))
     out: dict[str, list[Any]] = {
         "order_id": scored["order_id"].astype(str).tolist(),
         "line_id": scored["line_id"].astype(str).tolist(),

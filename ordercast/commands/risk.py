@@ -15,6 +15,7 @@ from forecasting.risk.bands import check_bands
 from forecasting.risk.evaluate import evaluate as evaluate_model
 from forecasting.risk.model import AtRiskModel
 from ordercast.outputs import write_frame
+from ordercast.settings import load_settings
 
 logger = logging.getLogger(__name__)
 risk_app = typer.Typer(help="Late-delivery risk of open order lines.", no_args_is_help=True)
@@ -40,16 +41,19 @@ def _date(text: str, option: str) -> pd.Timestamp:
         raise ConfigError(f"{option} '{text}' is not a date like 2025-06-30") from exc
 
 
-def _load_model(reference: str) -> AtRiskModel:
-    """A saved model: a joblib file or an MLflow reference (models:/ordercast-risk@champion)."""
+def _load_model(reference: str, config: Path | None) -> AtRiskModel:
+    """A saved model: a joblib file, or an MLflow reference (models:/ordercast-risk@champion,
+    runs:/<run id>/model) looked up in the configured store, where `train` registers."""
     if reference.startswith(("models:/", "runs:/")):
-        import mlflow
+        from training.serving import RegistryReader
 
-        return mlflow.pyfunc.load_model(reference).unwrap_python_model().core
-    path = Path(reference)
-    if not path.is_file():
-        raise ConfigError(f"--model {reference}: no such file or MLflow model reference")
-    model = joblib.load(path)
+        reader = RegistryReader(load_settings(config).mlflow.tracking_uri)
+        model = getattr(reader.load_reference(reference).unwrap_python_model(), "core", None)
+    else:
+        path = Path(reference)
+        if not path.is_file():
+            raise ConfigError(f"--model {reference}: no such file or MLflow model reference")
+        model = joblib.load(path)
     if not isinstance(model, AtRiskModel):
         raise ConfigError(f"--model {reference} is not an ordercast at-risk model")
     return model
@@ -72,6 +76,9 @@ def score(
         None, "--tolerance-days", min=0, help=TOLERANCE_HELP + " Default 0."
     ),
     bands: str = typer.Option("0.2,0.5", "--bands", help=BANDS_HELP),
+    config: Path | None = typer.Option(
+        None, help="YAML overriding configs/default.yaml (the store --model models:/... reads)."
+    ),
 ) -> None:
     """Probability that each open line misses its promised date, with the top three reasons.
 
@@ -89,7 +96,7 @@ def score(
         if save_model is not None:
             joblib.dump(fitted, save_model)
     else:
-        fitted = _load_model(model)
+        fitted = _load_model(model, config)
         if tolerance_days is not None and tolerance_days != fitted.tolerance_days:
             raise ConfigError(
                 f"--model {model} was trained with a tolerance of {fitted.tolerance_days} "
@@ -99,9 +106,9 @@ def score(
         fitted.bands = thresholds  # bands only sort the scores: safe to change after fitting
     scored = fitted.score_lines(lines, cutoff)
     write_frame(scored, out)
-    bands = scored["risk_band"].value_counts().to_dict()
+    counts = scored["risk_band"].value_counts().to_dict()
     typer.echo(
-        f"scored {len(scored):,} open lines as of {cutoff:%Y-%m-%d} -> {out}; bands: {bands}"
+        f"scored {len(scored):,} open lines as of {cutoff:%Y-%m-%d} -> {out}; bands: {counts}"
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -45,9 +46,15 @@ def serve(
         logging.getLogger("api.access").setLevel(logging.WARNING)
     base = f"http://{'127.0.0.1' if api.host in ('0.0.0.0', '::') else api.host}:{api.port}"
     typer.echo(f"ordercast API on {base} — docs: {base}/docs (Ctrl+C to stop)")
-    options = {"host": api.host, "port": api.port, "access_log": False, "log_config": None}
+    options: dict[str, Any] = {
+        "host": api.host,
+        "port": api.port,
+        "access_log": False,
+        "log_config": None,
+    }
     if api.workers > 1:
-        # Each worker process builds its own app from the same configuration.
+        # Each worker process builds its own app from the same configuration: worker
+        # processes inherit only the environment, so the entry point hands it on there.
         if config is not None:
             os.environ["ORDERCAST_CONFIG"] = str(config)
         os.environ["MLFLOW_TRACKING_URI"] = settings.mlflow.tracking_uri

@@ -9,16 +9,18 @@ tests load them through a real MLflow registry as well.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from api.model_store import LoadedModel, VersionInfo
+from api.model_store import LoadedModel, Served
 from forecasting.demand.base import quantile_column
 from forecasting.demand.serving import DemandServingModel, build_serving_model
 from forecasting.errors import ConfigError, UnknownSeriesError
 from forecasting.series import level_name
+from training.serving import VersionInfo
 
 SKUS = ("SKU-1", "SKU-2")
 SITES = ("SITE-A", "SITE-B")
@@ -71,8 +73,15 @@ class FakeCapacity:
         self.sites = tuple(sites)
         self.capacity = capacity
 
+    @property
+    def sites_(self) -> Sequence[str]:
+        return self.sites
+
     def predict(
-        self, horizon: int, sites: Sequence[str] | None = None, scenario: dict | None = None
+        self,
+        horizon: int,
+        sites: Sequence[str] | None = None,
+        scenario: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         chosen = list(sites) if sites is not None else list(self.sites)
         for site in chosen:
@@ -110,7 +119,7 @@ class FakeCapacity:
 class FakeRisk:
     """At-risk scores from slack days: p_late = 1 / (1 + slack) for open lines."""
 
-    def score(self, orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    def score_lines(self, orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         slack = (orders["promised_date"] - as_of).dt.days.clip(lower=0).to_numpy(float)
         p_late = 1.0 / (1.0 + slack)
         band = np.select([p_late >= 0.5, p_late >= 0.2], ["high", "medium"], "low")
@@ -129,7 +138,7 @@ class FakeRisk:
         )
 
 
-def fake_cores(offset: float = 0.0) -> dict[str, object]:
+def fake_cores(offset: float = 0.0) -> dict[str, DemandServingModel | FakeCapacity | FakeRisk]:
     return {"demand": demand_core(offset), "capacity": FakeCapacity(), "risk": FakeRisk()}
 
 
@@ -141,7 +150,7 @@ class FakeLoader:
         self.fail: dict[str, Exception] = {}
         self.calls = 0
 
-    def __call__(self, kind: str, served: LoadedModel | None) -> LoadedModel:
+    def __call__(self, kind: str, served: Served | None) -> Served:
         self.calls += 1
         if kind in self.fail:
             raise self.fail[kind]

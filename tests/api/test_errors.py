@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.model_store import LoadedModel
+from api.model_store import LoadedModel, Served
 from tests.api.conftest import settings_with
 from tests.api.fakes import FakeLoader
 
@@ -104,7 +104,7 @@ def test_unexpected_failures_are_500_with_a_logged_request_id(
 ) -> None:
     fakes = FakeLoader()
 
-    def loader(kind: str, served: LoadedModel | None) -> LoadedModel:
+    def loader(kind: str, served: Served | None) -> Served:
         if kind == "demand":
             return LoadedModel("demand", "1", ExplodingCore())
         return fakes(kind, served)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import gc
 import weakref
 
-from api.model_store import LoadedModel, ModelStore
+from api.model_store import LoadedModel, ModelStore, Served
+from tests.api.fakes import FakeRisk
 
 
-class Cyclic:
+class Cyclic(FakeRisk):
     """A core in a reference cycle: only the cyclic collector can free it."""
 
     def __init__(self) -> None:
@@ -20,14 +21,14 @@ def test_loaded_models_are_frozen_and_a_replaced_one_is_still_freed() -> None:
     versions = {"now": "1"}
     cores: dict[str, weakref.ref[Cyclic]] = {}
 
-    def loader(kind: str, served: LoadedModel | None) -> LoadedModel:
+    def loader(kind: str, served: Served | None) -> Served:
         if served is not None and served.version == versions["now"]:
             return served
         core = Cyclic()
         cores[versions["now"]] = weakref.ref(core)
         return LoadedModel(kind, versions["now"], core)
 
-    store = ModelStore(loader, kinds=("demand",))
+    store = ModelStore(loader, kinds=("risk",))
     try:
         store.refresh()
         assert gc.get_freeze_count() > 0  # the loaded model is exempt from full passes
@@ -39,6 +40,6 @@ def test_loaded_models_are_frozen_and_a_replaced_one_is_still_freed() -> None:
         # Version 1 is out of the snapshot and only its own cycle holds it: collected at
         # this load, though it had been frozen.
         assert first() is None
-        assert store.snapshot.models["demand"].core is cores["2"]()
+        assert store.snapshot.models["risk"].core is cores["2"]()
     finally:
         gc.unfreeze()

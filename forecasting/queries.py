@@ -1,0 +1,164 @@
+"""Asking a served model: one query per kind, answered one way.
+
+The HTTP routes (``api/routes``) and the MLflow pyfuncs (``training/pyfunc.py``) each
+read their own input (a JSON body, a request frame) into the queries below and get
+their answer from the functions here, so both ways of asking a model check the same
+things, call the core the same way and give the same numbers and the same errors.
+Pure: frames and domain errors out, nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from forecasting.cores import CapacityCore, DemandCore, RiskCore
+from forecasting.errors import (
+    ConfigError,
+    ContractIssue,
+    DataContractError,
+    HorizonError,
+    OrdercastError,
+)
+
+DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
+
+
+def quantile_levels(levels: Iterable[float]) -> tuple[float, ...]:
+    """Quantile levels as a model answers them: ascending, unique, to 4 decimals.
+
+    Levels closer than 0.0001 would share a forecast column, so they count as one (levels
+    beyond a model's grid get its outermost quantile anyway). Raises :class:`ConfigError`
+    for no level, or one not strictly between 0 and 1.
+    """
+    values = tuple(float(q) for q in levels)
+    if not values:
+        raise ConfigError("quantiles: give at least one level, e.g. 0.1,0.5,0.9")
+    for q in values:
+        if not 0 < q < 1:  # NaN fails too
+            raise ConfigError(f"quantile level {q:g} is not strictly between 0 and 1")
+    return tuple(sorted({min(max(round(q, 4), 0.0001), 0.9999) for q in values}))
+
+
+def check_horizon(horizon: int, limit: int) -> None:
+    """Raise :class:`HorizonError` carrying ``max_horizon`` unless 1 <= horizon <= limit."""
+    if not 1 <= horizon <= limit:
+        error = HorizonError(f"horizon {horizon} is outside what this model serves: 1 to {limit}")
+        error.max_horizon = limit  # type: ignore[attr-defined]  # read by the API's 422 body
+        raise error
+
+
+# ----------------------------------------------------------------------------- demand
+
+
+@dataclass(frozen=True)
+class DemandQuery:
+    """One series (by keys, or a roll-up level by name), a horizon in periods (None: the
+    longest the model serves) and quantile levels."""
+
+    sku: str | None = None
+    site: str | None = None
+    channel: str | None = None
+    level: str | None = None
+    horizon: int | None = None
+    quantiles: Sequence[float] = DEFAULT_QUANTILES
+
+
+@dataclass(frozen=True)
+class DemandAnswer:
+    """The level answered (e.g. ``"sku,site"``), the quantile levels answered (ascending,
+    one ``q..`` column each, in that order) and the forecast rows ``series_id, ds, model,
+    mean, q..`` plus the key columns, one row per period."""
+
+    level: str
+    quantiles: tuple[float, ...]
+    frame: pd.DataFrame
+
+
+def answer_demand(core: DemandCore, query: DemandQuery) -> DemandAnswer:
+    """The forecast ``query`` asks for.
+
+    Raises :class:`HorizonError` (with ``max_horizon``) for a horizon the model does not
+    serve, :class:`UnknownSeriesError` naming an unknown level, SKU, site or channel, and
+    :class:`ConfigError` when a named level's keys are missing or a quantile is invalid.
+    """
+    limit = core.max_horizon
+    horizon = limit if query.horizon is None else query.horizon
+    check_horizon(horizon, limit)
+    quantiles = quantile_levels(query.quantiles)
+    level, keys = core.level_for(query.sku, query.site, query.channel, query.level)
+    given = {"sku": query.sku, "site": query.site, "channel": query.channel}
+    missing = [key for key in keys if given.get(key) is None]
+    if missing:
+        raise ConfigError(f"level '{level}' needs {', '.join(missing)} in the request")
+    frame = core.forecast(
+        sku=query.sku,
+        site=query.site,
+        channel=query.channel,
+        level=query.level,
+        horizon=horizon,
+        quantiles=quantiles,
+    )
+    return DemandAnswer(level, quantiles, frame)
+
+
+# --------------------------------------------------------------------------- capacity
+
+
+@dataclass(frozen=True)
+class CapacityQuery:
+    """A horizon in days, the sites (None: every site) and an optional what-if scenario."""
+
+    horizon: int
+    sites: Sequence[str] | None = None
+    scenario: Mapping[str, Any] | None = None
+
+
+def answer_capacity(core: CapacityCore, query: CapacityQuery) -> pd.DataFrame:
+    """The outlook ``query`` asks for: one row per site (each once, in the order asked)
+    and day.
+
+    Raises :class:`HorizonError` (with ``max_horizon``), :class:`UnknownSeriesError` for
+    an unknown site and :class:`OrdercastError` for a scenario the model cannot apply.
+    """
+    check_horizon(query.horizon, core.max_horizon)
+    sites = None if query.sites is None else list(dict.fromkeys(query.sites))
+    try:
+        return core.predict(query.horizon, sites=sites, scenario=query.scenario)
+    except (ValueError, TypeError, KeyError) as exc:
+        # A scenario the model cannot apply is the caller's input, not a fault of the model.
+        raise OrdercastError(f"scenario not applicable: {exc}") from exc
+
+
+# ----------------------------------------------------------------------------- risk
+
+
+def first_duplicate(line_ids: Iterable[object]) -> int | None:
+    """Position of the first line id seen before, or None when all are unique."""
+    seen: set[object] = set()
+    for position, line_id in enumerate(line_ids):
+        if line_id in seen:
+            return position
+        seen.add(line_id)
+    return None
+
+
+def answer_risk(core: RiskCore, orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Risk of the lines of ``orders`` open at ``as_of`` (contract columns, datetime64
+    dates): ``order_id, line_id, promised_date, p_late, risk_band, expected_delay_days,
+    reason_1..3``.
+
+    Raises :class:`DataContractError` for a repeated ``line_id`` (its answers could not
+    be told apart), and the core's domain errors.
+    """
+    duplicate = first_duplicate(orders["line_id"])
+    if duplicate is not None:
+        line_id = orders["line_id"].iloc[duplicate]
+        issue = ContractIssue(
+            duplicate + 1, "line_id", f"duplicate line_id '{line_id}'", "row", duplicate
+        )
+        raise DataContractError([issue])
+    return core.score_lines(orders, pd.Timestamp(as_of))

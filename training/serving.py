@@ -1,0 +1,174 @@
+"""The registry reader the API serves from: model kinds, aliases, versions and champions.
+
+One definition of the model kinds and alias names (training, the API and the CLI import
+them from here). :class:`RegistryReader` reads one MLflow registry through its own
+explicit :class:`~mlflow.tracking.MlflowClient` and loads a version as any MLflow user
+would (``mlflow.pyfunc.load_model``), from artifacts it downloaded with that same store:
+nothing sets MLflow's process-wide tracking or registry URI, so a background refresh
+thread and a training run in the same process cannot redirect each other.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from forecasting.cores import AnyCore, CapacityCore, DemandCore, RiskCore
+from forecasting.errors import ConfigError
+
+if TYPE_CHECKING:  # MLflow is imported when a reader is made: the names above stay light
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.pyfunc import PyFuncModel
+
+KINDS: tuple[str, ...] = ("demand", "capacity", "risk")
+CHAMPION = "champion"  # the version the API serves
+CHALLENGER = "challenger"  # the newest version trained, promoted or not
+
+# What a loaded model's core must offer, per kind (checked when it is loaded).
+CORE_PROTOCOLS: Mapping[str, type] = {
+    "demand": DemandCore,
+    "capacity": CapacityCore,
+    "risk": RiskCore,
+}
+
+# models:/<name>@<alias> or models:/<name>/<version>, nothing after.
+_MODEL_REFERENCE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+def model_name(kind: str) -> str:
+    """The registered model name of ``kind`` (``ordercast-<kind>``); ConfigError if unknown."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown model kind '{kind}'; kinds: {', '.join(KINDS)}")
+    return f"ordercast-{kind}"
+
+
+def fits_kind(kind: str, core: object) -> bool:
+    """Whether ``core`` offers what a model of ``kind`` must (see :mod:`forecasting.cores`)."""
+    protocol = CORE_PROTOCOLS.get(kind)
+    return protocol is not None and isinstance(core, protocol)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What the registry says about one model version: when, on what data, how good."""
+
+    version: str
+    created_at: str | None = None  # ISO 8601, UTC
+    run_id: str | None = None
+    data: Mapping[str, str] = field(default_factory=dict)  # data.*, code.* tags
+    scores: Mapping[str, float] = field(default_factory=dict)  # metrics of the training run
+    gate: Mapping[str, str] = field(default_factory=dict)  # gate.* tags: decision, reason
+
+
+class RegistryReader:
+    """Reads one MLflow store: versions by alias, their facts, their models.
+
+    ``tracking_uri`` is the store (``sqlite:///models/mlflow.db``, ``http://host:5000``);
+    ``registry_uri`` defaults to it. Safe to share between threads: it holds no state
+    beyond its client.
+    """
+
+    def __init__(self, tracking_uri: str, registry_uri: str | None = None) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        self.registry_uri = registry_uri or tracking_uri
+        self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+
+    def by_alias(self, name: str, alias: str) -> ModelVersion | None:
+        """The version of registered model ``name`` that ``alias`` points at, or None."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None
+
+    def info(self, name: str, alias: str) -> VersionInfo | None:
+        """Registry facts about the version ``alias`` points at (None when unset): when it
+        was registered, its run's metrics, its data/code and gate tags."""
+        from mlflow.exceptions import MlflowException
+
+        mv = self.by_alias(name, alias)
+        if mv is None:
+            return None
+        scores: dict[str, float] = {}
+        if mv.run_id:
+            try:
+                scores = dict(self.client.get_run(mv.run_id).data.metrics)
+            except MlflowException:
+                scores = {}
+        tags = dict(mv.tags)
+        return VersionInfo(
+            version=str(mv.version),
+            created_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(),
+            run_id=mv.run_id,
+            data={k: v for k, v in tags.items() if k.startswith(("data.", "code."))},
+            scores=scores,
+            gate={k: v for k, v in tags.items() if k.startswith("gate.")},
+        )
+
+    def load_version(self, name: str, version: str) -> PyFuncModel:
+        """Version ``version`` of ``name`` as a pyfunc model (what ``load_model`` gives)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            source = self.client.get_model_version_download_uri(name, str(version))
+        except MlflowException as exc:
+            raise ConfigError(f"{name} has no version {version} in {self._where()}") from exc
+        return self._load(source)
+
+    def load_reference(self, reference: str) -> PyFuncModel:
+        """A model by MLflow reference: ``models:/<name>@<alias>``, ``models:/<name>/<version>``
+        or ``runs:/<run id>/<path>``, looked up in this store. ConfigError if not found."""
+        if reference.startswith("runs:/"):
+            return self._load(reference)
+        match = _MODEL_REFERENCE.match(reference)
+        if match is None:
+            raise ConfigError(
+                f"'{reference}' is not an MLflow model reference such as "
+                "models:/ordercast-risk@champion, models:/ordercast-risk/3 or runs:/<run id>/model"
+            )
+        name, alias, version = match["name"], match["alias"], match["version"]
+        if alias is not None:
+            found = self.by_alias(name, alias)
+            if found is None:
+                raise ConfigError(f"{name} has no '{alias}' version in {self._where()}")
+            version = str(found.version)
+        return self.load_version(name, version)
+
+    def load_core(self, kind: str, version: str) -> AnyCore:
+        """The domain object of ``kind``'s version ``version`` (``unwrap_python_model().core``).
+
+        Raises TypeError when the model holds no core of that kind.
+        """
+        model = self.load_version(model_name(kind), version)
+        core = getattr(model.unwrap_python_model(), "core", None)
+        if fits_kind(kind, core) and isinstance(core, DemandCore | CapacityCore | RiskCore):
+            return core
+        found = "nothing" if core is None else f"a {type(core).__name__}"
+        raise TypeError(
+            f"{model_name(kind)} v{version} holds {found} as its core, not a {kind} model"
+        )
+
+    def _load(self, artifact_uri: str) -> PyFuncModel:
+        # Downloaded with this reader's store (explicit URIs, no globals), then loaded from
+        # the local copy; the copy can go once loaded, the core is in memory.
+        import mlflow.artifacts
+        import mlflow.pyfunc
+
+        with tempfile.TemporaryDirectory(prefix="ordercast-model-") as folder:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=artifact_uri,
+                dst_path=folder,
+                tracking_uri=self.tracking_uri,
+                registry_uri=self.registry_uri,
+            )
+            return mlflow.pyfunc.load_model(local)
+
+    def _where(self) -> str:
+        return f"the registry at {self.tracking_uri}"
