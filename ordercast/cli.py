@@ -9,6 +9,7 @@ Exit codes, the same for every command:
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 
@@ -53,6 +54,8 @@ for module in (data, demand, capacity, risk, train, models, serve):
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns (and exits with) the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the whole process is ours: no MLflow progress bars on its stderr
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     debug = "--debug" in args
     command = typer.main.get_command(app)
     try:

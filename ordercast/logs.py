@@ -40,6 +40,27 @@ def configure_logging(level: int = logging.INFO, json_lines: bool = False) -> No
     root.setLevel(level)
     for noisy in ("mlflow", "alembic", "urllib3", "distributed", "matplotlib", "numba"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    for own in MLFLOW_OWN_LOGGERS:
+        # MLflow gives these loggers a stderr handler of its own on import; through ours
+        # instead, their lines get our format (JSON with --log-json) and our levels.
+        logger = logging.getLogger(own)
+        logger.handlers[:] = []
+        logger.propagate = True
+    pyfunc = logging.getLogger("mlflow.pyfunc")
+    if not any(isinstance(f, _DropPickleAdvice) for f in pyfunc.filters):
+        pyfunc.addFilter(_DropPickleAdvice())
+
+
+# The loggers MLflow configures itself (mlflow.utils.logging_utils._configure_mlflow_loggers).
+MLFLOW_OWN_LOGGERS = ("mlflow", "alembic", "huey", "sqlalchemy.engine")
+
+
+class _DropPickleAdvice(logging.Filter):
+    """MLflow advises against pickled ``python_model`` objects on every model saved; ours are
+    empty on purpose (the core travels as a joblib artifact), so the advice is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "serialized using CloudPickle" not in record.getMessage()
 
 
 def json_logging_active() -> bool:

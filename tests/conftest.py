@@ -29,15 +29,3 @@ def scms_path(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def scms_mapping() -> Path:
     return REPO_ROOT / "configs" / "mappings" / "scms.yaml"
-
-
-@pytest.fixture(autouse=True)
-def _no_leaked_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test starts without MLflow URIs in the environment.
-
-    ``mlflow.set_tracking_uri`` writes ``MLFLOW_TRACKING_URI`` into ``os.environ``, and
-    the settings give that variable precedence over a config file, so one test's store
-    would otherwise become the next test's.
-    """
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        monkeypatch.delenv(name, raising=False)

@@ -1,30 +1,36 @@
 """Writing the model kinds to MLflow: a pyfunc per core, its signature and input example.
 
-The pyfunc classes themselves (what any MLflow user loads) live in :mod:`training.pyfunc`.
+Each model is saved to a local folder, uploaded into its run's ``model/`` artifacts and
+registered, all through the explicit client of a :class:`~training.tracking.RunLog`:
+no active run, no process-wide tracking URI. The pyfunc classes themselves (what any
+MLflow user loads) live in :mod:`training.pyfunc`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
-import io
-import logging
-import os
+import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 
 import joblib
-import mlflow
+import mlflow.pyfunc
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
+from mlflow.pyfunc import PythonModel
+from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
-from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
 
 from forecasting.contract import REQUIRED_COLUMNS
+from forecasting.cores import CapacityCore, DemandCore, RiskCore
 from ordercast.settings import PROJECT_ROOT
 from training.pyfunc import CORE_ARTIFACT, CapacityModel, DemandModel, RiskModel
+from training.tracking import RunLog
 
+MODEL_ARTIFACT = "model"  # the model's folder in its run's artifacts
+REGISTRATION_WAIT_SECONDS = 300  # an asynchronous registry: wait this long for READY
 DEMAND_INPUT_EXAMPLE = pd.DataFrame(
     {
         "sku": ["SKU-00001"],
@@ -59,8 +65,8 @@ def pinned_requirements() -> list[str]:
     return out
 
 
-def log_demand_model(core: object, workdir: Path, registered_name: str) -> str:
-    """Log the demand core as a pyfunc in the active run and register it; returns the version."""
+def log_demand_model(run: RunLog, core: DemandCore, workdir: Path, registered_name: str) -> str:
+    """Log the demand core as a pyfunc in ``run`` and register it; returns the version."""
     path = workdir / "demand-core.joblib"
     joblib.dump(core, path, compress=3)
     example = DEMAND_INPUT_EXAMPLE.assign(
@@ -69,58 +75,70 @@ def log_demand_model(core: object, workdir: Path, registered_name: str) -> str:
     preview = DemandModel()
     preview.core = core
     example_output = preview.predict(None, example)
-    return _log_pyfunc(
-        DemandModel(), path, example, _signature(example, example_output), registered_name
+    return log_pyfunc(
+        run,
+        DemandModel(),
+        path,
+        registered_name,
+        example=example,
+        signature=_signature(example, example_output),
     )
 
 
 def _signature(example: pd.DataFrame, output: pd.DataFrame) -> ModelSignature:
-    with quiet_mlflow():  # MLflow hints about integer columns on every call
+    with warnings.catch_warnings():  # MLflow hints about integer columns on every call
+        warnings.simplefilter("ignore")
         return infer_signature(example, output)
 
 
-def _log_pyfunc(
-    python_model: mlflow.pyfunc.PythonModel,
+def log_pyfunc(
+    run: RunLog,
+    python_model: PythonModel,
     core_path: Path,
-    example: pd.DataFrame,
-    signature: ModelSignature,
     registered_name: str,
+    *,
+    example: pd.DataFrame | None = None,
+    signature: ModelSignature | None = None,
+    code_paths: Sequence[Path] = (PROJECT_ROOT / "forecasting",),
+    pip_requirements: list[str] | None = None,
 ) -> str:
-    """Log and register one pyfunc; the core travels only as its joblib artifact."""
-    with quiet_mlflow():
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=python_model,  # a fresh instance: the core is not pickled twice
+    """Save one pyfunc, upload it as ``model/`` of ``run``, register it; returns the version.
+
+    The core travels only as its joblib artifact (``python_model`` is a fresh instance, so
+    it is not pickled twice). ``pip_requirements`` defaults to the pinned libraries.
+    """
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow's advice on pickling and schemas
+        local = Path(folder) / MODEL_ARTIFACT
+        mlflow.pyfunc.save_model(
+            path=str(local),
+            python_model=python_model,
             artifacts={CORE_ARTIFACT: str(core_path)},
-            code_paths=[str(PROJECT_ROOT / "forecasting")],
+            code_paths=[str(p) for p in code_paths],
             signature=signature,
             input_example=example,
-            pip_requirements=pinned_requirements(),
-            registered_model_name=registered_name,
+            pip_requirements=(
+                pinned_requirements() if pip_requirements is None else pip_requirements
+            ),
         )
-    return str(info.registered_model_version)
+        run.client.log_artifacts(run.run_id, str(local), MODEL_ARTIFACT)
+    return register_version(
+        run.client, registered_name, f"{run.artifact_uri}/{MODEL_ARTIFACT}", run.run_id
+    )
 
 
-@contextlib.contextmanager
-def quiet_mlflow() -> Iterator[None]:
-    """MLflow's logging talks a lot (schema hints, pickling advice, progress bars): hush it."""
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    loggers = [logging.getLogger(n) for n in ("mlflow", "mlflow.pyfunc", "mlflow.models")]
-    levels = [lg.level for lg in loggers]
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        for lg in loggers:
-            lg.setLevel(logging.ERROR)
-        # MLflow prints "Successfully registered model ..." straight to stderr, which would
-        # break --log-json; our own outcome line says the same.
-        stream_was_on = MLFLOW_LOGGING_STREAM.enabled
-        MLFLOW_LOGGING_STREAM.enabled = False
-        try:
-            yield
-        finally:
-            MLFLOW_LOGGING_STREAM.enabled = stream_was_on
-            for lg, level in zip(loggers, levels, strict=True):
-                lg.setLevel(level)
+def register_version(client: MlflowClient, name: str, source: str, run_id: str) -> str:
+    """A new version of registered model ``name`` (created when missing) from ``source``,
+    the model's folder in the artifacts of run ``run_id``; returns the version once READY."""
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:  # another training registered it first: fine
+        if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    version = client.create_model_version(
+        name, source, run_id=run_id, await_creation_for=REGISTRATION_WAIT_SECONDS
+    )
+    return str(version.version)
 
 
 def _first_key(core: object, key: str) -> str:
@@ -130,8 +148,10 @@ def _first_key(core: object, key: str) -> str:
     return sku if key == "sku" else site
 
 
-def log_risk_model(core: object, example: pd.DataFrame, workdir: Path, registered_name: str) -> str:
-    """Log the at-risk core as a pyfunc in the active run and register it; returns the version."""
+def log_risk_model(
+    run: RunLog, core: RiskCore, example: pd.DataFrame, workdir: Path, registered_name: str
+) -> str:
+    """Log the at-risk core as a pyfunc in ``run`` and register it; returns the version."""
     path = workdir / "risk-core.joblib"
     joblib.dump(core, path, compress=3)
     preview = RiskModel()
@@ -143,26 +163,28 @@ def log_risk_model(core: object, example: pd.DataFrame, workdir: Path, registere
     inputs = Schema(
         [ColSpec(c.type, c.name, required=c.name in required) for c in inferred.inputs.inputs]
     )
-    return _log_pyfunc(
+    return log_pyfunc(
+        run,
         RiskModel(),
         path,
-        example,
-        ModelSignature(inputs=inputs, outputs=inferred.outputs),
         registered_name,
+        example=example,
+        signature=ModelSignature(inputs=inputs, outputs=inferred.outputs),
     )
 
 
-def log_capacity_model(core: object, workdir: Path, registered_name: str) -> str:
-    """Log the capacity core as a pyfunc in the active run and register it."""
+def log_capacity_model(run: RunLog, core: CapacityCore, workdir: Path, registered_name: str) -> str:
+    """Log the capacity core as a pyfunc in ``run`` and register it; returns the version."""
     path = workdir / "capacity-core.joblib"
     joblib.dump(core, path, compress=3)
-    example = pd.DataFrame({"site": [core.sites_[0]], "horizon": [7], "scenario": [""]})  # type: ignore[attr-defined]
+    example = pd.DataFrame({"site": [core.sites_[0]], "horizon": [7], "scenario": [""]})
     preview = CapacityModel()
     preview.core = core
-    return _log_pyfunc(
+    return log_pyfunc(
+        run,
         CapacityModel(),
         path,
-        example,
-        _signature(example, preview.predict(None, example)),
         registered_name,
+        example=example,
+        signature=_signature(example, preview.predict(None, example)),
     )

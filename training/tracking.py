@@ -1,4 +1,5 @@
-"""MLflow tracking set-up and what every run records: data fingerprint, code version."""
+"""MLflow tracking through an explicit client: the store, one run, and what every run
+records (data fingerprint, code version). Nothing here touches MLflow's process-wide state."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ import contextlib
 import hashlib
 import importlib.metadata
 import json
-import os
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import mlflow
 import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
+from mlflow.tracking.context.registry import resolve_tags
 
 from ordercast.settings import PROJECT_ROOT, Settings
 
@@ -28,34 +33,58 @@ def connect(settings: Settings) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-@contextlib.contextmanager
-def using_store(settings: Settings) -> Iterator[None]:
-    """Make the configured store MLflow's current one for a block, then put back the old."""
-    with using_tracking_uri(settings.mlflow.tracking_uri):
-        yield
+@dataclass(frozen=True)
+class RunLog:
+    """One MLflow run, written through an explicit client (never MLflow's active run).
 
-
-@contextlib.contextmanager
-def using_tracking_uri(uri: str) -> Iterator[None]:
-    """Make ``uri`` MLflow's tracking and registry store for a block, then put back the old.
-
-    ``mlflow.set_tracking_uri`` also sets ``MLFLOW_TRACKING_URI`` in the environment;
-    restoring it keeps one training (or model load) from redirecting the next, or its
-    subprocesses.
+    What a pipeline records goes through here, so nothing depends on, or changes, the
+    process-wide tracking URI: a training and a server may share a process.
     """
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+
+    client: MlflowClient
+    run_id: str
+    artifact_uri: str  # where the run's artifacts live (``.../<run_id>/artifacts``)
+
+    def set_tags(self, tags: Mapping[str, object]) -> None:
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_params(self, params: Mapping[str, object]) -> None:
+        self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+
+    def log_metrics(self, metrics: Mapping[str, float]) -> None:
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            self.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()]
+        )
+
+    def log_artifact(self, local_path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(local_path), artifact_path)
+
+    def log_dict(self, dictionary: dict[str, Any], artifact_file: str) -> None:
+        self.client.log_dict(self.run_id, dictionary, artifact_file)
+
+    def log_figure(self, figure: Figure, artifact_file: str) -> None:
+        self.client.log_figure(self.run_id, figure, artifact_file)
+
+
+@contextlib.contextmanager
+def recorded_run(
+    client: MlflowClient, experiment: str, run_name: str, tags: Mapping[str, object] | None = None
+) -> Iterator[RunLog]:
+    """A new run of ``experiment`` for a block: FINISHED when the block ends, FAILED when it
+    raises (as MLflow's fluent runs do), with MLflow's usual source and user tags."""
+    run = client.create_run(
+        experiment,
+        run_name=run_name,
+        tags=resolve_tags({k: str(v) for k, v in (tags or {}).items()}),
+    )
+    run_id = run.info.run_id
     try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"] or "")
-        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"] or "")
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        yield RunLog(client, run_id, run.info.artifact_uri)
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
 
 
 def experiment_id(client: MlflowClient, settings: Settings, kind: str) -> str:

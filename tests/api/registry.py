@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from ordercast.settings import ApiSettings, MlflowSettings, Settings
 from tests.api.fakes import FakeCapacity, FakeRisk, demand_core
 from training import registry, tracking
-from training.model_logging import log_demand_model, quiet_mlflow
+from training.model_logging import log_demand_model, log_pyfunc
 from training.pyfunc import CORE_ARTIFACT, DemandModel
 
 
@@ -51,15 +51,14 @@ class RealRegistry:
     def _log(self, kind: str, core: object | None, broken: bool = False) -> str:
         name = registry.model_name(kind)
         experiment = tracking.experiment_id(self.client, self.settings, kind)
+        tags = {"data.rows": "1000", "data.last_date": "2024-01-01"}
         with (
             tempfile.TemporaryDirectory() as workdir,
-            tracking.using_store(self.settings),
-            mlflow.start_run(experiment_id=experiment) as run,
+            tracking.recorded_run(self.client, experiment, f"test {kind}", tags) as run,
         ):
-            mlflow.set_tags({"data.rows": "1000", "data.last_date": "2024-01-01"})
-            mlflow.log_metric("score", 0.5)
+            run.log_metrics({"score": 0.5})
             if kind == "demand" and not broken:
-                version = log_demand_model(core, Path(workdir), name)
+                version = log_demand_model(run, core, Path(workdir), name)
             else:
                 path = Path(workdir) / "core.joblib"
                 if broken:
@@ -67,17 +66,10 @@ class RealRegistry:
                 else:
                     joblib.dump(core, path)
                 model = DemandModel() if kind == "demand" else CoreModel()
-                with quiet_mlflow():
-                    info = mlflow.pyfunc.log_model(
-                        name="model",
-                        python_model=model,
-                        artifacts={CORE_ARTIFACT: str(path)},
-                        registered_model_name=name,
-                        pip_requirements=[],  # skip inference: these never leave the test
-                    )
-                version = str(info.registered_model_version)
+                # No code paths, no requirements: these models never leave the test.
+                version = log_pyfunc(run, model, path, name, code_paths=(), pip_requirements=[])
             self.client.set_model_version_tag(name, version, "data.rows", "1000")
-            self.client.set_model_version_tag(name, version, "run", run.info.run_id)
+            self.client.set_model_version_tag(name, version, "run", run.run_id)
         return version
 
     def register_demand(self, offset: float) -> str:

@@ -14,7 +14,7 @@ from tests.training.conftest import champion_artifacts, write_config
 
 
 def test_risk_is_trained_registered_and_scores_through_pyfunc(
-    history_file: Path, store: Path
+    history_file: Path, store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uri = f"sqlite:///{store / 'mlflow.db'}"
     config = write_config(store, uri)
@@ -24,8 +24,8 @@ def test_risk_is_trained_registered_and_scores_through_pyfunc(
     as_of = pd.Timestamp(orders["order_date"].max())
     open_lines = orders[orders["delivered_date"].isna()].head(20)
     frame = open_lines[[*REQUIRED_COLUMNS, "delivered_date"]].assign(as_of=f"{as_of:%Y-%m-%d}")
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    # Any MLflow user's way in, for this test only (monkeypatch puts the environment back).
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     model = mlflow.pyfunc.load_model("models:/ordercast-risk@champion")
     scored = model.predict(frame)
     assert list(scored.columns[:5]) == [
@@ -65,13 +65,13 @@ def test_risk_is_trained_registered_and_scores_through_pyfunc(
 
 
 def test_capacity_is_trained_registered_and_forecasts_through_pyfunc(
-    history_file: Path, store: Path
+    history_file: Path, store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uri = f"sqlite:///{store / 'mlflow.db'}"
     config = write_config(store, uri)
     assert main(["train", "capacity", "--data", str(history_file), "--config", str(config)]) == 0
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    # Any MLflow user's way in, for this test only (monkeypatch puts the environment back).
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     model = mlflow.pyfunc.load_model("models:/ordercast-capacity@champion")
     outlook = model.predict(pd.DataFrame({"site": [""], "horizon": [5], "scenario": [""]}))
     assert {"site", "ds", "workload_p50", "capacity", "p_shortfall", "backlog_p50"} <= set(

@@ -11,30 +11,25 @@ import tempfile
 import time
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 
 from forecasting.capacity import CapacityForecaster
 from forecasting.capacity.flows import site_flows
-from forecasting.loaders import load_orders_with_issues
 from ordercast.settings import Settings
 from training import registry, tracking
 from training.model_logging import log_capacity_model
 from training.pipelines.common import (
-    EXIT_PROMOTED,
     TrainOutcome,
     finish_run,
     gate_outcome,
     log_data_report,
-    open_registry,
     record_version,
     recorded_champion_score,
     same_recipe,
-    up_to_date,
 )
+from training.pipelines.prelude import open_training
 from training.plots import capacity_plot
-from training.progress import Steps
 
 KIND = "capacity"
 EVALUATION_DAYS = 14
@@ -58,26 +53,21 @@ def train(
     force: bool = False,
     dry_run: bool = False,
 ) -> TrainOutcome:
-    started = time.perf_counter()
-    steps = Steps(KIND, ["load", "registry", "evaluate", "fit and forecast", "log"])
-    with steps.step("load"):
-        orders, dropped = load_orders_with_issues(data, mapping)
-        cutoff = pd.Timestamp(as_of) if as_of is not None else orders["order_date"].max()
-        known = orders[orders["order_date"] <= cutoff]
-        fingerprint = tracking.fingerprint(known)
-    recipe_id = tracking.recipe_hash({"kind": KIND, "seed": settings.seed})
-    if dry_run:
-        steps.close()
-        return TrainOutcome(
-            KIND, EXIT_PROMOTED, f"dry run: {len(known):,} valid order lines; nothing written"
-        )
-    with steps.step("registry"):
-        view = open_registry(settings, KIND, fingerprint)
-        champion = view.champion
-        current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
-    if current is not None:
-        steps.close()
-        return current
+    start = open_training(
+        settings,
+        KIND,
+        data,
+        mapping,
+        as_of,
+        {"kind": KIND, "seed": settings.seed},
+        later_steps=["evaluate", "fit and forecast", "log"],
+        force=force,
+        dry_run=dry_run,
+    )
+    if isinstance(start, TrainOutcome):
+        return start
+    steps, view, champion, recipe_id = start.steps, start.registry, start.champion, start.recipe_id
+    known, cutoff = start.history.known, start.history.cutoff
     with steps.step("evaluate"):
         score = backlog_error(known, cutoff)
     champion_score = recorded_champion_score(champion, recipe_id, score)
@@ -92,25 +82,23 @@ def train(
         model = CapacityForecaster(random_state=settings.seed).fit(known, cutoff)
         outlook = model.predict(28)
     log_started = time.perf_counter()
+    tags = start.run_tags()
     with (
         steps.step("log"),
         tempfile.TemporaryDirectory() as workdir,
-        tracking.using_store(settings),
-        mlflow.start_run(
-            experiment_id=view.experiment, run_name=f"capacity {cutoff:%Y-%m-%d}"
+        tracking.recorded_run(
+            view.client, view.experiment, f"capacity {cutoff:%Y-%m-%d}", tags
         ) as run,
     ):
-        tags = {**fingerprint, **tracking.code_version(), "recipe.hash": recipe_id}
-        mlflow.set_tags({k: str(v) for k, v in tags.items()})
-        log_data_report(orders, dropped, Path(workdir))
-        mlflow.log_params(
+        log_data_report(run, start.history.orders, start.history.dropped, Path(workdir))
+        run.log_params(
             {
                 "as_of": f"{cutoff:%Y-%m-%d}",
                 "seed": settings.seed,
                 "evaluation_days": EVALUATION_DAYS,
             }
         )
-        mlflow.log_metrics(
+        run.log_metrics(
             {
                 "score": score,
                 "backlog_error": score,
@@ -121,12 +109,12 @@ def train(
         model.estimate_.to_csv(work / "capacity-estimate.csv", index=False)
         outlook.to_csv(work / "outlook-28d.csv", index=False)
         for file in ("capacity-estimate.csv", "outlook-28d.csv"):
-            mlflow.log_artifact(str(work / file), artifact_path="reports")
+            run.log_artifact(work / file, "reports")
         for site, group in outlook.groupby("site"):
-            capacity_plot(group, site).savefig(work / f"utilization-{site}.png", dpi=80)
-            mlflow.log_artifact(str(work / f"utilization-{site}.png"), artifact_path="plots")
-        version = log_capacity_model(model, work, view.name)
+            capacity_plot(group, str(site)).savefig(work / f"utilization-{site}.png", dpi=80)
+            run.log_artifact(work / f"utilization-{site}.png", "plots")
+        version = log_capacity_model(run, model, work, view.name)
         record_version(view, version, tags, decision, score, champion_score)
-        finish_run(steps, started, log_started)
+        finish_run(run, steps, start.started, log_started)
     steps.close()
-    return gate_outcome(KIND, decision, version, run.info.run_id, score, champion_score)
+    return gate_outcome(KIND, decision, version, run.run_id, score, champion_score)

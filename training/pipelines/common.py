@@ -1,4 +1,6 @@
-"""What every training pipeline shares: outcomes, exit codes, the lock, the data gate."""
+"""What every training pipeline shares: outcomes, exit codes, the lock, the data gate,
+the registry view and the reports every run logs. The opening itself is in
+:mod:`training.pipelines.prelude`."""
 
 from __future__ import annotations
 
@@ -8,15 +10,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from forecasting.errors import DataContractError, OrdercastError
 from ordercast.settings import Settings
 from training.progress import Steps
+from training.registry import GateDecision
+from training.tracking import RunLog
 
 EXIT_PROMOTED = 0
 EXIT_NOT_PROMOTED = 3
@@ -97,8 +101,8 @@ def data_gate(
 
 def up_to_date(
     kind: str,
-    champion,
-    fingerprint: dict[str, object],  # type: ignore[no-untyped-def]
+    champion: ModelVersion | None,
+    fingerprint: dict[str, object],
     recipe_id: str,
     force: bool,
 ) -> TrainOutcome | None:
@@ -121,9 +125,9 @@ def up_to_date(
 
 def gate_outcome(
     kind: str,
-    decision,
+    decision: GateDecision,
     version: str,
-    run_id: str,  # type: ignore[no-untyped-def]
+    run_id: str,
     score: float,
     champion_score: float | None,
 ) -> TrainOutcome:
@@ -147,7 +151,7 @@ class RegistryView:
     client: MlflowClient
     experiment: str
     name: str
-    champion: object | None  # mlflow ModelVersion
+    champion: ModelVersion | None
 
 
 def open_registry(settings: Settings, kind: str, fingerprint: dict[str, object]) -> RegistryView:
@@ -163,13 +167,13 @@ def open_registry(settings: Settings, kind: str, fingerprint: dict[str, object])
     )
 
 
-def same_recipe(champion, recipe_id: str) -> bool:  # type: ignore[no-untyped-def]
+def same_recipe(champion: ModelVersion | None, recipe_id: str) -> bool:
     return champion is not None and champion.tags.get("recipe.hash") == recipe_id
 
 
 def recorded_champion_score(
-    champion,
-    recipe_id: str,  # type: ignore[no-untyped-def]
+    champion: ModelVersion | None,
+    recipe_id: str,
     score: float,
 ) -> float | None:
     """The champion's score on this window: ours under the same recipe, else its gate score."""
@@ -184,7 +188,7 @@ def record_version(
     view: RegistryView,
     version: str,
     tags: dict[str, object],
-    decision,  # type: ignore[no-untyped-def]
+    decision: GateDecision,
     score: float,
     champion_score: float | None,
 ) -> None:
@@ -223,17 +227,19 @@ def _plain(value: object) -> object:
     return float(value) if isinstance(value, int | float | np.number) else str(value)
 
 
-def log_data_report(orders: pd.DataFrame, dropped: pd.DataFrame, workdir: Path) -> None:
-    """Log the input's validation report to the active run (profile, and dropped rows)."""
-    mlflow.log_dict(data_profile(orders, dropped), "reports/data-validation.json")
+def log_data_report(
+    run: RunLog, orders: pd.DataFrame, dropped: pd.DataFrame, workdir: Path
+) -> None:
+    """Log the input's validation report to ``run`` (profile, and dropped rows)."""
+    run.log_dict(data_profile(orders, dropped), "reports/data-validation.json")
     if len(dropped):
         dropped.to_csv(workdir / "dropped-rows.csv", index=False)
-        mlflow.log_artifact(str(workdir / "dropped-rows.csv"), artifact_path="reports")
+        run.log_artifact(workdir / "dropped-rows.csv", "reports")
 
 
-def finish_run(steps: Steps, started: float, log_started: float) -> None:
+def finish_run(run: RunLog, steps: Steps, started: float, log_started: float) -> None:
     """Log the seconds of every step, and of the whole run, as the run's last metrics."""
     now = time.perf_counter()
-    mlflow.log_metrics(
+    run.log_metrics(
         steps.metrics() | {"seconds.log": now - log_started, "train_seconds": now - started}
     )

@@ -13,31 +13,29 @@ import tempfile
 import time
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 
 from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.backtest import summarize
 from forecasting.demand.reconcile import reconcile_with_notes
 from forecasting.demand.serving import build_serving_model
-from forecasting.loaders import load_orders_with_issues
 from forecasting.series import build_hierarchy, drop_partial_last_period, prefix_levels
 from ordercast.settings import Settings
 from training import registry, tracking
+from training.model_logging import log_demand_model
 from training.pipelines.common import (
-    EXIT_PROMOTED,
     TrainOutcome,
     finish_run,
     gate_outcome,
     log_data_report,
-    open_registry,
     record_version,
     same_recipe,
-    up_to_date,
 )
+from training.pipelines.prelude import load_history, open_training
 from training.plots import forecast_plot
-from training.progress import Steps
+from training.tracking import RunLog
 
 logger = logging.getLogger(__name__)
 KIND = "demand"
@@ -53,16 +51,19 @@ def prepare(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Validated orders (up to ``as_of``), the hierarchy series the model learns from, and
     the issues of any rows dropped on loading."""
-    orders, dropped = load_orders_with_issues(data, mapping)
-    if as_of is not None:
-        orders = orders[orders["order_date"] <= as_of]
+    history = load_history(data, mapping, as_of)
+    return history.known, hierarchy_series(settings, history.known, history.cutoff), history.dropped
+
+
+def hierarchy_series(
+    settings: Settings, orders: pd.DataFrame, cutoff: pd.Timestamp
+) -> pd.DataFrame:
+    """The hierarchy series the model learns from, without a partial last period."""
     levels = [tuple(level) for level in settings.demand.levels]
     series = build_hierarchy(
         orders, levels=levels, freq=settings.demand.freq, date_col=settings.demand.date_column
     )
-    last = as_of if as_of is not None else orders["order_date"].max()
-    series = drop_partial_last_period(series, settings.demand.freq, last)
-    return orders, prefix_levels(series), dropped
+    return prefix_levels(drop_partial_last_period(series, settings.demand.freq, cutoff))
 
 
 def score_of(model: AutoForecaster) -> float:
@@ -122,31 +123,23 @@ def train(
     dry_run: bool = False,
 ) -> TrainOutcome:
     """Train, log, register and gate one demand model. Nothing is written on a dry run."""
-    started = time.perf_counter()
-    steps = Steps(KIND, ["load", "registry", "backtest and fit", "forecast", "log"])
-    with steps.step("load"):
-        orders, series, dropped = prepare(settings, data, mapping, as_of)
-        fingerprint = tracking.fingerprint(orders, series)
-    recipe = demand_recipe(settings)
-    recipe_id = tracking.recipe_hash(recipe)
-    if dry_run:
-        steps.close()
-        return TrainOutcome(
-            KIND,
-            EXIT_PROMOTED,
-            (
-                f"dry run: {fingerprint['data.rows']:,} valid order lines, "
-                f"{fingerprint['data.series']:,} series; configuration valid; nothing written"
-            ),
-        )
-
-    with steps.step("registry"):
-        view = open_registry(settings, KIND, fingerprint)
-        champion = view.champion
-        current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
-    if current is not None:
-        steps.close()
-        return current
+    start = open_training(
+        settings,
+        KIND,
+        data,
+        mapping,
+        as_of,
+        demand_recipe(settings),
+        later_steps=["backtest and fit", "forecast", "log"],
+        force=force,
+        dry_run=dry_run,
+        series=lambda history: hierarchy_series(settings, history.known, history.cutoff),
+    )
+    if isinstance(start, TrainOutcome):
+        return start
+    steps, view, champion, recipe_id = start.steps, start.registry, start.champion, start.recipe_id
+    orders, series = start.history.known, start.series
+    assert series is not None  # asked for above
 
     with steps.step("backtest and fit"):
         model = fit(settings, series)
@@ -170,35 +163,36 @@ def train(
             trained_until=pd.Timestamp(orders["order_date"].max()),
         )
     log_started = time.perf_counter()
+    tags = start.run_tags()
     with (
         steps.step("log"),
         tempfile.TemporaryDirectory() as workdir,
-        tracking.using_store(settings),
-        mlflow.start_run(
-            experiment_id=view.experiment, run_name=f"demand {fingerprint['data.last_date']}"
+        tracking.recorded_run(
+            view.client,
+            view.experiment,
+            f"demand {start.fingerprint['data.last_date']}",
+            tags,
         ) as run,
     ):
-        tags = {**fingerprint, **tracking.code_version(), "recipe.hash": recipe_id}
-        mlflow.set_tags({k: str(v) for k, v in tags.items()})
-        log_data_report(orders, dropped, Path(workdir))
-        mlflow.log_params(_flatten(settings.model_dump(mode="json", exclude={"api"})))
-        _log_metrics(model, new_score)
-        mlflow.log_params(
+        log_data_report(run, orders, start.history.dropped, Path(workdir))
+        run.log_params(_flatten(settings.model_dump(mode="json", exclude={"api"})))
+        _log_metrics(run, model, new_score)
+        run.log_params(
             {f"reconcile.{k}": str(v) for k, v in forecasts.attrs.get("reconciliation", {}).items()}
         )
-        _log_artifacts(model, series, forecasts, Path(workdir))
-        version = _log_model(core, Path(workdir), view.name)
+        _log_artifacts(run, model, series, forecasts, Path(workdir))
+        version = log_demand_model(run, core, Path(workdir), view.name)
         tags["recipe.json"] = settings.demand.model_dump_json()  # version tag only
         record_version(view, version, tags, decision, new_score, champion_score)
-        finish_run(steps, started, log_started)
+        finish_run(run, steps, start.started, log_started)
     steps.close()
-    return gate_outcome(KIND, decision, version, run.info.run_id, new_score, champion_score)
+    return gate_outcome(KIND, decision, version, run.run_id, new_score, champion_score)
 
 
 def _champion_score(
     settings: Settings,
     series: pd.DataFrame,
-    champion,  # type: ignore[no-untyped-def]
+    champion: ModelVersion | None,
     recipe_id: str,
     new_score: float,
 ) -> float | None:
@@ -215,27 +209,25 @@ def _champion_score(
     return score_of(fit(previous, series))
 
 
-def _log_model(core: object, workdir: Path, name: str) -> str:
-    from training.model_logging import log_demand_model
-
-    version = log_demand_model(core, workdir, name)
-    return version
-
-
-def _log_metrics(model: AutoForecaster, score: float) -> None:
-    mlflow.log_metric("score", score)
+def _log_metrics(run: RunLog, model: AutoForecaster, score: float) -> None:
     bt = model.backtest_
     chosen = bt.merge(model.selection_[["series_id", "model"]], on=["series_id", "model"])
+    metrics = {"score": score}
     for column in ("mase", "rmsse", "smape", "wape", "bias", "scaled_pinball", "coverage"):
-        mlflow.log_metric(f"chosen.{column}", float(chosen[column].mean()))
+        metrics[f"chosen.{column}"] = float(chosen[column].mean())
     for (klass,), group in chosen.groupby(["demand_class"]):
-        mlflow.log_metric(f"chosen.mase.{klass}", float(group["mase"].mean()))
-        mlflow.log_metric(f"chosen.coverage.{klass}", float(group["coverage"].mean()))
-    mlflow.log_metric("fallback_series", int(model.selection_["fallback"].notna().sum()))
+        metrics[f"chosen.mase.{klass}"] = float(group["mase"].mean())
+        metrics[f"chosen.coverage.{klass}"] = float(group["coverage"].mean())
+    metrics["fallback_series"] = int(model.selection_["fallback"].notna().sum())
+    run.log_metrics(metrics)
 
 
 def _log_artifacts(
-    model: AutoForecaster, series: pd.DataFrame, forecasts: pd.DataFrame, workdir: Path
+    run: RunLog,
+    model: AutoForecaster,
+    series: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    workdir: Path,
 ) -> None:
     model.backtest_.to_csv(workdir / "backtest.csv", index=False)
     summarize(model.backtest_, ("demand_class", "model")).to_csv(
@@ -243,12 +235,12 @@ def _log_artifacts(
     )
     model.selection_.to_csv(workdir / "selection.csv", index=False)
     for path in ("backtest.csv", "backtest-summary.csv", "selection.csv"):
-        mlflow.log_artifact(str(workdir / path), artifact_path="reports")
+        run.log_artifact(workdir / path, "reports")
     sample = sorted(series["series_id"].unique())
     chosen = [s for s in sample if s.startswith(("total:", "site:"))][:4] + sample[:2]
     figure = forecast_plot(series, forecasts[forecasts["series_id"].isin(chosen)], chosen)
     figure.savefig(workdir / "forecasts.png", dpi=90)
-    mlflow.log_artifact(str(workdir / "forecasts.png"), artifact_path="plots")
+    run.log_artifact(workdir / "forecasts.png", "plots")
 
 
 def _flatten(values: dict, prefix: str = "") -> dict[str, str]:

@@ -13,33 +13,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 
 from forecasting.contract import CANONICAL_COLUMNS
-from forecasting.loaders import load_orders_with_issues
+from forecasting.risk.baselines import lane_baseline
 from forecasting.risk.evaluate import calibration_table, feature_importance, risk_metrics
 from forecasting.risk.labels import is_late
-from forecasting.risk.baselines import lane_baseline
 from forecasting.risk.model import AtRiskModel
 from ordercast.settings import Settings
 from training import registry, tracking
 from training.model_logging import log_risk_model
 from training.pipelines.common import (
-    EXIT_PROMOTED,
     TrainOutcome,
     finish_run,
     gate_outcome,
     log_data_report,
-    open_registry,
     record_version,
     recorded_champion_score,
     same_recipe,
-    up_to_date,
 )
+from training.pipelines.prelude import open_training
 from training.plots import calibration_plot, importance_plot
-from training.progress import Steps
+from training.tracking import RunLog
 
 KIND = "risk"
 EVALUATION_DAYS = 56
@@ -89,14 +85,16 @@ def window_evaluation(
     )
 
 
-def _log_reports(evaluation: WindowEvaluation, open_now: pd.DataFrame, workdir: Path) -> None:
+def _log_reports(
+    run: RunLog, evaluation: WindowEvaluation, open_now: pd.DataFrame, workdir: Path
+) -> None:
     open_now.to_csv(workdir / "open-lines-scored.csv", index=False)
     evaluation.calibration.to_csv(workdir / "calibration.csv", index=False)
     evaluation.importance.to_csv(workdir / "feature-importance.csv", index=False)
     for name in ("open-lines-scored.csv", "calibration.csv", "feature-importance.csv"):
-        mlflow.log_artifact(str(workdir / name), artifact_path="reports")
-    mlflow.log_figure(calibration_plot(evaluation.calibration), "plots/calibration.png")
-    mlflow.log_figure(importance_plot(evaluation.importance), "plots/feature-importance.png")
+        run.log_artifact(workdir / name, "reports")
+    run.log_figure(calibration_plot(evaluation.calibration), "plots/calibration.png")
+    run.log_figure(importance_plot(evaluation.importance), "plots/feature-importance.png")
 
 
 def train(
@@ -107,30 +105,22 @@ def train(
     force: bool = False,
     dry_run: bool = False,
 ) -> TrainOutcome:
-    started = time.perf_counter()
-    steps = Steps(KIND, ["load", "registry", "evaluate", "fit and score", "log"])
-    with steps.step("load"):
-        orders, dropped = load_orders_with_issues(data, mapping)
-        cutoff = pd.Timestamp(as_of) if as_of is not None else orders["order_date"].max()
-        fingerprint = tracking.fingerprint(orders[orders["order_date"] <= cutoff])
     params = model_params(settings)
-    recipe_id = tracking.recipe_hash(
-        {"kind": KIND, "seed": settings.seed, "evaluation_days": EVALUATION_DAYS, **params}
+    start = open_training(
+        settings,
+        KIND,
+        data,
+        mapping,
+        as_of,
+        {"kind": KIND, "seed": settings.seed, "evaluation_days": EVALUATION_DAYS, **params},
+        later_steps=["evaluate", "fit and score", "log"],
+        force=force,
+        dry_run=dry_run,
     )
-    if dry_run:
-        steps.close()
-        return TrainOutcome(
-            KIND,
-            EXIT_PROMOTED,
-            f"dry run: {fingerprint['data.rows']:,} valid order lines; nothing written",
-        )
-    with steps.step("registry"):
-        view = open_registry(settings, KIND, fingerprint)
-        champion = view.champion
-        current = up_to_date(KIND, champion, fingerprint, recipe_id, force)
-    if current is not None:
-        steps.close()
-        return current
+    if isinstance(start, TrainOutcome):
+        return start
+    steps, view, champion, recipe_id = start.steps, start.registry, start.champion, start.recipe_id
+    orders, cutoff = start.history.orders, start.history.cutoff
     with steps.step("evaluate"):
         evaluation = window_evaluation(orders, cutoff, params)
     metrics = evaluation.metrics
@@ -154,16 +144,14 @@ def train(
         if column in example.columns:
             example[column] = example[column].dt.strftime("%Y-%m-%d")
     log_started = time.perf_counter()
+    tags = start.run_tags()
     with (
         steps.step("log"),
         tempfile.TemporaryDirectory() as workdir,
-        tracking.using_store(settings),
-        mlflow.start_run(experiment_id=view.experiment, run_name=f"risk {cutoff:%Y-%m-%d}") as run,
+        tracking.recorded_run(view.client, view.experiment, f"risk {cutoff:%Y-%m-%d}", tags) as run,
     ):
-        tags = {**fingerprint, **tracking.code_version(), "recipe.hash": recipe_id}
-        mlflow.set_tags({k: str(v) for k, v in tags.items()})
-        log_data_report(orders, dropped, Path(workdir))
-        mlflow.log_params(
+        log_data_report(run, orders, start.history.dropped, Path(workdir))
+        run.log_params(
             {
                 "as_of": f"{cutoff:%Y-%m-%d}",
                 "evaluation_days": EVALUATION_DAYS,
@@ -176,7 +164,7 @@ def train(
                 "features": len(model.features_),
             }
         )
-        mlflow.log_metrics(
+        run.log_metrics(
             {f"window.{k}": float(v) for k, v in metrics.items() if np.isfinite(v)}
             | {
                 f"baseline.{k}": float(v)
@@ -185,9 +173,9 @@ def train(
             }
             | {"score": score}
         )
-        _log_reports(evaluation, open_now, Path(workdir))
-        version = log_risk_model(model, example, Path(workdir), view.name)
+        _log_reports(run, evaluation, open_now, Path(workdir))
+        version = log_risk_model(run, model, example, Path(workdir), view.name)
         record_version(view, version, tags, decision, score, champion_score)
-        finish_run(steps, started, log_started)
+        finish_run(run, steps, start.started, log_started)
     steps.close()
-    return gate_outcome(KIND, decision, version, run.info.run_id, score, champion_score)
+    return gate_outcome(KIND, decision, version, run.run_id, score, champion_score)
