@@ -195,7 +195,8 @@ def _as_text(values: pd.Series) -> pd.Series:
         if (as_int == np.floor(as_int)).all():
             values = values.astype("Int64")
     text = values.astype("string").str.strip()
-    return text.mask(text == "").astype(object).where(text.notna() & (text != ""), None)
+    blank = text.isna() | (text == "")
+    return text.astype(object).mask(blank, None)
 
 
 def parse_dates(values: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series, list]:
@@ -298,7 +299,8 @@ def _first_occurrence(line_ids: pd.Series) -> dict[str, int]:
     """Position of the first line carrying each duplicated line_id."""
     dup = line_ids[line_ids.duplicated(keep=False)]
     firsts = dup[~dup.duplicated(keep="first")]
-    return {str(value): int(pos) for pos, value in firsts.items()}
+    positions = firsts.index.to_numpy(dtype=np.int64)
+    return {str(value): int(pos) for pos, value in zip(positions, firsts, strict=True)}
 
 
 def _translate(
@@ -310,7 +312,8 @@ def _translate(
     where: _Located,
     first_line: dict[str, int],
 ) -> list[ContractIssue]:
-    col = None if pd.isna(column) else str(column)
+    # pandera reports a missing column as None or NaN; NaN is the one value unequal to itself.
+    col = None if column is None or column != column else str(column)
     if check == "not_nullable":
         what = "date" if col in DATE_COLUMNS else "value"
         return [where.issue(position, col, f"{col} is missing; every line needs a {what} here")]

@@ -22,6 +22,7 @@ orders, so capacity estimates and backlog projections can be checked against the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -315,18 +316,18 @@ def _order_frame(
         {
             "order_id": _ids("O", take(order_codes) + 1, 8),
             "line_id": _ids("L", np.arange(1, n + 1), 9),
-            "sku": pd.Categorical.from_codes(sku_idx, cat["sku"]),
-            "site": pd.Categorical.from_codes(take(lines["site"]), site_names),
-            "channel": pd.Categorical.from_codes(take(channel), CHANNELS),
-            "customer": pd.Categorical.from_codes(customer_idx, customer_names),
-            "region": pd.Categorical.from_codes(take(region), REGIONS),
+            "sku": _categorical(sku_idx, cat["sku"]),
+            "site": _categorical(take(lines["site"]), site_names),
+            "channel": _categorical(take(channel), CHANNELS),
+            "customer": _categorical(customer_idx, customer_names),
+            "region": _categorical(take(region), REGIONS),
             "order_date": to_date(take(lines["day"])),
             "promised_date": to_date(take(promised_day)),
             "ship_date": to_date(take(np.where(shipped, ship_day, -1))),
             "delivered_date": to_date(take(np.where(delivered, delivered_day, -1))),
             "quantity": take(lines["quantity"]),
             "unit_price": np.round(cat["price"][sku_idx] * np.where(promotion, 0.8, 1.0), 2),
-            "carrier": pd.Categorical.from_codes(take(carrier), CARRIERS),
+            "carrier": _categorical(take(carrier), CARRIERS),
             "product_family": pd.Categorical(cat["family"][sku_idx]),
             "weight_kg": np.round(take(lines["quantity"]) * cat["unit_weight"][sku_idx], 3),
             "promotion": promotion,
@@ -372,4 +373,12 @@ def _site_daily(
             "shipped_units": shipped.ravel(),
             "backlog_units": np.round(backlog.ravel(), 6),
         }
+    )
+
+
+def _categorical(codes: np.ndarray, categories: Sequence[str] | np.ndarray) -> pd.Categorical:
+    """Categories by integer codes: cheap for the generator's hundreds of thousands of lines."""
+    return pd.Categorical.from_codes(
+        codes,  # type: ignore[arg-type]  # pandas-stubs want Sequence[int]; pandas takes arrays
+        categories=pd.Index(categories),
     )

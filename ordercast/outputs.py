@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -38,7 +39,7 @@ def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
         if name.endswith((".parquet", ".pq")):
             frame.to_parquet(temp, index=False)
         elif name.endswith((".csv", ".csv.gz", ".gz")):
-            compression = "gzip" if name.endswith(".gz") else None
+            compression: Literal["gzip"] | None = "gzip" if name.endswith(".gz") else None
             frame.to_csv(temp, index=False, compression=compression, date_format="%Y-%m-%d")
         else:
             raise ConfigError(f"output {target}: use a .csv, .csv.gz or .parquet file name")

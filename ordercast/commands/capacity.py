@@ -103,7 +103,7 @@ def forecast(
         plot.mkdir(parents=True, exist_ok=True)
         for name, group in outlook.groupby("site"):
             with atomic_path(plot / f"capacity-{name}.png") as temp:
-                capacity_plot(group, name).savefig(temp, dpi=90, format="png")
+                capacity_plot(group, str(name)).savefig(temp, dpi=90, format="png")
 
 
 def register(app: typer.Typer) -> None:
