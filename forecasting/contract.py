@@ -350,8 +350,3 @@ def _translate(
     if check.startswith("dtype"):
         return [where.issue(None, col, f"column {col} has the wrong type ({failure})")]
     return [where.issue(position, col, f"failed check {check}: {failure}")]
-
-
-def assert_valid_orders(frame: pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
-    """Validate a frame made in Python (record numbers from 1) and return the canonical copy."""
-    return validate_orders(frame, source=source, row_offset=1, row_unit="row").raise_if_invalid()
