@@ -29,3 +29,21 @@ def scms_path(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def scms_mapping() -> Path:
     return REPO_ROOT / "configs" / "mappings" / "scms.yaml"
+
+
+# What makes a test slow here: a real MLflow store or server, a live uvicorn, a training run,
+# a notebook. Marked in one place so `make test-fast` (pytest -m "not slow") stays a unit loop.
+SLOW_FOLDERS = ("training", "notebooks", "reliability")
+SLOW_MODULES = ("test_hot_swap.py", "test_schemathesis.py", "test_one_path.py")
+SLOW_FIXTURES = frozenset(
+    {"real_store", "demand_store", "real_client", "mlflow_server", "trained_store", "scms_path"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath))
+        folder = path.parent.name
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if folder in SLOW_FOLDERS or path.name in SLOW_MODULES or fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
