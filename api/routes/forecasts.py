@@ -21,6 +21,7 @@ from api.errors import documented
 from api.model_store import LoadedModel
 from forecasting.capacity.forecaster import OUTPUT_COLUMNS
 from forecasting.cores import DemandCore
+from forecasting.quantiles import quantile_columns
 from forecasting.queries import (
     CapacityQuery,
     DemandQuery,
@@ -153,7 +154,7 @@ def demand_body(loaded: LoadedModel[DemandCore], request: DemandRequest) -> byte
     )
     answer = answer_demand(loaded.core, query)
     level, frame = answer.level, answer.frame
-    columns = [c for c in frame.columns if c.startswith("q") and c[1:2].isdigit()]
+    columns = quantile_columns(frame.columns)
     labels = [f"{q:g}" for q in answer.quantiles]
     # The core returns quantile columns in level order; requested levels are sorted too.
     values = frame[columns].to_numpy(float).tolist()

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.demand.auto import AutoForecaster
+from forecasting.demand.config import BacktestConfig, GlobalModelConfig, ParallelConfig
+from forecasting.quantiles import quantile_columns, quantile_level
 
 GRID = tuple(np.round(np.linspace(0.025, 0.975, 39), 4))
 
@@ -27,11 +29,10 @@ def fit_arrivals(
         horizon=horizon,
         freq="D",
         season_length=7,
-        n_windows=2,
         quantiles=GRID,
-        n_jobs=n_jobs,
-        global_model="off",
-        holidays=holidays,
+        backtest=BacktestConfig(n_windows=2),
+        global_model=GlobalModelConfig(mode="off", holidays=holidays),
+        parallel=ParallelConfig(n_jobs=n_jobs),
     ).fit(series[["series_id", "ds", "y"]])
     return model.predict(horizon, GRID).rename(columns={"series_id": "site"})
 
@@ -45,8 +46,8 @@ def sample_arrivals(
 ) -> np.ndarray:
     """``(n_paths, len(days))`` arrivals for one site drawn from its forecast quantiles."""
     rows = forecast[forecast["site"] == site].set_index("ds").reindex(days)
-    columns = [c for c in forecast.columns if c.startswith("q")]
-    levels = np.array([float(c[1:].replace("_", ".")) / 100 for c in columns])
+    columns = quantile_columns(forecast.columns)
+    levels = np.array([quantile_level(c) for c in columns])
     order = np.argsort(levels)
     grid = rows[columns].to_numpy(float)[:, order]  # days x levels
     grid = np.nan_to_num(grid, nan=0.0)

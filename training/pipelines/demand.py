@@ -19,6 +19,7 @@ from mlflow.entities.model_registry import ModelVersion
 
 from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.backtest import summarize
+from forecasting.demand.config import BacktestConfig, GlobalModelConfig, ParallelConfig
 from forecasting.demand.reconcile import reconcile_with_notes
 from forecasting.demand.serving import build_serving_model
 from forecasting.series import build_hierarchy, drop_partial_last_period, prefix_levels
@@ -78,10 +79,10 @@ def fit(settings: Settings, series: pd.DataFrame) -> AutoForecaster:
         horizon=cfg.horizon,
         freq=cfg.freq,
         models=cfg.models,
-        n_windows=cfg.n_windows,
         quantiles=tuple(cfg.quantiles),
-        n_jobs=cfg.n_jobs,
-        holidays=cfg.holidays,
+        backtest=BacktestConfig(n_windows=cfg.n_windows),
+        global_model=GlobalModelConfig(holidays=cfg.holidays),
+        parallel=ParallelConfig(n_jobs=cfg.n_jobs),
     ).fit(series)
 
 
