@@ -34,6 +34,11 @@ def load_mapping(mapping: ColumnMapping | str | Path | None) -> ColumnMapping:
         raise ConfigError(f"mapping file {path} does not exist")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a text file in UTF-8 (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); a mapping is a YAML file"
+        ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     return ColumnMapping.from_dict(raw, source=str(path))
@@ -65,6 +70,9 @@ def read_raw(
             raise DataContractError.from_message(f"cannot read {path} as Parquet: {exc}") from exc
     if name.endswith(CSV_SUFFIXES) or "." not in name:
         sep = "\t" if ".tsv" in name else ","
+        # Strict decoding: a byte that is not in the file's encoding is refused with its line,
+        # never replaced (two SKUs 'SKÜ-1' and 'SKÖ-1' must not become one 'SK?-1').
+        encoding = mapping.encoding or "utf-8-sig"
         try:
             frame = pd.read_csv(
                 path,
@@ -72,9 +80,12 @@ def read_raw(
                 keep_default_na=False,
                 na_values=[""],
                 sep=sep,
-                encoding_errors="replace",
+                encoding=encoding,
+                encoding_errors="strict",
             )
-        except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+        except UnicodeError as exc:
+            raise DataContractError.from_message(_encoding_problem(path, encoding)) from exc
+        except (pd.errors.ParserError, EOFError, OSError) as exc:
             raise DataContractError.from_message(f"cannot read {path} as CSV: {exc}") from exc
         except pd.errors.EmptyDataError as exc:
             raise DataContractError.from_message(f"{path} is empty: no header, no rows") from exc
@@ -82,6 +93,37 @@ def read_raw(
     raise ConfigError(
         f"don't know how to read {path}: use .csv, .csv.gz, .parquet or a database URL "
         "such as sqlite:///orders.db"
+    )
+
+
+def _encoding_problem(path: Path, encoding: str) -> str:
+    """Where ``path`` stops being ``encoding`` (line and byte), and what to declare instead."""
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        bad = data[exc.start : exc.start + 1]
+        where = f"line {line}: byte {bad.hex()} is not {exc.encoding}"
+    except UnicodeError as exc:
+        where = str(exc)
+    else:  # pandas read it in pieces and failed at a seam; the whole file decodes
+        where = f"it did not decode as {encoding}"
+    guess = "latin-1"
+    try:
+        data.decode("cp1252")
+        guess = "cp1252"
+    except UnicodeDecodeError:
+        pass
+    named = "UTF-8" if encoding.replace("-sig", "") in ("utf-8", "utf_8") else encoding
+    return (
+        f"{path} is not {named} text ({where}); nothing was read. Declare the file's encoding "
+        f"in the mapping, e.g. 'encoding: {guess}' (Windows exports are often cp1252), or "
+        "save the export as UTF-8"
     )
 
 

@@ -7,6 +7,7 @@ canonical frame and the problems found out.
 
 from __future__ import annotations
 
+import codecs
 import re
 from datetime import date
 from typing import Literal
@@ -70,6 +71,21 @@ class ColumnMapping(BaseModel):
     attribute_names: Literal["keep", "snake_case"] = "keep"
     invalid_rows: Literal["error", "drop"] = "error"
     sql: SqlSource = Field(default_factory=SqlSource)
+    # Text encoding of a CSV export (``latin-1``, ``cp1252``, ``utf-16`` ...); UTF-8 when unset.
+    encoding: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return codecs.lookup(value).name
+        except LookupError as exc:
+            raise ValueError(
+                f"unknown encoding '{value}'; use a Python codec name such as utf-8, "
+                "latin-1, cp1252 or utf-16"
+            ) from exc
 
     @field_validator("columns", "constants")
     @classmethod
