@@ -25,7 +25,6 @@ TOTAL_ID = "__total__"
 KEY_SEPARATOR = "|"
 Measure = Literal["quantity", "lines", "orders"]
 _RIGHT_LABELLED = {"W", "ME", "QE", "YE", "BME", "BQE", "BYE", "SME"}
-DATE_CHOICES = ("order_date", "ship_date", "promised_date", "delivered_date")
 
 
 def series_id_for(keys: Mapping[str, object], by: Sequence[str]) -> str:

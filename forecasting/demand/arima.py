@@ -236,17 +236,17 @@ class AutoARIMA(LocalForecaster[_ArimaState]):
         self.max_fits = max_fits
         self.fourier_terms = fourier_terms
 
-    def _fit_series(self, y: np.ndarray) -> _ArimaState:
+    def fit_series(self, y: np.ndarray) -> _ArimaState:
         y = _clean(y)
         nonneg = bool((y >= 0).all())
         if len(y) < MIN_POINTS or np.ptp(y) == 0:
             reason = "too short for ARIMA" if len(y) < MIN_POINTS else "constant series"
-            return _ArimaState(None, Naive()._fit_series(y), reason, nonneg)
+            return _ArimaState(None, Naive().fit_series(y), reason, nonneg)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             state = self._search(y, nonneg)
         if state is None:
-            return _ArimaState(None, Naive()._fit_series(y), "no ARIMA model converged", nonneg)
+            return _ArimaState(None, Naive().fit_series(y), "no ARIMA model converged", nonneg)
         return state
 
     def _search(self, y: np.ndarray, nonneg: bool) -> _ArimaState | None:
@@ -330,11 +330,11 @@ class AutoARIMA(LocalForecaster[_ArimaState]):
             n=n,
         )
 
-    def _predict_series(
+    def predict_series(
         self, state: _ArimaState, h: int, quantiles: Sequence[float]
     ) -> SeriesForecast:
         if state.results is None:
-            return Naive()._predict_series(state.fallback, h, quantiles)
+            return Naive().predict_series(state.fallback, h, quantiles)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:

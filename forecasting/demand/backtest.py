@@ -44,7 +44,7 @@ def forecast_values(
 ) -> SeriesForecast:
     """Fit one named model on one series and forecast ``h`` steps."""
     model = make_model(name, season_length)
-    return model._predict_series(model._fit_series(y), h, quantiles)
+    return model.predict_series(model.fit_series(y), h, quantiles)
 
 
 def combine(forecasts: Sequence[SeriesForecast]) -> SeriesForecast:
@@ -177,7 +177,7 @@ def backtest(
     ``demand_class``, the metrics and the selection ``score`` (scaled pinball).
     Series too short for any window are left out.
     """
-    out: list[pd.DataFrame] = []
+    out: list[dict] = []
     for series_id, group in frame.sort_values(["series_id", "ds"]).groupby("series_id"):
         y = group["y"].to_numpy(dtype=float)
         windows = plan_windows(len(y), horizon, n_windows, step)

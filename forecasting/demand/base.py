@@ -1,9 +1,10 @@
 """The forecaster interface every demand model follows.
 
-Two layers, as in statsforecast: a *local model* works on one series as a numpy
-array; :class:`LocalForecaster` is the frame-level estimator that groups the long
-frame by ``series_id``, fits each series (in parallel) and returns the long
-forecast frame ``series_id, ds, model, mean, q10, q50, q90``.
+Two layers, as in statsforecast: the per-series layer (:class:`SeriesModel`:
+``fit_series`` / ``predict_series``) works on one series as a numpy array and is what
+the automatic pipeline and the backtest call; :class:`LocalForecaster` adds the frame
+layer, grouping the long frame by ``series_id``, fitting each series and returning the
+long forecast frame ``series_id, ds, model, mean, q10, q50, q90``.
 
 Estimators follow scikit-learn conventions: the constructor stores its arguments
 and does nothing else, learned state ends in ``_`` and exists only after ``fit``,
@@ -12,9 +13,10 @@ and does nothing else, learned state ends in ``_`` and exists only after ``fit``
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -22,16 +24,9 @@ from pandas.tseries.frequencies import to_offset
 from sklearn.base import BaseEstimator
 
 from forecasting.errors import ConfigError
+from forecasting.quantiles import quantile_column
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
-
-
-def quantile_column(q: float) -> str:
-    """Name of the forecast column holding quantile ``q`` (0.1 -> ``q10``, 0.025 -> ``q2_5``)."""
-    pct = round(q * 100, 6)
-    if float(pct).is_integer():
-        return f"q{int(pct)}"
-    return "q" + f"{pct:g}".replace(".", "_")
 
 
 @dataclass(frozen=True)
@@ -50,12 +45,31 @@ class SeriesForecast:
 StateT = TypeVar("StateT")
 
 
-class LocalForecaster(BaseEstimator, Generic[StateT]):
+@runtime_checkable
+class SeriesModel(Protocol):
+    """The per-series interface: what the pipeline and the backtest need of a model.
+
+    ``fit_series`` takes one series (float array, oldest first, NaN for missing
+    periods) and returns an opaque fitted state; ``predict_series`` turns that state
+    into a :class:`SeriesForecast` of ``h`` steps with one quantile row per level of
+    ``quantiles`` (sorted ascending), or none. Both are pure: same input, same output.
+    """
+
+    name: str
+    season_length: int
+
+    # The state is each model's own type: Any lets every model's precise one conform.
+    def fit_series(self, y: np.ndarray) -> Any: ...
+
+    def predict_series(self, state: Any, h: int, quantiles: Sequence[float]) -> SeriesForecast: ...
+
+
+class LocalForecaster(BaseEstimator, ABC, Generic[StateT]):
     """Base class of per-series models.
 
-    Subclasses implement :meth:`_fit_series` and :meth:`_predict_series`; this class
-    handles frames, grouping and output shape. ``season_length`` is the main
-    seasonal period in steps (1 = none).
+    Subclasses implement :meth:`fit_series` and :meth:`predict_series` (the
+    :class:`SeriesModel` protocol); this class handles frames, grouping and output
+    shape. ``season_length`` is the main seasonal period in steps (1 = none).
     """
 
     name: str = "local"
@@ -64,11 +78,13 @@ class LocalForecaster(BaseEstimator, Generic[StateT]):
         self.season_length = season_length
 
     # -- per-series layer (numpy in, numpy out) ---------------------------------
-    def _fit_series(self, y: np.ndarray) -> StateT:
-        raise NotImplementedError
+    @abstractmethod
+    def fit_series(self, y: np.ndarray) -> StateT:
+        """Fit one series (float array, oldest first, NaN where missing): the model's state."""
 
-    def _predict_series(self, state: StateT, h: int, quantiles: Sequence[float]) -> SeriesForecast:
-        raise NotImplementedError
+    @abstractmethod
+    def predict_series(self, state: StateT, h: int, quantiles: Sequence[float]) -> SeriesForecast:
+        """Forecast ``h`` steps from a fitted state, with a row per level of ``quantiles``."""
 
     # -- frame layer ---------------------------------------------------------------
     def fit(self, frame: pd.DataFrame, freq: str | None = None) -> LocalForecaster[StateT]:
@@ -82,7 +98,7 @@ class LocalForecaster(BaseEstimator, Generic[StateT]):
         self.last_ds_: dict[str, pd.Timestamp] = {}
         for series_id, group in ordered.groupby("series_id", sort=False):
             y = group["y"].to_numpy(dtype=float)
-            self.states_[str(series_id)] = self._fit_series(y)
+            self.states_[str(series_id)] = self.fit_series(y)
             self.last_ds_[str(series_id)] = group["ds"].iloc[-1]
         return self
 
@@ -91,7 +107,7 @@ class LocalForecaster(BaseEstimator, Generic[StateT]):
         quantiles = sorted(quantiles)
         parts = []
         for series_id, state in self.states_.items():
-            fc = self._predict_series(state, horizon, quantiles)
+            fc = self.predict_series(state, horizon, quantiles)
             parts.append(
                 forecast_frame(
                     series_id, self.last_ds_[series_id], self.freq_, self.name, fc, quantiles

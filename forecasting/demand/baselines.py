@@ -40,12 +40,12 @@ class Naive(LocalForecaster[_State]):
 
     name = "naive"
 
-    def _fit_series(self, y: np.ndarray) -> _State:
+    def fit_series(self, y: np.ndarray) -> _State:
         y = _clean(y)
         resid = np.diff(y)
         return _State(y[-1:], residual_sigma(resid), len(y), nonnegative=bool((y >= 0).all()))
 
-    def _predict_series(self, state: _State, h: int, quantiles: Sequence[float]) -> SeriesForecast:
+    def predict_series(self, state: _State, h: int, quantiles: Sequence[float]) -> SeriesForecast:
         mean = np.repeat(state.level, h)
         sigma = state.sigma * np.sqrt(np.arange(1, h + 1))
         m, q = finish(mean, normal_quantiles(mean, sigma, quantiles), state.nonnegative)
@@ -57,7 +57,7 @@ class SeasonalNaive(LocalForecaster[_State]):
 
     name = "seasonal_naive"
 
-    def _fit_series(self, y: np.ndarray) -> _State:
+    def fit_series(self, y: np.ndarray) -> _State:
         y = _clean(y)
         m = max(1, int(self.season_length))
         if len(y) < m:  # not one full season: fall back to the last value
@@ -65,7 +65,7 @@ class SeasonalNaive(LocalForecaster[_State]):
         resid = y[m:] - y[:-m] if len(y) > m else np.array([])
         return _State(y[-m:], residual_sigma(resid), len(y), nonnegative=bool((y >= 0).all()))
 
-    def _predict_series(self, state: _State, h: int, quantiles: Sequence[float]) -> SeriesForecast:
+    def predict_series(self, state: _State, h: int, quantiles: Sequence[float]) -> SeriesForecast:
         m = len(state.level)
         mean = np.resize(state.level, h)
         seasons = np.floor(np.arange(h) / m) + 1
@@ -79,7 +79,7 @@ class Drift(LocalForecaster[_State]):
 
     name = "drift"
 
-    def _fit_series(self, y: np.ndarray) -> _State:
+    def fit_series(self, y: np.ndarray) -> _State:
         y = _clean(y)
         n = len(y)
         slope = (y[-1] - y[0]) / (n - 1) if n > 1 else 0.0
@@ -88,7 +88,7 @@ class Drift(LocalForecaster[_State]):
             y[-1:], residual_sigma(resid), n, slope=slope, nonnegative=bool((y >= 0).all())
         )
 
-    def _predict_series(self, state: _State, h: int, quantiles: Sequence[float]) -> SeriesForecast:
+    def predict_series(self, state: _State, h: int, quantiles: Sequence[float]) -> SeriesForecast:
         steps = np.arange(1, h + 1)
         mean = state.level[0] + state.slope * steps
         sigma = state.sigma * np.sqrt(steps * (1 + steps / max(state.n - 1, 1)))
@@ -105,7 +105,7 @@ class WindowAverage(LocalForecaster[_State]):
         super().__init__(season_length=season_length)
         self.window = window
 
-    def _fit_series(self, y: np.ndarray) -> _State:
+    def fit_series(self, y: np.ndarray) -> _State:
         y = _clean(y)
         recent = y[-self.window :]
         level = float(np.mean(recent))
@@ -116,7 +116,7 @@ class WindowAverage(LocalForecaster[_State]):
             nonnegative=bool((y >= 0).all()),
         )
 
-    def _predict_series(self, state: _State, h: int, quantiles: Sequence[float]) -> SeriesForecast:
+    def predict_series(self, state: _State, h: int, quantiles: Sequence[float]) -> SeriesForecast:
         mean = np.repeat(state.level, h)
         sigma = np.full(h, state.sigma * np.sqrt(1 + 1 / max(state.n, 1)))
         out, q = finish(mean, normal_quantiles(mean, sigma, quantiles), state.nonnegative)

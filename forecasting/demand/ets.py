@@ -60,12 +60,12 @@ class AutoETS(LocalForecaster[_EtsState]):
         super().__init__(season_length=season_length)
         self.max_fits = max_fits
 
-    def _fit_series(self, y: np.ndarray) -> _EtsState:
+    def fit_series(self, y: np.ndarray) -> _EtsState:
         y = _clean(y)
         nonneg = bool((y >= 0).all())
         if len(y) < MIN_POINTS or np.ptp(y) == 0:
             reason = "too short for ETS" if len(y) < MIN_POINTS else "constant series"
-            return _EtsState(None, Naive()._fit_series(y), reason, nonneg)
+            return _EtsState(None, Naive().fit_series(y), reason, nonneg)
         m = max(1, int(self.season_length))
         best, best_spec, best_score = None, "", np.inf
         with warnings.catch_warnings():
@@ -90,14 +90,14 @@ class AutoETS(LocalForecaster[_EtsState]):
                         "N" if spec["seasonal"] is None else "A",
                     )
         if best is None:
-            return _EtsState(None, Naive()._fit_series(y), "no ETS model converged", nonneg)
+            return _EtsState(None, Naive().fit_series(y), "no ETS model converged", nonneg)
         return _EtsState(best, None, best_spec, nonneg)
 
-    def _predict_series(
+    def predict_series(
         self, state: _EtsState, h: int, quantiles: Sequence[float]
     ) -> SeriesForecast:
         if state.results is None:
-            return Naive()._predict_series(state.fallback, h, quantiles)
+            return Naive().predict_series(state.fallback, h, quantiles)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             n = state.results.nobs

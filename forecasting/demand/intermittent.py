@@ -85,12 +85,12 @@ class Croston(LocalForecaster[_RateState]):
     def _path(self, y: np.ndarray) -> np.ndarray:
         return croston_path(y, self.alpha) * self._correction
 
-    def _fit_series(self, y: np.ndarray) -> _RateState:
+    def fit_series(self, y: np.ndarray) -> _RateState:
         y = np.maximum(_clean(y), 0.0)
         path = self._path(y)
         return _RateState(float(path[-1]), y - path[:-1])
 
-    def _predict_series(
+    def predict_series(
         self, state: _RateState, h: int, quantiles: Sequence[float]
     ) -> SeriesForecast:
         mean = np.full(h, state.rate)

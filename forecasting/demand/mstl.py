@@ -90,12 +90,12 @@ class MSTLForecaster(LocalForecaster[_MstlState]):
         super().__init__(season_length=season_length)
         self.seasons = seasons
 
-    def _fit_series(self, y: np.ndarray) -> _MstlState:
+    def fit_series(self, y: np.ndarray) -> _MstlState:
         y = _clean(y)
         nonneg = bool((y >= 0).all())
         if len(y) < MIN_POINTS or np.ptp(y) == 0:
             reason = "too short for MSTL" if len(y) < MIN_POINTS else "constant series"
-            return _MstlState(None, Naive()._fit_series(y), reason, nonneg)
+            return _MstlState(None, Naive().fit_series(y), reason, nonneg)
         # Standardising keeps the ETS optimiser in range for tiny or huge scales; STL
         # and the additive recomposition are linear, so nothing else changes.
         center = float(np.mean(y))
@@ -119,17 +119,17 @@ class MSTLForecaster(LocalForecaster[_MstlState]):
                     periods, cycles, deseasonalised = [], [], z
             results, ets_spec = _fit_ets(deseasonalised)
         if results is None:
-            return _MstlState(None, Naive()._fit_series(y), "no ETS model converged", nonneg)
+            return _MstlState(None, Naive().fit_series(y), "no ETS model converged", nonneg)
         spec = f"MSTL{periods}+{ets_spec}" if periods else ets_spec
         return _MstlState(
             results, None, spec, nonneg, cycles=tuple(cycles), center=center, scale=scale
         )
 
-    def _predict_series(
+    def predict_series(
         self, state: _MstlState, h: int, quantiles: Sequence[float]
     ) -> SeriesForecast:
         if state.results is None:
-            return Naive()._predict_series(state.fallback, h, quantiles)
+            return Naive().predict_series(state.fallback, h, quantiles)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             n = state.results.nobs

@@ -39,7 +39,6 @@ Memory: the full shrunk covariance (``n_all`` squared) is used only up to
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg
 
 from forecasting.errors import ConfigError
+from forecasting.quantiles import quantile_columns
 
 Method = Literal["bottom_up", "mint_shrink", "ols"]
 METHODS: tuple[str, ...] = ("bottom_up", "mint_shrink", "ols")
@@ -63,7 +63,6 @@ DENSE_LIMIT = 2000
 MIN_RESIDUAL_PERIODS = 10
 
 _CORE_COLUMNS = ("series_id", "ds", "y", "level")
-_QUANTILE = re.compile(r"^q(\d+)(?:_(\d+))?$")
 
 
 class ReconciliationWarning(UserWarning):
@@ -269,7 +268,7 @@ def reconcile(
     if missing:
         raise ConfigError(f"base forecasts have no column(s) {missing}")
     structure = _structure(hierarchy)
-    quantile_cols = sorted((c for c in base.columns if _QUANTILE.match(str(c))), key=_level_of)
+    quantile_cols = quantile_columns(base.columns)
 
     groups = _model_groups(base)
     if method == "bottom_up":
@@ -315,13 +314,6 @@ class _Weights:
     full: np.ndarray | None = None
     shrinkage: float | None = None
     periods: int = 0
-
-
-def _level_of(column: str) -> float:
-    match = _QUANTILE.match(column)
-    assert match is not None
-    whole, fraction = match.groups()
-    return float(f"{whole}.{fraction}" if fraction else whole)
 
 
 def _model_groups(base: pd.DataFrame) -> list[np.ndarray]:

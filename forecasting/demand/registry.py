@@ -1,6 +1,9 @@
-"""The local models by name: the automatic pipeline and the contract test list them here."""
+"""The models by name: the local ones (the automatic pipeline and the contract test list
+them here) and the name of the global model, which is trained across series instead."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from forecasting.demand.arima import AutoARIMA
 from forecasting.demand.base import LocalForecaster
@@ -10,6 +13,8 @@ from forecasting.demand.intermittent import ADIDA, SBA, TSB, Croston
 from forecasting.demand.mstl import MSTLForecaster
 from forecasting.demand.theta import Theta
 from forecasting.errors import ConfigError
+
+GLOBAL = "global_gbm"
 
 LOCAL_MODELS: dict[str, type[LocalForecaster]] = {
     "naive": Naive,
@@ -35,3 +40,16 @@ def make_model(name: str, season_length: int = 1) -> LocalForecaster:
         known = ", ".join(sorted(LOCAL_MODELS))
         raise ConfigError(f"unknown model '{name}'; known models: {known}, auto") from None
     return cls(season_length=season_length)
+
+
+def parse_model_list(models: str | Sequence[str]) -> tuple[str, ...]:
+    """Model names from ``"ets,theta"`` or a list: local ones or ``global_gbm``.
+
+    Raises :class:`ConfigError` listing the known names for an unknown or empty list.
+    """
+    names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models)]
+    unknown = [n for n in names if n not in LOCAL_MODELS and n != GLOBAL]
+    if unknown or not names:
+        known = ", ".join(sorted(LOCAL_MODELS))
+        raise ConfigError(f"unknown model(s) {unknown}; known models: {known}, or 'auto'")
+    return tuple(names)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecasting.demand.base import quantile_column
 from forecasting.errors import HorizonError, UnknownSeriesError
+from forecasting.quantiles import quantile_column
 from forecasting.series import KEY_SEPARATOR, TOTAL_ID, level_name
 
 

@@ -72,12 +72,12 @@ class Theta(LocalForecaster[_ThetaState]):
 
     name = "theta"
 
-    def _fit_series(self, y: np.ndarray) -> _ThetaState:
+    def fit_series(self, y: np.ndarray) -> _ThetaState:
         y = _clean(y)
         nonneg = bool((y >= 0).all())
         if len(y) < MIN_POINTS or np.ptp(y) == 0:
             reason = "too short for Theta" if len(y) < MIN_POINTS else "constant series"
-            return _ThetaState(None, Naive()._fit_series(y), reason, nonneg)
+            return _ThetaState(None, Naive().fit_series(y), reason, nonneg)
         # A positive rescale (not a shift) keeps multiplicative seasonality intact while
         # keeping the SES optimiser in a sane numeric range for tiny or huge series.
         scale = float(np.max(np.abs(y))) or 1.0
@@ -98,16 +98,16 @@ class Theta(LocalForecaster[_ThetaState]):
                 multiplicative = model.method.startswith("mul")
                 sigma = _in_sample_sigma(x, factors, multiplicative, res)
             except _FIT_ERRORS:
-                return _ThetaState(None, Naive()._fit_series(y), "Theta did not fit", nonneg)
+                return _ThetaState(None, Naive().fit_series(y), "Theta did not fit", nonneg)
         deseasonalised = seasonal and bool(np.ptp(factors) > 0)
         spec = f"Theta({'mul' if multiplicative else 'add'}[{m}])" if deseasonalised else "Theta"
         return _ThetaState(res, None, spec, nonneg, sigma=sigma, scale=scale)
 
-    def _predict_series(
+    def predict_series(
         self, state: _ThetaState, h: int, quantiles: Sequence[float]
     ) -> SeriesForecast:
         if state.results is None:
-            return Naive()._predict_series(state.fallback, h, quantiles)
+            return Naive().predict_series(state.fallback, h, quantiles)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             parts = state.results.forecast_components(h)

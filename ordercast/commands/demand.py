@@ -10,16 +10,18 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from forecasting.demand.auto import (
-    AutoForecaster,
-    check_series_frame,
-    parse_model_list,
-    regularize,
-)
+from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.backtest import backtest as run_backtest
 from forecasting.demand.backtest import summarize
 from forecasting.demand.base import infer_freq
+from forecasting.demand.config import (
+    BacktestConfig,
+    GlobalModelConfig,
+    ParallelConfig,
+)
+from forecasting.demand.frames import check_series_frame, regularize
 from forecasting.demand.reconcile import METHODS
+from forecasting.demand.registry import parse_model_list
 from forecasting.demand.seasonality import default_seasons
 from forecasting.errors import ConfigError
 from ordercast.outputs import read_frame, write_frame
@@ -134,13 +136,11 @@ def forecast(
             season_length=seasons[0],
             freq=inferred,
             models=models,
-            n_windows=windows,
             quantiles=levels,
-            n_jobs=n_jobs,
-            dask_client=client,
-            seasons=seasons,
             exog=exog_columns,
-            holidays=holidays,
+            backtest=BacktestConfig(n_windows=windows),
+            global_model=GlobalModelConfig(seasons=seasons, holidays=holidays),
+            parallel=ParallelConfig(n_jobs=n_jobs, dask_client=client),
         ).fit(frame, future=None if future is None else read_frame(future))
     result = model.predict(horizon, levels)
     if method != "none":

@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 
 from forecasting.demand.auto import AutoForecaster
+from forecasting.demand.config import BacktestConfig, ParallelConfig
 from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
 from ordercast.cli import main
 
 RNG = np.random.default_rng(5)
+SERIAL = ParallelConfig(n_jobs=1)
 PATTERN = np.array([5.0, 9.0, 2.0, 7.0, 3.0, 8.0, 1.0])
 
 
@@ -41,7 +43,8 @@ AWKWARD = {
 def fitted() -> AutoForecaster:
     frame = long_frame(AWKWARD)
     gappy = frame[~((frame["series_id"] == "seasonal") & frame.index.isin([20, 21, 40]))]
-    return AutoForecaster(horizon=7, n_windows=2, n_jobs=1).fit(gappy)
+    model = AutoForecaster(horizon=7, backtest=BacktestConfig(n_windows=2), parallel=SERIAL)
+    return model.fit(gappy)
 
 
 def test_every_awkward_series_is_forecast_with_a_recorded_choice(fitted: AutoForecaster) -> None:
@@ -94,14 +97,23 @@ def test_bad_frames_name_the_problem() -> None:
 def test_the_same_call_runs_on_a_dask_cluster() -> None:
     distributed = pytest.importorskip("distributed")
     frame = long_frame({f"s{i}": np.tile(PATTERN, 8) + i for i in range(4)})
-    local = AutoForecaster(horizon=7, n_windows=1, n_jobs=1).fit(frame).predict(7)
+    local = (
+        AutoForecaster(horizon=7, backtest=BacktestConfig(n_windows=1), parallel=SERIAL)
+        .fit(frame)
+        .predict(7)
+    )
     with (
         distributed.LocalCluster(
             n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        remote = AutoForecaster(horizon=7, n_windows=1, dask_client=client).fit(frame).predict(7)
+        remote = AutoForecaster(
+            horizon=7,
+            backtest=BacktestConfig(n_windows=1),
+            parallel=ParallelConfig(dask_client=client),
+        )
+        remote = remote.fit(frame).predict(7)
     pd.testing.assert_frame_equal(local, remote)
 
 

@@ -7,15 +7,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.demand.auto import GLOBAL, AutoForecaster
+from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.calendar_features import holiday_matrix
+from forecasting.demand.config import (
+    BacktestConfig,
+    GlobalModelConfig,
+    ParallelConfig,
+)
 from forecasting.demand.global_model import ConformalErrors, global_forecasts, series_level
+from forecasting.demand.registry import GLOBAL
 from forecasting.errors import ConfigError, HorizonError
 
 N_SERIES, LENGTH, H = 30, 140, 14
 RNG = np.random.default_rng(11)
 SCALES = np.geomspace(1, 10_000, N_SERIES)
 PHASES = RNG.uniform(0, 2 * np.pi, N_SERIES)
+SERIAL = ParallelConfig(n_jobs=1)
+TWO_WINDOWS = BacktestConfig(n_windows=2)
 
 
 def seasonal_truth(t: np.ndarray, i: int) -> np.ndarray:
@@ -152,7 +160,13 @@ def promo_frame(length: int = 120, n: int = 24) -> tuple[pd.DataFrame, pd.DataFr
 
 def test_exogenous_columns_drive_the_forecast() -> None:
     history, future = promo_frame()
-    model = AutoForecaster(horizon=7, n_windows=2, n_jobs=1, exog=("promo",), global_model="on")
+    model = AutoForecaster(
+        horizon=7,
+        backtest=TWO_WINDOWS,
+        parallel=SERIAL,
+        exog=("promo",),
+        global_model=GlobalModelConfig(mode="on"),
+    )
     out = model.fit(history, future=future).predict(7).merge(future, on=["series_id", "ds"])
     on, off = out[out["promo"] == 1], out[out["promo"] == 0]
     global_rows = out["model"] == GLOBAL
@@ -163,7 +177,9 @@ def test_exogenous_columns_drive_the_forecast() -> None:
 
 def test_exogenous_input_errors_name_what_to_fix() -> None:
     history, future = promo_frame(n=3)
-    model = AutoForecaster(horizon=7, n_jobs=1, exog=("promo",), global_model="on")
+    model = AutoForecaster(
+        horizon=7, parallel=SERIAL, exog=("promo",), global_model=GlobalModelConfig(mode="on")
+    )
     with pytest.raises(ConfigError, match="need their future values"):
         model.fit(history)
     with pytest.raises(ConfigError, match=r"no row for series 'p1' at 2024-05-04"):
@@ -180,7 +196,12 @@ def test_exogenous_input_errors_name_what_to_fix() -> None:
 
 
 def test_auto_lets_the_global_model_compete_and_records_it(seasonal: pd.DataFrame) -> None:
-    model = AutoForecaster(horizon=7, n_windows=2, n_jobs=1, global_params={"max_iter": 100})
+    model = AutoForecaster(
+        horizon=7,
+        backtest=TWO_WINDOWS,
+        parallel=SERIAL,
+        global_model=GlobalModelConfig(params={"max_iter": 100}),
+    )
     out = model.fit(seasonal).predict(7)
     assert model.global_ is not None
     assert GLOBAL in set(model.backtest_["model"])
@@ -194,23 +215,29 @@ def test_auto_lets_the_global_model_compete_and_records_it(seasonal: pd.DataFram
             ].tolist()[:1],
         )
 
-    off = AutoForecaster(horizon=7, n_windows=2, n_jobs=1, global_model="off").fit(seasonal)
+    off = AutoForecaster(
+        horizon=7, backtest=TWO_WINDOWS, parallel=SERIAL, global_model=GlobalModelConfig(mode="off")
+    ).fit(seasonal)
     assert off.global_ is None
     assert GLOBAL not in set(off.backtest_["model"])
 
 
 def test_global_model_needs_enough_series_or_length() -> None:
     few = seasonal_frame()[lambda f: f["series_id"].isin(["s00", "s01"])]
-    assert AutoForecaster(horizon=7, n_jobs=1).fit(few).global_ is None  # auto: too few
+    assert AutoForecaster(horizon=7, parallel=SERIAL).fit(few).global_ is None  # auto: too few
     short = seasonal_frame().groupby("series_id").head(12)
     with pytest.raises(ConfigError, match="global_model='on' needs series of at least 22"):
-        AutoForecaster(horizon=7, n_jobs=1, global_model="on").fit(short)
+        AutoForecaster(horizon=7, parallel=SERIAL, global_model=GlobalModelConfig(mode="on")).fit(
+            short
+        )
     with pytest.raises(ConfigError, match="global_model must be auto, on or off"):
-        AutoForecaster(global_model="yes").fit(few)
+        AutoForecaster(global_model=GlobalModelConfig(mode="yes")).fit(few)
 
 
 def test_backtest_residuals_are_the_chosen_models_errors(seasonal: pd.DataFrame) -> None:
-    model = AutoForecaster(horizon=7, n_windows=2, n_jobs=1, global_model="off").fit(seasonal)
+    model = AutoForecaster(
+        horizon=7, backtest=TWO_WINDOWS, parallel=SERIAL, global_model=GlobalModelConfig(mode="off")
+    ).fit(seasonal)
     residuals = model.backtest_residuals()
     assert list(residuals.columns) == ["series_id", "ds", "residual"]
     per_series = residuals.groupby("series_id").size()
@@ -226,7 +253,7 @@ def test_backtest_residuals_are_actual_minus_the_forecast(seasonal: pd.DataFrame
     # Seasonal naive with season and horizon 7 forecasts each date by the value a week
     # before, so every residual is known exactly.
     model = AutoForecaster(
-        horizon=7, n_windows=2, n_jobs=1, models="seasonal_naive", season_length=7
+        horizon=7, backtest=TWO_WINDOWS, parallel=SERIAL, models="seasonal_naive", season_length=7
     ).fit(seasonal)
     residuals = model.backtest_residuals()
     values = seasonal.set_index(["series_id", "ds"])["y"]
@@ -251,7 +278,12 @@ def test_intermittent_series_keep_their_own_methods(seasonal: pd.DataFrame) -> N
         for i in range(4)
     ]
     frame = pd.concat([seasonal, *sparse], ignore_index=True)
-    model = AutoForecaster(horizon=7, n_windows=2, n_jobs=1, global_params={"max_iter": 60})
+    model = AutoForecaster(
+        horizon=7,
+        backtest=TWO_WINDOWS,
+        parallel=SERIAL,
+        global_model=GlobalModelConfig(params={"max_iter": 60}),
+    )
     out = model.fit(frame).predict(7)
     chosen = model.selection_.set_index("series_id")
     sparse_ids = [f"sparse{i}" for i in range(4)]

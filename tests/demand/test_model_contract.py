@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
+from forecasting.demand.base import SeriesForecast, SeriesModel
 from forecasting.demand.registry import LOCAL_MODELS, make_model
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -52,3 +53,31 @@ def test_deterministic_and_clonable(name: str) -> None:
     pd.testing.assert_frame_equal(first, second)
     assert clone(model).get_params() == model.get_params()
     assert not hasattr(clone(model), "states_")  # learned state exists only after fit
+
+
+@pytest.mark.parametrize("name", sorted(LOCAL_MODELS))
+def test_per_series_interface_is_the_series_model_protocol(name: str) -> None:
+    model = make_model(name, season_length=7)
+    assert isinstance(model, SeriesModel)
+    assert model.name == name  # the name the pipeline records is the registry's
+    y = SERIES["seasonal"]
+    fc = model.predict_series(model.fit_series(y), 10, QUANTILES)
+    assert isinstance(fc, SeriesForecast)
+    assert fc.mean.shape == (10,)
+    assert fc.quantiles is None or fc.quantiles.shape == (len(QUANTILES), 10)
+    again = model.predict_series(model.fit_series(y.copy()), 10, QUANTILES)
+    np.testing.assert_array_equal(fc.mean, again.mean)
+    # The frame layer is the per-series layer plus dates: the same numbers.
+    frame = make_model(name, season_length=7).fit(frame_of(y), freq="D").predict(10, QUANTILES)
+    np.testing.assert_array_equal(frame["mean"].to_numpy(), fc.mean)
+
+
+def test_the_protocol_rejects_a_model_without_the_per_series_layer() -> None:
+    class FrameOnly:
+        name = "frame_only"
+        season_length = 1
+
+        def fit_series(self, y: np.ndarray) -> object:
+            return y
+
+    assert not isinstance(FrameOnly(), SeriesModel)

@@ -39,7 +39,7 @@ def hourly(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, 
 def test_arima_ar1_forecast_matches_conditional_mean() -> None:
     y = ar1(np.random.default_rng(0), 400)
     model = AutoARIMA()
-    fc = model._predict_series(model._fit_series(y), 5, QUANTILES)
+    fc = model.predict_series(model.fit_series(y), 5, QUANTILES)
     theory = 10.0 + 0.7 ** np.arange(1, 6) * (y[-1] - 10.0)
     # Estimation error on 400 points is ~0.1; half an innovation sd is a loose bound.
     assert np.max(np.abs(fc.mean - theory)) < 0.5
@@ -51,7 +51,7 @@ def test_arima_ar1_80_percent_interval_covers_about_80_percent() -> None:
     for _ in range(30):
         path = ar1(rng, 150 + h)
         model = AutoARIMA()
-        fc = model._predict_series(model._fit_series(path[:-h]), h, QUANTILES)
+        fc = model.predict_series(model.fit_series(path[:-h]), h, QUANTILES)
         future = path[-h:]
         hits += int(((future >= fc.quantiles[0]) & (future <= fc.quantiles[2])).sum())
         total += h
@@ -61,7 +61,7 @@ def test_arima_ar1_80_percent_interval_covers_about_80_percent() -> None:
 
 def test_arima_random_walk_is_differenced_once() -> None:
     y = 50 + np.random.default_rng(2).normal(0, 1, 500).cumsum()
-    state = AutoARIMA()._fit_series(y)
+    state = AutoARIMA().fit_series(y)
     assert state.results is not None
     assert state.order[1] == 1
 
@@ -69,17 +69,17 @@ def test_arima_random_walk_is_differenced_once() -> None:
 def test_arima_long_season_uses_fourier_terms_not_seasonal_sarima() -> None:
     y, _ = hourly(600, 1.0, np.random.default_rng(3))
     model = AutoARIMA(season_length=168, fourier_terms=3)
-    state = model._fit_series(y)
+    state = model.fit_series(y)
     assert state.seasonal_order == (0, 0, 0, 0)
     assert state.fourier_period == 168 and state.fourier_k == 3
-    fc = model._predict_series(state, 24, QUANTILES)
+    fc = model.predict_series(state, 24, QUANTILES)
     assert np.all(np.isfinite(fc.mean))
 
 
 def test_arima_short_season_uses_seasonal_differencing() -> None:
     t = np.arange(96)
     y = 50 + 10 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(4).normal(0, 1, 96)
-    state = AutoARIMA(season_length=12)._fit_series(y)
+    state = AutoARIMA(season_length=12).fit_series(y)
     assert state.seasonal_order[1] == 1 and state.seasonal_order[3] == 12
 
 
@@ -90,7 +90,7 @@ def test_theta_extrapolates_a_linear_trend() -> None:
     n = 100
     y = 10 + 0.5 * np.arange(n) + np.random.default_rng(5).normal(0, 1, n)
     model = Theta()
-    fc = model._predict_series(model._fit_series(y), 10, QUANTILES)
+    fc = model.predict_series(model.fit_series(y), 10, QUANTILES)
     true_next = 10 + 0.5 * n
     assert abs(fc.mean[0] - true_next) < 2.0
     # Theta(2) is SES with drift b0 / 2: the forecast rises at half the OLS slope.
@@ -104,9 +104,9 @@ def test_theta_deseasonalises_a_positive_seasonal_series() -> None:
     y = (50 + 0.1 * t) * (1 + 0.3 * np.sin(2 * np.pi * t / 7))
     y = y + np.random.default_rng(6).normal(0, 0.5, 84)
     model = Theta(season_length=7)
-    state = model._fit_series(y)
+    state = model.fit_series(y)
     assert state.spec == "Theta(mul[7])"
-    fc = model._predict_series(state, 14, QUANTILES)
+    fc = model.predict_series(state, 14, QUANTILES)
     truth = (50 + 0.1 * np.arange(84, 98)) * (1 + 0.3 * np.sin(2 * np.pi * np.arange(84, 98) / 7))
     assert np.mean(np.abs(fc.mean - truth) / truth) < 0.05
 
@@ -119,12 +119,12 @@ def test_mstl_hourly_daily_and_weekly_cycles() -> None:
     y, _ = hourly(1000 + 48, 0.5, rng)
     train, future = y[:-48], y[-48:]
     model = MSTLForecaster(season_length=24, seasons=(24, 168))
-    state = model._fit_series(train)
+    state = model.fit_series(train)
     assert state.spec.startswith("MSTL[24, 168]")
-    fc = model._predict_series(state, 48, QUANTILES)
+    fc = model.predict_series(state, 48, QUANTILES)
     mape = np.mean(np.abs(fc.mean - future) / future)
     naive = SeasonalNaive(season_length=24)
-    naive_fc = naive._predict_series(naive._fit_series(train), 48, QUANTILES)
+    naive_fc = naive.predict_series(naive.fit_series(train), 48, QUANTILES)
     naive_mape = np.mean(np.abs(naive_fc.mean - future) / future)
     assert mape < 0.05
     assert mape < naive_mape
@@ -132,7 +132,7 @@ def test_mstl_hourly_daily_and_weekly_cycles() -> None:
 
 def test_mstl_without_usable_period_is_plain_ets() -> None:
     y = 10 + 0.5 * np.arange(30) + np.random.default_rng(8).normal(0, 1, 30)
-    state = MSTLForecaster(season_length=24, seasons=(168,))._fit_series(y)
+    state = MSTLForecaster(season_length=24, seasons=(168,)).fit_series(y)
     assert state.spec.startswith("ETS(") and state.cycles == ()
 
 
@@ -161,7 +161,7 @@ FAMILIES: dict[str, type[LocalForecaster]] = {
 def test_degenerate_series_give_finite_ordered_quantiles(family: str, kind: str) -> None:
     y = DEGENERATE[kind]
     model = FAMILIES[family](season_length=SEASON)
-    fc = model._predict_series(model._fit_series(y), 12, QUANTILES)
+    fc = model.predict_series(model.fit_series(y), 12, QUANTILES)
     assert fc.mean.shape == (12,)
     assert fc.quantiles is not None and fc.quantiles.shape == (3, 12)
     assert np.all(np.isfinite(fc.mean)) and np.all(np.isfinite(fc.quantiles))

@@ -1,0 +1,70 @@
+"""The automatic pipeline's options, grouped by the step they steer (frozen, so shareable).
+
+:class:`~forecasting.demand.auto.AutoForecaster` takes one of each; the defaults are the
+settings measured on M4 Hourly and Weekly (``benchmarks/m4.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from forecasting.errors import ConfigError
+
+GLOBAL_MODES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """Rolling-origin backtest of each series: ``n_windows`` windows of the horizon's
+    length, back to back at the end of the history."""
+
+    n_windows: int = 3
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """How a series' backtest scores choose its model.
+
+    ``margin``: relative improvement the best single model needs over the equal-weight
+    ensemble of the best three to be chosen alone (a guard against overfitting the
+    choice to a few windows). ``global_margin``: relative improvement another model
+    needs over the global model to replace it (0.3 measured best on M4 Hourly and
+    Weekly): the global model learnt from every series, so a few windows of one series
+    are a weak verdict against it.
+    """
+
+    margin: float = 0.05
+    global_margin: float = 0.3
+
+
+@dataclass(frozen=True)
+class GlobalModelConfig:
+    """The global gradient-boosting model trained across all series.
+
+    ``mode``: ``"auto"`` (on with at least 20 long-enough series when the model list is
+    ``"auto"`` or names ``global_gbm``), ``"on"`` or ``"off"``. ``params``: keyword
+    arguments of :func:`forecasting.demand.global_model.global_forecasts` (``max_iter``,
+    ...). ``seasons``: every seasonal period it uses (default by frequency, e.g. 24 and
+    168 for hourly data). ``holidays``: a country code (``"US"``, ``"DE"``...) whose public
+    holidays it counts in each period; None leaves holidays out.
+    """
+
+    mode: str = "auto"
+    params: Mapping[str, Any] | None = None
+    seasons: tuple[int, ...] | None = None
+    holidays: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in GLOBAL_MODES:
+            raise ConfigError(f"global_model must be auto, on or off, not '{self.mode}'")
+
+
+@dataclass(frozen=True)
+class ParallelConfig:
+    """Where per-series work runs: ``n_jobs`` joblib workers (-1 = all cores), or the
+    Dask cluster of ``dask_client`` (a ``dask.distributed.Client``) when given."""
+
+    n_jobs: int = -1
+    dask_client: object | None = None

@@ -1,0 +1,117 @@
+"""The series frame the demand pipeline accepts: checked, typed and without gaps.
+
+:func:`check_series_frame` turns a caller's long frame (``series_id, ds, y`` and any
+exogenous columns) into a typed, sorted copy with one row per series and date, or
+raises :class:`ConfigError` naming the row or column to fix; :func:`regularize` gives
+every series a row for each period between its first and last date (``y`` NaN where
+the period is missing), which is what the per-series models expect; and
+:func:`check_future` checks that the future values of the exogenous columns cover
+every series' forecast horizon. The caller's frame is never modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from forecasting.errors import ConfigError
+
+REQUIRED = ("series_id", "ds", "y")
+
+
+def check_series_frame(frame: pd.DataFrame, exog: Sequence[str] = ()) -> pd.DataFrame:
+    """``series_id`` (str), ``ds`` (datetime), ``y`` (float, NaN if not a number) and the
+    ``exog`` columns (float), sorted by series and date, one row per series and date."""
+    missing = [c for c in (*REQUIRED, *exog) if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"series frame lacks column(s) {missing}; it needs series_id, ds, y "
+            f"and any exogenous columns named (columns present: "
+            f"{', '.join(map(str, frame.columns))})"
+        )
+    data = frame[[*REQUIRED, *exog]].copy()
+    for column in exog:
+        data[column] = _numeric_column(frame, column)
+    data["series_id"] = data["series_id"].astype(str)
+    data["ds"] = pd.to_datetime(data["ds"], errors="coerce")
+    bad_ds = data["ds"].isna()
+    if bad_ds.any():
+        row = int(np.flatnonzero(bad_ds.to_numpy())[0])
+        raise ConfigError(f"row {row + 1}: ds '{frame['ds'].iloc[row]}' is not a date")
+    data["y"] = pd.to_numeric(data["y"], errors="coerce")
+    if data.duplicated(["series_id", "ds"]).any():
+        dup = data[data.duplicated(["series_id", "ds"], keep=False)].iloc[0]
+        raise ConfigError(
+            f"series '{dup['series_id']}' has more than one row for {dup['ds']:%Y-%m-%d %H:%M}; "
+            "aggregate first (ordercast series)"
+        )
+    return data.sort_values(["series_id", "ds"]).reset_index(drop=True)
+
+
+def _numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() & frame[column].notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ConfigError(
+            f"row {row + 1}: exogenous column '{column}' holds '{frame[column].iloc[row]}', "
+            "not a number"
+        )
+    return values.astype(float)
+
+
+def regularize(data: pd.DataFrame, freq: str) -> pd.DataFrame:
+    """Every series with a row for each period from its first to its last date.
+
+    ``data`` is a checked frame (:func:`check_series_frame`), ``freq`` a pandas alias;
+    added rows have NaN in ``y`` and in the other columns, so models see the gap.
+    """
+    parts = []
+    for sid, group in data.groupby("series_id", sort=True):
+        full = pd.date_range(group["ds"].iloc[0], group["ds"].iloc[-1], freq=freq)
+        if len(full) == len(group):
+            parts.append(group)
+            continue
+        filled = group.set_index("ds").reindex(full).rename_axis("ds").reset_index()
+        filled["series_id"] = sid
+        parts.append(filled[list(data.columns)])
+    return pd.concat(parts, ignore_index=True)
+
+
+def check_future(
+    future: pd.DataFrame | None,
+    data: pd.DataFrame,
+    exog: Sequence[str],
+    freq: str,
+    horizon: int,
+) -> pd.DataFrame | None:
+    """The future exogenous values (``series_id, ds`` and the ``exog`` columns), checked.
+
+    They must cover each series of ``data`` for the ``horizon`` periods of ``freq`` after
+    its last date; None when there are no exogenous columns. Raises :class:`ConfigError`
+    naming the first series and date missing.
+    """
+    if not exog:
+        return None
+    if future is None:
+        raise ConfigError(
+            f"exogenous columns {list(exog)} need their future values: pass a future frame "
+            f"(series_id, ds, {', '.join(exog)}) covering the {horizon} periods after each "
+            "series' last date"
+        )
+    checked = check_series_frame(future.assign(y=0.0), exog).drop(columns="y")
+    step = to_offset(freq)
+    have = set(zip(checked["series_id"], checked["ds"], strict=True))
+    for sid, end in data.groupby("series_id", sort=True)["ds"].max().items():
+        for k in range(1, horizon + 1):
+            when = end + step * k
+            if (str(sid), when) not in have:
+                raise ConfigError(
+                    f"future frame has no row for series '{sid}' at {when:%Y-%m-%d %H:%M}; "
+                    f"it needs {', '.join(exog)} for each of the {horizon} periods after "
+                    f"{end:%Y-%m-%d %H:%M}"
+                )
+    return checked

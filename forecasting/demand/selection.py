@@ -1,0 +1,134 @@
+"""The selection rule: which model a series gets, from its backtest scores (pure).
+
+For each series: the candidates that suit its demand class are backtested; the best
+single model is chosen only when it beats the equal-weight ensemble of the best three
+by the selection margin (a guard against overfitting the choice to a few windows),
+otherwise the ensemble. When the global model competes, another model replaces it only
+when it is better by the global margin. Series with no demand, constant or too short
+to backtest get a rule-based fallback instead, with the reason recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecasting.demand.backtest import ENSEMBLE, Windows
+from forecasting.demand.base import SeriesForecast
+from forecasting.demand.classify import CLASS_MODELS
+from forecasting.demand.config import SelectionConfig
+from forecasting.demand.registry import GLOBAL
+
+ENSEMBLE_SIZE = 3
+# The global model's point forecast is a median (absolute-error loss): for a series that
+# is zero most periods that is zero, and a plan built on it orders nothing. Intermittent
+# and lumpy series keep the methods made for them (Croston and kin forecast the mean rate).
+INTERMITTENT_CLASSES = ("intermittent", "lumpy")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The verdict on one series: the model recorded, the members averaged to forecast
+    (one, or the ensemble's), their mean backtest score (NaN for a fallback) and the
+    fallback reason (None when chosen by backtest)."""
+
+    model: str
+    members: tuple[str, ...]
+    score: float
+    fallback: str | None = None
+
+
+def candidate_models(
+    demand_class: str, named: tuple[str, ...] | None, skip_ets: bool
+) -> tuple[str, ...]:
+    """The local models to backtest: ``named`` ones, else those suiting the demand class
+    (without ETS when ``skip_ets``: too slow beside the global model on long seasons)."""
+    candidates = named or CLASS_MODELS[demand_class]
+    if skip_ets and named is None:
+        candidates = tuple(c for c in candidates if c != "ets")
+    return candidates
+
+
+def global_competes(
+    demand_class: str,
+    global_backtest: Mapping[int, SeriesForecast] | None,
+    has_final: bool,
+    windows: Windows,
+) -> bool:
+    """Whether the global model joins this series' backtest: it has a final forecast of
+    the series, covered every backtest window, and the series is not intermittent."""
+    return bool(
+        demand_class not in INTERMITTENT_CLASSES
+        and global_backtest
+        and has_final
+        and windows.cutoffs
+        and all(c in global_backtest for c in windows.cutoffs)
+    )
+
+
+def fallback_choice(observed: np.ndarray, windows: Windows) -> Choice | None:
+    """The rule-based model for a series the backtest cannot judge, or None.
+
+    ``observed`` holds the finite values of the series. No demand or a constant series
+    gets ``naive`` (it repeats the level exactly); one too short to backtest gets
+    ``window_average``, or ``naive`` with two points or fewer.
+    """
+    reason = _fallback_reason(observed, windows)
+    if reason is None:
+        return None
+    name = "naive" if observed.size and np.ptp(observed) == 0 else "window_average"
+    if observed.size <= 2:
+        name = "naive"
+    return Choice(name, (name,), float("nan"), reason)
+
+
+def _fallback_reason(observed: np.ndarray, windows: Windows) -> str | None:
+    if observed.size == 0 or not np.any(observed):
+        return "no demand in the history"
+    if np.ptp(observed) == 0:
+        return "constant series"
+    if not windows.cutoffs:
+        return "too short to backtest"
+    return None
+
+
+def mean_scores(rows: Sequence[Mapping[str, object]]) -> dict[str, float]:
+    """Mean backtest ``score`` per ``model`` over the windows (inf when not finite)."""
+    means = pd.DataFrame(rows).groupby("model")["score"].mean()
+    return {str(k): (float(v) if np.isfinite(v) else np.inf) for k, v in means.items()}
+
+
+def ensemble_members(scores: Mapping[str, float]) -> tuple[str, ...]:
+    """The best models by score, best first: the ensemble's members (ties by name)."""
+    ranked = sorted(scores, key=lambda name: scores[name])
+    return tuple(ranked[:ENSEMBLE_SIZE])
+
+
+def choose(
+    scores: Mapping[str, float],
+    members: tuple[str, ...],
+    config: SelectionConfig,
+    global_competing: bool,
+) -> Choice:
+    """The model of one series from its mean backtest scores.
+
+    ``members`` are :func:`ensemble_members` (best first); ``scores`` include the
+    ensemble's (as ``ensemble``) when there are several members, and the global model's
+    when ``global_competing``.
+    """
+    best = members[0]
+    ensemble_score = scores.get(ENSEMBLE, np.inf)
+    if len(members) > 1 and not scores[best] < ensemble_score * (1 - config.margin):
+        name, chosen = ENSEMBLE, members
+    else:
+        name, chosen = best, (best,)
+    if (
+        global_competing
+        and name != GLOBAL
+        and not scores[name] < scores[GLOBAL] * (1 - config.global_margin)
+    ):
+        name, chosen = GLOBAL, (GLOBAL,)
+    return Choice(name, chosen, scores[name])

@@ -1,0 +1,234 @@
+"""One series through the automatic pipeline: backtest, select, refit; then forecast.
+
+Pure functions over numpy arrays and small frozen records, so that joblib or Dask can
+run :func:`select_and_fit` in a worker per series and stream the results back; the
+frame handling and the parallelism live in :mod:`forecasting.demand.auto`, the rule
+that picks the model in :mod:`forecasting.demand.selection`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecasting.demand.backtest import (
+    Windows,
+    backtest_values,
+    combine,
+    ensemble_rows,
+    plan_windows,
+)
+from forecasting.demand.base import SeriesForecast, SeriesModel
+from forecasting.demand.classify import classify_values
+from forecasting.demand.config import BacktestConfig, SelectionConfig
+from forecasting.demand.global_model import ConformalErrors
+from forecasting.demand.intervals import finish
+from forecasting.demand.registry import GLOBAL, make_model
+from forecasting.demand.selection import (
+    Choice,
+    candidate_models,
+    choose,
+    ensemble_members,
+    fallback_choice,
+    global_competes,
+    mean_scores,
+)
+from forecasting.errors import HorizonError
+
+Residuals = tuple[tuple[int, float], ...]
+
+
+@dataclass(frozen=True)
+class GlobalState:
+    """The global model's final forecast of one series (``mean``, shape ``(h,)``), the
+    series' level (to scale the conformal errors) and whether to floor it at zero."""
+
+    mean: np.ndarray
+    level: float
+    nonnegative: bool = True
+
+
+@dataclass(frozen=True)
+class SeriesInput:
+    """One series as a worker gets it: values (oldest first, NaN where missing), its last
+    date, and the global model's backtest forecasts (by training length) and final
+    state when the global model ran and covered the series."""
+
+    series_id: str
+    y: np.ndarray
+    last_ds: pd.Timestamp
+    global_backtest: dict[int, SeriesForecast] | None = None
+    global_final: GlobalState | None = None
+
+
+@dataclass(frozen=True)
+class SeriesSettings:
+    """What every series' selection shares: horizon and main season (steps), quantile
+    levels scored (sorted), the named candidates (None: by demand class), whether ETS is
+    left out of the class candidates, and the backtest and selection options."""
+
+    horizon: int
+    season_length: int
+    quantiles: tuple[float, ...]
+    candidates: tuple[str, ...] | None
+    skip_ets: bool
+    backtest: BacktestConfig
+    selection: SelectionConfig
+
+
+@dataclass(frozen=True)
+class SeriesFit:
+    """What the pipeline keeps of one series: its chosen model(s) and their fitted states."""
+
+    series_id: str
+    last_ds: pd.Timestamp
+    model: str
+    members: tuple[str, ...]
+    states: tuple[object, ...]
+    demand_class: str
+    score: float
+    fallback: str | None
+    backtest: tuple[dict, ...]
+    # The chosen model's backtest errors (actual - forecast) as (periods before the last
+    # date, error): what MinT reconciliation estimates the error covariance from.
+    residuals: Residuals = ()
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """A series' selection, ready for the final fit: the choice and what led to it."""
+
+    choice: Choice
+    demand_class: str
+    backtest: tuple[dict, ...] = ()
+    residuals: Residuals = ()
+
+
+def select_and_fit(series: SeriesInput, settings: SeriesSettings) -> SeriesFit:
+    """Backtest the candidates of one series, choose its model and fit it on all of it."""
+    y = np.asarray(series.y, dtype=float)
+    klass = classify_values(y)[2]
+    windows = plan_windows(
+        len(y),
+        settings.horizon,
+        settings.backtest.n_windows,
+        min_train=max(8, settings.horizon),
+    )
+    fallback = fallback_choice(y[np.isfinite(y)], windows)
+    if fallback is not None:
+        return _refit(series, _Verdict(fallback, klass), settings.season_length)
+    return _refit(series, _select(series, y, klass, windows, settings), settings.season_length)
+
+
+def _select(
+    series: SeriesInput, y: np.ndarray, klass: str, windows: Windows, settings: SeriesSettings
+) -> _Verdict:
+    competing = global_competes(
+        klass, series.global_backtest, series.global_final is not None, windows
+    )
+    precomputed = {GLOBAL: series.global_backtest} if competing and series.global_backtest else None
+    rows, made = backtest_values(
+        y,
+        candidate_models(klass, settings.candidates, settings.skip_ets),
+        windows,
+        settings.season_length,
+        settings.quantiles,
+        precomputed=precomputed,
+    )
+    scores = mean_scores(rows)
+    members = ensemble_members(scores)
+    if len(members) > 1:
+        rows += ensemble_rows(y, members, made, windows, settings.season_length, settings.quantiles)
+        scores = mean_scores(rows)
+    choice = choose(scores, members, settings.selection, competing)
+    residuals = _backtest_residuals(y, choice.members, made, windows)
+    return _Verdict(choice, klass, tuple(rows), residuals)
+
+
+def _refit(series: SeriesInput, verdict: _Verdict, season_length: int) -> SeriesFit:
+    """Fit the chosen members on the whole series (the global member is already fitted)."""
+    y = np.asarray(series.y, dtype=float)
+    states = tuple(
+        series.global_final if m == GLOBAL else _model(m, season_length).fit_series(y)
+        for m in verdict.choice.members
+    )
+    return SeriesFit(
+        series_id=series.series_id,
+        last_ds=pd.Timestamp(series.last_ds),
+        model=verdict.choice.model,
+        members=verdict.choice.members,
+        states=states,
+        demand_class=verdict.demand_class,
+        score=verdict.choice.score,
+        fallback=verdict.choice.fallback,
+        backtest=verdict.backtest,
+        residuals=verdict.residuals,
+    )
+
+
+def _model(name: str, season_length: int) -> SeriesModel:
+    return make_model(name, season_length)
+
+
+def _backtest_residuals(
+    y: np.ndarray,
+    members: tuple[str, ...],
+    made: dict[str, dict[int, SeriesForecast]],
+    windows: Windows,
+) -> Residuals:
+    out = []
+    for w, cutoff in enumerate(windows.cutoffs):
+        actual = y[cutoff : cutoff + windows.horizon]
+        mean = np.mean([made[m][w].mean[: len(actual)] for m in members], axis=0)
+        for k, error in enumerate(actual - mean):
+            if np.isfinite(error):
+                out.append((len(y) - 1 - (cutoff + k), float(error)))
+    return tuple(out)
+
+
+def predict_fit(
+    fit: SeriesFit,
+    h: int,
+    quantiles: Sequence[float],
+    season_length: int,
+    global_errors: ConformalErrors | None = None,
+) -> SeriesForecast:
+    """Forecast one fitted series ``h`` steps: its model, or the mean of its ensemble.
+
+    ``quantiles`` are sorted levels; ``global_errors`` are the global model's conformal
+    errors, needed for the intervals of a global member.
+    """
+    forecasts = [
+        _member_forecast(member, state, h, quantiles, season_length, global_errors)
+        for member, state in zip(fit.members, fit.states, strict=True)
+    ]
+    return forecasts[0] if len(forecasts) == 1 else combine(forecasts)
+
+
+def _member_forecast(
+    member: str,
+    state: object,
+    h: int,
+    quantiles: Sequence[float],
+    season_length: int,
+    global_errors: ConformalErrors | None,
+) -> SeriesForecast:
+    if isinstance(state, GlobalState):
+        return _global_predict(state, h, quantiles, global_errors)
+    return _model(member, season_length).predict_series(state, h, quantiles)
+
+
+def _global_predict(
+    state: GlobalState, h: int, quantiles: Sequence[float], errors: ConformalErrors | None
+) -> SeriesForecast:
+    if h > len(state.mean):
+        raise HorizonError(
+            f"the global model was trained for {len(state.mean)} steps; asked for {h}"
+        )
+    mean = state.mean[:h]
+    bands = None if errors is None else errors.quantiles(mean, state.level, quantiles)
+    mean, bands = finish(mean, bands, state.nonnegative)
+    return SeriesForecast(mean, bands)
