@@ -30,7 +30,8 @@ def default_tracking_uri() -> str:
 
 
 class DataSettings(BaseModel):
-    path: Path = PROJECT_ROOT / "data" / "orders.csv.gz"
+    # A file or a database URL; kept as text, since a path would fold sqlite:/// to sqlite:/.
+    path: str = str(PROJECT_ROOT / "data" / "orders.csv.gz")
     mapping: Path | None = None
 
 

@@ -57,7 +57,9 @@ def read_scenario(path: Path | None) -> dict | None:
 def forecast(
     horizon: int = typer.Option(..., "--horizon", min=1, help="Days ahead."),
     out: Path = typer.Option(..., "--out", help="Outlook file (.csv, .csv.gz or .parquet)."),
-    data: Path | None = typer.Option(None, help="Order history (default: data.path in config)."),
+    data: str | None = typer.Option(
+        None, help="Order history: a file or a database URL (default: data.path in config)."
+    ),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help="Column mapping YAML."),
     calendar: Path | None = typer.Option(
         None,

@@ -63,7 +63,7 @@ def generate(
 
 
 def validate(
-    data: Path = typer.Argument(..., help=DATA_HELP),
+    data: str = typer.Argument(..., help=DATA_HELP),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
     report: Path | None = typer.Option(
         None, "--report", help="Also write every problem to this CSV (row, column, message)."
@@ -86,7 +86,7 @@ def validate(
 
 
 def series(
-    data: Path = typer.Argument(..., help=DATA_HELP),
+    data: str = typer.Argument(..., help=DATA_HELP),
     out: Path = typer.Option(..., "--out", help="Output long frame (.csv, .csv.gz or .parquet)."),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
     by: str = typer.Option(

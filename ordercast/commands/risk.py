@@ -61,7 +61,7 @@ def _load_model(reference: str, config: Path | None) -> AtRiskModel:
 
 @risk_app.command()
 def score(
-    orders: Path = typer.Argument(..., help="Order lines (CSV, Parquet or a database URL)."),
+    orders: str = typer.Argument(..., help="Order lines (CSV, Parquet or a database URL)."),
     as_of: str = typer.Option(..., "--as-of", help="Score the lines open at this date."),
     out: Path = typer.Option(..., "--out", help="Scored lines (.csv, .csv.gz or .parquet)."),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
@@ -114,7 +114,9 @@ def score(
 
 @risk_app.command()
 def evaluate(
-    data: Path = typer.Argument(..., help="Order history with deliveries."),
+    data: str = typer.Argument(
+        ..., help="Order history with deliveries (a file or a database URL)."
+    ),
     split_date: str = typer.Option(..., "--split-date", help="Train as of this date."),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
     out: Path | None = typer.Option(None, "--out", help="Also write the scored lines."),

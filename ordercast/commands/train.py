@@ -15,6 +15,7 @@ import pandas as pd
 import typer
 
 from forecasting.errors import ConfigError
+from forecasting.loaders import is_database_url
 from ordercast.logs import json_logging_active, say_error
 from ordercast.settings import load_settings
 from training.pipelines import capacity, demand, risk
@@ -35,7 +36,9 @@ class Kind(StrEnum):
 
 def train(
     kind: Kind = typer.Argument(..., help="Which model to train: demand, capacity, risk or all."),
-    data: Path | None = typer.Option(None, help="Order history (default: data.path in config)."),
+    data: str | None = typer.Option(
+        None, help="Order history: a file or a database URL (default: data.path in config)."
+    ),
     mapping: Path | None = typer.Option(None, help="Column mapping YAML for the history."),
     config: Path | None = typer.Option(None, help="YAML overriding configs/default.yaml."),
     as_of: str | None = typer.Option(None, help="Train on orders up to this date (YYYY-MM-DD)."),
@@ -55,7 +58,7 @@ def train(
     """
     settings = load_settings(config)
     source = data or settings.data.path
-    if data is None and not Path(source).exists():
+    if data is None and not is_database_url(source) and not Path(source).exists():
         _generate_default(Path(source))
     cutoff = _parse_date(as_of)
     kinds = list(PIPELINES) if kind is Kind.all else [kind.value]
