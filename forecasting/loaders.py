@@ -16,6 +16,7 @@ import yaml
 from forecasting.contract import ValidationReport, validate_orders
 from forecasting.errors import ConfigError, DataContractError
 from forecasting.mapping import ColumnMapping, add_derived_columns, apply_mapping
+from forecasting.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,12 @@ def _encoding_problem(path: Path, encoding: str) -> str:
     )
 
 
+def _first_line(exc: Exception) -> str:
+    """A driver's message without SQLAlchemy's appended statement and help link."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return redact(text[0] if text else type(exc).__name__)
+
+
 def _read_sql(url: str, mapping: ColumnMapping) -> pd.DataFrame:
     from sqlalchemy import create_engine, inspect, text
     from sqlalchemy.exc import SQLAlchemyError
@@ -134,7 +141,7 @@ def _read_sql(url: str, mapping: ColumnMapping) -> pd.DataFrame:
     try:
         engine = create_engine(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError / NoSuchModuleError
-        raise ConfigError(f"not a usable database URL '{url}': {exc}") from exc
+        raise ConfigError(f"not a usable database URL '{redact(url)}': {redact(exc)}") from exc
     try:
         with engine.connect() as connection:
             if mapping.sql.query:
@@ -144,12 +151,12 @@ def _read_sql(url: str, mapping: ColumnMapping) -> pd.DataFrame:
             if table not in tables:
                 known = ", ".join(tables) or "none"
                 raise ConfigError(
-                    f"database {url} has no table '{table}' (tables: {known}); "
+                    f"database {redact(url)} has no table '{table}' (tables: {known}); "
                     "set sql.table or sql.query in the mapping"
                 )
             return pd.read_sql_table(table, connection)
     except SQLAlchemyError as exc:
-        raise ConfigError(f"cannot read from {url}: {exc}") from exc
+        raise ConfigError(f"cannot read from {redact(url)}: {_first_line(exc)}") from exc
     finally:
         engine.dispose()
 

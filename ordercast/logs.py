@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from forecasting.redaction import redact
+
 
 class JsonLineFormatter(logging.Formatter):
     """One JSON object per line, for log collectors."""
@@ -35,6 +37,7 @@ def configure_logging(level: int = logging.INFO, json_lines: bool = False) -> No
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
+    handler.addFilter(_RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -63,6 +66,17 @@ class _DropPickleAdvice(logging.Filter):
         return "serialized using CloudPickle" not in record.getMessage()
 
 
+class _RedactSecrets(logging.Filter):
+    """The last guard: no log line leaves with a password in a URL or DSN, whoever wrote it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
 def json_logging_active() -> bool:
     """Whether ``--log-json`` is on, so every line a scheduler sees must be JSON."""
     return any(isinstance(h.formatter, JsonLineFormatter) for h in logging.getLogger().handlers)
@@ -70,6 +84,7 @@ def json_logging_active() -> bool:
 
 def say_error(message: str) -> None:
     """An error line for a person: red text on stderr, or a JSON log record with --log-json."""
+    message = redact(message)
     if json_logging_active():
         logging.getLogger("ordercast").error(message)
     else:

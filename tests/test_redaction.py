@@ -1,0 +1,52 @@
+"""Passwords given in URLs or DSNs never come back out in messages or logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from forecasting.redaction import redact
+from ordercast.cli import main
+
+SECRET = "s3cr3t-pl4nted"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            f"postgresql+psycopg://ana:{SECRET}@db:5432/orders",
+            "postgresql+psycopg://ana:***@db:5432/orders",
+        ),
+        (f"http://user:{SECRET}@mlflow.internal:5000", "http://user:***@mlflow.internal:5000"),
+        (
+            f"cannot read from 'mysql://root:{SECRET}@h/x': refused",
+            "cannot read from 'mysql://root:***@h/x': refused",
+        ),
+        (f"host=db user=ana password={SECRET} dbname=x", "host=db user=ana password=*** dbname=x"),
+        (f"https://h/x?token={SECRET}&a=1", "https://h/x?token=***&a=1"),
+        ("sqlite:////data/orders.db", "sqlite:////data/orders.db"),
+        ("http://mlflow:5000/#/experiments", "http://mlflow:5000/#/experiments"),
+    ],
+)
+def test_redact(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://ana:{SECRET}@127.0.0.1:1/orders",  # nothing listens on port 1
+        f"nosuchdriver://ana:{SECRET}@127.0.0.1/orders",
+    ],
+)
+def test_cli_error_does_not_print_the_password(
+    url: str, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        assert main(["validate", url]) == 2
+    captured = capsys.readouterr()
+    assert "ana:***@" in captured.err
+    for text in (captured.out, captured.err, caplog.text):
+        assert SECRET not in text
