@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.config import BacktestConfig, ParallelConfig
@@ -61,6 +62,15 @@ def test_every_awkward_series_is_forecast_with_a_recorded_choice(fitted: AutoFor
     constant = out[out["series_id"] == "constant"]
     np.testing.assert_allclose(constant["mean"], 3.0)
     np.testing.assert_allclose(out[out["series_id"] == "zeros"]["q90"], 0.0)
+
+
+def test_estimator_rules_hold_with_grouped_options(fitted: AutoForecaster) -> None:
+    model = AutoForecaster(horizon=7, backtest=BacktestConfig(n_windows=2), parallel=SERIAL)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params()
+    assert not hasattr(copy, "max_horizon_") and not hasattr(copy, "fits_")
+    assert fitted.max_horizon_ == 7 and fitted.freq_ == "D" and fitted.season_length_ == 7
+    assert not hasattr(fitted, "max_horizon")  # learned state ends in _
 
 
 def test_a_pure_seasonal_series_gets_seasonal_naive_exactly(fitted: AutoForecaster) -> None:
