@@ -27,8 +27,9 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting.loaders import load_orders
+from forecasting.risk.baselines import lane_baseline
 from forecasting.risk.evaluate import evaluate, risk_metrics
-from forecasting.risk.model import AtRiskModel, lane_baseline
+from forecasting.risk.model import AtRiskModel
 from forecasting.synthetic import generate_orders
 
 REPO = Path(__file__).resolve().parent.parent

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     as_of = pd.Timestamp(args.as_of)
     orders = generate_orders().orders
     started = time.perf_counter()
-    model = AtRiskModel().fit(orders, as_of)
+    model = AtRiskModel().fit(orders, as_of=as_of)
     print(
         f"trained as of {as_of:%Y-%m-%d} on {len(orders):,} lines in "
         f"{time.perf_counter() - started:.1f} s; remembers {len(model.memory_):,} lines"
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         ("open lines, nothing remembered", forgetful, batch),
         ("whole history file", forgetful, orders),
     ]:
-        scored = scorer.score(lines, as_of)
+        scored = scorer.score_lines(lines, as_of)
         scored = scored[scored["line_id"].isin(batch["line_id"])]
         y = truth.reindex(scored["line_id"]).to_numpy()
         known = ~pd.isna(y)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         sample = batch.iloc[rng.choice(len(batch), 1000, replace=len(batch) < 1000)]
         sample = sample.assign(line_id=[f"B{i}" for i in range(len(sample))])
         started = time.perf_counter()
-        model.score(sample, as_of)
+        model.score_lines(sample, as_of)
         seconds.append(time.perf_counter() - started)
     print(
         f"1,000-line batch with reasons: median {1000 * np.median(seconds):.0f} ms, "

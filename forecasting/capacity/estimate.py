@@ -10,6 +10,8 @@ measure (units, lines or orders; the columns keep the name ``capacity_units``).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -19,29 +21,124 @@ from forecasting.demand.calendar_features import holiday_dates
 def estimate_capacity(
     flows: pd.DataFrame, window_days: int = 91, quantile: float = 0.9, min_days: int = 3
 ) -> pd.DataFrame:
-    """``site, weekday, capacity_units, spread_units, constrained_days`` per site-weekday."""
-    rows = []
+    """``site, weekday, capacity_units, spread_units, constrained_days`` per site-weekday,
+    as of the last date of ``flows`` (:func:`forecasting.capacity.flows.site_flows`)."""
     last = flows["date"].max()
-    recent = flows[flows["date"] > last - pd.Timedelta(days=window_days)]
-    for site, days in recent.groupby("site", sort=True):
-        typical = days.loc[days["shipped"] > 0, "shipped"].median()
-        typical = float(typical) if np.isfinite(typical) else 0.0
-        constrained = days[(days["backlog_start"] >= 0.5 * typical) & (days["shipped"] > 0)]
-        for weekday in range(7):
-            same_day = days[days["date"].dt.dayofweek == weekday]
-            busy = constrained[constrained["date"].dt.dayofweek == weekday]["shipped"]
-            if (same_day["shipped"] > 0).sum() == 0:
-                capacity, spread = 0.0, 0.0
-            elif len(busy) >= min_days:
-                capacity = float(busy.quantile(quantile))
-                spread = float(busy.quantile(0.75) - busy.quantile(0.25))
-            else:  # rarely constrained: the best day seen is a lower bound on capacity
-                shipped = same_day["shipped"]
-                capacity, spread = float(shipped.max()), float(shipped.std(ddof=0))
-            rows.append((site, weekday, capacity, spread, len(busy)))
-    return pd.DataFrame(
-        rows, columns=["site", "weekday", "capacity_units", "spread_units", "constrained_days"]
-    )
+    estimate = capacity_history(flows, [last], window_days, quantile, min_days)
+    return estimate.drop(columns="date")
+
+
+def capacity_history(
+    flows: pd.DataFrame,
+    dates: list[pd.Timestamp] | pd.DatetimeIndex | None = None,
+    window_days: int = 91,
+    quantile: float = 0.9,
+    min_days: int = 3,
+) -> pd.DataFrame:
+    """The estimate as it stood at the end of each of ``dates`` (default: every date of
+    ``flows``): ``site, date, weekday, capacity_units, spread_units, constrained_days``.
+
+    The row for date ``d`` uses the flows of the ``window_days`` up to and including
+    ``d`` only, exactly as :func:`estimate_capacity` on the flows cut at ``d`` would
+    (which is how it is computed). Every site gets every date, weekday-ordered.
+    """
+    days = pd.date_range(flows["date"].min(), flows["date"].max(), freq="D")
+    ends = days if dates is None else pd.DatetimeIndex(dates)
+    at = days.get_indexer(ends)
+    if (at < 0).any():
+        raise ValueError("dates must lie within the flows' dates")
+    frames = []
+    for site, rows in flows.groupby("site", sort=True):
+        rows = rows.set_index("date").reindex(days)  # a day without a row is absent: NaN
+        stats = _weekday_estimates(
+            rows["shipped"].to_numpy(float),
+            rows["backlog_start"].to_numpy(float),
+            days.dayofweek.to_numpy(),
+            at,
+            window_days,
+            quantile,
+            min_days,
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "site": site,
+                    "date": np.repeat(ends.to_numpy(), 7),
+                    "weekday": np.tile(np.arange(7), len(ends)),
+                    **{name: values.ravel() for name, values in stats.items()},
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True)
+    out["constrained_days"] = out["constrained_days"].astype(int)
+    return out
+
+
+def _weekday_estimates(
+    shipped: np.ndarray,
+    backlog_start: np.ndarray,
+    weekday: np.ndarray,
+    ends: np.ndarray,
+    window_days: int,
+    quantile: float,
+    min_days: int,
+) -> dict[str, np.ndarray]:
+    """Per window end (position in the daily arrays) and weekday, ``(len(ends), 7)`` arrays
+    of capacity, spread and constrained days (see the module docstring).
+
+    A site's work on constrained days that start with at least half a typical day's
+    shipments (the median of the window's shipping days) waiting. NaN marks an absent day.
+    """
+    # Row e, column j: the day j days before end e (NaN before the first day).
+    lags = ends[:, None] - np.arange(window_days)[None, :]
+    present = lags >= 0
+    ship = np.where(present, shipped[np.clip(lags, 0, None)], np.nan)
+    waiting = np.where(present, backlog_start[np.clip(lags, 0, None)], np.nan)
+    shipping = np.where(ship > 0, ship, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: no typical day
+        typical = np.nanmedian(shipping, axis=1)
+    typical = np.where(np.isfinite(typical), typical, 0.0)
+    busy = np.where((waiting >= 0.5 * typical[:, None]) & (ship > 0), ship, np.nan)
+    out = {name: np.zeros((len(ends), 7)) for name in ("capacity_units", "spread_units")}
+    out["constrained_days"] = np.zeros((len(ends), 7))
+    for r in range(7):  # columns r, r + 7, ... are one weekday, which depends on the end
+        same, busy_r = ship[:, r::7], busy[:, r::7]
+        rows = np.arange(len(ends))
+        column = (weekday[ends] - r) % 7
+        n_busy = np.sum(~np.isnan(busy_r), axis=1)
+        ships = np.sum(same > 0, axis=1) > 0
+        enough = ships & (n_busy >= min_days)
+        few = ships & ~enough
+        capacity = np.zeros(len(ends))
+        spread = np.zeros(len(ends))
+        capacity[enough] = _quantile(busy_r[enough], quantile)
+        spread[enough] = _quantile(busy_r[enough], 0.75) - _quantile(busy_r[enough], 0.25)
+        # Rarely constrained: the best day seen is a lower bound on capacity.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            capacity[few] = np.nanmax(same[few], axis=1)
+            spread[few] = np.nanstd(same[few], axis=1)
+        out["capacity_units"][rows, column] = capacity
+        out["spread_units"][rows, column] = spread
+        out["constrained_days"][rows, column] = n_busy
+    return out
+
+
+def _quantile(values: np.ndarray, q: float) -> np.ndarray:
+    """Per row, the ``q`` quantile of its non-NaN values (linear interpolation, computed as
+    numpy and pandas do, so the same days give the same number to the last bit)."""
+    ordered = np.sort(values, axis=1)  # NaN sorts last
+    count = np.sum(~np.isnan(values), axis=1)
+    position = (count - 1) * q
+    below = np.floor(position).astype(int)
+    above = np.minimum(below + 1, count - 1)
+    rows = np.arange(len(values))
+    a, b = ordered[rows, below], ordered[rows, above]
+    t = position - below
+    diff = b - a
+    # numpy's _lerp: from below for t < 0.5, from above otherwise.
+    return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
 
 
 def holiday_closures(flows: pd.DataFrame, country: str, min_holidays: int = 2) -> dict[str, bool]:

@@ -60,25 +60,39 @@ def work_items(orders: pd.DataFrame, measure: str = "units") -> pd.DataFrame:
     return per_order.assign(amount=1.0)[["site", "released_on", "shipped_on", "amount"]]
 
 
-def site_flows(
+def daily_work(
     orders: pd.DataFrame, until: pd.Timestamp | None = None, measure: str = "units"
 ) -> pd.DataFrame:
-    """``site, date, released, shipped, backlog_start, backlog_end`` for every site-day.
+    """Work ``released`` and ``shipped`` per site and day, indexed by ``site`` (str), ``date``.
 
-    Flows and backlogs are in ``measure``: ``units`` (sum of quantity, the default),
-    ``lines`` (count of order lines) or ``orders`` (distinct orders, see the module
-    docstring); :class:`ConfigError` for any other measure.
+    Only days with some flow have a row; shipments after ``until`` (if given) are left
+    out. Tables of two sets of lines add up (``pd.concat(...).groupby(level=[0, 1]).sum()``)
+    before :func:`queue_flows` turns them into backlogs.
     """
     items = work_items(orders, measure)
-    end = pd.Timestamp(until) if until is not None else orders["order_date"].max()
-    start = orders["order_date"].min()
-    days = pd.date_range(start, end, freq="D")
+    released = items.groupby(["site", "released_on"])["amount"].sum()
+    done = items["shipped_on"].notna()
+    if until is not None:
+        done &= items["shipped_on"] <= pd.Timestamp(until)
+    shipped = items[done].groupby(["site", "shipped_on"])["amount"].sum()
+    frame = pd.concat(
+        {
+            "released": released.rename_axis(["site", "date"]),
+            "shipped": shipped.rename_axis(["site", "date"]),
+        },
+        axis=1,
+    ).fillna(0.0)
+    return frame.sort_index()
+
+
+def queue_flows(daily: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
+    """``site, date, released, shipped, backlog_start, backlog_end`` for every site and day of
+    ``days`` from a :func:`daily_work` table (flows outside ``days`` are not counted)."""
     frames = []
-    for site, work in items.groupby("site", sort=True):
-        released = work.groupby("released_on")["amount"].sum().reindex(days, fill_value=0.0)
-        done = work["shipped_on"]
-        shipped = work.loc[done.notna() & (done <= end)].groupby("shipped_on")["amount"].sum()
-        shipped = shipped.reindex(days, fill_value=0.0)
+    for site, rows in daily.groupby(level="site", sort=True):
+        rows = rows.droplevel("site")
+        released = rows["released"].reindex(days, fill_value=0.0)
+        shipped = rows["shipped"].reindex(days, fill_value=0.0)
         backlog_end = np.maximum((released - shipped).cumsum().to_numpy(), 0.0)
         frames.append(
             pd.DataFrame(
@@ -93,3 +107,18 @@ def site_flows(
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def site_flows(
+    orders: pd.DataFrame, until: pd.Timestamp | None = None, measure: str = "units"
+) -> pd.DataFrame:
+    """``site, date, released, shipped, backlog_start, backlog_end`` for every site-day.
+
+    Days run from the first order date to ``until`` (default: the last order date).
+    Flows and backlogs are in ``measure``: ``units`` (sum of quantity, the default),
+    ``lines`` (count of order lines) or ``orders`` (distinct orders, see the module
+    docstring); :class:`ConfigError` for any other measure.
+    """
+    end = pd.Timestamp(until) if until is not None else orders["order_date"].max()
+    days = pd.date_range(orders["order_date"].min(), end, freq="D")
+    return queue_flows(daily_work(orders, end, measure), days)

@@ -112,11 +112,11 @@ def evaluate(
     Returns the scored lines (the ``risk score`` columns plus ``late``) and the metrics.
     """
     split = pd.Timestamp(split)
-    model.fit(orders, split)
+    model.fit(orders, as_of=split)
     snaps = evaluation_snapshots(orders, split)
     outcome = is_late(orders, tolerance_days)
     snaps = snaps[outcome.loc[snaps["row"]].notna().to_numpy()]
-    scored = model.score(orders, split, snapshots=snaps)
+    scored = model.score_lines(orders, split, snapshots=snaps)
     scored["late"] = outcome.loc[snaps["row"]].astype(int).to_numpy()
     return scored, risk_metrics(
         scored["late"].to_numpy(), scored["p_late"].to_numpy(), model.base_rate_

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from forecasting.capacity.flows import daily_work
 from forecasting.risk.history import (
     GroupEvents,
     WorkEvents,
@@ -26,7 +27,6 @@ from forecasting.risk.history import (
     outcome_events,
     work_events,
 )
-from forecasting.risk.site_load import daily_flows
 
 
 def line_hashes(line_ids: pd.Series) -> np.ndarray:
@@ -63,7 +63,7 @@ class HistoryMemory:
         self._work = WorkEvents(
             *(getattr(flows, field.name).compact() for field in dataclasses.fields(flows))
         )
-        self._daily = daily_flows(settled)
+        self._daily = daily_work(settled)
         self.line_count = len(settled)
         self.hashes = np.sort(line_hashes(settled["line_id"]))
 
@@ -87,5 +87,5 @@ class HistoryMemory:
         return [self._work]
 
     def daily(self) -> pd.DataFrame:
-        """Units ordered and shipped per site and day."""
+        """Units released (ordered) and shipped per site and day (a ``daily_work`` table)."""
         return self._daily

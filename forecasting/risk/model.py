@@ -6,17 +6,21 @@ fits with different seeds averaged, is fitted on the older 80% of the training
 snapshots; a calibration is fitted on the newest 20%, a later time slice the boosters
 never saw. Platt (sigmoid) calibration is the default: it keeps the booster's ranking
 intact, where isotonic calibration (available) flattens score ranges into ties and on
-SCMS cost ranking quality (benchmarks/risk.py). A lane late-rate baseline is kept beside
-it for comparison.
+SCMS cost ranking quality (benchmarks/risk.py); the lane late-rate baseline it is
+measured against is in :mod:`forecasting.risk.baselines`.
+
+The estimator follows scikit-learn's shape (parameters stored as given, learned state
+ending in ``_`` and set by ``fit``, ``clone`` works) with one documented deviation: the
+labels are not a ``y`` but come from ``X``'s dates as known at ``as_of``, a required
+keyword of ``fit``. Lines are scored by :meth:`AtRiskModel.score_lines` (scikit-learn's
+``score`` returns one number).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.frozen import FrozenEstimator
@@ -27,6 +31,9 @@ from forecasting.risk.features import FeatureSpace, scoring_snapshots, training_
 from forecasting.risk.labels import delay_days
 from forecasting.risk.memory import HistoryMemory
 from forecasting.risk.reasons import explain
+from forecasting.risk.seed_average import SeedAverage
+from forecasting.risk.split_features import booster_order, split_features
+from forecasting.risk.validation import check_orders
 
 OUTPUT_COLUMNS = [
     "order_id",
@@ -39,36 +46,8 @@ OUTPUT_COLUMNS = [
     "reason_2",
     "reason_3",
 ]
-REQUIRED = (
-    "order_id",
-    "line_id",
-    "site",
-    "order_date",
-    "promised_date",
-    "delivered_date",
-    "quantity",
-)
-
-
-def check_orders(orders: pd.DataFrame, as_of: pd.Timestamp) -> None:
-    """Clear errors for frames the model cannot use."""
-    missing = [c for c in REQUIRED if c not in orders.columns]
-    if missing:
-        raise ConfigError(
-            f"order lines lack column(s) {missing} (columns present: {', '.join(orders.columns)})"
-        )
-    no_promise = orders["promised_date"].isna()
-    if no_promise.any():
-        first = int(np.flatnonzero(no_promise.to_numpy())[0])
-        raise DataContractError.from_message(
-            f"row {first + 1} (line {orders['line_id'].iloc[first]}): promised_date is missing; "
-            "every line needs a promised date to be scored"
-        )
-    if pd.Timestamp(as_of) <= orders["order_date"].min():
-        raise ConfigError(
-            f"as-of date {pd.Timestamp(as_of):%Y-%m-%d} is before all the data (first order "
-            f"{orders['order_date'].min():%Y-%m-%d}); choose a later date"
-        )
+# Models pickled before these moved still find them here.
+__all__ = ["OUTPUT_COLUMNS", "AtRiskModel", "SeedAverage", "check_orders"]
 
 
 class AtRiskModel(BaseEstimator):
@@ -84,6 +63,11 @@ class AtRiskModel(BaseEstimator):
     promised later; on by default), ``lookahead_days`` (also learn from snapshots up to
     this many days before a line was ordered, as an evaluation scores lines ordered
     after its split), ``n_models`` (boosters averaged over seeds), ``random_state``.
+
+    Learned state (after :meth:`fit`): ``space_`` (feature space), ``features_`` (the
+    boosters' columns, categorical first), ``used_features_`` (the columns some tree
+    splits on), ``booster_``, ``model_`` (calibrated), ``delay_model_``, ``mean_delay_``,
+    ``reference_``, ``base_rate_``, ``trained_as_of_``, ``memory_``.
     """
 
     def __init__(
@@ -116,8 +100,21 @@ class AtRiskModel(BaseEstimator):
         self.lookahead_days = lookahead_days
         self.n_models = n_models
 
-    def fit(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> AtRiskModel:
-        """Learn from the lines whose outcome was known at ``as_of``."""
+    def fit(
+        self, X: pd.DataFrame, y: None = None, *, as_of: pd.Timestamp | str | None = None
+    ) -> AtRiskModel:
+        """Learn from the order lines ``X`` whose outcome was known at ``as_of``; ``self``.
+
+        ``as_of`` is required, as a keyword. ``y`` must be None: the labels come from
+        ``X``'s promised and delivered dates as known at ``as_of`` (so an old
+        ``fit(orders, as_of)`` call, which passes the date as ``y``, is a clear error).
+        """
+        if y is not None or as_of is None:
+            raise ConfigError(
+                "AtRiskModel learns its labels from the order dates as known at as_of; "
+                f"call fit(orders, as_of=...) without y (got y={y!r:.40}, as_of={as_of!r:.40})"
+            )
+        orders = X
         as_of = pd.Timestamp(as_of)
         check_bands(self.bands)
         check_orders(orders, as_of)
@@ -132,11 +129,14 @@ class AtRiskModel(BaseEstimator):
             )
         self.space_ = FeatureSpace(history, self.tolerance_days)
         features = self.space_.frame(history, snaps, history)
-        self.features_ = list(features.columns)
+        # The boosters' own column order (categorical first): the same fits, and the order
+        # split_features reads their trees in.
+        self.features_ = booster_order(features)
+        features = features[self.features_]
         order = np.argsort(snaps["moment"].to_numpy(), kind="stable")
         cut = int(len(order) * (1 - self.calibration_share))
         fit_idx, cal_idx = order[:cut], order[cut:]
-        y = snaps["label"].to_numpy(int)
+        labels = snaps["label"].to_numpy(int)
         booster = SeedAverage(
             HistGradientBoostingClassifier(
                 max_iter=self.max_iter,
@@ -148,16 +148,17 @@ class AtRiskModel(BaseEstimator):
             ),
             n_models=self.n_models,
             random_state=self.random_state,
-        ).fit(features.iloc[fit_idx], y[fit_idx])
+        ).fit(features.iloc[fit_idx], labels[fit_idx])
         self.booster_ = booster
-        if len(np.unique(y[cal_idx])) == 2:
+        self.used_features_ = split_features(booster.estimators_, features)
+        if len(np.unique(labels[cal_idx])) == 2:
             self.model_ = CalibratedClassifierCV(FrozenEstimator(booster), method=self.calibration)
-            self.model_.fit(features.iloc[cal_idx], y[cal_idx])
+            self.model_.fit(features.iloc[cal_idx], labels[cal_idx])
         else:
             self.model_ = booster
         self.reference_ = _reference_row(features.iloc[fit_idx])
         delays = delay_days(history.loc[snaps["row"]]).to_numpy()
-        late_known = (y == 1) & np.isfinite(delays)
+        late_known = (labels == 1) & np.isfinite(delays)
         self.delay_model_ = (
             HistGradientBoostingRegressor(
                 max_iter=100, categorical_features="from_dtype", random_state=self.random_state
@@ -166,7 +167,7 @@ class AtRiskModel(BaseEstimator):
             else None
         )
         self.mean_delay_ = float(np.nanmean(delays[late_known])) if late_known.any() else 1.0
-        self.base_rate_ = float(y.mean())
+        self.base_rate_ = float(labels.mean())
         self.trained_as_of_ = as_of
         self.memory_ = HistoryMemory(history, as_of, self.space_.groups, self.tolerance_days)
         return self
@@ -189,17 +190,9 @@ class AtRiskModel(BaseEstimator):
         )
         return np.clip(calibrated + 1e-6 * (raw - 0.5), 0.0, 1.0)
 
-    def used_features(self) -> list[str]:
-        """The features some tree of the boosters splits on; the others cannot move p_late,
-        so reasons need not try them. All features when the trees cannot be read."""
-        if not hasattr(self, "used_features_"):
-            booster = self.booster_
-            fitted = getattr(booster, "estimators_", [booster])
-            self.used_features_ = _split_features(fitted, self.features_)
-        return self.used_features_
-
     def feature_frame(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFrame:
-        """The features of the lines open at ``as_of``, in the row order of :meth:`score`."""
+        """The features of the lines open at ``as_of``, in the row order of
+        :meth:`score_lines`."""
         as_of = pd.Timestamp(as_of)
         check_orders(orders, as_of)
         snaps = scoring_snapshots(orders, as_of)
@@ -221,10 +214,14 @@ class AtRiskModel(BaseEstimator):
             return history, None
         return history[memory.unseen(history)], memory
 
-    def score(
+    def score_lines(
         self, orders: pd.DataFrame, as_of: pd.Timestamp | str, snapshots: pd.DataFrame | None = None
     ) -> pd.DataFrame:
-        """Risk of every line open at ``as_of`` (or of the given snapshots), with reasons."""
+        """Risk of every line open at ``as_of`` (or of the given snapshots), with reasons.
+
+        One row per line (``OUTPUT_COLUMNS``): p_late, its band, the expected delay in
+        days and up to three reasons ("" where fewer stand out).
+        """
         as_of = pd.Timestamp(as_of)
         check_orders(orders, as_of)
         snaps = scoring_snapshots(orders, as_of) if snapshots is None else snapshots
@@ -254,64 +251,6 @@ class AtRiskModel(BaseEstimator):
         )
 
 
-class SeedAverage(ClassifierMixin, BaseEstimator):
-    """The mean probability of ``n_models`` copies of a booster fitted with different seeds.
-
-    Each copy stops early on its own random tenth of the lines, so single fits differ
-    (on SCMS, ROC-AUC moved by up to 0.04 with the seed alone); their average is steadier
-    and no worse than a typical one.
-    """
-
-    def __init__(self, estimator: BaseEstimator, n_models: int = 3, random_state: int = 0) -> None:
-        self.estimator = estimator
-        self.n_models = n_models
-        self.random_state = random_state
-
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> SeedAverage:
-        self.estimators_ = [
-            clone(self.estimator).set_params(random_state=self.random_state + k).fit(X, y)
-            for k in range(max(1, self.n_models))
-        ]
-        self.classes_ = self.estimators_[0].classes_
-        return self
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return np.mean([model.predict_proba(X) for model in self.estimators_], axis=0)
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        # Not used for scoring; CalibratedClassifierCV refuses an estimator without it.
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-
-def _split_features(boosters: list[Any], columns: list[str]) -> list[str]:
-    """Columns any tree of the fitted ``HistGradientBoostingClassifier``s splits on.
-
-    Reads scikit-learn's fitted trees (``_predictors``) and its column order (categorical
-    columns first, from ``_preprocessor``); private, so any surprise means all columns.
-    """
-    used: set[str] = set()
-    try:
-        for booster in boosters:
-            names = np.array(list(booster.feature_names_in_), dtype=object)
-            preprocessor = getattr(booster, "_preprocessor", None)
-            if preprocessor is not None:
-                order: list[str] = []
-                for _, transformer, selected in preprocessor.transformers_:
-                    if isinstance(transformer, str) and transformer == "drop":
-                        continue
-                    order.extend(names[np.asarray(selected)])
-                names = np.array(order, dtype=object)
-            for iteration in booster._predictors:
-                for tree in iteration:
-                    nodes = tree.nodes
-                    used.update(names[nodes["feature_idx"][nodes["is_leaf"] == 0]])
-    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
-        return list(columns)
-    if not used <= set(columns):
-        return list(columns)
-    return [c for c in columns if c in used]
-
-
 def _reference_row(features: pd.DataFrame) -> dict[str, object]:
     """A typical value per feature (median, or the most common category)."""
     reference: dict[str, object] = {}
@@ -323,22 +262,3 @@ def _reference_row(features: pd.DataFrame) -> dict[str, object]:
         else:
             reference[column] = float(values.median()) if values.notna().any() else np.nan
     return reference
-
-
-def lane_baseline(
-    orders: pd.DataFrame, as_of: pd.Timestamp, lines: pd.DataFrame, tolerance_days: int = 0
-) -> np.ndarray:
-    """The simple baseline: historical late rate of each line's lane (site x region)."""
-    from forecasting.risk.labels import labels_as_of
-
-    labels = labels_as_of(orders, as_of, tolerance_days)
-    known = orders[labels.notna()].assign(label=labels[labels.notna()])
-    keys = [c for c in ("site", "region") if c in orders.columns]
-    rates = known.groupby(keys)["label"].mean()
-    overall = float(known["label"].mean()) if len(known) else 0.0
-    index = (
-        pd.MultiIndex.from_frame(lines[keys].astype(object))
-        if len(keys) > 1
-        else pd.Index(lines[keys[0]])
-    )
-    return rates.reindex(index).fillna(overall).to_numpy(float)

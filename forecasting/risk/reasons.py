@@ -119,7 +119,8 @@ def explain(
     """
     # Features no tree splits on contribute nothing: leave them out of the occlusion,
     # which is most of the scoring time on API-sized batches.
-    groups = factors(model.used_features())
+    # A model pickled before it learned used_features_ tries them all (same reasons).
+    groups = factors(getattr(model, "used_features_", model.features_))
     n = len(features)
     occluded = _occluded_batch(features, model.features_, groups, model.reference_)
     # One prediction over all occluded copies: the booster's per-call overhead dominates

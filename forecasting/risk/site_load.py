@@ -1,17 +1,20 @@
-"""The load on a line's site around its promised date, as the capacity model sees it.
+"""The load on a line's site around its promised date, against the capacity model's capacity.
 
-At a moment ``t`` each site has, from what it had shipped and received before ``t``:
-a capacity (the 90th percentile of its weekly shipments over the last 13 weeks, per
-day: what it ships when it has the work), a rate of new work (units ordered per day over
-the last four weeks), the year's rate, and its open work. Queueing forward as the
-capacity model does, with new work fading from the recent rate back to the year's
-(``a(s) = year + (recent - year) e^(-s/28)``), ``backlog(p) = max(0, open + integral of
-a(s) - capacity up to p)`` is the work waiting on the line's promised date ``p``;
-divided by capacity it is days of work ahead of the line then. Utilization is recent
-arrivals over capacity ("site at 118% of capacity").
+At a moment ``t`` each site has, from its daily flows before ``t``
+(:mod:`forecasting.capacity.flows`): a capacity, the capacity model's own estimate
+(:func:`forecasting.capacity.estimate.capacity_history`: per weekday, a high quantile of
+what the site shipped on constrained days of the last 91, averaged over the week to a
+daily figure), a rate of new work (units ordered per day over the last four weeks), the
+year's rate, and its open work. Queueing forward as the capacity model does, with new
+work fading from the recent rate back to the year's (``a(s) = year + (recent - year)
+e^(-s/28)``), ``backlog(p) = max(0, open + integral of a(s) - capacity up to p)`` is the
+work waiting on the line's promised date ``p``; divided by capacity it is days of work
+ahead of the line then. Utilization is recent arrivals over capacity ("site receiving
+118% of its capacity"), against the capacity the capacity outlook uses for the site.
 
-Every number at ``t`` uses only days before ``t``: the daily flows are shifted by a day
-before the rolling windows, so nothing from the moment itself or later leaks in.
+Every number at ``t`` uses only days before ``t``: it is read from the flows and the
+estimate as they stood at the end of day ``t - 1``, so nothing from the moment itself
+or later leaks in.
 """
 
 from __future__ import annotations
@@ -19,43 +22,51 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-CAPACITY_WEEKS = 13
+from forecasting.capacity.estimate import capacity_history
+from forecasting.capacity.flows import daily_work, queue_flows
+
 ARRIVAL_DAYS = 28
 LONG_RUN_DAYS = 364
 # How fast a burst of orders fades back to the year's rate (e-folding days).
 REVERSION_DAYS = 28
 
 
-def daily_flows(history: pd.DataFrame) -> pd.DataFrame:
-    """Units ordered and shipped per site and day over the whole history."""
-    shipped_on = (
-        history["ship_date"] if "ship_date" in history.columns else history["delivered_date"]
-    ).fillna(history["delivered_date"])
-    site = history["site"].astype(str)
-    ordered = history.groupby([site, history["order_date"]])["quantity"].sum()
-    done = shipped_on.notna()
-    shipped = history[done].groupby([site[done], shipped_on[done]])["quantity"].sum()
-    frame = pd.concat({"ordered": ordered, "shipped": shipped}, axis=1).fillna(0.0)
-    frame.index = frame.index.set_names(["site", "day"])
-    return frame
+def remembered_work(daily: pd.DataFrame) -> pd.DataFrame:
+    """A model's remembered flows as a :func:`daily_work` table (``released``, ``shipped``
+    by ``site``, ``date``); models pickled before kept ``ordered`` by ``site``, ``day``."""
+    out = daily.rename(columns={"ordered": "released"})
+    return out.rename_axis(["site", "date"])[["released", "shipped"]]
 
 
-def _site_tables(daily: pd.DataFrame, last: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    """Per site, a daily table of capacity and arrival rates known at the start of each day."""
-    tables = {}
-    for site, rows in daily.groupby(level="site"):
-        rows = rows.droplevel("site")
-        start = rows.index.min()
-        days = pd.date_range(start, max(last, rows.index.max()) + pd.Timedelta(days=1), freq="D")
-        rows = rows.reindex(days, fill_value=0.0).shift(1)  # known next day; day one unknown
-        weekly = rows["shipped"].rolling(7, min_periods=7).sum()
-        capacity = weekly.rolling(7 * CAPACITY_WEEKS, min_periods=14).quantile(0.9) / 7
-        arrivals = rows["ordered"].rolling(ARRIVAL_DAYS, min_periods=7).mean()
-        long_run = rows["ordered"].rolling(LONG_RUN_DAYS, min_periods=7).mean()
-        tables[str(site)] = pd.DataFrame(
-            {"capacity": capacity, "arrivals": arrivals, "long_run": long_run}
-        )
-    return tables
+def site_table(
+    history: pd.DataFrame, last: pd.Timestamp, remembered: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Per site and day up to ``last``, the capacity and arrival rates known at the end of
+    that day: ``capacity`` (units a day), ``arrivals`` (last 28 days), ``long_run`` (last
+    364), indexed by ``site`` (str) and ``date``. Empty when nothing flowed by ``last``.
+
+    ``remembered``: :func:`daily_work` of lines not in ``history``; they add to its flows.
+    """
+    daily = daily_work(history, until=last)
+    if remembered is not None and not remembered.empty:
+        daily = pd.concat([daily, remembered_work(remembered)]).groupby(level=[0, 1]).sum()
+    daily = daily[daily.index.get_level_values("date") <= last]
+    if daily.empty:
+        return pd.DataFrame(columns=["capacity", "arrivals", "long_run"])
+    days = pd.date_range(daily.index.get_level_values("date").min(), last, freq="D")
+    flows = queue_flows(daily, days)
+    estimate = capacity_history(flows)
+    capacity = estimate.groupby(["site", "date"])["capacity_units"].mean()
+    released = flows.set_index(["site", "date"])["released"].groupby(level="site")
+    return pd.DataFrame(
+        {
+            "capacity": capacity,
+            "arrivals": released.transform(lambda s: s.rolling(ARRIVAL_DAYS, min_periods=7).mean()),
+            "long_run": released.transform(
+                lambda s: s.rolling(LONG_RUN_DAYS, min_periods=7).mean()
+            ),
+        }
+    )
 
 
 def site_load(
@@ -66,29 +77,24 @@ def site_load(
     open_units: np.ndarray,
     remembered: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """``utilization`` and ``backlog_days_at_promise`` of each line (NaN where unknown).
+    """``utilization`` and ``backlog_days_at_promise`` of each line (NaN where unknown),
+    with ``capacity`` (units a day) beside them.
 
-    ``remembered``: :func:`daily_flows` of lines not in ``history``; they add to its flows.
+    ``remembered``: :func:`daily_work` of lines not in ``history``; they add to its flows.
     """
     moments = pd.to_datetime(moments).dt.normalize().reset_index(drop=True)
     promised = pd.to_datetime(promised).reset_index(drop=True)
     sites = sites.astype(str).reset_index(drop=True)
-    capacity = np.full(len(sites), np.nan)
-    arrivals = np.full(len(sites), np.nan)
-    long_run = np.full(len(sites), np.nan)
-    daily = daily_flows(history)
-    if remembered is not None and not remembered.empty:
-        daily = pd.concat([daily, remembered]).groupby(level=["site", "day"]).sum()
-    if len(sites) and not daily.empty:
-        tables = _site_tables(daily, moments.max())
-        for site, positions in sites.groupby(sites).groups.items():
-            table = tables.get(str(site))
-            if table is None:
-                continue
-            at = table.reindex(moments.iloc[positions].to_numpy())
-            capacity[positions] = at["capacity"].to_numpy()
-            arrivals[positions] = at["arrivals"].to_numpy()
-            long_run[positions] = at["long_run"].to_numpy()
+    known_at = moments - pd.Timedelta(days=1)  # the end of the day before the moment
+    at = pd.DataFrame(np.nan, index=range(len(sites)), columns=["capacity", "arrivals", "long_run"])
+    if len(sites):
+        table = site_table(history, known_at.max(), remembered)
+        if not table.empty:
+            keys = pd.MultiIndex.from_arrays([sites, known_at])
+            at = table.reindex(keys).reset_index(drop=True)
+    capacity = at["capacity"].to_numpy(float)
+    arrivals = at["arrivals"].to_numpy(float)
+    long_run = at["long_run"].to_numpy(float)
     usable = np.where(capacity > 0, capacity, np.nan)
     ahead = np.clip((promised - moments).dt.days.to_numpy(float), 0, None)
     # Arrivals fade from their recent rate to the year's: a(t) = long + (recent - long)
@@ -98,5 +104,9 @@ def site_load(
     excess = (long_run - capacity) * ahead + (arrivals - long_run) * fade
     backlog = np.maximum(open_units + excess, 0.0)
     return pd.DataFrame(
-        {"utilization": arrivals / usable, "backlog_days_at_promise": backlog / usable}
+        {
+            "utilization": arrivals / usable,
+            "backlog_days_at_promise": backlog / usable,
+            "capacity": capacity,
+        }
     )

@@ -24,7 +24,7 @@ def history() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def trained(history: pd.DataFrame) -> tuple[AtRiskModel, pd.Timestamp]:
     as_of = history["order_date"].min() + pd.Timedelta(days=200)
-    model = AtRiskModel(max_iter=60, n_models=1).fit(history, as_of)
+    model = AtRiskModel(max_iter=60, n_models=1).fit(history, as_of=as_of)
     # As a service gets it: unpickled, with the event tables still to build.
     return pickle.loads(pickle.dumps(model)), as_of
 
@@ -46,13 +46,13 @@ def test_a_batch_of_open_lines_scores_as_the_whole_history_does(trained, history
     open_at = (history["order_date"] <= as_of) & ~(history["delivered_date"] < as_of)
     batch = as_known_at(history[open_at], as_of)
     assert len(batch) > 50 and len(model.memory_) > 10 * len(batch)
-    whole = by_line(model.score(history, as_of))
-    alone = by_line(model.score(batch, as_of))
+    whole = by_line(model.score_lines(history, as_of))
+    alone = by_line(model.score_lines(batch, as_of))
     pd.testing.assert_frame_equal(alone, whole)
     # Not vacuous: without what it remembers, the same batch sees no records and no flows.
     forgetful = pickle.loads(pickle.dumps(model))
     forgetful.memory_ = None
-    blind = by_line(forgetful.score(batch, as_of))
+    blind = by_line(forgetful.score_lines(batch, as_of))
     assert np.abs(blind["p_late"] - whole["p_late"]).max() > 0.05
     assert (blind["reason_1"] != whole["reason_1"]).any()
 
@@ -63,8 +63,8 @@ def test_memory_plus_what_happened_since_training_is_the_whole_history(trained, 
     # Everything the model does not remember: lines not delivered by its training date.
     since = history[~(history["delivered_date"] < trained_as_of)]
     batch = as_known_at(since[since["order_date"] <= as_of], as_of)
-    whole = by_line(model.score(history, as_of))
-    pd.testing.assert_frame_equal(by_line(model.score(batch, as_of)), whole)
+    whole = by_line(model.score_lines(history, as_of))
+    pd.testing.assert_frame_equal(by_line(model.score_lines(batch, as_of)), whole)
 
 
 def test_a_file_that_repeats_remembered_lines_counts_them_once(trained, history) -> None:
@@ -73,7 +73,7 @@ def test_a_file_that_repeats_remembered_lines_counts_them_once(trained, history)
     forgetful = pickle.loads(pickle.dumps(model))
     forgetful.memory_ = None  # scores from the file alone, as before the model remembered
     pd.testing.assert_frame_equal(
-        by_line(model.score(history, as_of)), by_line(forgetful.score(history, as_of))
+        by_line(model.score_lines(history, as_of)), by_line(forgetful.score_lines(history, as_of))
     )
     # It remembers exactly the lines delivered before its training date.
     remembered = ~model.memory_.unseen(history)
@@ -129,11 +129,11 @@ def test_risk_score_with_a_saved_model_needs_only_the_open_lines(
 
 def test_memory_counts_late_with_the_models_tolerance(history: pd.DataFrame) -> None:
     as_of = history["order_date"].min() + pd.Timedelta(days=200)
-    model = AtRiskModel(max_iter=40, n_models=1, tolerance_days=2).fit(history, as_of)
+    model = AtRiskModel(max_iter=40, n_models=1, tolerance_days=2).fit(history, as_of=as_of)
     open_at = (history["order_date"] <= as_of) & ~(history["delivered_date"] < as_of)
-    alone = by_line(model.score(as_known_at(history[open_at], as_of), as_of))
-    pd.testing.assert_frame_equal(alone, by_line(model.score(history, as_of)))
+    alone = by_line(model.score_lines(as_known_at(history[open_at], as_of), as_of))
+    pd.testing.assert_frame_equal(alone, by_line(model.score_lines(history, as_of)))
     # The records themselves see fewer late lines with two days' grace.
     lenient = model.feature_frame(history, as_of)["site_late_rate_all"]
-    strict = AtRiskModel(max_iter=40, n_models=1).fit(history, as_of)
+    strict = AtRiskModel(max_iter=40, n_models=1).fit(history, as_of=as_of)
     assert lenient.mean() < strict.feature_frame(history, as_of)["site_late_rate_all"].mean()

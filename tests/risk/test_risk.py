@@ -7,7 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
+from sklearn.ensemble import HistGradientBoostingClassifier
 
+from forecasting.capacity import CapacityForecaster
 from forecasting.errors import ConfigError, DataContractError
 from forecasting.risk.evaluate import evaluate, expected_calibration_error, risk_metrics
 from forecasting.risk.features import FeatureSpace, training_snapshots
@@ -16,6 +19,7 @@ from forecasting.risk.labels import is_late, labels_as_of
 from forecasting.risk.model import OUTPUT_COLUMNS, AtRiskModel
 from forecasting.risk.reasons import phrase
 from forecasting.risk.site_load import site_load
+from forecasting.risk.split_features import booster_order, split_features
 from forecasting.synthetic import generate_orders
 from ordercast.cli import main
 
@@ -81,11 +85,11 @@ def test_changing_anything_after_t_leaves_features_and_labels_unchanged(history)
 
 def test_scores_are_calibrated_on_synthetic_data(history) -> None:
     start = history["order_date"].min()
-    model = AtRiskModel(max_iter=150).fit(history, start + pd.Timedelta(days=150))
+    model = AtRiskModel(max_iter=150).fit(history, as_of=start + pd.Timedelta(days=150))
     outcome = is_late(history).set_axis(history["line_id"])
     scored = []
     for day in range(150, 290, 14):  # score the open book every two weeks, model fixed
-        batch = model.score(history, start + pd.Timedelta(days=day))
+        batch = model.score_lines(history, start + pd.Timedelta(days=day))
         batch["late"] = outcome.reindex(batch["line_id"]).to_numpy()
         scored.append(batch.dropna(subset=["late"]))
     lines = pd.concat(scored)
@@ -113,8 +117,8 @@ def test_evaluate_scores_every_line_promised_after_the_split(history) -> None:
 
 def test_open_lines_are_scored_with_meaningful_reasons(history) -> None:
     as_of = history["order_date"].min() + pd.Timedelta(days=240)
-    model = AtRiskModel(max_iter=150).fit(history, as_of)
-    scored = model.score(history, as_of)
+    model = AtRiskModel(max_iter=150).fit(history, as_of=as_of)
+    scored = model.score_lines(history, as_of)
     open_at = (history["order_date"] <= as_of) & ~(history["delivered_date"] < as_of)
     assert len(scored) == int(open_at.sum())
     assert scored["p_late"].between(0, 1).all()
@@ -140,13 +144,13 @@ def test_metric_definitions() -> None:
 
 def test_bad_input_is_a_clear_error(history, tmp_path: Path, capsys) -> None:
     with pytest.raises(ConfigError, match="is before all the data"):
-        AtRiskModel().fit(history, "2000-01-01")
+        AtRiskModel().fit(history, as_of="2000-01-01")
     no_promise = history.head(50).copy()
     no_promise.loc[no_promise.index[3], "promised_date"] = pd.NaT
     with pytest.raises(DataContractError, match=r"row 4 .* promised_date is missing"):
-        AtRiskModel().fit(no_promise, history["order_date"].max())
+        AtRiskModel().fit(no_promise, as_of=history["order_date"].max())
     with pytest.raises(ConfigError, match=r"lack column\(s\) \['promised_date'\]"):
-        AtRiskModel().fit(history.drop(columns="promised_date"), history["order_date"].max())
+        AtRiskModel().fit(history.drop(columns="promised_date"), as_of=history["order_date"].max())
     path = tmp_path / "o.csv"
     history.head(200).to_csv(path, index=False)
     assert (
@@ -343,9 +347,9 @@ def test_risk_commands_write_scored_lines_with_the_chosen_bands_and_tolerance(
 
 def test_reasons_skip_only_features_no_tree_uses(history) -> None:
     as_of = history["order_date"].min() + pd.Timedelta(days=200)
-    model = AtRiskModel(max_iter=30).fit(history, as_of)
+    model = AtRiskModel(max_iter=30).fit(history, as_of=as_of)
     features = model.feature_frame(history, as_of)
-    used = model.used_features()
+    used = model.used_features_
     unused = [c for c in model.features_ if c not in used]
     assert used and unused  # with 30 rounds some records go unused
     # The shortcut (boosters once, then the calibration map) is the calibrated model.
@@ -389,3 +393,84 @@ def test_records_count_late_as_the_labels_do_with_a_tolerance() -> None:
     # Three days' grace: the delivery on 3 March is on time; the open line is known late
     # only once 4 March has passed, so not yet on the 4th.
     assert counts(3) == [(1.0, 0.0), (2.0, 0.5)]
+
+
+def test_the_model_has_scikit_learns_shape(history) -> None:
+    model = AtRiskModel(max_iter=20, n_models=2, bands=(0.1, 0.4), random_state=3)
+    copy = clone(model)
+    assert copy is not model and copy.get_params() == model.get_params()
+    assert AtRiskModel(**model.get_params()).get_params() == model.get_params()
+    assert not [k for k in vars(copy) if k.endswith("_")]  # learned state only after fit
+    as_of = history["order_date"].min() + pd.Timedelta(days=200)
+    assert copy.fit(history, as_of=as_of) is copy
+    assert {"features_", "used_features_", "booster_", "model_"} <= set(vars(copy))
+    assert clone(copy).get_params() == model.get_params()  # a fitted model clones unfitted
+    assert not hasattr(clone(copy), "features_")
+    # The labels come from the dates: a y (an old positional as-of date) is refused.
+    with pytest.raises(ConfigError, match=r"fit\(orders, as_of=\.\.\.\) without y"):
+        AtRiskModel().fit(history, as_of)
+
+
+def test_split_features_agree_with_the_trees(history) -> None:
+    """The public route (partial dependence) against the fitted trees themselves, read
+    through scikit-learn's private attributes here only, as an oracle."""
+    as_of = history["order_date"].min() + pd.Timedelta(days=200)
+    known = history[history["order_date"] < as_of]
+    frame = FeatureSpace(known).frame(known, training_snapshots(known, as_of), known)
+    frame = frame[booster_order(frame)]
+    y = (frame["site_late_rate"].fillna(0.2) > 0.25).to_numpy() ^ (np.arange(len(frame)) % 7 == 0)
+    # A feature split only on missing against present: only a missing probe can see it.
+    frame["sometimes_missing"] = np.where(np.arange(len(frame)) % 3 == 0, np.nan, 1.0)
+    y = y ^ frame["sometimes_missing"].isna().to_numpy()
+    boosters = [
+        HistGradientBoostingClassifier(
+            max_iter=15, categorical_features="from_dtype", random_state=seed
+        ).fit(frame, y)
+        for seed in (0, 1)
+    ]
+    if not all(hasattr(b, "_predictors") for b in boosters):
+        pytest.skip("this scikit-learn keeps its trees elsewhere; nothing to compare with")
+    names = np.array(booster_order(frame), dtype=object)  # the trees' own column order
+    in_trees = {
+        name
+        for booster in boosters
+        for iteration in booster._predictors
+        for tree in iteration
+        for name in names[tree.nodes["feature_idx"][tree.nodes["is_leaf"] == 0]]
+    }
+    found = split_features(boosters, frame)
+    assert "sometimes_missing" in in_trees
+    assert set(found) == in_trees | {"site"}  # categorical features always count as used
+    assert len(found) < len(frame.columns)
+    with pytest.raises(ValueError, match="categorical columns first"):
+        split_features(boosters, frame[frame.columns[::-1]])
+
+
+def test_site_load_uses_the_capacity_models_estimate(history) -> None:
+    """One capacity per site: the risk features' is the capacity outlook's estimate."""
+    moment = history["order_date"].min() + pd.Timedelta(days=200)
+    known = history[history["order_date"] < moment]
+    site = str(known["site"].iloc[0])
+    load = site_load(
+        known,
+        pd.Series([site]),
+        pd.Series([moment]),
+        pd.Series([moment + pd.Timedelta(days=10)]),
+        np.array([0.0]),
+    )
+    # The outlook as of the day before the moment: what was known when the moment began.
+    outlook = CapacityForecaster(holidays=None, arrivals="bootstrap").fit(
+        history, moment - pd.Timedelta(days=1)
+    )
+    weekdays = outlook.estimate_[outlook.estimate_["site"] == site]["capacity_units"]
+    assert len(weekdays) == 7 and weekdays.mean() > 0
+    assert load["capacity"].iloc[0] == pytest.approx(weekdays.mean(), rel=1e-12)
+    # Later lines change nothing at the moment (the estimate reads only days before it).
+    later = site_load(
+        history,
+        pd.Series([site]),
+        pd.Series([moment]),
+        pd.Series([moment + pd.Timedelta(days=10)]),
+        np.array([0.0]),
+    )
+    assert later["capacity"].iloc[0] == load["capacity"].iloc[0]
