@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -19,11 +19,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".part", dir=target.parent
-    )
-    os.close(handle)
-    temp = Path(temp_name)
+    # Made with mode 0666 and the kernel applies the user's umask (0644 under the usual one),
+    # as for any new file; mkstemp's private 0600 would hide results from a team's scheduler.
+    temp = target.parent / f".{target.name}.{secrets.token_hex(6)}.part"
+    os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield temp
         os.replace(temp, target)

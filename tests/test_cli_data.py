@@ -86,3 +86,15 @@ def test_console_script_help_and_unexpected_failure_exit_codes(tmp_path: Path) -
         assert command in shown.stdout
     sub = subprocess.run([script, "series", "--help"], capture_output=True, text=True, check=False)
     assert sub.returncode == 0 and "--measure" in sub.stdout
+
+
+def test_output_files_get_the_users_umask(good_csv: Path, tmp_path: Path) -> None:
+    import os
+
+    out = tmp_path / "series.csv"
+    previous = os.umask(0o022)
+    try:
+        assert main(["series", str(good_csv), "--by", "sku", "--freq", "D", "--out", str(out)]) == 0
+    finally:
+        os.umask(previous)
+    assert out.stat().st_mode & 0o777 == 0o644
