@@ -34,7 +34,13 @@ def scms_mapping() -> Path:
 # What makes a test slow here: a real MLflow store or server, a live uvicorn, a training run,
 # a notebook. Marked in one place so `make test-fast` (pytest -m "not slow") stays a unit loop.
 SLOW_FOLDERS = ("training", "notebooks", "reliability")
-SLOW_MODULES = ("test_hot_swap.py", "test_schemathesis.py", "test_one_path.py")
+SLOW_MODULES = (
+    "test_hot_swap.py",
+    "test_schemathesis.py",
+    "test_one_path.py",
+    "test_registry_reader.py",
+    "test_cli_risk_model.py",
+)
 SLOW_FIXTURES = frozenset(
     {"real_store", "demand_store", "real_client", "mlflow_server", "trained_store", "scms_path"}
 )
