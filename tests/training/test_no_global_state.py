@@ -66,9 +66,11 @@ def test_training_into_one_store_while_serving_from_another(
     assert set(served) == {(200, "1")}
     assert models["demand"]["champion"]["data"]["data.rows"] == "1000"  # A's version tag
     client_a, client_b = store_a.client, MlflowClient(tracking_uri=uri_b, registry_uri=uri_b)
-    assert [v.version for v in client_a.search_model_versions("name='ordercast-demand'")] == ["1"]
+    assert [str(v.version) for v in client_a.search_model_versions("name='ordercast-demand'")] == [
+        "1"
+    ]
     trained = client_b.get_model_version_by_alias("ordercast-demand", "champion")
-    assert trained.version == "1"
+    assert str(trained.version) == "1"
     assert client_b.get_run(trained.run_id).info.status == "FINISHED"
     assert all(name not in os.environ for name in URI_VARIABLES)
     assert mlflow.get_tracking_uri() == uri_before
