@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +51,22 @@ def test_cli_error_does_not_print_the_password(
     assert "ana:***@" in captured.err
     for text in (captured.out, captured.err, caplog.text):
         assert SECRET not in text
+
+
+def test_run_parameters_and_tags_are_redacted(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from training.tracking import recorded_run
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("redaction", (tmp_path / "art").as_uri())
+    planted = f"http://ana:{SECRET}@mlflow.internal:5000"
+    with recorded_run(client, experiment, "r", tags={"source.uri": planted}) as run:
+        run.log_params({"mlflow.tracking_uri": planted})
+        run.set_tags({"data.source": f"postgresql://ana:{SECRET}@db/orders"})
+        run_id = run.run_id
+    data = client.get_run(run_id).data
+    assert data.params["mlflow.tracking_uri"] == "http://ana:***@mlflow.internal:5000"
+    texts = [*data.params.values(), *data.tags.values()]
+    assert not any(SECRET in text for text in texts)

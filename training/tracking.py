@@ -20,6 +20,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context.registry import resolve_tags
 
+from forecasting.redaction import redact
 from ordercast.settings import PROJECT_ROOT, Settings
 
 LIBRARIES = ("pandas", "numpy", "statsmodels", "scikit-learn", "mlflow", "ordercast")
@@ -46,10 +47,11 @@ class RunLog:
     artifact_uri: str  # where the run's artifacts live (``.../<run_id>/artifacts``)
 
     def set_tags(self, tags: Mapping[str, object]) -> None:
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self.client.log_batch(self.run_id, tags=[RunTag(k, redact(v)) for k, v in tags.items()])
 
     def log_params(self, params: Mapping[str, object]) -> None:
-        self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+        # Parameters are shown to anyone who can read the store: no password leaves with them.
+        self.client.log_batch(self.run_id, params=[Param(k, redact(v)) for k, v in params.items()])
 
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
         now = int(time.time() * 1000)
@@ -76,7 +78,7 @@ def recorded_run(
     run = client.create_run(
         experiment,
         run_name=run_name,
-        tags=resolve_tags({k: str(v) for k, v in (tags or {}).items()}),
+        tags=resolve_tags({k: redact(v) for k, v in (tags or {}).items()}),
     )
     run_id = run.info.run_id
     try:
