@@ -13,6 +13,7 @@ at any key, with zeros where it had none.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Literal
 
 import numpy as np
@@ -63,10 +64,10 @@ def period_labels(dates: pd.Series, freq: str) -> tuple[pd.DatetimeIndex, np.nda
     right = rule in _RIGHT_LABELLED
     if right:
         labels = pd.date_range(first.normalize(), last.normalize() + offset, freq=offset)
-        labels = labels[: int(np.searchsorted(labels, last, side="left")) + 1]
+        labels = labels[: int(labels.searchsorted(last, side="left")) + 1]
         position = np.searchsorted(labels.values, values.values, side="left")
     else:
-        start = offset.rollback(first) if hasattr(offset, "rollback") else first
+        start = pd.Timestamp(offset.rollback(first)) if hasattr(offset, "rollback") else first
         start = start.floor(offset.freqstr) if offset.freqstr in {"h", "min", "s"} else start
         start = pd.Timestamp(start).normalize() if rule not in {"h", "min", "s"} else start
         labels = pd.date_range(start, last, freq=offset)
@@ -80,8 +81,8 @@ def build_series(
     freq: str = "D",
     date_col: str = "order_date",
     measure: Measure = "quantity",
-    start: object = None,
-    end: object = None,
+    start: str | date | None = None,
+    end: str | date | None = None,
 ) -> pd.DataFrame:
     """Aggregate order lines to one regular series per key combination.
 
@@ -175,10 +176,10 @@ def _key_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Dat
     lookup = np.full(int(np.prod(shape)), -1, dtype=np.int64)
     lookup[present] = np.arange(len(present))
     unravelled = np.unravel_index(present, shape)
-    uniques = pd.DataFrame(
+    combinations = pd.DataFrame(
         {k: np.asarray(u)[idx] for k, (_, u), idx in zip(keys, parts, unravelled, strict=True)}
     )
-    return lookup[flat], uniques
+    return lookup[flat], combinations
 
 
 def build_hierarchy(

@@ -25,6 +25,7 @@ from mlflow.types import ColSpec, Schema
 
 from forecasting.contract import REQUIRED_COLUMNS
 from forecasting.cores import CapacityCore, DemandCore, RiskCore
+from forecasting.demand.serving import DemandServingModel
 from ordercast.settings import PROJECT_ROOT
 from training.pyfunc import CORE_ARTIFACT, CapacityModel, DemandModel, RiskModel
 from training.tracking import RunLog
@@ -141,9 +142,11 @@ def register_version(client: MlflowClient, name: str, source: str, run_id: str) 
     return str(version.version)
 
 
-def _first_key(core: object, key: str) -> str:
-    level = "sku,site"
-    series_id = next(iter(core.paths[level]))  # type: ignore[attr-defined]
+def _first_key(core: DemandCore, key: str) -> str:
+    """A key of the first SKU x site series: the input example MLflow stores beside the model."""
+    if not isinstance(core, DemandServingModel):
+        raise TypeError(f"cannot log {type(core).__name__} as the demand model")
+    series_id = next(iter(core.paths["sku,site"]))
     sku, site = series_id.split("|")
     return sku if key == "sku" else site
 

@@ -99,7 +99,7 @@ def rule_capacity(i: int, values: dict[str, object]) -> float:
 
 def blank(value: object) -> bool:
     """Not given: missing from the rule (NaN or None in the frame)."""
-    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))  # type: ignore[call-overload]  # a scalar, checked just before
 
 
 def number(i: int, name: str, value: object, bound: str) -> float:

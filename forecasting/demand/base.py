@@ -129,7 +129,7 @@ def infer_freq(frame: pd.DataFrame) -> str:
     if diffs:  # every series has gaps: take the most common step
         step = pd.Timedelta(pd.concat(diffs).mode().iloc[0])
         if step > pd.Timedelta(0):
-            return to_offset(step).freqstr
+            return to_offset(step).freqstr  # type: ignore[call-overload]  # stubs omit Timedelta
     raise ConfigError(
         "could not infer the frequency of 'ds'; pass freq explicitly (e.g. 'D', 'W-SUN', 'h')"
     )

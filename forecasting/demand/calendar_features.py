@@ -84,7 +84,7 @@ def holiday_matrix(ds: pd.DatetimeIndex, freq: str, country: str) -> np.ndarray:
     days = holiday_dates(country, int(ds.min().year) - 1, int(ds.max().year) + 1)
     columns = []
     for shift in (0, -1, 1):
-        shifted = periods + shift
+        shifted = periods.shift(shift)
         start = shifted.start_time.normalize().to_numpy().astype("datetime64[D]")
         end = shifted.end_time.normalize().to_numpy().astype("datetime64[D]")
         count = np.searchsorted(days, end, side="right") - np.searchsorted(days, start)

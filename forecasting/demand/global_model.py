@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.offsets import BaseOffset
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import isotonic_regression
@@ -356,7 +357,7 @@ def global_forecasts(
     lengths = frame.groupby("series_id", sort=True)["y"].transform("size")
     position = frame.groupby("series_id", sort=True).cumcount()
     train = frame[position < lengths - cut]
-    model = GlobalBoostedForecaster(seasons=seasons, **params).fit(train, freq)  # type: ignore[arg-type]
+    model = GlobalBoostedForecaster(seasons=seasons, **params).fit(train, freq)  # type: ignore[arg-type]  # params: its own options, passed through
     window = model.design_.window
     period = int(seasons[0]) if seasons and seasons[0] <= window else 1
     step = pd.tseries.frequencies.to_offset(freq)
@@ -396,7 +397,7 @@ def global_forecasts(
         }
         for i, sid in enumerate(ids)
     }
-    final_model = GlobalBoostedForecaster(seasons=seasons, **params).fit(frame, freq)  # type: ignore[arg-type]
+    final_model = GlobalBoostedForecaster(seasons=seasons, **params).fit(frame, freq)  # type: ignore[arg-type]  # as above
     fc = final_model.forecast_paths(
         histories,
         last_ds,
@@ -426,7 +427,7 @@ def _future_exog(
     future: pd.DataFrame | None,
     ids: Sequence[str],
     last_ds: Sequence[pd.Timestamp],
-    step: pd.DateOffset,
+    step: BaseOffset,
     horizon: int,
     exog: Sequence[str],
 ) -> list[np.ndarray]:

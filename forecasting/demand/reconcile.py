@@ -54,7 +54,7 @@ from forecasting.errors import ConfigError
 from forecasting.quantiles import quantile_columns
 
 Method = Literal["bottom_up", "mint_shrink", "ols"]
-METHODS: tuple[str, ...] = ("bottom_up", "mint_shrink", "ols")
+METHODS: tuple[Method, ...] = ("bottom_up", "mint_shrink", "ols")
 
 # A dense n x n float matrix at this size is 32 MB; above it everything stays sparse.
 DENSE_LIMIT = 2000
@@ -340,7 +340,7 @@ def _reconcile_rows(
     """Reconcile the rows at positions ``index`` of ``out`` in place."""
     all_ids = pd.Index(structure.all_ids)
     rows = out.iloc[index]
-    series_pos = all_ids.get_indexer(rows["series_id"].astype(str))
+    series_pos = all_ids.get_indexer(pd.Index(rows["series_id"].astype(str)))
     if (series_pos < 0).any():
         unknown = rows["series_id"][series_pos < 0].astype(str).unique()[:5].tolist()
         raise ConfigError(f"base forecasts for series {unknown} that are not in the hierarchy")
@@ -374,7 +374,7 @@ def _reconcile_rows(
     shift = new_mean - mean
 
     columns = out.columns
-    out.iloc[index, columns.get_loc("mean")] = new_mean
+    out.iloc[index, _position(columns, "mean")] = new_mean
     if not quantile_cols:
         return
     quantiles = np.column_stack([rows[c].to_numpy(dtype=float) + shift for c in quantile_cols])
@@ -397,7 +397,7 @@ def _reconcile_rows(
     if nonnegative:
         quantiles = np.where(np.isnan(quantiles), np.nan, np.maximum(quantiles, 0.0))
     for j, column in enumerate(quantile_cols):
-        out.iloc[index, columns.get_loc(column)] = quantiles[:, j]
+        out.iloc[index, _position(columns, column)] = quantiles[:, j]
 
 
 def _keep_gap(values: np.ndarray, original: np.ndarray) -> np.ndarray:
@@ -477,7 +477,7 @@ def _mint_weights(structure: _Structure, residuals: pd.DataFrame | None) -> _Wei
     if missing:
         raise ConfigError(f"residuals have no column(s) {missing}; need series_id, ds, residual")
     all_ids = pd.Index(structure.all_ids)
-    series_pos = all_ids.get_indexer(residuals["series_id"].astype(str))
+    series_pos = all_ids.get_indexer(pd.Index(residuals["series_id"].astype(str)))
     known = series_pos >= 0
     ds_pos, dates = pd.factorize(residuals["ds"][known], sort=True)
     values = residuals["residual"].to_numpy(dtype=float)[known]
@@ -558,3 +558,11 @@ def shrunk_covariance(residuals: np.ndarray) -> tuple[np.ndarray, float]:
     shrunk = (1.0 - shrinkage) * covariance
     np.fill_diagonal(shrunk, variance)
     return shrunk, shrinkage
+
+
+def _position(columns: pd.Index, name: str) -> int:
+    """The position of a column the frame holds once (``get_loc`` may say slice or mask)."""
+    found = columns.get_loc(name)
+    if not isinstance(found, int):
+        raise ValueError(f"column '{name}' appears more than once")
+    return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
@@ -9,6 +11,9 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from forecasting.risk.features import evaluation_snapshots
 from forecasting.risk.labels import is_late
+
+if TYPE_CHECKING:
+    from forecasting.risk.model import AtRiskModel
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
@@ -43,7 +48,7 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFr
 
 
 def feature_importance(
-    model,  # type: ignore[no-untyped-def]
+    model: AtRiskModel,
     features: pd.DataFrame,
     y: np.ndarray,
     repeats: int = 3,
@@ -102,9 +107,9 @@ def risk_metrics(y: np.ndarray, p: np.ndarray, base_rate: float) -> dict[str, fl
 
 
 def evaluate(
-    model,
+    model: AtRiskModel,
     orders: pd.DataFrame,
-    split: pd.Timestamp | str,  # type: ignore[no-untyped-def]
+    split: pd.Timestamp | str,
     tolerance_days: int = 0,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Train as of ``split``, score every delivered line promised on or after it.

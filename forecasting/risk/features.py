@@ -108,8 +108,9 @@ def training_snapshots(
             "label": labels[known].to_numpy(),
         }
     )
+    delivered = lines["delivered_date"].fillna(as_of).to_numpy("datetime64[ns]")
     end = np.minimum(
-        lines["delivered_date"].fillna(as_of).clip(upper=as_of).to_numpy("datetime64[ns]"),
+        np.minimum(delivered, as_of.to_datetime64()),
         lines["promised_date"].to_numpy("datetime64[ns]"),
     )
     start = lines["order_date"].to_numpy("datetime64[ns]")
@@ -210,7 +211,7 @@ class FeatureSpace:
         # How far ahead of its order the line is seen: 0 for an open line; in an
         # evaluation, how stale the records are for a line ordered after the split.
         out["days_until_ordered"] = (lines["order_date"] - moment).dt.days.clip(lower=0)
-        if getattr(self, "seasonal", True):
+        if self.seasonal:
             out["promised_month"] = lines["promised_date"].dt.month
         out["promised_weekday"] = lines["promised_date"].dt.dayofweek
         out["order_weekday"] = lines["order_date"].dt.dayofweek
@@ -222,19 +223,20 @@ class FeatureSpace:
         if "value" not in out.columns:
             price = lines["unit_price"] if "unit_price" in lines.columns else np.nan
             out["value"] = lines["quantity"] * pd.to_numeric(price, errors="coerce")
-        # Spaces pickled before attributes were split into native and recorded ones
-        # fed every categorical natively; keep scoring them as they were trained.
-        native = getattr(self, "native", self.categorical)
-        for column, categories in native.items():
-            values = lines[column].astype(str) if column in lines.columns else [None] * len(lines)
-            out[column] = pd.Categorical(values, categories=categories)
+        for column, categories in self.native.items():
+            texts = (
+                lines[column].astype(str).to_numpy()
+                if column in lines.columns
+                else np.full(len(lines), None, dtype=object)
+            )
+            out[column] = pd.Categorical(texts, categories=categories)
         queries = pd.DataFrame({"moment": moment})
-        tolerance = getattr(self, "tolerance_days", 0)  # spaces pickled before it: 0
+        tolerance = self.tolerance_days
         for name, cols in self.groups.items():
             present = [c for c in cols if c in lines.columns and c in history.columns]
             if memory is not None and all(c in lines.columns for c in cols):
                 # The batch may lack a column its lines have in the remembered history.
-                history = history.reindex(columns=history.columns.union(cols, sort=False))
+                history = history.reindex(columns=history.columns.union(list(cols), sort=False))
                 present = list(cols)
             if len(present) < len(cols):  # unknown group: the prior rate, no history
                 out[f"{name}_late_rate"] = np.nan

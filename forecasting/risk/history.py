@@ -90,7 +90,7 @@ def _sum_before(
 def joined(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     """The values of ``columns`` joined by ``|`` per row (vectorised; a row-wise join is slow)."""
     first, *rest = (frame[c].astype(str) for c in columns)
-    return first.str.cat(rest, sep="|") if rest else first
+    return first.str.cat(pd.concat(rest, axis=1), sep="|") if rest else first
 
 
 def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:

@@ -46,8 +46,6 @@ OUTPUT_COLUMNS = [
     "reason_2",
     "reason_3",
 ]
-# Models pickled before these moved still find them here.
-__all__ = ["OUTPUT_COLUMNS", "AtRiskModel", "SeedAverage", "check_orders"]
 
 
 class AtRiskModel(BaseEstimator):
@@ -206,13 +204,12 @@ class AtRiskModel(BaseEstimator):
 
         A batch of open lines (an API call) gets the records and site flows of the
         training history; a full history file repeats the remembered lines, which then
-        count once. Models pickled before they remembered anything use the batch alone.
+        count once.
         """
         history = orders[orders["order_date"] < as_of]
-        memory = getattr(self, "memory_", None)
-        if memory is None:
+        if self.memory_ is None:  # a model stripped of its memory scores the batch alone
             return history, None
-        return history[memory.unseen(history)], memory
+        return history[self.memory_.unseen(history)], self.memory_
 
     def score_lines(
         self, orders: pd.DataFrame, as_of: pd.Timestamp | str, snapshots: pd.DataFrame | None = None

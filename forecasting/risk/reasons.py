@@ -14,10 +14,13 @@ Vectorised: one prediction for all occluded copies of the whole batch.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # the model imports this module to explain its scores
+    from forecasting.risk.model import AtRiskModel
 
 # How to say a feature and its value; {v} is the line's value.
 PHRASES: dict[str, str] = {
@@ -106,9 +109,9 @@ def _number(value: float) -> str:
 
 
 def explain(
-    model,
+    model: AtRiskModel,
     features: pd.DataFrame,
-    p: np.ndarray,  # type: ignore[no-untyped-def]
+    p: np.ndarray,
     top: int = 3,
     lines: pd.DataFrame | None = None,
 ) -> list[list[str]]:
@@ -119,8 +122,7 @@ def explain(
     """
     # Features no tree splits on contribute nothing: leave them out of the occlusion,
     # which is most of the scoring time on API-sized batches.
-    # A model pickled before it learned used_features_ tries them all (same reasons).
-    groups = factors(getattr(model, "used_features_", model.features_))
+    groups = factors(model.used_features_)
     n = len(features)
     occluded = _occluded_batch(features, model.features_, groups, model.reference_)
     # One prediction over all occluded copies: the booster's per-call overhead dominates
@@ -158,7 +160,9 @@ def _quoted(
     if not rates:
         return [fallback] * len(features), features[fallback].tolist()
     values = features[rates].to_numpy(dtype=float, na_value=np.nan)
-    typical = np.array([float(reference.get(c, np.nan)) for c in rates])  # type: ignore[arg-type]
+    typical = pd.to_numeric(pd.Series([reference.get(c) for c in rates]), errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
     excess = (values - typical) / np.maximum(np.abs(typical), 1e-9)
     excess = np.where(np.isnan(excess), -np.inf, excess)
     best = np.argmax(excess, axis=1)
@@ -169,7 +173,7 @@ def _quoted(
 
 
 def _record_owners(
-    model,  # type: ignore[no-untyped-def]
+    model: AtRiskModel,
     columns: list[str],
     lines: pd.DataFrame | None,
 ) -> list[list[np.ndarray] | None]:
@@ -211,9 +215,12 @@ def _occluded_batch(
             codes = np.tile(values.cat.codes.to_numpy(), k)
             categories = values.cat.categories
             if j is not None:
-                at = categories.get_loc(typical) if typical in categories else -1
+                at = int(categories.get_loc(typical)) if typical in categories else -1  # type: ignore[arg-type]  # unique categories: get_loc gives an int
                 codes[j * n : (j + 1) * n] = at
-            data[column] = pd.Categorical.from_codes(codes, dtype=values.dtype)
+            data[column] = pd.Categorical.from_codes(
+                codes,  # type: ignore[arg-type]  # pandas-stubs want Sequence[int]; arrays work
+                dtype=values.dtype,
+            )
         else:
             tiled = np.tile(values.to_numpy(dtype=float, na_value=np.nan), k)
             if j is not None:

@@ -31,13 +31,6 @@ LONG_RUN_DAYS = 364
 REVERSION_DAYS = 28
 
 
-def remembered_work(daily: pd.DataFrame) -> pd.DataFrame:
-    """A model's remembered flows as a :func:`daily_work` table (``released``, ``shipped``
-    by ``site``, ``date``); models pickled before kept ``ordered`` by ``site``, ``day``."""
-    out = daily.rename(columns={"ordered": "released"})
-    return out.rename_axis(["site", "date"])[["released", "shipped"]]
-
-
 def site_table(
     history: pd.DataFrame, last: pd.Timestamp, remembered: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -49,7 +42,7 @@ def site_table(
     """
     daily = daily_work(history, until=last)
     if remembered is not None and not remembered.empty:
-        daily = pd.concat([daily, remembered_work(remembered)]).groupby(level=[0, 1]).sum()
+        daily = pd.concat([daily, remembered]).groupby(level=[0, 1]).sum()
     daily = daily[daily.index.get_level_values("date") <= last]
     if daily.empty:
         return pd.DataFrame(columns=["capacity", "arrivals", "long_run"])

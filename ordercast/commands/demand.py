@@ -20,7 +20,7 @@ from forecasting.demand.config import (
     ParallelConfig,
 )
 from forecasting.demand.frames import check_series_frame, regularize
-from forecasting.demand.reconcile import METHODS
+from forecasting.demand.reconcile import METHODS, Method
 from forecasting.demand.registry import parse_model_list
 from forecasting.demand.seasonality import default_seasons
 from forecasting.errors import ConfigError
@@ -143,7 +143,7 @@ def forecast(
             parallel=ParallelConfig(n_jobs=n_jobs, dask_client=client),
         ).fit(frame, future=None if future is None else read_frame(future))
     result = model.predict(horizon, levels)
-    if method != "none":
+    if method is not None:
         result = reconciled(model, result, frame, method)
     write_frame(result, out)
     if selection_out is not None:
@@ -196,23 +196,25 @@ def backtest(
     typer.echo(summarize(metrics, ("demand_class", "model")).round(3).to_string(index=False))
 
 
-def reconcile_method(text: str, frame: pd.DataFrame) -> str:
-    """The reconciliation method for --reconcile TEXT on this series frame."""
+def reconcile_method(text: str, frame: pd.DataFrame) -> Method | None:
+    """The reconciliation method for --reconcile TEXT on this series frame (None: none)."""
     hierarchical = "level" in frame.columns and frame["level"].nunique() > 1
     if text == "auto":
-        return "mint_shrink" if hierarchical else "none"
-    if text != "none" and text not in METHODS:
+        return "mint_shrink" if hierarchical else None
+    if text == "none":
+        return None
+    if text not in METHODS:
         raise ConfigError(f"--reconcile '{text}': use auto, none or one of {', '.join(METHODS)}")
-    if text != "none" and not hierarchical:
+    if not hierarchical:
         raise ConfigError(
             f"--reconcile {text} needs several hierarchy levels in the series file: a level "
             "column and key columns, as `ordercast series --levels 'sku,site;sku;site;total'` "
             "writes"
         )
-    return text
+    return METHODS[METHODS.index(text)]
 
 
-def _infer(frame) -> str:  # type: ignore[no-untyped-def]
+def _infer(frame: pd.DataFrame) -> str:
 
     return infer_freq(check_series_frame(frame))
 

@@ -53,7 +53,9 @@ def test_a_batch_of_open_lines_scores_as_the_whole_history_does(trained, history
     forgetful = pickle.loads(pickle.dumps(model))
     forgetful.memory_ = None
     blind = by_line(forgetful.score_lines(batch, as_of))
-    assert np.abs(blind["p_late"] - whole["p_late"]).max() > 0.05
+    # (0.05 under the earlier site-load features; with the capacity model's flows the same
+    # synthetic case moves by 0.04 at most: still far above float noise.)
+    assert np.abs(blind["p_late"] - whole["p_late"]).max() > 0.02
     assert (blind["reason_1"] != whole["reason_1"]).any()
 
 

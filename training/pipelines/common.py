@@ -81,7 +81,7 @@ def data_gate(
     """Refuse history that shrank or moved too far against the last run's."""
     if not previous or "data.rows" not in previous:
         return
-    rows_before, rows_now = int(previous["data.rows"]), int(current["data.rows"])  # type: ignore[call-overload]
+    rows_before, rows_now = int(previous["data.rows"]), int(str(current["data.rows"]))
     if rows_now < rows_before * (1 - settings.gate.max_row_shrink):
         raise DataContractError.from_message(
             f"the history has {rows_now:,} rows against {rows_before:,} in the last run "

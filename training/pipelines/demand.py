@@ -20,7 +20,7 @@ from mlflow.entities.model_registry import ModelVersion
 from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.backtest import summarize
 from forecasting.demand.config import BacktestConfig, GlobalModelConfig, ParallelConfig
-from forecasting.demand.reconcile import reconcile_with_notes
+from forecasting.demand.reconcile import Method, reconcile_with_notes
 from forecasting.demand.serving import build_serving_model
 from forecasting.series import build_hierarchy, drop_partial_last_period, prefix_levels
 from ordercast.settings import Settings
@@ -98,7 +98,7 @@ def coherent_forecasts(
 
 
 def reconciled(
-    model: AutoForecaster, base: pd.DataFrame, hierarchy: pd.DataFrame, method: str
+    model: AutoForecaster, base: pd.DataFrame, hierarchy: pd.DataFrame, method: Method
 ) -> pd.DataFrame:
     """``base`` reconciled over ``hierarchy`` with the model's backtest errors; kept
     non-negative when the history is, fallbacks to weaker weights logged."""
@@ -106,7 +106,7 @@ def reconciled(
     out, notes = reconcile_with_notes(
         base,
         hierarchy,
-        method,  # type: ignore[arg-type]
+        method,
         residuals=model.backtest_residuals(),
         nonnegative=bool((history >= 0).all()),
     )
