@@ -91,6 +91,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        malformed = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if malformed:  # its loc is a character position, not a field
+            position = malformed[0].get("loc", ("body", "?"))[-1]
+            reason = malformed[0].get("ctx", {}).get("error", "malformed JSON")
+            return error_response(
+                request,
+                422,
+                "invalid_json",
+                f"the body is not valid JSON: {reason} at character {position}",
+                [{"field": "body", "problem": f"{reason} at character {position}"}],
+            )
         details = [
             {
                 "field": _field_path(tuple(err.get("loc", ()))),

@@ -46,6 +46,12 @@ def test_malformed_json_is_422(client: TestClient) -> None:
     )
     assert response.status_code == 422
     assert set(response.json()) == SHAPE
+    # A character position is not a field: the message says where the JSON breaks.
+    body = response.json()
+    assert body["code"] == "invalid_json"
+    assert body["message"].startswith("the body is not valid JSON: ")
+    assert "at character 1" in body["message"]
+    assert "invalid field" not in body["message"]
 
 
 def test_oversized_bodies_are_413() -> None:
