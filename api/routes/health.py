@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Security
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentSnapshot
+from api.deps import CurrentSnapshot, api_key_header
 from api.model_store import Snapshot
+from api.security import KeyRing
+from forecasting.redaction import redact
+
+# What a caller without a key learns of a load failure: that it failed, not where or why
+# (the text names store paths, hosts and library internals).
+UNDISCLOSED = "failed to load; the reason is shown to callers with an API key and in the log"
 
 router = APIRouter(tags=["health"])
 
@@ -30,11 +38,12 @@ class Ready(BaseModel):
     checked_at: str | None = Field(None, description="When the registry was last checked (UTC)")
 
 
-def ready_body(snapshot: Snapshot) -> Ready:
+def ready_body(snapshot: Snapshot, disclose: bool = True) -> Ready:
+    """The readiness report; ``disclose=False`` keeps each load error's text back."""
     return Ready(
         ready=snapshot.ready,
         models={kind: m.version for kind, m in snapshot.models.items()},
-        errors=dict(snapshot.errors),
+        errors={k: redact(v) if disclose else UNDISCLOSED for k, v in snapshot.errors.items()},
         waiting_for=snapshot.waiting_for,
         checked_at=snapshot.checked_at.isoformat() if snapshot.checked_at else None,
     )
@@ -50,9 +59,16 @@ def health() -> Health:
     response_model=Ready,
     summary="Every model kind is loaded",
     description="200 when every kind has a champion loaded, else 503; both list the versions "
-    "serving and the last load errors.",
+    "serving and the last load errors (their reasons only for a caller with an API key).",
     responses={503: {"model": Ready, "description": "Some model kind is not loaded yet"}},
 )
-def ready(snapshot: CurrentSnapshot) -> JSONResponse:
-    body = ready_body(snapshot)
+def ready(
+    snapshot: CurrentSnapshot,
+    request: Request,
+    key: Annotated[str | None, Security(api_key_header)] = None,
+) -> JSONResponse:
+    # Open to probes without a key; the reasons behind a failure only with a valid one.
+    ring: KeyRing = request.app.state.keys
+    disclose = ring.empty or (key is not None and ring.role_of(key) is not None)
+    body = ready_body(snapshot, disclose=disclose)
     return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)

@@ -60,3 +60,20 @@ def test_ready_on_the_real_registry(real_client: TestClient) -> None:
     body = real_client.get("/ready").json()
     assert body["ready"] is True
     assert body["models"] == {"demand": "1", "capacity": "1", "risk": "1"}
+
+
+def test_ready_keeps_load_errors_back_from_callers_without_a_key() -> None:
+    from tests.api.conftest import ADMIN_KEY, READ_KEY
+
+    loader = FakeLoader("2")
+    loader.fail["risk"] = OSError("cannot open /srv/secret-store/mlflow.db on db.internal")
+    settings = settings_with(api_keys=f"{READ_KEY}:read,{ADMIN_KEY}:admin")
+    with TestClient(create_app(settings, loader=loader, poll=False)) as client:
+        anonymous = client.get("/ready")
+        assert anonymous.status_code == 503
+        assert "secret-store" not in anonymous.text
+        assert anonymous.json()["errors"]["risk"].startswith("failed to load")
+        stranger = client.get("/ready", headers={"X-API-Key": "not-a-key"})
+        assert "secret-store" not in stranger.text
+        keyed = client.get("/ready", headers={"X-API-Key": READ_KEY}).json()
+        assert "/srv/secret-store/mlflow.db" in keyed["errors"]["risk"]
