@@ -94,6 +94,12 @@ def answer_demand(core: DemandCore, query: DemandQuery) -> DemandAnswer:
     missing = [key for key in keys if given.get(key) is None]
     if missing:
         raise ConfigError(f"level '{level}' needs {', '.join(missing)} in the request")
+    ignored = [key for key, value in given.items() if value is not None and key not in keys]
+    if ignored:  # e.g. level 'site' with a sku: the answer would not be for that SKU
+        raise ConfigError(
+            f"level '{level}' is keyed by {', '.join(keys) or 'nothing (the total)'}; "
+            f"drop {', '.join(ignored)} from the request or ask for a level that has it"
+        )
     frame = core.forecast(
         sku=query.sku,
         site=query.site,

@@ -83,6 +83,13 @@ def test_a_level_without_its_keys_is_422(client: TestClient) -> None:
     assert "needs sku" in response.json()["message"]
 
 
+def test_a_level_with_keys_it_does_not_have_is_422(client: TestClient) -> None:
+    payload = {"level": "site", "site": "SITE-A", "sku": "SKU-1", "horizon": 2}
+    response = client.post(DEMAND, json=payload)
+    assert response.status_code == 422
+    assert "drop sku" in response.json()["message"]
+
+
 def test_demand_end_to_end_from_the_registry(real_client: TestClient) -> None:
     """Champion v1 (offset 1) loaded by the MLflow loader from a real store."""
     response = real_client.post(DEMAND, json={"sku": "SKU-2", "site": "SITE-B", "horizon": 6})
