@@ -43,7 +43,9 @@ def _not_a_bool(value: object) -> object:
 
 
 Whole = Annotated[int, BeforeValidator(_not_a_bool)]
-Real = Annotated[float, Field(strict=True)]  # strict: accepts JSON numbers, refuses booleans
+# strict: JSON numbers only, not booleans; finite: NaN and Infinity (which Python's JSON
+# reader accepts) are refused as "should be a finite number", not compared against bounds.
+Real = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 ERRORS = documented(400, 401, 403, 404, 413, 422, 503)
 
 

@@ -145,3 +145,21 @@ def test_capacity_end_to_end_from_the_registry(real_client: TestClient) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["model_version"] == "1"
     assert len(response.json()["days"]) == 4
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_are_refused_as_such(client: TestClient, bad: str) -> None:
+    quantile = b'{"sku": "SKU-1", "site": "SITE-A", "horizon": 2, "quantiles": [%s]}'
+    response = client.post(
+        DEMAND, content=quantile % bad.encode(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "finite number" in response.json()["details"][0]["problem"]
+    scenario = b'{"sites": ["SITE-A"], "horizon": 3, "scenario": {"capacity_change_pct": %s}}'
+    response = client.post(
+        "/v1/forecasts/capacity",
+        content=scenario % bad.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert "finite number" in response.text
