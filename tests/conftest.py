@@ -40,6 +40,7 @@ SLOW_MODULES = (
     "test_one_path.py",
     "test_registry_reader.py",
     "test_cli_risk_model.py",
+    "test_registry_honesty.py",
 )
 SLOW_FIXTURES = frozenset(
     {"real_store", "demand_store", "real_client", "mlflow_server", "trained_store", "scms_path"}

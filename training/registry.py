@@ -15,14 +15,25 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from forecasting.errors import ConfigError
-from training.serving import CHALLENGER, CHAMPION, KINDS, model_name  # one definition
+from training.serving import (  # one definition
+    CHALLENGER,
+    CHAMPION,
+    KINDS,
+    model_name,
+    unavailable,
+)
 
 
 def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version ``alias`` points at; None when there is none; RegistryUnavailableError
+    when the registry cannot be read (never mistaken for an empty one)."""
     try:
         return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
+    except Exception as exc:
+        problem = unavailable(client.tracking_uri, exc)
+        if problem is None:
+            return None
+        raise problem from exc
 
 
 @dataclass(frozen=True)
@@ -116,8 +127,11 @@ def list_versions(client: MlflowClient) -> pd.DataFrame:
         name = model_name(kind)
         try:
             versions = client.search_model_versions(f"name='{name}'")
-        except MlflowException:
-            continue
+        except Exception as exc:
+            problem = unavailable(client.tracking_uri, exc)
+            if problem is None:
+                continue
+            raise problem from exc
         for v in versions:
             rows.append(
                 {

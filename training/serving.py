@@ -18,11 +18,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from forecasting.cores import AnyCore, CapacityCore, DemandCore, RiskCore
-from forecasting.errors import ConfigError
+from forecasting.errors import ConfigError, OrdercastError
+from forecasting.redaction import redact
 
 if TYPE_CHECKING:  # MLflow is imported when a reader is made: the names above stay light
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.pyfunc import PyFuncModel
+    from mlflow.tracking import MlflowClient
 
 KINDS: tuple[str, ...] = ("demand", "capacity", "risk")
 CHAMPION = "champion"  # the version the API serves
@@ -37,6 +39,29 @@ CORE_PROTOCOLS: Mapping[str, type] = {
 
 # models:/<name>@<alias> or models:/<name>/<version>, nothing after.
 _MODEL_REFERENCE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+# MLflow's answers for "no such model / alias / version": an empty registry, not a broken one.
+ABSENT_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+
+
+class RegistryUnavailableError(OrdercastError):
+    """The registry could not be read: unreachable, corrupt or refused. Not the same as a
+    registry without models, and never reported as one."""
+
+
+def unavailable(uri: str, exc: BaseException) -> RegistryUnavailableError | None:
+    """The error to raise for ``exc`` met while reading the registry at ``uri``, or None when
+    ``exc`` only says the model, alias or version asked for does not exist."""
+    code = getattr(exc, "error_code", None)
+    if code in ABSENT_CODES:
+        return None
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = lines[0] if lines else type(exc).__name__
+    return RegistryUnavailableError(
+        f"the model registry at {redact(uri)} could not be read ({redact(reason)}); check that "
+        "the tracking URI is right and the store is reachable and not damaged"
+    )
 
 
 def model_name(kind: str) -> str:
@@ -73,20 +98,40 @@ class RegistryReader:
     """
 
     def __init__(self, tracking_uri: str, registry_uri: str | None = None) -> None:
-        from mlflow.tracking import MlflowClient
-
         self.tracking_uri = tracking_uri
         self.registry_uri = registry_uri or tracking_uri
-        self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+        self._client: MlflowClient | None = None
+
+    @property
+    def client(self) -> MlflowClient:
+        """The store's client, made on first use: a store that is down or damaged when the
+        service starts fails each read with :class:`RegistryUnavailableError` (so ``/ready``
+        says why) and is picked up once it is back."""
+        from mlflow.tracking import MlflowClient
+
+        if self._client is None:
+            try:
+                self._client = MlflowClient(
+                    tracking_uri=self.tracking_uri, registry_uri=self.registry_uri
+                )
+            except Exception as exc:  # SQLAlchemy, HTTP and OS errors alike: say which store
+                raise unavailable(self.tracking_uri, exc) or RegistryUnavailableError(
+                    str(exc)
+                ) from exc
+        return self._client
 
     def by_alias(self, name: str, alias: str) -> ModelVersion | None:
-        """The version of registered model ``name`` that ``alias`` points at, or None."""
-        from mlflow.exceptions import MlflowException
-
+        """The version of registered model ``name`` that ``alias`` points at; None when the
+        model or the alias does not exist; :class:`RegistryUnavailableError` when the
+        registry cannot be read."""
+        client = self.client
         try:
-            return self.client.get_model_version_by_alias(name, alias)
-        except MlflowException:
-            return None
+            return client.get_model_version_by_alias(name, alias)
+        except Exception as exc:
+            problem = unavailable(self.tracking_uri, exc)
+            if problem is None:
+                return None
+            raise problem from exc
 
     def info(self, name: str, alias: str) -> VersionInfo | None:
         """Registry facts about the version ``alias`` points at (None when unset): when it

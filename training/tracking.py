@@ -22,6 +22,7 @@ from mlflow.tracking.context.registry import resolve_tags
 
 from forecasting.redaction import redact
 from ordercast.settings import PROJECT_ROOT, Settings
+from training.serving import RegistryUnavailableError, unavailable
 
 LIBRARIES = ("pandas", "numpy", "statsmodels", "scikit-learn", "mlflow", "ordercast")
 
@@ -31,7 +32,10 @@ def connect(settings: Settings) -> MlflowClient:
     uri = settings.mlflow.tracking_uri
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    except Exception as exc:  # a damaged SQLite file fails here, before any call
+        raise unavailable(uri, exc) or RegistryUnavailableError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
