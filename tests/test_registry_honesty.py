@@ -55,3 +55,29 @@ def test_ready_names_a_corrupt_registry_and_the_server_still_starts(
         assert set(errors) == {"demand", "capacity", "risk"}
         assert all("could not be read" in text for text in errors.values())
         assert not any("no 'champion' version" in text for text in errors.values())
+
+
+@pytest.mark.timeout(120)  # MLflow's own defaults would wait minutes here
+def test_an_unreachable_tracking_server_is_exit_2_naming_it(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_TRACKING_URI"] = f"http://ana:s3cret@127.0.0.1:{port}"
+    result = subprocess.run(
+        [sys.executable, "-m", "ordercast.cli", "models", "list"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"http://ana:***@127.0.0.1:{port}" in result.stderr
+    assert "could not be read" in result.stderr
+    assert "s3cret" not in result.stdout + result.stderr
