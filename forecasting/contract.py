@@ -11,6 +11,7 @@ says which through ``row_offset`` and ``row_unit``.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -178,8 +179,21 @@ def validate_orders(
     return ValidationReport(frame=data, issues=issues, source=source)
 
 
+# Whole years inside pandas' nanosecond range (1677-09-21 to 2262-04-11).
+_FIRST_YEAR, _LAST_YEAR = pd.Timestamp.min.year + 1, pd.Timestamp.max.year - 1
+
+
 def not_a_date_message(raw: object, formats: tuple[str, ...]) -> str:
     """The one wording for an unparseable date, with or without a mapping's formats."""
+    try:  # a real calendar date that pandas' nanosecond timestamps cannot hold
+        year = datetime.date.fromisoformat(str(raw).strip()[:10]).year
+    except ValueError:
+        year = None
+    if year is not None and not _FIRST_YEAR <= year <= _LAST_YEAR:
+        return (
+            f"'{raw}' is outside the dates ordercast handles ({_FIRST_YEAR} to {_LAST_YEAR}); "
+            "fix the year (a placeholder such as 0001-01-01 means no date: leave it empty)"
+        )
     if not formats:
         return f"'{raw}' is not a date; write it as YYYY-MM-DD"
     return (

@@ -209,3 +209,11 @@ def test_every_bad_quantity_is_reported_once_at_its_row(quantities: list[float])
     expected_rows = [i + 1 for i, q in enumerate(quantities) if not q > 0]
     assert [issue.row for issue in report.issues] == expected_rows
     assert all(issue.column == "quantity" for issue in report.issues)
+
+
+def test_a_date_pandas_cannot_hold_says_so() -> None:
+    from forecasting.contract import not_a_date_message
+
+    message = not_a_date_message("0001-01-01", ())
+    assert "outside the dates ordercast handles (1678 to 2261)" in message
+    assert not_a_date_message("2024-13-01", ()).endswith("write it as YYYY-MM-DD")
