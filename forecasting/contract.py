@@ -148,6 +148,11 @@ def validate_orders(
             "Rename your columns or map them with a mapping file (--mapping).",
         )
         return ValidationReport(frame=frame.copy(), issues=[issue], source=source)
+    if frame.empty:
+        issue = where.issue(
+            None, None, "no order lines: the header is there but no rows follow; export again"
+        )
+        return ValidationReport(frame=frame.copy(), issues=[issue], source=source)
 
     data = frame.reset_index(drop=True).copy()
     issues: list[ContractIssue] = []

@@ -11,7 +11,7 @@ from typing import Literal
 
 import pandas as pd
 
-from forecasting.errors import ConfigError
+from forecasting.errors import ConfigError, DataContractError
 
 
 @contextlib.contextmanager
@@ -50,6 +50,17 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     source = Path(path)
     if not source.is_file():
         raise ConfigError(f"file {source} does not exist")
-    if source.name.lower().endswith((".parquet", ".pq")):
-        return pd.read_parquet(source)
-    return pd.read_csv(source)
+    try:
+        if source.name.lower().endswith((".parquet", ".pq")):
+            return pd.read_parquet(source)
+        return pd.read_csv(source, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError as exc:
+        raise DataContractError.from_message(f"{source} is empty: no header, no rows") from exc
+    except (UnicodeError, pd.errors.ParserError, ValueError, OSError) as exc:
+        # pyarrow and pandas raise these for a file that is not what its name says
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        kind = "Parquet" if source.suffix in (".parquet", ".pq") else "CSV"
+        raise DataContractError.from_message(
+            f"cannot read {source} as {kind} ({first}); give a series frame as "
+            "`ordercast series` writes it"
+        ) from exc

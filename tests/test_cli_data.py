@@ -98,3 +98,23 @@ def test_output_files_get_the_users_umask(good_csv: Path, tmp_path: Path) -> Non
     finally:
         os.umask(previous)
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize(
+    ("command", "content", "says"),
+    [
+        ("validate {file}", HEADER.encode(), "no order lines"),
+        ("train all --dry-run --data {file}", HEADER.encode(), "no order lines"),
+        ("forecast {file} --horizon 2 --out {out}", b"", "is empty"),
+        ("forecast {file} --horizon 2 --out {out}", b"\x00garbage\xff\n", "cannot read"),
+    ],
+)
+def test_empty_and_garbage_files_are_exit_2_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture, command: str, content: bytes, says: str
+) -> None:
+    path = tmp_path / "input.csv"
+    path.write_bytes(content)
+    args = command.format(file=path, out=tmp_path / "out.csv").split()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
