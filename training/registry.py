@@ -21,19 +21,8 @@ from training.serving import (  # one definition
     KINDS,
     model_name,
     unavailable,
+    version_by_alias,
 )
-
-
-def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
-    """The version ``alias`` points at; None when there is none; RegistryUnavailableError
-    when the registry cannot be read (never mistaken for an empty one)."""
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except Exception as exc:
-        problem = unavailable(client.tracking_uri, exc)
-        if problem is None:
-            return None
-        raise problem from exc
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,19 @@ def unavailable(uri: str, exc: BaseException) -> RegistryUnavailableError | None
     )
 
 
+def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version of ``name`` that ``alias`` points at; None when the model or the alias does
+    not exist; :class:`RegistryUnavailableError` when the registry cannot be read (never
+    mistaken for an empty one)."""
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except Exception as exc:
+        problem = unavailable(client.tracking_uri, exc)
+        if problem is None:
+            return None
+        raise problem from exc
+
+
 def model_name(kind: str) -> str:
     """The registered model name of ``kind`` (``ordercast-<kind>``); ConfigError if unknown."""
     if kind not in KINDS:
@@ -124,14 +137,7 @@ class RegistryReader:
         """The version of registered model ``name`` that ``alias`` points at; None when the
         model or the alias does not exist; :class:`RegistryUnavailableError` when the
         registry cannot be read."""
-        client = self.client
-        try:
-            return client.get_model_version_by_alias(name, alias)
-        except Exception as exc:
-            problem = unavailable(self.tracking_uri, exc)
-            if problem is None:
-                return None
-            raise problem from exc
+        return version_by_alias(self.client, name, alias)
 
     def info(self, name: str, alias: str) -> VersionInfo | None:
         """Registry facts about the version ``alias`` points at (None when unset): when it
