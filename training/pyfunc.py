@@ -30,6 +30,7 @@ from forecasting.queries import (
     answer_demand,
     answer_risk,
 )
+from training.serving import fits_kind
 
 CORE_ARTIFACT = "core"
 DEFAULT_CAPACITY_HORIZON = 14  # days, when a capacity request row leaves horizon empty
@@ -37,12 +38,13 @@ DEFAULT_CAPACITY_HORIZON = 14  # days, when a capacity request row leaves horizo
 Row = Mapping[Hashable, Any]  # one record of a request frame
 
 
-def _core(context: PythonModelContext) -> Any:
-    return joblib.load(context.artifacts[CORE_ARTIFACT])
-
-
-def _wrong_kind(core: object, kind: str) -> TypeError:
-    return TypeError(f"the core artifact holds a {type(core).__name__}, not a {kind} model")
+def _load_core(context: PythonModelContext, kind: str) -> Any:
+    """The core artifact, checked against ``kind``'s protocol: an artifact of another kind
+    fails at load, not at the first request."""
+    core = joblib.load(context.artifacts[CORE_ARTIFACT])
+    if not fits_kind(kind, core):
+        raise TypeError(f"the core artifact holds a {type(core).__name__}, not a {kind} model")
+    return core
 
 
 def _blank(value: object) -> str | None:
@@ -115,10 +117,7 @@ class DemandModel(PythonModel):
     core: DemandCore
 
     def load_context(self, context: PythonModelContext) -> None:
-        core = _core(context)
-        if not isinstance(core, DemandCore):  # an artifact of another kind: fail at load
-            raise _wrong_kind(core, "demand")
-        self.core = core
+        self.core = _load_core(context, "demand")
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return _per_row(
@@ -133,10 +132,7 @@ class CapacityModel(PythonModel):
     core: CapacityCore
 
     def load_context(self, context: PythonModelContext) -> None:
-        core = _core(context)
-        if not isinstance(core, CapacityCore):  # an artifact of another kind: fail at load
-            raise _wrong_kind(core, "capacity")
-        self.core = core
+        self.core = _load_core(context, "capacity")
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return _per_row(
@@ -151,10 +147,7 @@ class RiskModel(PythonModel):
     core: RiskCore
 
     def load_context(self, context: PythonModelContext) -> None:
-        core = _core(context)
-        if not isinstance(core, RiskCore):  # an artifact of another kind: fail at load
-            raise _wrong_kind(core, "at-risk")
-        self.core = core
+        self.core = _load_core(context, "risk")
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         if "as_of" not in model_input.columns or model_input.empty:
