@@ -160,9 +160,7 @@ def _quoted(
     if not rates:
         return [fallback] * len(features), features[fallback].tolist()
     values = features[rates].to_numpy(dtype=float, na_value=np.nan)
-    typical = pd.to_numeric(pd.Series([reference.get(c) for c in rates]), errors="coerce").to_numpy(
-        dtype=float, na_value=np.nan
-    )
+    typical = np.array([reference.get(c, np.nan) for c in rates], dtype=float)
     excess = (values - typical) / np.maximum(np.abs(typical), 1e-9)
     excess = np.where(np.isnan(excess), -np.inf, excess)
     best = np.argmax(excess, axis=1)
