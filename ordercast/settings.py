@@ -1,7 +1,8 @@
 """All settings in one typed place: ``configs/default.yaml`` < a user YAML < environment.
 
 Environment variables: ``ORDERCAST_<SECTION>__<FIELD>`` (e.g. ``ORDERCAST_API__PORT``),
-plus the conventional ``MLFLOW_TRACKING_URI`` and ``ORDERCAST_API_KEYS``.
+plus the conventional ``MLFLOW_TRACKING_URI``, ``ORDERCAST_API_KEYS`` and
+``ORDERCAST_DATABASE_URL``.
 This is the only module that reads configuration files or ``ORDERCAST_*`` variables.
 """
 
@@ -33,6 +34,13 @@ class DataSettings(BaseModel):
     # A file or a database URL; kept as text, since a path would fold sqlite:/// to sqlite:/.
     path: str = str(PROJECT_ROOT / "data" / "orders.csv.gz")
     mapping: Path | None = None
+
+
+class DatabaseSettings(BaseModel):
+    """The order store: a SQLite file by default (its folder made on first use), or any
+    SQLAlchemy URL such as ``postgresql+psycopg://user@127.0.0.1:5432/db``."""
+
+    url: str = f"sqlite:///{PROJECT_ROOT / 'data' / 'ordercast.db'}"
 
 
 class MlflowSettings(BaseModel):
@@ -110,6 +118,7 @@ class Settings(BaseSettings):
 
     seed: int = 7
     data: DataSettings = Field(default_factory=DataSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     demand: DemandSettings = Field(default_factory=DemandSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
@@ -163,6 +172,9 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
     tracking = os.environ.get("MLFLOW_TRACKING_URI")
     if tracking:
         values = _merge(values, {"mlflow": {"tracking_uri": tracking}})
+    database = os.environ.get("ORDERCAST_DATABASE_URL")
+    if database:
+        values = _merge(values, {"database": {"url": database}})
     keys = os.environ.get("ORDERCAST_API_KEYS")
     if keys is not None:
         values = _merge(values, {"api": {"api_keys": keys}})
