@@ -54,7 +54,7 @@ notebooks: $(VENV)/.installed-test $(VENV)/.installed-notebooks
 bench: $(VENV)/.installed-test $(VENV)/.installed-bench
 	@echo "benchmarks: $(BIN)/python benchmarks/<name>.py --help"
 
-## lint: ruff (rules and formatting) and mypy over forecasting, training, api and ordercast
+## lint: ruff (rules and formatting) and mypy over forecasting, training, api, ordercast and store
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
