@@ -167,10 +167,24 @@ def check_orders(
     """Read, map and validate; returns the report (never raises for bad rows)."""
     resolved = load_mapping(mapping)
     raw, row_offset, row_unit = read_raw(source, resolved)
+    return check_frame(raw, resolved, source=str(source), row_offset=row_offset, row_unit=row_unit)
+
+
+def check_frame(
+    raw: pd.DataFrame,
+    mapping: ColumnMapping,
+    *,
+    source: str | None = None,
+    row_offset: int = 1,
+    row_unit: str = "row",
+) -> ValidationReport:
+    """Map and validate a raw frame already read (:func:`read_raw`, or records pushed over
+    HTTP); returns the report, every mapping and contract issue included."""
+    resolved = mapping
     mapped, mapping_issues = apply_mapping(raw, resolved, row_offset=row_offset, row_unit=row_unit)
     report = validate_orders(
         mapped,
-        source=str(source),
+        source=source,
         row_offset=row_offset,
         row_unit=row_unit,
         date_formats=resolved.date_formats,
