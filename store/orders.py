@@ -1,0 +1,62 @@
+"""Order lines out of the store: the canonical frame the models learn from, and what the
+latest ingest batch did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from store.database import OrderStore
+from store.lines import decode_lines
+from store.schema import LINE_COLUMNS, ingest_batches, order_lines
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """An ingest batch that changed the store."""
+
+    id: int
+    finished_at: datetime | None
+    source: str
+    new: int
+    updated: int
+
+
+def read_orders(store: OrderStore, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Every stored line (ordered on or before ``as_of`` when given) as the canonical
+    validated frame, with the columns and types :func:`forecasting.loaders.load_orders`
+    gives for the same lines, sorted by ``order_date`` then ``line_id``. Empty (no rows)
+    when the store holds no lines."""
+    columns = [order_lines.c.line_id, *(order_lines.c[n] for n in LINE_COLUMNS)]
+    query = sa.select(*columns, order_lines.c.attributes)
+    if as_of is not None:
+        query = query.where(order_lines.c.order_date <= pd.Timestamp(as_of).date())
+    query = query.order_by(order_lines.c.order_date, order_lines.c.line_id)
+    with store.engine.connect() as connection:
+        rows = [dict(row) for row in connection.execute(query).mappings()]
+    return decode_lines(rows)
+
+
+def count_lines(store: OrderStore) -> int:
+    """How many order lines the store holds."""
+    with store.engine.connect() as connection:
+        return int(connection.execute(sa.select(sa.func.count()).select_from(order_lines)).one()[0])
+
+
+def latest_batch(store: OrderStore) -> BatchInfo | None:
+    """The newest finished batch that added or changed lines, or None."""
+    b = ingest_batches.c
+    query = (
+        sa.select(b.id, b.finished_at, b.source, b.new, b.updated)
+        .where(b.status == "done", (b.new + b.updated) > 0)
+        .order_by(b.id.desc())
+        .limit(1)
+    )
+    with store.engine.connect() as connection:
+        row = connection.execute(query).mappings().first()
+    if row is None:
+        return None
+    return BatchInfo(row["id"], row["finished_at"], row["source"], row["new"], row["updated"])
