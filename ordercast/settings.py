@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from forecasting.accuracy import DRIFT_MARGIN, DRIFT_MIN_ROWS, DRIFT_PERIODS
 from forecasting.errors import ConfigError
 from forecasting.risk.bands import check_bands
 
@@ -98,6 +99,23 @@ class GateSettings(BaseModel):
     max_end_shift_days: int = Field(400, ge=0)  # refuse if the last date moves back/forward more
 
 
+class AccuracySettings(BaseModel):
+    """How published forecasts are scored and when drift is raised (the reasons for the
+    defaults are beside them in ``forecasting.accuracy``)."""
+
+    lags: list[int] = Field(default_factory=lambda: [1, 2, 4, 8])  # periods ahead reported
+    drift_periods: int = Field(DRIFT_PERIODS, ge=1, le=520)  # the last N periods with actuals
+    drift_margin: float = Field(DRIFT_MARGIN, ge=0)  # drift: observed WAPE > expected * (1 + m)
+    drift_min_rows: int = Field(DRIFT_MIN_ROWS, ge=1)  # fewer scored rows at a lag never flag
+
+    @field_validator("lags")
+    @classmethod
+    def _positive_lags(cls, value: list[int]) -> list[int]:
+        if not value or any(lag < 1 for lag in value):
+            raise ValueError("lags must be whole numbers of periods ahead, 1 or more")
+        return sorted(set(value))
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
@@ -124,6 +142,7 @@ class Settings(BaseSettings):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    accuracy: AccuracySettings = Field(default_factory=AccuracySettings)
 
     @classmethod
     def settings_customise_sources(
