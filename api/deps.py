@@ -19,7 +19,8 @@ CoreT = TypeVar("CoreT", bound=AnyCore)
 api_key_header = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
-    description="Your API key: role 'read' for forecasts and scores, 'admin' for /v1/admin.",
+    description="Your API key: role 'read' for forecasts and scores, 'write' to push order "
+    "lines (POST /v1/orders), 'admin' for everything including /v1/admin.",
 )
 
 
@@ -84,6 +85,7 @@ async def get_response_cache(request: Request) -> ResponseCache:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ReadRole = Annotated[str, Depends(require("read"))]
+WriteRole = Annotated[str, Depends(require("write"))]
 AdminRole = Annotated[str, Depends(require("admin"))]
 CurrentSnapshot = Annotated[Snapshot, Depends(get_snapshot)]
 DemandModel = Annotated[LoadedModel[DemandCore], Depends(model_of("demand", is_demand))]

@@ -14,8 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from api import errors
 from api.middleware import RequestContext
 from api.model_store import Loader, ModelStore
+from api.order_store import OrderStoreHandle
 from api.response_cache import ResponseCache
-from api.routes import admin, forecasts, health, models, orders
+from api.routes import admin, forecasts, health, ingest, models, orders
 from api.security import KeyRing, is_loopback
 from forecasting.errors import ConfigError
 from ordercast.settings import Settings, load_settings
@@ -26,7 +27,8 @@ logger = logging.getLogger(__name__)
 DESCRIPTION = """Demand forecasts with intervals, site capacity outlooks and at-risk order
 scores from the MLflow registry's **champion** models.
 
-Send your API key in the `X-API-Key` header (role `read`; `admin` for `/v1/admin`).
+Send your API key in the `X-API-Key` header (role `read`; `write` to push order lines to
+`POST /v1/orders`; `admin` for everything, `/v1/admin` included).
 Every error has the body `{code, message, details, request_id}`.
 """
 
@@ -57,6 +59,7 @@ def create_app(
 
         loader = registry_loader(settings.mlflow.tracking_uri)
     store = ModelStore(loader, kinds)
+    order_store = OrderStoreHandle(settings.database.url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +70,7 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        order_store.dispose()
 
     app = FastAPI(
         title="ordercast",
@@ -77,6 +81,7 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     app.state.keys = keys
+    app.state.order_store = order_store
     app.state.responses = ResponseCache()
     if settings.api.cors_origins:  # CORS stays off unless origins are configured
         app.add_middleware(
@@ -87,8 +92,9 @@ def create_app(
         )
     app.add_middleware(RequestContext, max_body_bytes=settings.api.max_request_bytes)
     errors.install(app)
-    for router in (health.router, models.router, forecasts.router, orders.router, admin.router):
-        app.include_router(router)
+    routers = (health, models, forecasts, orders, ingest, admin)
+    for module in routers:
+        app.include_router(module.router)
     return app
 
 

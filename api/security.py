@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 from forecasting.errors import ConfigError
 
-ROLES = ("read", "admin")
+# read: forecasts and scores; write: push order lines (an order-management system's key, which
+# reads nothing); admin: everything.
+ROLES = ("read", "write", "admin")
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class KeyRing:
 
     @classmethod
     def parse(cls, spec: str) -> KeyRing:
-        """'k1:read,k2:admin' -> a key ring. A key without a role is a read key."""
+        """'k1:read,k2:write,k3:admin' -> a key ring. A key without a role is a read key."""
         entries = []
         items = [part.strip() for part in spec.split(",") if part.strip()]
         for number, item in enumerate(items, start=1):
@@ -28,7 +30,7 @@ class KeyRing:
             if role not in ROLES or not key:
                 # Name the entry by position: never echo any part of a key.
                 raise ConfigError(
-                    f"API key entry #{number}: write key:role with role read or admin"
+                    f"API key entry #{number}: write key:role with role read, write or admin"
                 )
             entries.append((_digest(key), role))
         return cls(tuple(entries))
@@ -50,7 +52,7 @@ class KeyRing:
 
 
 def allows(role: str | None, needed: str) -> bool:
-    return role == "admin" or (role == "read" and needed == "read")
+    return role == "admin" or (role is not None and role == needed and role in ROLES)
 
 
 def is_loopback(host: str) -> bool:

@@ -141,6 +141,14 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
+def inserted_id(connection: Connection, statement: sa.Insert) -> int:
+    """Run a one-row insert and return the id the database gave the new row."""
+    key = connection.execute(statement).inserted_primary_key
+    if not key or key[0] is None:
+        raise RuntimeError(f"the database returned no id for the new {statement.table} row")
+    return int(key[0])
+
+
 def first_line(exc: BaseException) -> str:
     """A driver's message without SQLAlchemy's appended statement and help link, masked."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()

@@ -26,7 +26,7 @@ from forecasting.errors import ConfigError, ContractIssue
 from forecasting.loaders import check_frame, is_database_url, load_mapping, read_raw
 from forecasting.mapping import ColumnMapping, add_derived_columns
 from forecasting.redaction import redact
-from store.database import OrderStore
+from store.database import OrderStore, inserted_id
 from store.lines import encode_lines, json_values
 from store.schema import ingest_batches, rejected_rows
 from store.upsert import Progress, write_lines
@@ -196,11 +196,7 @@ def _insert_batch(
     values = {**batch, "started_at": started, "status": status, "rejected": rejected}
     if status == "refused":
         values["finished_at"] = datetime.now(UTC)
-    result = connection.execute(ingest_batches.insert().values(**values))
-    (batch_id,) = result.inserted_primary_key or (None,)
-    if batch_id is None:
-        raise RuntimeError("the database did not return the new batch's id")
-    return int(batch_id)
+    return inserted_id(connection, ingest_batches.insert().values(**values))
 
 
 def _insert_rejected(

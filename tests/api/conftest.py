@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -15,15 +18,21 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from ordercast.settings import ApiSettings, Settings
+from ordercast.settings import ApiSettings, DatabaseSettings, Settings
 from tests.api.fakes import FakeLoader
 from tests.api.registry import RealRegistry
 
 READ_KEY, ADMIN_KEY = "reader-secret-1", "admin-secret-2"
 
+# Lines pushed by the API tests (POST /v1/orders) land in a throw-away order store, never in
+# the project's data/ordercast.db.
+_ORDER_STORE_DIR = Path(tempfile.mkdtemp(prefix="ordercast-api-tests-"))
+atexit.register(shutil.rmtree, _ORDER_STORE_DIR, ignore_errors=True)
+
 
 def settings_with(**api: object) -> Settings:
-    return Settings(api=ApiSettings(**api))
+    database = DatabaseSettings(url=f"sqlite:///{_ORDER_STORE_DIR / 'orders.db'}")
+    return Settings(api=ApiSettings(**api), database=database)
 
 
 @pytest.fixture()

@@ -20,7 +20,7 @@ from api.main import create_app
 from tests.api.conftest import ADMIN_KEY, READ_KEY, settings_with
 from tests.api.fakes import FakeLoader
 
-DOMAIN_REFUSALS = {"horizon_out_of_range", "invalid_orders", "invalid_value"}
+DOMAIN_REFUSALS = {"horizon_out_of_range", "invalid_orders", "invalid_value", "batch_refused"}
 
 app = create_app(
     settings_with(api_keys=f"{READ_KEY}:read,{ADMIN_KEY}:admin"), loader=FakeLoader(), poll=False

@@ -59,7 +59,9 @@ def test_keys_are_held_hashed() -> None:
     [("secret1:owner", 1), (":read", 1), ("secret1:read,secret2:superuser", 2), ("secret1:", 1)],
 )
 def test_bad_key_specs_are_refused_without_echoing_keys(spec: str, entry: int) -> None:
-    with pytest.raises(ConfigError, match="write key:role with role read or admin") as caught:
+    with pytest.raises(
+        ConfigError, match="write key:role with role read, write or admin"
+    ) as caught:
         KeyRing.parse(spec)
     assert f"entry #{entry}" in str(caught.value)
     assert "sec" not in str(caught.value)
