@@ -16,7 +16,7 @@ import traceback
 import typer
 
 from forecasting.errors import OrdercastError
-from ordercast.commands import capacity, data, demand, models, risk, serve, train
+from ordercast.commands import capacity, data, demand, ingest, models, risk, serve, train
 from ordercast.logs import configure_logging, say_error
 
 EXIT_OK = 0
@@ -47,7 +47,7 @@ def _global_options(
     configure_logging(level=level, json_lines=log_json)
 
 
-for module in (data, demand, capacity, risk, train, models, serve):
+for module in (data, ingest, demand, capacity, risk, train, models, serve):
     module.register(app)
 
 

@@ -155,7 +155,9 @@ def _ingest(
     rows = encode_lines(add_derived_columns(good, mapping)) if len(good) else []
     with store.writing() as connection:
         batch_id = _insert_batch(connection, batch, started, "running")
-        logger.info("%s: batch %d: comparing and writing %d lines", source, batch_id, len(rows))
+        logger.info(
+            "%s: batch %d: comparing and writing %s lines", source, batch_id, f"{len(rows):,}"
+        )
         counts = write_lines(connection, rows, batch_id, started, progress)
         _insert_rejected(connection, batch_id, issues, raw)
         connection.execute(
@@ -182,7 +184,7 @@ def _ingest(
         first,
         False,
     )
-    logger.info("%s", summary.describe().splitlines()[0])
+    logger.debug("%s", summary.describe().splitlines()[0])
     return summary
 
 
