@@ -15,6 +15,7 @@ coverage80 = share of actuals within [q10, q90], MASE = mean over rows of |y −
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,12 @@ DRIFT_MIN_ROWS = 64
 _PUBLISHED = ("level", "series_id", "ds", "lag", "model", "mean", "q10", "q90", "origin")
 
 
+NOTHING_PUBLISHED = (
+    "nothing has been published yet: `ordercast train demand` or `ordercast refresh` publish "
+    "forecasts to the order store"
+)
+
+
 class NothingPublishedError(OrdercastError):
     """No published forecast to score (nothing published yet, or none since the date asked)."""
 
@@ -80,8 +87,18 @@ def series_actuals(
     when it is not complete.
 
     ``cutoff`` is the last date the orders cover; by default the last order date, as training
-    takes it. Returns ``series_id`` (level-prefixed), ``ds``, ``y``, ``level``.
+    takes it. Returns ``series_id`` (level-prefixed), ``ds``, ``y``, ``level``; no rows when
+    there are no orders (nothing has happened yet, which is not an error here).
     """
+    if orders.empty:
+        return pd.DataFrame(
+            {
+                "series_id": pd.Series(dtype=object),
+                "ds": pd.Series(dtype="datetime64[ns]"),
+                "y": pd.Series(dtype=float),
+                "level": pd.Series(dtype=object),
+            }
+        )
     last = pd.Timestamp(orders["order_date"].max()) if cutoff is None else pd.Timestamp(cutoff)
     series = build_hierarchy(
         orders, levels=[tuple(level) for level in levels], freq=freq, date_col=date_col
@@ -216,7 +233,7 @@ def accuracy_table(
     :func:`summarize` and of :func:`expected_by`. Empty when no row has an actual yet."""
     wanted = check_by(by)
     if published.empty:
-        raise NothingPublishedError("no published forecasts to score")
+        raise NothingPublishedError(NOTHING_PUBLISHED)
     scored = scored_rows(published, actuals, lags)
     observed = summarize(scored, wanted)
     expected = expected_by(expectations, scored, wanted)
@@ -292,6 +309,59 @@ def drift_flags(
             }
         )
     return pd.DataFrame.from_records(records, columns=_DRIFT_COLUMNS)
+
+
+def drift_window_start(actuals: pd.DataFrame, periods: int = DRIFT_PERIODS) -> pd.Timestamp | None:
+    """The first target period :func:`drift_flags` looks at (None without actuals): a caller
+    may read only the forecasts from there on."""
+    targets = np.sort(_as_datetime(actuals["ds"]).unique())
+    return pd.Timestamp(targets[-periods:][0]) if len(targets) else None
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    """What ``ordercast accuracy`` and ``GET /v1/accuracy`` show: the observed-vs-expected
+    table (:func:`accuracy_table`), the drift flags (:func:`drift_flags`), and how many
+    published rows at the lags asked there were and how many of them had an actual."""
+
+    table: pd.DataFrame
+    drift: pd.DataFrame
+    published: int
+    scored: int
+
+    @property
+    def drifting_lags(self) -> list[int]:
+        return [int(lag) for lag in self.drift.loc[self.drift["drift"], "lag"]]
+
+
+def accuracy_report(
+    published: pd.DataFrame,
+    expectations: pd.DataFrame,
+    actuals: pd.DataFrame,
+    *,
+    by: Iterable[str] = ("lag",),
+    lags: Sequence[int] = (1, 2, 4, 8),
+    periods: int = DRIFT_PERIODS,
+    margin: float = DRIFT_MARGIN,
+    min_rows: int = DRIFT_MIN_ROWS,
+) -> AccuracyReport:
+    """Score ``published`` against ``actuals`` (:func:`series_actuals`) at ``lags``: the table
+    grouped by ``by`` and the drift flags.
+
+    Raises :class:`NothingPublishedError` when ``published`` is empty and
+    :class:`ConfigError` for an unknown ``by``. With no complete period yet, the table is
+    empty and every lag has too few rows.
+    """
+    wanted = check_by(by)
+    if published.empty:
+        raise NothingPublishedError(NOTHING_PUBLISHED)
+    lags = [int(lag) for lag in lags]
+    return AccuracyReport(
+        table=accuracy_table(published, actuals, expectations, wanted, lags),
+        drift=drift_flags(published, actuals, expectations, lags, periods, margin, min_rows),
+        published=int(published["lag"].isin(lags).sum()),
+        scored=len(scored_rows(published, actuals, lags)),
+    )
 
 
 _DRIFT_COLUMNS = [

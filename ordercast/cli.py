@@ -3,7 +3,9 @@
 Exit codes, the same for every command:
 0 success, 2 bad input or configuration (a message, no traceback),
 1 unexpected failure (traceback only with ``--debug``); ``train`` adds
-3 (trained, not promoted) and 4 (another training of the same kind holds the lock).
+3 (trained, not promoted) and 4 (another training of the same kind holds the lock);
+``accuracy --check`` adds 5 (the recent WAPE at some lag drifted beyond its backtest
+expectation: time to retrain).
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ import traceback
 import typer
 
 from forecasting.errors import OrdercastError
-from ordercast.commands import capacity, data, demand, ingest, models, risk, serve, train
+from ordercast.commands import (
+    accuracy,
+    capacity,
+    data,
+    demand,
+    ingest,
+    models,
+    refresh,
+    risk,
+    serve,
+    train,
+)
 from ordercast.logs import configure_logging, say_error
 
 EXIT_OK = 0
@@ -47,7 +60,7 @@ def _global_options(
     configure_logging(level=level, json_lines=log_json)
 
 
-for module in (data, ingest, demand, capacity, risk, train, models, serve):
+for module in (data, ingest, demand, capacity, risk, train, refresh, models, serve, accuracy):
     module.register(app)
 
 

@@ -69,3 +69,27 @@ def expectations() -> pd.DataFrame:
             "coverage80": [0.8, 0.8, 0.9, 0.7],
         }
     )
+
+
+def order_records() -> list[dict[str, object]]:
+    """Order lines whose weekly sums are ``Y``: A's on the week's Sunday, B's on its
+    Wednesday; the last is on w6's Sunday, so w6 is complete and w7 has no actual."""
+    records: list[dict[str, object]] = []
+    for sid, ys in Y.items():
+        sku, site = sid.partition(":")[2].split("|")
+        for week, quantity in zip(WEEKS, ys, strict=False):
+            if quantity == 0:
+                continue
+            day = week if sku == "A" else week - pd.Timedelta(days=4)
+            records.append(
+                {
+                    "order_id": f"{sku}-{day:%Y%m%d}",
+                    "line_id": f"{sku}-{day:%Y%m%d}-1",
+                    "sku": sku,
+                    "site": site,
+                    "order_date": f"{day:%Y-%m-%d}",
+                    "promised_date": f"{day + pd.Timedelta(days=7):%Y-%m-%d}",
+                    "quantity": float(quantity),
+                }
+            )
+    return records
