@@ -12,11 +12,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from api import errors
+from api.accuracy_cache import AccuracyCache
 from api.middleware import RequestContext
 from api.model_store import Loader, ModelStore
 from api.order_store import OrderStoreHandle
 from api.response_cache import ResponseCache
-from api.routes import admin, forecasts, health, ingest, models, orders
+from api.routes import accuracy, admin, forecasts, health, ingest, models, orders
 from api.security import KeyRing, is_loopback
 from forecasting.errors import ConfigError
 from ordercast.settings import Settings, load_settings
@@ -82,6 +83,7 @@ def create_app(
     app.state.store = store
     app.state.keys = keys
     app.state.order_store = order_store
+    app.state.accuracy = AccuracyCache(settings, order_store, ttl=settings.api.poll_seconds)
     app.state.responses = ResponseCache()
     if settings.api.cors_origins:  # CORS stays off unless origins are configured
         app.add_middleware(
@@ -92,7 +94,7 @@ def create_app(
         )
     app.add_middleware(RequestContext, max_body_bytes=settings.api.max_request_bytes)
     errors.install(app)
-    routers = (health, models, forecasts, orders, ingest, admin)
+    routers = (health, models, forecasts, orders, ingest, accuracy, admin)
     for module in routers:
         app.include_router(module.router)
     return app

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
+from api.accuracy_cache import AccuracyCache, AccuracyCacheDep
 from api.deps import CurrentSnapshot, ReadRole
 from api.errors import documented
 from forecasting.cores import CapacityCore, DemandCore
 from training.serving import VersionInfo
 
 router = APIRouter(prefix="/v1", tags=["models"])
+logger = logging.getLogger(__name__)
 
 
 class Version(BaseModel):
@@ -29,6 +33,15 @@ class Version(BaseModel):
     gate: dict[str, str] = Field(default_factory=dict, description="Promotion gate decision")
 
 
+class Drift(BaseModel):
+    """Whether the published demand forecasts' recent WAPE drifted beyond the backtest's
+    expectation (see GET /v1/accuracy for the figures)."""
+
+    flag: bool = Field(description="True when any lag drifted: time to retrain")
+    lags: list[int] = Field(default_factory=list, description="The lags that drifted")
+    note: str | None = Field(None, description="Why there is no verdict, when there is none")
+
+
 class KindModels(BaseModel):
     kind: str = Field(examples=["demand"])
     serving: str = Field(description="Version answering requests now")
@@ -36,6 +49,9 @@ class KindModels(BaseModel):
     max_horizon: int | None = Field(None, description="Longest horizon served (periods)")
     champion: Version | None = None
     challenger: Version | None = None
+    drift: Drift | None = Field(
+        None, description="Demand only: accuracy drift of what was published"
+    )
 
 
 def _version(info: VersionInfo | None) -> Version | None:
@@ -57,7 +73,9 @@ def _version(info: VersionInfo | None) -> Version | None:
     summary="Champion and challenger of each model kind",
     responses=documented(401, 403),
 )
-def list_models(snapshot: CurrentSnapshot, _: ReadRole) -> list[KindModels]:
+def list_models(
+    snapshot: CurrentSnapshot, _: ReadRole, accuracy: AccuracyCacheDep
+) -> list[KindModels]:
     out = []
     for kind, loaded in sorted(snapshot.models.items()):
         core = loaded.core
@@ -70,6 +88,26 @@ def list_models(snapshot: CurrentSnapshot, _: ReadRole) -> list[KindModels]:
                 max_horizon=horizon if isinstance(horizon, int) else None,
                 champion=_version(loaded.champion),
                 challenger=_version(loaded.challenger),
+                drift=_drift(accuracy) if kind == "demand" else None,
             )
         )
     return out
+
+
+def _drift(accuracy: AccuracyCache) -> Drift:
+    """The drift verdict; a note instead when it cannot be given, so /v1/models itself never
+    fails on the order store."""
+    try:
+        flags = accuracy.drift()
+    except HTTPException as exc:  # the order store cannot be reached (503 from its handle)
+        return Drift(flag=False, note=str(exc.detail))
+    except Exception:  # an order store that cannot be read must not take /v1/models down
+        logger.exception("drift check failed")
+        return Drift(flag=False, note="the drift check failed; see the service log")
+    if flags is None:
+        return Drift(
+            flag=False,
+            note="no published forecast targets a complete period in the drift window yet",
+        )
+    lags = [int(lag) for lag in flags.loc[flags["drift"], "lag"]]
+    return Drift(flag=bool(lags), lags=lags)

@@ -11,6 +11,12 @@ from ordercast.cli import main
 from tests.accuracy.stores import config, fill, store_url
 
 
+@pytest.fixture(autouse=True)
+def _store_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ORDERCAST_DATABASE_URL beats the config file, and the suite sets it for every test.
+    monkeypatch.setenv("ORDERCAST_DATABASE_URL", store_url(tmp_path))
+
+
 @pytest.fixture()
 def filled(tmp_path: Path) -> str:
     url = store_url(tmp_path)
