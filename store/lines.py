@@ -89,8 +89,10 @@ def _texts(values: pd.Series) -> list[str | None]:
 
 
 def _dates(values: pd.Series) -> list[datetime.date | None]:
-    stamps = pd.to_datetime(values)
-    return [None if pd.isna(v) else v.date() for v in stamps]
+    # numpy turns day-resolution datetimes into datetime.date (NaT into None) in C, which
+    # is many times faster than a Timestamp per value on a history of millions of lines.
+    days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+    return days.astype(object).tolist()
 
 
 def _floats(values: pd.Series) -> list[float | None]:
