@@ -49,10 +49,8 @@ def _kill_mid_batch(url: str, source: Path, writing: Callable[[], bool]) -> None
     try:
         while not writing():
             if process.poll() is not None:
-                out, err = process.communicate()
-                pytest.fail(
-                    f"ingest ended (exit {process.returncode}) before it was killed:\n{err}"
-                )
+                err = process.communicate()[1].decode(errors="replace")
+                pytest.fail(f"ingest ended (exit {process.returncode}) before the kill:\n{err}")
             if time.monotonic() > deadline:
                 pytest.fail("ingest never reached its writes")
             time.sleep(0.05)
