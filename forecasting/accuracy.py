@@ -321,13 +321,16 @@ def drift_window_start(actuals: pd.DataFrame, periods: int = DRIFT_PERIODS) -> p
 @dataclass(frozen=True)
 class AccuracyReport:
     """What ``ordercast accuracy`` and ``GET /v1/accuracy`` show: the observed-vs-expected
-    table (:func:`accuracy_table`), the drift flags (:func:`drift_flags`), and how many
-    published rows at the lags asked there were and how many of them had an actual."""
+    table (:func:`accuracy_table`), the drift flags (:func:`drift_flags`), how many
+    published rows at the lags asked there were and how many of them had an actual, and how
+    many published series match no series of the actuals at all (other levels or keys than
+    the demand settings build, or ids spelt differently: their rows can never be scored)."""
 
     table: pd.DataFrame
     drift: pd.DataFrame
     published: int
     scored: int
+    unmatched_series: int = 0
 
     @property
     def drifting_lags(self) -> list[int]:
@@ -361,6 +364,11 @@ def accuracy_report(
         drift=drift_flags(published, actuals, expectations, lags, periods, margin, min_rows),
         published=int(published["lag"].isin(lags).sum()),
         scored=len(scored_rows(published, actuals, lags)),
+        unmatched_series=int(
+            (~pd.Series(published["series_id"].unique()).isin(actuals["series_id"])).sum()
+        )
+        if len(actuals)
+        else 0,
     )
 
 

@@ -94,6 +94,12 @@ def render(report: AccuracyReport, settings: Settings) -> str:
         f"{', '.join(map(str, settings.accuracy.lags))} have an actual (a period counts once "
         "it is complete)"
     ]
+    if report.unmatched_series:
+        lines.append(
+            f"warning: {report.unmatched_series:,} published series match no series built from "
+            "the order store's orders with the demand settings (levels, freq, date_column); "
+            "their forecasts are not scored"
+        )
     if report.table.empty:
         lines.append("no published forecast has reached a complete period yet")
     else:

@@ -107,3 +107,14 @@ def test_no_complete_period_yet_is_an_empty_table_not_an_error(
     out = capsys.readouterr().out
     assert "0 of 9 published forecasts" in out
     assert "no published forecast has reached a complete period yet" in out
+
+
+def test_series_the_settings_do_not_build_are_reported(
+    filled: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    cfg = tmp_path / "site-level.yaml"
+    cfg.write_text("demand: {freq: W-SUN, levels: [[site]]}\naccuracy: {lags: [1, 2, 3]}\n")
+    assert main(["accuracy", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "0 of 9 published forecasts" in out
+    assert "warning: 2 published series match no series built from the order store" in out
