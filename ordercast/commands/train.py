@@ -17,7 +17,7 @@ import typer
 from forecasting.errors import ConfigError
 from forecasting.loaders import is_database_url
 from ordercast.logs import json_logging_active, say_error
-from ordercast.settings import load_settings
+from ordercast.settings import Settings, load_settings
 from training.pipelines import capacity, demand, risk
 from training.pipelines.common import EXIT_LOCKED, LockBusyError, TrainOutcome, training_lock
 
@@ -37,7 +37,9 @@ class Kind(StrEnum):
 def train(
     kind: Kind = typer.Argument(..., help="Which model to train: demand, capacity, risk or all."),
     data: str | None = typer.Option(
-        None, help="Order history: a file or a database URL (default: data.path in config)."
+        None,
+        help="Order history: a file or a database URL. Default: the order store "
+        "(database.url, filled by `ordercast ingest`), or data.path when the store is empty.",
     ),
     mapping: Path | None = typer.Option(None, help="Column mapping YAML for the history."),
     config: Path | None = typer.Option(None, help="YAML overriding configs/default.yaml."),
@@ -57,8 +59,10 @@ def train(
     Idempotent: the same data and configuration leave the registry as it is.
     """
     settings = load_settings(config)
+    history = _order_store_history(settings) if data is None and mapping is None else None
     source = data or settings.data.path
-    if data is None and not is_database_url(source) and not Path(source).exists():
+    default_file = history is None and data is None and not is_database_url(source)
+    if default_file and not Path(source).exists():
         _generate_default(Path(source))
     cutoff = _parse_date(as_of)
     kinds = list(PIPELINES) if kind is Kind.all else [kind.value]
@@ -73,7 +77,7 @@ def train(
             with training_lock(settings, name, lock_timeout):
                 outcome: TrainOutcome = PIPELINES[name](
                     settings,
-                    Path(source),
+                    Path(source) if history is None else history,
                     mapping or settings.data.mapping,
                     cutoff,
                     force,
@@ -97,6 +101,30 @@ def train(
             typer.echo(outcome.message)
         codes.append(outcome.exit_code)
     raise typer.Exit(max(codes))
+
+
+def _order_store_history(settings: Settings) -> pd.DataFrame | None:
+    """Every line in the order store, or None (with a note) when it holds none yet."""
+    from store.database import OrderStore
+    from store.orders import read_orders
+
+    store = OrderStore.open(settings.database.url)
+    try:
+        orders = read_orders(store)
+    finally:
+        store.dispose()
+    if orders.empty:
+        logger.info(
+            "the order store at %s holds no order lines yet (`ordercast ingest` fills it): "
+            "training on %s",
+            store.url,
+            settings.data.path,
+        )
+        return None
+    logger.info(
+        "training on the %s order lines in the order store at %s", f"{len(orders):,}", store.url
+    )
+    return orders
 
 
 def _parse_date(text: str | None) -> pd.Timestamp | None:

@@ -28,7 +28,7 @@ from training.pipelines.common import (
     recorded_champion_score,
     same_recipe,
 )
-from training.pipelines.prelude import open_training
+from training.pipelines.prelude import HistorySource, open_training
 from training.plots import capacity_plot
 
 KIND = "capacity"
@@ -47,7 +47,7 @@ def backlog_error(orders: pd.DataFrame, cutoff: pd.Timestamp) -> float:
 
 def train(
     settings: Settings,
-    data: Path,
+    data: HistorySource,
     mapping: Path | None = None,
     as_of: pd.Timestamp | None = None,
     force: bool = False,

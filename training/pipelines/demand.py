@@ -34,7 +34,7 @@ from training.pipelines.common import (
     record_version,
     same_recipe,
 )
-from training.pipelines.prelude import load_history, open_training
+from training.pipelines.prelude import HistorySource, load_history, open_training
 from training.plots import forecast_plot
 from training.tracking import RunLog
 
@@ -48,7 +48,7 @@ def demand_recipe(settings: Settings) -> dict:
 
 
 def prepare(
-    settings: Settings, data: Path, mapping: Path | None, as_of: pd.Timestamp | None
+    settings: Settings, data: HistorySource, mapping: Path | None, as_of: pd.Timestamp | None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Validated orders (up to ``as_of``), the hierarchy series the model learns from, and
     the issues of any rows dropped on loading."""
@@ -117,7 +117,7 @@ def reconciled(
 
 def train(
     settings: Settings,
-    data: Path,
+    data: HistorySource,
     mapping: Path | None = None,
     as_of: pd.Timestamp | None = None,
     force: bool = False,

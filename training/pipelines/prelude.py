@@ -38,9 +38,17 @@ class History:
     known: pd.DataFrame  # the lines ordered up to ``cutoff``: what the model may learn from
 
 
-def load_history(data: Path, mapping: Path | None, as_of: pd.Timestamp | None) -> History:
+# Where a training's order lines come from: a file or database URL read through the mapping,
+# or lines already read and validated (the order store's, ``store.orders.read_orders``).
+HistorySource = Path | pd.DataFrame
+
+
+def load_history(data: HistorySource, mapping: Path | None, as_of: pd.Timestamp | None) -> History:
     """The history at ``data`` (read through ``mapping``), cut at ``as_of`` when given."""
-    orders, dropped = load_orders_with_issues(data, mapping)
+    if isinstance(data, pd.DataFrame):
+        orders, dropped = data, pd.DataFrame(columns=["row", "column", "message"])
+    else:
+        orders, dropped = load_orders_with_issues(data, mapping)
     if as_of is None:
         return History(orders, dropped, pd.Timestamp(orders["order_date"].max()), orders)
     cutoff = pd.Timestamp(as_of)
@@ -73,7 +81,7 @@ class Prelude:
 def open_training(
     settings: Settings,
     kind: str,
-    data: Path,
+    data: HistorySource,
     mapping: Path | None,
     as_of: pd.Timestamp | None,
     recipe: dict,

@@ -33,7 +33,7 @@ from training.pipelines.common import (
     recorded_champion_score,
     same_recipe,
 )
-from training.pipelines.prelude import open_training
+from training.pipelines.prelude import HistorySource, open_training
 from training.plots import calibration_plot, importance_plot
 from training.tracking import RunLog
 
@@ -99,7 +99,7 @@ def _log_reports(
 
 def train(
     settings: Settings,
-    data: Path,
+    data: HistorySource,
     mapping: Path | None = None,
     as_of: pd.Timestamp | None = None,
     force: bool = False,
