@@ -119,17 +119,8 @@ class AutoForecaster(BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-        settings = SeriesSettings(
-            horizon=self.max_horizon_,
-            season_length=self.season_length_,
-            quantiles=tuple(sorted(self.quantiles)),
-            candidates=None if named is None else tuple(c for c in named if c != GLOBAL) or None,
-            skip_ets=use_global and self.season_length_ > 12,
-            backtest=self.backtest,
-            selection=self.selection,
-        )
-        self.fits_ = self._fit_each_series(data, settings)
-        self.selection_ = _selection_frame(self.fits_.values())
+        self.fits_ = self._fit_each_series(data, series_settings(self, use_global))
+        self.selection_ = selection_frame(self.fits_.values())
         self.backtest_ = _backtest_frame(self.fits_.values())
         return self
 
@@ -181,7 +172,7 @@ class AutoForecaster(BaseEstimator):
     ) -> dict[str, SeriesFit]:
         groups = data.groupby("series_id", sort=True)
         tasks = (
-            delayed(select_and_fit)(_series_input(str(sid), g, self.global_), settings)
+            delayed(select_and_fit)(series_input(str(sid), g, self.global_), settings)
             for sid, g in groups
         )
         fits: dict[str, SeriesFit] = {}
@@ -207,22 +198,29 @@ class AutoForecaster(BaseEstimator):
         return parallel_config(backend="dask")
 
     def backtest_residuals(self) -> pd.DataFrame:
-        """Errors of each series' chosen model in its backtest: ``series_id, ds, residual``.
+        """Errors of each series' chosen model in its backtest: ``series_id, ds, lag,
+        residual`` (``lag`` 1 is a window's first period).
 
-        Windows do not overlap (step = horizon), so each date has at most one error per
-        series; these feed MinT reconciliation's error covariance.
+        Windows do not overlap (step = horizon) and the last one ends with the series, so
+        each date has at most one error per series and its lag follows from its distance
+        to the end; these feed MinT reconciliation's error covariance and the accuracy a
+        published forecast is expected to have at each lag.
         """
         parts = []
         for sid, fit in self.fits_.items():
             if not fit.residuals:
                 continue
             back, errors = (np.asarray(v) for v in zip(*fit.residuals, strict=True))
-            dates = pd.date_range(end=fit.last_ds, periods=int(back.max()) + 1, freq=self.freq_)
+            end = fit.last_ds if fit.backtest_end is None else fit.backtest_end
+            dates = pd.date_range(end=end, periods=int(back.max()) + 1, freq=self.freq_)
+            lag = self.max_horizon_ - back % self.max_horizon_
             parts.append(
-                pd.DataFrame({"series_id": sid, "ds": dates[::-1][back], "residual": errors})
+                pd.DataFrame(
+                    {"series_id": sid, "ds": dates[::-1][back], "lag": lag, "residual": errors}
+                )
             )
         if not parts:
-            return pd.DataFrame(columns=["series_id", "ds", "residual"])
+            return pd.DataFrame(columns=["series_id", "ds", "lag", "residual"])
         return pd.concat(parts, ignore_index=True)
 
     def predict(
@@ -255,7 +253,21 @@ class AutoForecaster(BaseEstimator):
         return pd.concat(parts, ignore_index=True)
 
 
-def _series_input(series_id: str, group: pd.DataFrame, glob: GlobalForecasts | None) -> SeriesInput:
+def series_settings(model: AutoForecaster, use_global: bool) -> SeriesSettings:
+    """What every series' selection shares, from a model's options and learned frequency."""
+    named = None if model.models == "auto" else parse_model_list(model.models)
+    return SeriesSettings(
+        horizon=model.max_horizon_,
+        season_length=model.season_length_,
+        quantiles=tuple(sorted(model.quantiles)),
+        candidates=None if named is None else tuple(c for c in named if c != GLOBAL) or None,
+        skip_ets=use_global and model.season_length_ > 12,
+        backtest=model.backtest,
+        selection=model.selection,
+    )
+
+
+def series_input(series_id: str, group: pd.DataFrame, glob: GlobalForecasts | None) -> SeriesInput:
     """One series for a worker, with the global model's forecasts of it when it has any."""
     final = None
     if glob is not None and series_id in glob.final:
@@ -271,7 +283,7 @@ def _series_input(series_id: str, group: pd.DataFrame, glob: GlobalForecasts | N
     )
 
 
-def _selection_frame(fits: Iterable[SeriesFit]) -> pd.DataFrame:
+def selection_frame(fits: Iterable[SeriesFit]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {

@@ -93,6 +93,39 @@ class AutoETS(LocalForecaster[_EtsState]):
             return _EtsState(None, Naive().fit_series(y), "no ETS model converged", nonneg)
         return _EtsState(best, None, best_spec, nonneg)
 
+    def refit_series(self, state: _EtsState, y: np.ndarray) -> _EtsState:
+        """``state``'s form (error, trend, season) re-estimated on the longer ``y``, the
+        optimiser started at the old parameters: one fit instead of the AICc search, for a
+        refresh. A fallback state, or a form the new data no longer supports, searches again.
+        """
+        if state.results is None:
+            return self.fit_series(y)
+        y = _clean(y)
+        old = state.results.model
+        if old.seasonal is not None and len(y) < 2 * old.seasonal_periods + 2:
+            return self.fit_series(y)
+        if old.error == "mul" and not bool((y > 0).all()):
+            return self.fit_series(y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                model = ETSModel(
+                    pd.Series(y),
+                    error=old.error,
+                    trend=old.trend,
+                    damped_trend=old.damped_trend,
+                    seasonal=old.seasonal,
+                    seasonal_periods=old.seasonal_periods if old.seasonal else None,
+                )
+                results = model.fit(
+                    start_params=np.asarray(state.results.params), disp=False, maxiter=200
+                )
+            except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
+                return self.fit_series(y)
+        if not np.isfinite(_aicc(results)):
+            return self.fit_series(y)
+        return _EtsState(results, None, state.spec, bool((y >= 0).all()))
+
     def predict_series(
         self, state: _EtsState, h: int, quantiles: Sequence[float]
     ) -> SeriesForecast:

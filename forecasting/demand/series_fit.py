@@ -9,7 +9,7 @@ that picks the model in :mod:`forecasting.demand.selection`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -95,6 +95,9 @@ class SeriesFit:
     # The chosen model's backtest errors (actual - forecast) as (periods before the last
     # date, error): what MinT reconciliation estimates the error covariance from.
     residuals: Residuals = ()
+    # The last date the backtest saw: ``residuals`` count back from it. A refresh moves
+    # ``last_ds`` on and leaves this where the training put it (None: ``last_ds``).
+    backtest_end: pd.Timestamp | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,39 @@ def _refit(series: SeriesInput, verdict: _Verdict, season_length: int) -> Series
         backtest=verdict.backtest,
         residuals=verdict.residuals,
     )
+
+
+def refresh_fit(old: SeriesFit, series: SeriesInput, season_length: int) -> SeriesFit:
+    """``old`` brought up to date with the longer ``series``: the same model and members,
+    re-estimated (from the old estimate where the model can restart from it); the backtest
+    record stays, its errors dated as before."""
+    y = np.asarray(series.y, dtype=float)
+    states = tuple(
+        _refreshed_state(member, state, y, series.global_final, season_length)
+        for member, state in zip(old.members, old.states, strict=True)
+    )
+    return replace(
+        old,
+        last_ds=pd.Timestamp(series.last_ds),
+        states=states,
+        backtest_end=old.backtest_end if old.backtest_end is not None else old.last_ds,
+    )
+
+
+def _refreshed_state(
+    member: str,
+    state: object,
+    y: np.ndarray,
+    global_final: GlobalState | None,
+    season_length: int,
+) -> object:
+    if member == GLOBAL:
+        if global_final is None:
+            raise HorizonError("the global model has no refreshed forecast of this series")
+        return global_final
+    model = _model(member, season_length)
+    refit = getattr(model, "refit_series", None)
+    return refit(state, y) if callable(refit) else model.fit_series(y)
 
 
 def _model(name: str, season_length: int) -> SeriesModel:

@@ -99,6 +99,26 @@ class DemandServingModel:
             frame[key] = values[key]
         return frame
 
+    def to_frame(self, quantiles: Sequence[float] = (0.1, 0.5, 0.9)) -> pd.DataFrame:
+        """Every served forecast as one long frame: ``level, series_id`` (as
+        ``<level>:<id>``), ``ds, lag`` (1 = the first period forecast), ``model, mean`` and
+        a column per quantile: what is published for accuracy tracking."""
+        parts = []
+        for level, paths in self.paths.items():
+            for series_id, path in paths.items():
+                part = {
+                    "level": level,
+                    "series_id": f"{level}:{series_id}",
+                    "ds": path.ds,
+                    "lag": np.arange(1, len(path.mean) + 1),
+                    "model": path.model,
+                    "mean": path.mean,
+                }
+                for q in sorted(quantiles):
+                    part[quantile_column(q)] = self._quantile(path, q)
+                parts.append(pd.DataFrame(part))
+        return pd.concat(parts, ignore_index=True)
+
     def _quantile(self, path: SeriesPath, q: float) -> np.ndarray:
         grid = np.asarray(self.grid)
         if q <= grid[0]:
