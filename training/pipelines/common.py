@@ -109,6 +109,8 @@ def up_to_date(
     """The outcome for a champion already trained on this data with this recipe, else None."""
     if champion is None or force:
         return None
+    if champion.tags.get("refresh.parent"):  # a refresh reselected nothing: a training does
+        return None
     if (
         champion.tags.get("data.hash") == fingerprint["data.hash"]
         and champion.tags.get("recipe.hash") == recipe_id

@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
@@ -36,10 +37,13 @@ from training.pipelines.common import (
 )
 from training.pipelines.prelude import HistorySource, load_history, open_training
 from training.plots import forecast_plot
+from training.publishing import publish_demand
 from training.tracking import RunLog
 
 logger = logging.getLogger(__name__)
 KIND = "demand"
+# The fitted forecaster, kept with each run so that a refresh can start from it.
+FORECASTER_ARTIFACT = "refresh/forecaster.joblib"
 
 
 def demand_recipe(settings: Settings) -> dict:
@@ -182,12 +186,31 @@ def train(
             {f"reconcile.{k}": str(v) for k, v in forecasts.attrs.get("reconciliation", {}).items()}
         )
         _log_artifacts(run, model, series, forecasts, Path(workdir))
+        log_forecaster(run, model, Path(workdir))
         version = log_demand_model(run, core, Path(workdir), view.name)
         tags["recipe.json"] = settings.demand.model_dump_json()  # version tag only
         record_version(view, version, tags, decision, new_score, champion_score)
         finish_run(run, steps, start.started, log_started)
     steps.close()
+    if decision.promote:
+        publish_demand(
+            settings,
+            kind="train",
+            model_name=view.name,
+            version=version,
+            parent_version=None,
+            model=model,
+            core=core,
+            series=series,
+        )
     return gate_outcome(KIND, decision, version, run.run_id, new_score, champion_score)
+
+
+def log_forecaster(run: RunLog, model: AutoForecaster, workdir: Path) -> None:
+    """Keep the fitted forecaster with its run, so a later refresh can start from it."""
+    path = workdir / Path(FORECASTER_ARTIFACT).name
+    joblib.dump(model, path, compress=3)
+    run.log_artifact(path, str(Path(FORECASTER_ARTIFACT).parent))
 
 
 def _champion_score(

@@ -1,0 +1,80 @@
+"""``ordercast refresh`` against a real embedded MLflow store and a real order store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from ordercast.cli import main
+from store.database import OrderStore
+from store.publications import read_publications, read_published_forecasts
+from tests.training.conftest import write_config
+
+
+@pytest.fixture(scope="module")
+def histories(tmp_path_factory: pytest.TempPathFactory, history_file: Path) -> tuple[Path, Path]:
+    """The history cut four weeks before its end, and the whole of it."""
+    folder = tmp_path_factory.mktemp("refresh-data")
+    orders = pd.read_csv(history_file, parse_dates=["order_date"])
+    cut = orders["order_date"].max() - pd.Timedelta(weeks=4)
+    early, full = folder / "early.csv", folder / "full.csv"
+    orders[orders["order_date"] <= cut].to_csv(early, index=False)
+    orders.to_csv(full, index=False)
+    return early, full
+
+
+def config_for(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An MLflow store and an order store of the test's own in ``folder``."""
+    monkeypatch.setenv("ORDERCAST_DATABASE_URL", f"sqlite:///{folder / 'orders.db'}")
+    return write_config(folder, f"sqlite:///{folder / 'mlflow.db'}")
+
+
+def test_refresh_publishes_a_new_champion_without_retraining(
+    histories: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    early, full = histories
+    config = config_for(tmp_path, monkeypatch)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["train", "demand", "--data", str(early), "--config", str(config)]) == 0
+    # The champion already has these orders: nothing new, exit 3, nothing registered.
+    assert main(["refresh", "--data", str(early), "--config", str(config)]) == 3
+    assert main(["refresh", "--data", str(full), "--config", str(config)]) == 0
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    champion = client.get_model_version_by_alias("ordercast-demand", "champion")
+    assert str(champion.version) == "2"
+    assert champion.tags["refresh.parent"] == "1"
+    assert champion.tags["gate.decision"] == "refresh"
+    parent = client.get_model_version("ordercast-demand", "1")
+    assert champion.tags["recipe.hash"] == parent.tags["recipe.hash"]
+    assert champion.tags["data.last_date"] > parent.tags["data.last_date"]
+
+    store = OrderStore.open(f"sqlite:///{tmp_path / 'orders.db'}")
+    try:
+        publications = read_publications(store)
+        published = read_published_forecasts(store)
+    finally:
+        store.dispose()
+    assert list(publications["kind"]) == ["train", "refresh"]
+    assert list(publications["model_version"].astype(str)) == ["1", "2"]
+    first = published.groupby("publication_id")["ds"].min()
+    assert first.iloc[1] > first.iloc[0]  # the refresh forecasts from the newer end
+    assert set(published["level"]) == {"sku,site", "sku", "site", "total"}
+
+    # A training after a refresh reselects: the refreshed champion is not "up to date".
+    assert main(["train", "demand", "--data", str(full), "--config", str(config)]) in (0, 3)
+    assert len(client.search_model_versions("name='ordercast-demand'")) == 3
+
+
+def test_refresh_without_a_champion_says_what_to_do(
+    histories: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = config_for(tmp_path, monkeypatch)
+    assert main(["refresh", "--data", str(histories[1]), "--config", str(config)]) == 2
+    assert "ordercast train demand" in capsys.readouterr().err

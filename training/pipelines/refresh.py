@@ -1,0 +1,178 @@
+"""Refresh the demand champion with the latest actuals: no reselection, no backtest.
+
+The daily job between two trainings. It takes the champion's fitted forecaster (logged
+with every training and refresh as ``refresh/forecaster.joblib``), brings each series'
+chosen model up to date with the history as it is now
+(:func:`forecasting.demand.refresh.refresh`), reconciles as the training does, and
+registers the result as a new version of ``ordercast-demand`` tagged as a refresh of its
+parent. The new version becomes the champion at once (a refresh changes no choice the
+gate judged; the backtest score it carries is its parent's), so the service swaps to it
+on its next poll, and its forecasts are published to the order store.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import joblib
+import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from forecasting.demand.auto import AutoForecaster
+from forecasting.demand.refresh import refresh as refresh_forecaster
+from forecasting.demand.serving import build_serving_model
+from forecasting.errors import ConfigError
+from ordercast.settings import Settings
+from training import registry, tracking
+from training.model_logging import log_demand_model
+from training.pipelines.common import EXIT_PROMOTED, TrainOutcome, open_registry
+from training.pipelines.demand import (
+    FORECASTER_ARTIFACT,
+    KIND,
+    coherent_forecasts,
+    hierarchy_series,
+    log_forecaster,
+)
+from training.progress import Steps
+from training.publishing import publish_demand
+
+logger = logging.getLogger(__name__)
+EXIT_NOTHING_NEW = 3
+PARENT_TAG = "refresh.parent"
+
+
+def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
+    """Refresh, register, promote and publish the demand champion on ``orders``.
+
+    Exit codes as ``train``: 0 published, 3 nothing new since the champion's data, and
+    :class:`ConfigError` (exit 2) when there is no champion or it cannot be refreshed.
+    """
+    started = time.perf_counter()
+    steps = Steps("refresh", ["registry", "load", "refresh", "forecast", "log"])
+    with steps.step("registry"):
+        champion, recipe_settings = _champion(settings)
+    with steps.step("load"):
+        cutoff = pd.Timestamp(orders["order_date"].max())
+        series = hierarchy_series(recipe_settings, orders, cutoff)
+        fingerprint = tracking.fingerprint(orders, series)
+        view = open_registry(settings, KIND, fingerprint)
+        if champion.tags.get("data.hash") == fingerprint["data.hash"]:
+            steps.close()
+            return TrainOutcome(
+                KIND,
+                EXIT_NOTHING_NEW,
+                f"nothing new: demand champion v{champion.version} already has the orders "
+                f"up to {fingerprint['data.last_date']} ({fingerprint['data.rows']:,} lines)",
+                version=champion.version,
+            )
+        parent = _load_forecaster(view.client, champion)
+    with steps.step("refresh"):
+        model = refresh_forecaster(parent, series)
+    with steps.step("forecast"):
+        cfg = recipe_settings.demand
+        forecasts = coherent_forecasts(recipe_settings, model, series)
+        core = build_serving_model(
+            forecasts,
+            model.selection_,
+            cfg.levels,
+            model.freq_,
+            cfg.quantiles,
+            trained_until=cutoff,
+        )
+    log_started = time.perf_counter()
+    tags = {
+        **fingerprint,
+        **tracking.code_version(),
+        "recipe.hash": champion.tags.get("recipe.hash", ""),
+        PARENT_TAG: champion.version,
+    }
+    with (
+        steps.step("log"),
+        tempfile.TemporaryDirectory() as workdir,
+        tracking.recorded_run(
+            view.client, view.experiment, f"refresh {fingerprint['data.last_date']}", tags
+        ) as run,
+    ):
+        log_forecaster(run, model, Path(workdir))
+        version = log_demand_model(run, core, Path(workdir), view.name)
+        version_tags = {
+            **tags,
+            "recipe.json": champion.tags.get("recipe.json", ""),
+            "gate.score": champion.tags.get("gate.score", ""),
+            "gate.decision": "refresh",
+            "gate.reason": f"refresh of v{champion.version} with orders up to "
+            f"{fingerprint['data.last_date']}",
+        }
+        for key, value in version_tags.items():
+            view.client.set_model_version_tag(view.name, version, key, str(value))
+        registry.promote(view.client, view.name, version)
+        now = time.perf_counter()
+        run.log_metrics(
+            steps.metrics() | {"seconds.log": now - log_started, "refresh_seconds": now - started}
+        )
+    steps.close()
+    publish_demand(
+        settings,
+        kind="refresh",
+        model_name=view.name,
+        version=version,
+        parent_version=champion.version,
+        model=model,
+        core=core,
+        series=series,
+    )
+    return TrainOutcome(
+        KIND,
+        EXIT_PROMOTED,
+        f"demand v{version} published: refresh of v{champion.version} with orders up to "
+        f"{fingerprint['data.last_date']} ({time.perf_counter() - started:.0f} s)",
+        version=version,
+        run_id=run.run_id,
+    )
+
+
+def _champion(settings: Settings) -> tuple[ModelVersion, Settings]:
+    """The demand champion and the settings it was trained with (its recipe)."""
+    client = tracking.connect(settings)
+    name = registry.model_name(KIND)
+    champion = registry.version_by_alias(client, name, registry.CHAMPION)
+    if champion is None:
+        raise ConfigError(
+            f"no demand champion to refresh in {settings.mlflow.tracking_uri}: run "
+            "`ordercast train demand` first"
+        )
+    recipe = champion.tags.get("recipe.json")
+    if not recipe:
+        return champion, settings
+    return champion, settings.model_copy(
+        update={"demand": settings.demand.model_validate_json(recipe)}
+    )
+
+
+def _load_forecaster(client: MlflowClient, champion: ModelVersion) -> AutoForecaster:
+    if not champion.run_id:
+        raise ConfigError(f"demand champion v{champion.version} has no run to refresh from")
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            local = client.download_artifacts(champion.run_id, FORECASTER_ARTIFACT, folder)
+        except (MlflowException, OSError) as exc:
+            raise ConfigError(
+                f"demand champion v{champion.version} has no refresh state "
+                f"({FORECASTER_ARTIFACT} in run {champion.run_id}): it was trained before "
+                "refreshes existed; run `ordercast train demand --force` once"
+            ) from exc
+        try:
+            model = joblib.load(local)
+        except Exception as exc:  # an older library's pickle: the classes moved on
+            raise ConfigError(
+                f"cannot load demand champion v{champion.version}'s refresh state ({exc}); "
+                "the code changed since it was trained: run `ordercast train demand --force`"
+            ) from exc
+    if not isinstance(model, AutoForecaster):
+        raise ConfigError(f"{FORECASTER_ARTIFACT} of v{champion.version} is not a forecaster")
+    return model
