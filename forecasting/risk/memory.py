@@ -40,7 +40,9 @@ class HistoryMemory:
 
     Kept as event tables with one entry per group and day (:meth:`GroupEvents.compact`),
     so the memory grows with the calendar and the number of groups rather than with the
-    lines, plus a 64-bit hash per line to recognise them in a batch.
+    lines, plus a 64-bit hash per line to recognise them in a batch. ``as_of`` is kept:
+    what the memory knows is as of that date (a refreshed model's memory is newer than its
+    training date).
     """
 
     def __init__(
@@ -50,7 +52,8 @@ class HistoryMemory:
         groups: Mapping[str, tuple[str, ...]],
         tolerance_days: int = 0,
     ) -> None:
-        settled = history[history["delivered_date"] < pd.Timestamp(as_of)].reset_index(drop=True)
+        self.as_of = pd.Timestamp(as_of)
+        settled = history[history["delivered_date"] < self.as_of].reset_index(drop=True)
         self.groups = {
             name: cols for name, cols in groups.items() if all(c in settled.columns for c in cols)
         }

@@ -18,6 +18,8 @@ keyword of ``fit``. Lines are scored by :meth:`AtRiskModel.score_lines` (scikit-
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -65,7 +67,8 @@ class AtRiskModel(BaseEstimator):
     Learned state (after :meth:`fit`): ``space_`` (feature space), ``features_`` (the
     boosters' columns, categorical first), ``used_features_`` (the columns some tree
     splits on), ``booster_``, ``model_`` (calibrated), ``delay_model_``, ``mean_delay_``,
-    ``reference_``, ``base_rate_``, ``trained_as_of_``, ``memory_``.
+    ``reference_``, ``base_rate_``, ``trained_as_of_``, ``memory_`` (the settled lines
+    remembered, brought up to date without retraining by :meth:`with_history`).
     """
 
     def __init__(
@@ -169,6 +172,46 @@ class AtRiskModel(BaseEstimator):
         self.trained_as_of_ = as_of
         self.memory_ = HistoryMemory(history, as_of, self.space_.groups, self.tolerance_days)
         return self
+
+    def with_history(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> AtRiskModel:
+        """A copy of this fitted model that remembers ``orders`` as known at ``as_of``.
+
+        ``orders`` is the whole history as it stands now (old and new lines, deliveries
+        filled in since training), ``as_of`` a date on or after the training date
+        (``trained_as_of_``); the model itself is unchanged. No retraining: the refresh
+        between two trainings, at the cost of reading the history once (no snapshots, no
+        boosting).
+
+        Refreshed (rebuilt from ``orders``, as :meth:`fit` builds it): ``memory_``, the lines
+        delivered before ``as_of`` and so every track record (vendor, lane, site, carrier
+        ... late rates over the year, 90 days and all time), each site's open-work flows,
+        and the daily released/shipped work from which the site load features (capacity
+        estimate, arrival rates, backlog at the promised date) are computed when a batch
+        is scored.
+
+        Not refreshed, because they are part of the fitted estimator and change only with a
+        training: the boosters and their calibration (``booster_``, ``model_``), the delay
+        model, the risk bands, the feature space (``space_``: columns and the sites known as
+        categories), ``reference_`` (the typical feature values the reasons are measured
+        against, those of the training snapshots the boosters learned from),
+        ``base_rate_``, ``mean_delay_`` and ``trained_as_of_``.
+
+        Raises :class:`ConfigError` when the model is not fitted or ``as_of`` is before its
+        training date (a refresh moves the memory forward, it does not rewind it).
+        """
+        if not hasattr(self, "space_"):
+            raise ConfigError("with_history needs a fitted AtRiskModel: call fit first")
+        as_of = pd.Timestamp(as_of)
+        if as_of < self.trained_as_of_:
+            raise ConfigError(
+                f"as-of date {as_of:%Y-%m-%d} is before the model's training date "
+                f"{self.trained_as_of_:%Y-%m-%d}; refresh with the history as it is now"
+            )
+        check_orders(orders, as_of)
+        history = orders[orders["order_date"] < as_of]
+        fresh = copy.copy(self)
+        fresh.memory_ = HistoryMemory(history, as_of, self.space_.groups, self.tolerance_days)
+        return fresh
 
     def predict_proba_frame(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated p_late of a feature frame.
