@@ -23,6 +23,7 @@ count lines or orders)."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -99,22 +100,74 @@ class CapacityForecaster(BaseEstimator):
         calendar: pd.DataFrame | None = None,
     ) -> CapacityForecaster:
         check_measure(self.measure)
-        as_of = pd.Timestamp(as_of) if as_of is not None else orders["order_date"].max()
-        history = orders[orders["order_date"] <= as_of]
-        if history.empty:
-            raise ConfigError(f"no orders on or before {as_of:%Y-%m-%d}")
-        flows = site_flows(history, until=as_of, measure=self.measure)
-        self.as_of_ = as_of
+        if self.arrivals not in ("forecast", "bootstrap"):
+            raise ConfigError(f"arrivals must be 'forecast' or 'bootstrap', not '{self.arrivals}'")
+        as_of, flows = self._flows(orders, as_of)
         self.sites_ = sorted(flows["site"].unique())
         self.estimate_ = estimate_capacity(flows)
         self.holiday_closures_ = (
             holiday_closures(flows, check_country(self.holidays)) if self.holidays else {}
         )
         self.calendar_ = None if calendar is None else check_calendar(calendar, set(self.sites_))
+        self._start_queue(flows, as_of)
+        return self
+
+    def with_backlog(
+        self, orders: pd.DataFrame, as_of: pd.Timestamp | str | None = None
+    ) -> CapacityForecaster:
+        """A copy of this fitted forecaster whose outlook starts from ``orders`` at ``as_of``.
+
+        ``orders`` is the whole history as it stands now (open lines included), ``as_of`` a
+        date on or after the fitted ``as_of_`` (default: the last order date); the
+        forecaster itself is unchanged. No capacity re-estimate: a refresh between two
+        trainings.
+
+        Refreshed: ``as_of_`` (outlooks run from the day after it), ``backlog_`` (each
+        site's open work then) and the new work to come, ``arrival_forecast_`` (the arrival
+        forecast fitted again on the flows to ``as_of``, the larger part of the cost) or,
+        with bootstrap arrivals, ``arrivals_`` (the last ``arrival_weeks`` weeks).
+
+        Not refreshed: the capacity estimate (``estimate_``), the holiday closures, the
+        user calendar and ``sites_``: a site the fit never saw has no capacity and is not
+        forecast until the next training.
+
+        Raises :class:`ConfigError` when the forecaster is not fitted, ``as_of`` is before
+        its ``as_of_``, or ``orders`` holds no order of its sites on or before ``as_of``.
+        """
+        if not hasattr(self, "estimate_"):
+            raise ConfigError("with_backlog needs a fitted CapacityForecaster: call fit first")
+        as_of, flows = self._flows(orders, as_of)
+        if as_of < self.as_of_:
+            raise ConfigError(
+                f"as-of date {as_of:%Y-%m-%d} is before the forecaster's {self.as_of_:%Y-%m-%d}; "
+                "start the outlook from the orders as they are now"
+            )
+        known = flows[flows["site"].isin(self.sites_)]
+        if known.empty:
+            raise ConfigError(
+                f"none of the forecaster's sites ({', '.join(self.sites_)}) has orders by "
+                f"{as_of:%Y-%m-%d}; retrain on the new sites' history"
+            )
+        fresh = copy.copy(self)
+        fresh._start_queue(known, as_of)
+        return fresh
+
+    def _flows(
+        self, orders: pd.DataFrame, as_of: pd.Timestamp | str | None
+    ) -> tuple[pd.Timestamp, pd.DataFrame]:
+        """``as_of`` (default: the last order date) and the site flows of the orders to it."""
+        as_of = pd.Timestamp(as_of) if as_of is not None else orders["order_date"].max()
+        history = orders[orders["order_date"] <= as_of]
+        if history.empty:
+            raise ConfigError(f"no orders on or before {as_of:%Y-%m-%d}")
+        return as_of, site_flows(history, until=as_of, measure=self.measure)
+
+    def _start_queue(self, flows: pd.DataFrame, as_of: pd.Timestamp) -> None:
+        """Where the queue starts: ``as_of_``, each site's ``backlog_`` then, and the new
+        work to come (``arrival_forecast_`` or the recent ``arrivals_``)."""
+        self.as_of_ = as_of
         last = flows[flows["date"] == flows["date"].max()].set_index("site")
         self.backlog_ = last["backlog_end"].to_dict()
-        if self.arrivals not in ("forecast", "bootstrap"):
-            raise ConfigError(f"arrivals must be 'forecast' or 'bootstrap', not '{self.arrivals}'")
         self.arrival_forecast_ = (
             fit_arrivals(flows, self.max_horizon) if self.arrivals == "forecast" else None
         )
@@ -123,7 +176,6 @@ class CapacityForecaster(BaseEstimator):
             (site, weekday): group["released"].to_numpy()
             for (site, weekday), group in recent.groupby(["site", recent["date"].dt.dayofweek])
         }
-        return self
 
     def capacity_for(self, site: str, days: pd.DatetimeIndex) -> np.ndarray:
         """Capacity per day: the calendar's dated rule, else its weekday rule, else the
