@@ -311,6 +311,24 @@ def drift_flags(
     return pd.DataFrame.from_records(records, columns=_DRIFT_COLUMNS)
 
 
+def current_lineage(published: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the newest training's publication and of the refreshes after it.
+
+    Drift asks whether the model now serving has fallen behind its backtest. Forecasts of
+    the models a retrain replaced would keep the flag up for as many periods as the longest
+    lag after every retrain (and a scheduler retraining on the flag would retrain again and
+    again), so they are left out; until the new model's own forecasts meet actuals, there
+    are too few rows to flag anything. Frames without ``kind`` and ``publication_id`` are
+    returned whole.
+    """
+    if not {"kind", "publication_id"} <= set(published.columns) or published.empty:
+        return published
+    trainings = published.loc[published["kind"] == "train", "publication_id"]
+    if trainings.empty:
+        return published
+    return published[published["publication_id"] >= trainings.max()]
+
+
 def drift_window_start(actuals: pd.DataFrame, periods: int = DRIFT_PERIODS) -> pd.Timestamp | None:
     """The first target period :func:`drift_flags` looks at (None without actuals): a caller
     may read only the forecasts from there on."""
@@ -361,7 +379,9 @@ def accuracy_report(
     lags = [int(lag) for lag in lags]
     return AccuracyReport(
         table=accuracy_table(published, actuals, expectations, wanted, lags),
-        drift=drift_flags(published, actuals, expectations, lags, periods, margin, min_rows),
+        drift=drift_flags(
+            current_lineage(published), actuals, expectations, lags, periods, margin, min_rows
+        ),
         published=int(published["lag"].isin(lags).sum()),
         scored=len(scored_rows(published, actuals, lags)),
         unmatched_series=int(

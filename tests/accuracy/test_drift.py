@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from forecasting.accuracy import drift_flags
+from forecasting.accuracy import current_lineage, drift_flags
 from tests.accuracy.examples import WEEKS, actuals, expectations, published
 
 # The window of the last 2 periods with actuals is w5, w6. At lag 2 it holds publication 1's
@@ -61,3 +61,11 @@ def test_a_longer_window_takes_earlier_targets_in() -> None:
     # w4 joins: publication 1's lag-1 rows (11, 10), (2, 3)
     assert got.loc[1, "observed_wape"] == pytest.approx((1 + 1 + 1 + 1) / (11 + 2 + 10 + 6))
     assert got.loc[1, "expected_wape"] == pytest.approx((0.1 * 13 + 0.3 * 16) / 29)
+
+
+def test_drift_looks_only_at_the_newest_training_and_its_refreshes() -> None:
+    rows = published()
+    retrained = rows.assign(kind="train")  # publication 2 is a retrain, not a refresh
+    assert set(current_lineage(rows)["publication_id"]) == {1, 2}
+    assert set(current_lineage(retrained)["publication_id"]) == {2}
+    assert current_lineage(rows.drop(columns="kind")).equals(rows.drop(columns="kind"))
