@@ -28,9 +28,9 @@ from forecasting.demand.refresh import refresh as refresh_forecaster
 from forecasting.demand.serving import build_serving_model
 from forecasting.errors import ConfigError
 from ordercast.settings import Settings
-from training import registry, tracking
+from training import tracking
 from training.model_logging import log_demand_model
-from training.pipelines.common import EXIT_PROMOTED, TrainOutcome, open_registry
+from training.pipelines.common import TrainOutcome, open_registry
 from training.pipelines.demand import (
     FORECASTER_ARTIFACT,
     KIND,
@@ -38,12 +38,17 @@ from training.pipelines.demand import (
     hierarchy_series,
     log_forecaster,
 )
+from training.pipelines.refresh_common import (
+    nothing_new,
+    promote_refresh,
+    published,
+    refresh_tags,
+    refreshable_champion,
+)
 from training.progress import Steps
 from training.publishing import publish_demand
 
 logger = logging.getLogger(__name__)
-EXIT_NOTHING_NEW = 3
-PARENT_TAG = "refresh.parent"
 
 
 def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
@@ -61,15 +66,10 @@ def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
         series = hierarchy_series(recipe_settings, orders, cutoff)
         fingerprint = tracking.fingerprint(orders, series)
         view = open_registry(settings, KIND, fingerprint)
-        if champion.tags.get("data.hash") == fingerprint["data.hash"]:
+        same = nothing_new(KIND, champion, fingerprint)
+        if same is not None:
             steps.close()
-            return TrainOutcome(
-                KIND,
-                EXIT_NOTHING_NEW,
-                f"nothing new: demand champion v{champion.version} already has the orders "
-                f"up to {fingerprint['data.last_date']} ({fingerprint['data.rows']:,} lines)",
-                version=champion.version,
-            )
+            return same
         parent = _load_forecaster(view.client, champion)
     with steps.step("refresh"):
         model = refresh_forecaster(parent, series)
@@ -85,12 +85,7 @@ def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
             trained_until=cutoff,
         )
     log_started = time.perf_counter()
-    tags = {
-        **fingerprint,
-        **tracking.code_version(),
-        "recipe.hash": champion.tags.get("recipe.hash", ""),
-        PARENT_TAG: champion.version,
-    }
+    tags = refresh_tags(champion, fingerprint)
     with (
         steps.step("log"),
         tempfile.TemporaryDirectory() as workdir,
@@ -100,17 +95,7 @@ def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
     ):
         log_forecaster(run, model, Path(workdir))
         version = log_demand_model(run, core, Path(workdir), view.name)
-        version_tags = {
-            **tags,
-            "recipe.json": champion.tags.get("recipe.json", ""),
-            "gate.score": champion.tags.get("gate.score", ""),
-            "gate.decision": "refresh",
-            "gate.reason": f"refresh of v{champion.version} with orders up to "
-            f"{fingerprint['data.last_date']}",
-        }
-        for key, value in version_tags.items():
-            view.client.set_model_version_tag(view.name, version, key, str(value))
-        registry.promote(view.client, view.name, version)
+        promote_refresh(view, version, champion, tags)
         now = time.perf_counter()
         run.log_metrics(
             steps.metrics() | {"seconds.log": now - log_started, "refresh_seconds": now - started}
@@ -126,26 +111,12 @@ def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
         core=core,
         series=series,
     )
-    return TrainOutcome(
-        KIND,
-        EXIT_PROMOTED,
-        f"demand v{version} published: refresh of v{champion.version} with orders up to "
-        f"{fingerprint['data.last_date']} ({time.perf_counter() - started:.0f} s)",
-        version=version,
-        run_id=run.run_id,
-    )
+    return published(KIND, version, champion, tags, started, run.run_id)
 
 
 def _champion(settings: Settings) -> tuple[ModelVersion, Settings]:
     """The demand champion and the settings it was trained with (its recipe)."""
-    client = tracking.connect(settings)
-    name = registry.model_name(KIND)
-    champion = registry.version_by_alias(client, name, registry.CHAMPION)
-    if champion is None:
-        raise ConfigError(
-            f"no demand champion to refresh in {settings.mlflow.tracking_uri}: run "
-            "`ordercast train demand` first"
-        )
+    champion = refreshable_champion(settings, KIND)
     recipe = champion.tags.get("recipe.json")
     if not recipe:
         return champion, settings

@@ -1,0 +1,193 @@
+"""What every refresh shares: the champion it starts from, the "nothing new" check, the
+tags of a refreshed version and its promotion; and the whole refresh of a kind whose core
+brings itself up to date in one call (capacity, at-risk).
+
+A refresh registers a new version of the kind's model tagged ``refresh.parent=<champion>``,
+carrying its parent's recipe and gate score (it changes no choice the gate judged) with
+``gate.decision=refresh``, and makes it the champion at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+
+from forecasting.cores import AnyCore
+from forecasting.errors import ConfigError
+from ordercast.settings import Settings
+from training import registry, tracking
+from training.pipelines.common import EXIT_PROMOTED, RegistryView, TrainOutcome, open_registry
+from training.progress import Steps
+from training.serving import RegistryReader
+from training.tracking import RunLog
+
+EXIT_NOTHING_NEW = 3
+PARENT_TAG = "refresh.parent"
+# What a line's outcome is: what the delivery-driven kinds (capacity, at-risk) learn from new
+# shipments and deliveries of lines already known, which ``data.hash`` does not cover.
+OUTCOME_TAG = "data.outcomes_hash"
+OUTCOME_COLUMNS = ("line_id", "ship_date", "delivered_date")
+
+Core = TypeVar("Core")
+
+
+class NoChampionError(ConfigError):
+    """The kind has no champion to refresh: it was never trained in this store."""
+
+
+def refreshable_champion(settings: Settings, kind: str) -> ModelVersion:
+    """``kind``'s champion; :class:`NoChampionError` (saying what to run) when there is none."""
+    client = tracking.connect(settings)
+    champion = registry.version_by_alias(client, registry.model_name(kind), registry.CHAMPION)
+    if champion is None:
+        raise NoChampionError(
+            f"no {kind} champion to refresh in {settings.mlflow.tracking_uri}: run "
+            f"`ordercast train {kind}` first"
+        )
+    return champion
+
+
+def nothing_new(
+    kind: str, champion: ModelVersion, fingerprint: dict[str, object]
+) -> TrainOutcome | None:
+    """The exit-3 outcome when ``champion`` already has the data ``fingerprint`` describes
+    (its ``data.hash``, and its outcome hash when it recorded one), else None."""
+    if champion.tags.get("data.hash") != fingerprint["data.hash"]:
+        return None
+    recorded = champion.tags.get(OUTCOME_TAG)
+    if recorded is not None and OUTCOME_TAG in fingerprint and recorded != fingerprint[OUTCOME_TAG]:
+        return None
+    return TrainOutcome(
+        kind,
+        EXIT_NOTHING_NEW,
+        f"nothing new: {kind} champion v{champion.version} already has the orders "
+        f"up to {fingerprint['data.last_date']} ({fingerprint['data.rows']:,} lines)",
+        version=champion.version,
+    )
+
+
+def outcome_hash(orders: pd.DataFrame) -> str:
+    """A content hash of each line's shipment and delivery dates (blank ones included)."""
+    present = [c for c in OUTCOME_COLUMNS if c in orders.columns]
+    rows = pd.util.hash_pandas_object(orders[present], index=False).to_numpy()
+    return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
+
+
+def refresh_tags(champion: ModelVersion, fingerprint: dict[str, object]) -> dict[str, object]:
+    """The run tags of a refresh of ``champion``: the data, the code, the parent's recipe."""
+    return {
+        **fingerprint,
+        **tracking.code_version(),
+        "recipe.hash": champion.tags.get("recipe.hash", ""),
+        PARENT_TAG: champion.version,
+    }
+
+
+def promote_refresh(
+    view: RegistryView,
+    version: str,
+    champion: ModelVersion,
+    tags: dict[str, object],
+) -> None:
+    """Tag ``version`` as a refresh of ``champion`` (its recipe and gate score carried
+    over) and make it the champion."""
+    version_tags = {
+        **tags,
+        "recipe.json": champion.tags.get("recipe.json", ""),
+        "gate.score": champion.tags.get("gate.score", ""),
+        "gate.decision": "refresh",
+        "gate.reason": f"refresh of v{champion.version} with orders up to {tags['data.last_date']}",
+    }
+    for key, value in version_tags.items():
+        view.client.set_model_version_tag(view.name, version, key, str(value))
+    registry.promote(view.client, view.name, version)
+
+
+def published(
+    kind: str,
+    version: str,
+    champion: ModelVersion,
+    tags: dict[str, object],
+    started: float,
+    run_id: str,
+) -> TrainOutcome:
+    """The exit-0 outcome of a refresh registered and promoted as ``version``."""
+    return TrainOutcome(
+        kind,
+        EXIT_PROMOTED,
+        f"{kind} v{version} published: refresh of v{champion.version} with orders up to "
+        f"{tags['data.last_date']} ({time.perf_counter() - started:.0f} s)",
+        version=version,
+        run_id=run_id,
+    )
+
+
+def refresh_core(
+    settings: Settings,
+    orders: pd.DataFrame,
+    kind: str,
+    update: Callable[[AnyCore, pd.DataFrame, pd.Timestamp], Core],
+    log: Callable[[RunLog, Core, pd.DataFrame, Path, str], str],
+) -> TrainOutcome:
+    """Refresh ``kind``'s champion on ``orders`` (the whole history now) and publish it.
+
+    ``update(champion core, orders, as_of)`` is the refreshed core (``as_of``: the last
+    order date), ``log(run, core, orders, workdir, model name)`` logs and registers it and
+    returns its version. Exit 3 when the champion already has these orders and outcomes;
+    :class:`NoChampionError` when there is none, :class:`ConfigError` when its core cannot
+    be loaded or refreshed.
+    """
+    started = time.perf_counter()
+    steps = Steps(f"refresh {kind}", ["registry", "load", "refresh", "log"])
+    try:
+        with steps.step("registry"):
+            champion = refreshable_champion(settings, kind)
+            fingerprint = {**tracking.fingerprint(orders), OUTCOME_TAG: outcome_hash(orders)}
+            view = open_registry(settings, kind, fingerprint)
+        same = nothing_new(kind, champion, fingerprint)
+        if same is not None:
+            return same
+        with steps.step("load"):
+            parent = load_champion_core(settings, kind, champion)
+        as_of = pd.Timestamp(orders["order_date"].max())
+        with steps.step("refresh"):
+            model = update(parent, orders, as_of)
+        tags = refresh_tags(champion, fingerprint)
+        log_started = time.perf_counter()
+        with (
+            steps.step("log"),
+            tempfile.TemporaryDirectory() as workdir,
+            tracking.recorded_run(
+                view.client, view.experiment, f"refresh {fingerprint['data.last_date']}", tags
+            ) as run,
+        ):
+            run.log_params({"as_of": f"{as_of:%Y-%m-%d}", PARENT_TAG: champion.version})
+            version = log(run, model, orders, Path(workdir), view.name)
+            promote_refresh(view, version, champion, tags)
+            now = time.perf_counter()
+            run.log_metrics(
+                steps.metrics()
+                | {"seconds.log": now - log_started, "refresh_seconds": now - started}
+            )
+    finally:
+        steps.close()
+    return published(kind, version, champion, tags, started, run.run_id)
+
+
+def load_champion_core(settings: Settings, kind: str, champion: ModelVersion) -> AnyCore:
+    """The champion's core, loaded from the registry as the API loads it."""
+    reader = RegistryReader(settings.mlflow.tracking_uri)
+    try:
+        return reader.load_core(kind, str(champion.version))
+    except Exception as exc:  # an older library's pickle, a missing artifact: say what to do
+        raise ConfigError(
+            f"cannot load {kind} champion v{champion.version} to refresh it ({exc}); "
+            f"retrain it: `ordercast train {kind} --force`"
+        ) from exc
