@@ -85,6 +85,19 @@ def window_evaluation(
     )
 
 
+def input_example(orders: pd.DataFrame, line_ids: pd.Series, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The lines ``line_ids`` (three at most) as a pyfunc request: the contract's columns,
+    dates as text, and ``as_of``: the input example MLflow stores beside the model."""
+    example = orders[orders["line_id"].isin(line_ids)].head(3)
+    example = example[[c for c in CANONICAL_COLUMNS if c in example.columns]].assign(
+        as_of=f"{as_of:%Y-%m-%d}"
+    )
+    for column in ("order_date", "promised_date", "ship_date", "delivered_date"):
+        if column in example.columns:
+            example[column] = example[column].dt.strftime("%Y-%m-%d")
+    return example
+
+
 def _log_reports(
     run: RunLog, evaluation: WindowEvaluation, open_now: pd.DataFrame, workdir: Path
 ) -> None:
@@ -136,13 +149,7 @@ def train(
     with steps.step("fit and score"):
         model = AtRiskModel(random_state=settings.seed, **params).fit(orders, as_of=cutoff)
         open_now = model.score_lines(orders, cutoff)
-    example = orders[orders["line_id"].isin(open_now["line_id"].head(3))].head(3)
-    example = example[[c for c in CANONICAL_COLUMNS if c in example.columns]].assign(
-        as_of=f"{cutoff:%Y-%m-%d}"
-    )
-    for column in ("order_date", "promised_date", "ship_date", "delivered_date"):
-        if column in example.columns:
-            example[column] = example[column].dt.strftime("%Y-%m-%d")
+    example = input_example(orders, open_now["line_id"].head(3), cutoff)
     log_started = time.perf_counter()
     tags = start.run_tags()
     with (
