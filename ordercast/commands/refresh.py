@@ -1,12 +1,16 @@
-"""``ordercast refresh``: the daily job, forecasts brought up to date without a retrain.
+"""``ordercast refresh [KIND]``: the daily job, every model brought up to date without a retrain.
 
-Exit codes as ``train``: 0 published, 2 bad input or no champion to refresh, 3 nothing new
-since the champion's data, 4 another demand training or refresh holds the lock.
+Exit codes: 0 something was published, 2 bad input (or no champion of a kind asked for by
+name), 3 nothing new since the champions' data for every kind, 4 another training or
+refresh of some kind held its lock past --lock-timeout (the other kinds are still
+refreshed; run again).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
@@ -18,13 +22,31 @@ from ordercast.logs import json_logging_active, say_error
 from ordercast.settings import Settings, load_settings
 from store.database import OrderStore
 from store.orders import read_orders
-from training.pipelines.common import EXIT_LOCKED, LockBusyError, training_lock
-from training.pipelines.refresh import refresh as refresh_demand
+from training.pipelines import refresh as refresh_demand
+from training.pipelines import refresh_capacity, refresh_risk
+from training.pipelines.common import EXIT_LOCKED, LockBusyError, TrainOutcome, training_lock
+from training.pipelines.refresh_common import EXIT_NOTHING_NEW, NoChampionError
 
 logger = logging.getLogger(__name__)
 
+REFRESHES: dict[str, Callable[[Settings, pd.DataFrame], TrainOutcome]] = {
+    "demand": refresh_demand.refresh,
+    "capacity": refresh_capacity.refresh,
+    "risk": refresh_risk.refresh,
+}
+
+
+class Kind(StrEnum):
+    demand = "demand"
+    capacity = "capacity"
+    risk = "risk"
+    all = "all"
+
 
 def refresh(
+    kind: Kind = typer.Argument(
+        Kind.all, help="Which champion to refresh: demand, capacity, risk or all."
+    ),
     data: str | None = typer.Option(
         None,
         help="Order history: a file or a database URL (default: the order store, "
@@ -33,32 +55,74 @@ def refresh(
     mapping: Path | None = typer.Option(None, help="Column mapping YAML for --data."),
     config: Path | None = typer.Option(None, help="YAML overriding configs/default.yaml."),
     lock_timeout: float = typer.Option(
-        600.0, help="Seconds to wait for a demand training or refresh (then exit 4)."
+        600.0,
+        help="Seconds to wait for a training or refresh of the same kind (then that kind is "
+        "skipped and the exit code is 4).",
     ),
 ) -> None:
-    """Re-forecast every series from the latest actuals with the champion's model choices.
+    """Bring the champions up to date with the latest orders, without retraining.
 
-    No reselection and no backtest: each series keeps the model the last training chose,
-    re-estimated on the new periods; the global model forecasts from the new lags. The
-    result is registered as a new demand version (a refresh of the champion), becomes the
-    champion, is served by the API on its next poll, and its forecasts are published to the
-    order store for accuracy tracking.
+    demand: each series' chosen model re-estimated on the new periods; forecasts published.
+
+    risk: the track records and site load take in the lines delivered since training.
+
+    capacity: the outlook starts from today's open orders; the new work is forecast again.
+
+    Each result is a new version (a refresh of its champion) and becomes the champion.
+
+    KIND all (the default) skips, with a note, a kind that was never trained.
     """
     settings = load_settings(config)
     orders = _orders(settings, data, mapping)
-    try:
-        with training_lock(settings, "demand", lock_timeout):
-            outcome = refresh_demand(settings, orders)
-    except LockBusyError as exc:
-        say_error(f"error: {exc}")
-        raise typer.Exit(EXIT_LOCKED) from exc
-    logger.info(
-        outcome.message,
-        extra={"ctx_exit_code": outcome.exit_code, "ctx_version": outcome.version},
-    )
-    if not json_logging_active():
-        typer.echo(outcome.message)
-    raise typer.Exit(outcome.exit_code)
+    kinds = list(REFRESHES) if kind is Kind.all else [kind.value]
+    codes = []
+    for name in kinds:
+        try:
+            with training_lock(settings, name, lock_timeout):
+                outcome = REFRESHES[name](settings, orders)
+        except LockBusyError as exc:
+            say_error(f"error: {exc}")
+            codes.append(EXIT_LOCKED)
+            continue
+        except NoChampionError as exc:
+            if kind is not Kind.all:
+                raise
+            _note(f"note: {name} skipped: {exc}")
+            continue
+        logger.info(
+            outcome.message,
+            extra={
+                "ctx_kind": outcome.kind,
+                "ctx_exit_code": outcome.exit_code,
+                "ctx_version": outcome.version,
+                "ctx_run_id": outcome.run_id,
+            },
+        )
+        if not json_logging_active():
+            typer.echo(outcome.message)
+        codes.append(outcome.exit_code)
+    if not codes:
+        raise ConfigError(
+            "no champion of any kind to refresh: run `ordercast train all` (or "
+            "`ordercast train demand`) first"
+        )
+    raise typer.Exit(_exit_code(codes))
+
+
+def _exit_code(codes: list[int]) -> int:
+    """4 when a kind's lock was busy (the job must run again), else 0 when any kind was
+    published, else 3 (nothing new anywhere)."""
+    if EXIT_LOCKED in codes:
+        return EXIT_LOCKED
+    return 0 if 0 in codes else EXIT_NOTHING_NEW
+
+
+def _note(message: str) -> None:
+    """A kind skipped: a warning record with --log-json, else a line on stderr."""
+    if json_logging_active():
+        logger.warning(message)
+    else:
+        typer.secho(message, err=True, fg=typer.colors.YELLOW)
 
 
 def _orders(settings: Settings, data: str | None, mapping: Path | None) -> pd.DataFrame:

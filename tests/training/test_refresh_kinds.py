@@ -1,0 +1,102 @@
+"""``ordercast refresh [KIND]`` for every kind, against a real embedded MLflow store: the
+at-risk model's memory and the capacity outlook's start move to the newest orders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from forecasting.capacity import CapacityForecaster
+from forecasting.risk.model import AtRiskModel
+from ordercast.cli import main
+from tests.training.conftest import write_config
+from training.serving import RegistryReader
+
+KINDS = ("demand", "capacity", "risk")
+
+
+@pytest.fixture(scope="module")
+def histories(tmp_path_factory: pytest.TempPathFactory, history_file: Path) -> tuple[Path, Path]:
+    """The history cut four weeks before its end (deliveries after the cut not yet known),
+    and the whole of it."""
+    folder = tmp_path_factory.mktemp("refresh-kinds-data")
+    orders = pd.read_csv(
+        history_file, parse_dates=["order_date", "promised_date", "ship_date", "delivered_date"]
+    )
+    cut = orders["order_date"].max() - pd.Timedelta(weeks=4)
+    early = orders[orders["order_date"] <= cut].copy()
+    for column in ("ship_date", "delivered_date"):
+        early[column] = early[column].where(early[column] <= cut)
+    early_path, full_path = folder / "early.csv", folder / "full.csv"
+    early.to_csv(early_path, index=False)
+    orders.to_csv(full_path, index=False)
+    return early_path, full_path
+
+
+def config_for(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An MLflow store and an order store of the test's own in ``folder``."""
+    monkeypatch.setenv("ORDERCAST_DATABASE_URL", f"sqlite:///{folder / 'orders.db'}")
+    return write_config(folder, f"sqlite:///{folder / 'mlflow.db'}")
+
+
+def test_refresh_all_publishes_every_kind_from_the_newest_orders(
+    histories: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    early, full = histories
+    config = config_for(tmp_path, monkeypatch)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["train", "all", "--data", str(early), "--config", str(config)]) == 0
+    # Every champion already has these orders: nothing new anywhere, nothing registered.
+    assert main(["refresh", "all", "--data", str(early), "--config", str(config)]) == 3
+    assert main(["refresh", "all", "--data", str(full), "--config", str(config)]) == 0
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for kind in KINDS:
+        champion = client.get_model_version_by_alias(f"ordercast-{kind}", "champion")
+        parent = client.get_model_version(f"ordercast-{kind}", "1")
+        assert str(champion.version) == "2", kind
+        assert champion.tags["refresh.parent"] == "1", kind
+        assert champion.tags["gate.decision"] == "refresh", kind
+        assert champion.tags["recipe.hash"] == parent.tags["recipe.hash"], kind
+        assert champion.tags["gate.score"] == parent.tags["gate.score"], kind
+        assert champion.tags["data.last_date"] > parent.tags["data.last_date"], kind
+
+    reader = RegistryReader(uri)
+    end = pd.read_csv(full, parse_dates=["order_date"])["order_date"].max()
+    old_risk, new_risk = reader.load_core("risk", "1"), reader.load_core("risk", "2")
+    assert isinstance(old_risk, AtRiskModel) and isinstance(new_risk, AtRiskModel)
+    assert len(new_risk.memory_) > len(old_risk.memory_)
+    assert new_risk.memory_.as_of == end
+    assert new_risk.trained_as_of_ == old_risk.trained_as_of_  # not retrained
+    old_capacity = reader.load_core("capacity", "1")
+    new_capacity = reader.load_core("capacity", "2")
+    assert isinstance(old_capacity, CapacityForecaster)
+    assert isinstance(new_capacity, CapacityForecaster)
+    assert old_capacity.as_of_ < new_capacity.as_of_ == end
+    pd.testing.assert_frame_equal(new_capacity.estimate_, old_capacity.estimate_)
+    assert new_capacity.predict(7)["ds"].min() == end + pd.Timedelta(days=1)
+
+    # One kind asked for by name: only that kind, and it has nothing new now.
+    assert main(["refresh", "risk", "--data", str(full), "--config", str(config)]) == 3
+    assert len(client.search_model_versions("name='ordercast-risk'")) == 2
+
+
+def test_refresh_without_champions(
+    histories: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = config_for(tmp_path, monkeypatch)
+    full = str(histories[1])
+    # A kind asked for by name without a champion is an error saying what to run.
+    assert main(["refresh", "capacity", "--data", full, "--config", str(config)]) == 2
+    assert "ordercast train capacity" in capsys.readouterr().err
+    # All kinds: each is skipped with a note; with none left, an error.
+    assert main(["refresh", "--data", full, "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert all(f"{kind} skipped" in err for kind in KINDS)
+    assert "ordercast train all" in err
