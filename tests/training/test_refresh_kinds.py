@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow.entities.model_registry import ModelVersion, ModelVersionTag
 from mlflow.tracking import MlflowClient
 
 from forecasting.capacity import CapacityForecaster
 from forecasting.risk.model import AtRiskModel
 from ordercast.cli import main
 from tests.training.conftest import write_config
+from training import tracking
+from training.pipelines.refresh_common import OUTCOME_TAG, nothing_new, outcome_hash
 from training.serving import RegistryReader
 
 KINDS = ("demand", "capacity", "risk")
@@ -100,3 +103,29 @@ def test_refresh_without_champions(
     err = capsys.readouterr().err
     assert all(f"{kind} skipped" in err for kind in KINDS)
     assert "ordercast train all" in err
+
+
+def champion_with(tags: dict[str, object]) -> ModelVersion:
+    return ModelVersion(
+        "ordercast-risk",
+        "2",
+        0,
+        tags=[ModelVersionTag(key, str(value)) for key, value in tags.items()],
+    )
+
+
+def test_new_deliveries_alone_are_something_new(histories: tuple[Path, Path]) -> None:
+    orders = pd.read_csv(histories[0], parse_dates=["order_date", "delivered_date"])
+    before = {**tracking.fingerprint(orders), OUTCOME_TAG: outcome_hash(orders)}
+    delivered = orders.copy()
+    open_line = delivered["delivered_date"].isna().idxmax()
+    delivered.loc[open_line, "delivered_date"] = delivered["order_date"].max()
+    after = {**tracking.fingerprint(delivered), OUTCOME_TAG: outcome_hash(delivered)}
+    assert after["data.hash"] == before["data.hash"]  # the same orders ...
+
+    refreshed = champion_with(before)
+    assert nothing_new("risk", refreshed, before) is not None
+    assert nothing_new("risk", refreshed, after) is None  # ... one more delivery: refresh
+    # A trained champion recorded no outcome hash: its orders decide.
+    trained = champion_with({"data.hash": before["data.hash"]})
+    assert nothing_new("risk", trained, after) is not None
