@@ -15,6 +15,7 @@ import pandas as pd
 
 from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.config import BacktestConfig, GlobalModelConfig, ParallelConfig
+from forecasting.demand.refresh import refresh
 from forecasting.quantiles import quantile_columns, quantile_level
 
 GRID = tuple(np.round(np.linspace(0.025, 0.975, 39), 4))
@@ -24,8 +25,14 @@ def fit_arrivals(
     flows: pd.DataFrame, horizon: int, n_jobs: int = 1, holidays: str | None = None
 ) -> pd.DataFrame:
     """Daily arrival forecast per site: ``site, ds, mean, q2_5 .. q97_5`` for ``horizon`` days."""
-    series = flows.rename(columns={"site": "series_id", "date": "ds", "released": "y"})
-    model = AutoForecaster(
+    return arrival_forecast(arrival_model(flows, horizon, n_jobs, holidays), horizon)
+
+
+def arrival_model(
+    flows: pd.DataFrame, horizon: int, n_jobs: int = 1, holidays: str | None = None
+) -> AutoForecaster:
+    """The demand engine fitted to each site's daily released work (one series per site)."""
+    return AutoForecaster(
         horizon=horizon,
         freq="D",
         season_length=7,
@@ -33,8 +40,23 @@ def fit_arrivals(
         backtest=BacktestConfig(n_windows=2),
         global_model=GlobalModelConfig(mode="off", holidays=holidays),
         parallel=ParallelConfig(n_jobs=n_jobs),
-    ).fit(series[["series_id", "ds", "y"]])
+    ).fit(_arrival_series(flows))
+
+
+def refresh_arrivals(model: AutoForecaster, flows: pd.DataFrame) -> AutoForecaster:
+    """``model`` brought up to date with ``flows`` (every day to now) without reselection:
+    each site keeps the model its fit chose (:func:`forecasting.demand.refresh.refresh`)."""
+    return refresh(model, _arrival_series(flows))
+
+
+def arrival_forecast(model: AutoForecaster, horizon: int) -> pd.DataFrame:
+    """``site, ds, mean, q2_5 .. q97_5`` for the ``horizon`` days after ``model``'s data."""
     return model.predict(horizon, GRID).rename(columns={"series_id": "site"})
+
+
+def _arrival_series(flows: pd.DataFrame) -> pd.DataFrame:
+    series = flows.rename(columns={"site": "series_id", "date": "ds", "released": "y"})
+    return series[["series_id", "ds", "y"]]
 
 
 def sample_arrivals(

@@ -31,10 +31,16 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from forecasting.capacity.arrivals import fit_arrivals, sample_arrivals
+from forecasting.capacity.arrivals import (
+    arrival_forecast,
+    arrival_model,
+    refresh_arrivals,
+    sample_arrivals,
+)
 from forecasting.capacity.calendar import check_calendar
 from forecasting.capacity.estimate import estimate_capacity, holiday_closures
 from forecasting.capacity.flows import check_measure, site_flows
+from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.calendar_features import check_country, holiday_dates
 from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
 
@@ -123,9 +129,10 @@ class CapacityForecaster(BaseEstimator):
         trainings.
 
         Refreshed: ``as_of_`` (outlooks run from the day after it), ``backlog_`` (each
-        site's open work then) and the new work to come, ``arrival_forecast_`` (the arrival
-        forecast fitted again on the flows to ``as_of``, the larger part of the cost) or,
-        with bootstrap arrivals, ``arrivals_`` (the last ``arrival_weeks`` weeks).
+        site's open work then) and the new work to come: ``arrival_model_`` refreshed on
+        the flows to ``as_of`` (each site keeps the model its fit chose, re-estimated, no
+        reselection) and ``arrival_forecast_`` from it, or with bootstrap arrivals
+        ``arrivals_`` (the last ``arrival_weeks`` weeks).
 
         Not refreshed: the capacity estimate (``estimate_``), the holiday closures, the
         user calendar and ``sites_``: a site the fit never saw has no capacity and is not
@@ -149,7 +156,8 @@ class CapacityForecaster(BaseEstimator):
                 f"{as_of:%Y-%m-%d}; retrain on the new sites' history"
             )
         fresh = copy.copy(self)
-        fresh._start_queue(known, as_of)
+        # A forecaster pickled before it kept its arrival model has it fitted afresh.
+        fresh._start_queue(known, as_of, getattr(self, "arrival_model_", None))
         return fresh
 
     def _flows(
@@ -162,15 +170,24 @@ class CapacityForecaster(BaseEstimator):
             raise ConfigError(f"no orders on or before {as_of:%Y-%m-%d}")
         return as_of, site_flows(history, until=as_of, measure=self.measure)
 
-    def _start_queue(self, flows: pd.DataFrame, as_of: pd.Timestamp) -> None:
+    def _start_queue(
+        self, flows: pd.DataFrame, as_of: pd.Timestamp, fitted: AutoForecaster | None = None
+    ) -> None:
         """Where the queue starts: ``as_of_``, each site's ``backlog_`` then, and the new
-        work to come (``arrival_forecast_`` or the recent ``arrivals_``)."""
+        work to come (``arrival_forecast_`` or the recent ``arrivals_``); the arrival model
+        ``fitted`` earlier, when given, is refreshed rather than selected again."""
         self.as_of_ = as_of
         last = flows[flows["date"] == flows["date"].max()].set_index("site")
         self.backlog_ = last["backlog_end"].to_dict()
-        self.arrival_forecast_ = (
-            fit_arrivals(flows, self.max_horizon) if self.arrivals == "forecast" else None
-        )
+        self.arrival_model_: AutoForecaster | None = None
+        self.arrival_forecast_ = None
+        if self.arrivals == "forecast":
+            self.arrival_model_ = (
+                arrival_model(flows, self.max_horizon)
+                if fitted is None
+                else refresh_arrivals(fitted, flows)
+            )
+            self.arrival_forecast_ = arrival_forecast(self.arrival_model_, self.max_horizon)
         recent = flows[flows["date"] > as_of - pd.Timedelta(weeks=self.arrival_weeks)]
         self.arrivals_ = {
             (site, weekday): group["released"].to_numpy()

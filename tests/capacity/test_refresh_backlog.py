@@ -98,6 +98,12 @@ def test_the_forecast_arrivals_are_forecast_again_from_the_new_date(history) -> 
     )
     now = trained_at + pd.Timedelta(days=14)
     fresh = model.with_backlog(as_known_at(history, now), now)
+    # Refreshed, not selected again: each site keeps the arrival model its fit chose.
+    assert fresh.arrival_model_ is not None and model.arrival_model_ is not None
+    assert fresh.arrival_model_ is not model.arrival_model_
+    pd.testing.assert_series_equal(
+        fresh.arrival_model_.selection_["model"], model.arrival_model_.selection_["model"]
+    )
     assert fresh.arrival_forecast_ is not None
     assert fresh.arrival_forecast_["ds"].min() == now + pd.Timedelta(days=1)
     outlook = fresh.predict(14)
