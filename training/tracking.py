@@ -24,6 +24,8 @@ from forecasting.redaction import redact
 from ordercast.settings import PROJECT_ROOT, Settings
 from training.serving import RegistryUnavailableError, unavailable
 
+OUTCOME_TAG = "data.outcomes_hash"
+OUTCOME_COLUMNS = ("line_id", "ship_date", "delivered_date")
 LIBRARIES = ("pandas", "numpy", "statsmodels", "scikit-learn", "mlflow", "ordercast")
 
 
@@ -108,7 +110,8 @@ def experiment_id(client: MlflowClient, settings: Settings, kind: str) -> str:
 
 
 def fingerprint(orders: pd.DataFrame, series: pd.DataFrame | None = None) -> dict[str, object]:
-    """What the data was: a content hash, rows, date range, number of series."""
+    """What the data was: a content hash of the orders and one of their shipment and
+    delivery dates, rows, date range, number of series."""
     digest = hashlib.sha256(
         pd.util.hash_pandas_object(
             orders[["line_id", "sku", "site", "order_date", "quantity"]], index=False
@@ -122,6 +125,12 @@ def fingerprint(orders: pd.DataFrame, series: pd.DataFrame | None = None) -> dic
         "data.first_date": f"{orders['order_date'].min():%Y-%m-%d}",
         "data.last_date": f"{orders['order_date'].max():%Y-%m-%d}",
     }
+    outcomes = [c for c in OUTCOME_COLUMNS if c in orders.columns]
+    if len(outcomes) > 1:
+        # Shipments and deliveries of lines already known: what the delivery-driven kinds
+        # (capacity, at-risk) learn from, which the order hash above does not cover.
+        rows = pd.util.hash_pandas_object(orders[outcomes], index=False).to_numpy()
+        out[OUTCOME_TAG] = hashlib.sha256(rows.tobytes()).hexdigest()[:16]
     if series is not None:
         out["data.series"] = int(series["series_id"].nunique())
     return out

@@ -15,7 +15,7 @@ from forecasting.risk.model import AtRiskModel
 from ordercast.cli import main
 from tests.training.conftest import write_config
 from training import tracking
-from training.pipelines.refresh_common import OUTCOME_TAG, nothing_new, outcome_hash
+from training.pipelines.refresh_common import nothing_new
 from training.serving import RegistryReader
 
 KINDS = ("demand", "capacity", "risk")
@@ -116,16 +116,19 @@ def champion_with(tags: dict[str, object]) -> ModelVersion:
 
 def test_new_deliveries_alone_are_something_new(histories: tuple[Path, Path]) -> None:
     orders = pd.read_csv(histories[0], parse_dates=["order_date", "delivered_date"])
-    before = {**tracking.fingerprint(orders), OUTCOME_TAG: outcome_hash(orders)}
+    before = tracking.fingerprint(orders)
     delivered = orders.copy()
     open_line = delivered["delivered_date"].isna().idxmax()
     delivered.loc[open_line, "delivered_date"] = delivered["order_date"].max()
-    after = {**tracking.fingerprint(delivered), OUTCOME_TAG: outcome_hash(delivered)}
+    after = tracking.fingerprint(delivered)
     assert after["data.hash"] == before["data.hash"]  # the same orders ...
 
     refreshed = champion_with(before)
     assert nothing_new("risk", refreshed, before) is not None
     assert nothing_new("risk", refreshed, after) is None  # ... one more delivery: refresh
-    # A trained champion recorded no outcome hash: its orders decide.
+    # A trained champion records the outcome hash too: deliveries alone are new for it.
+    assert tracking.OUTCOME_TAG in before
+    assert nothing_new("risk", champion_with(before), after) is None
+    # A champion from before the hash existed: its orders decide.
     trained = champion_with({"data.hash": before["data.hash"]})
     assert nothing_new("risk", trained, after) is not None

@@ -9,7 +9,6 @@ carrying its parent's recipe and gate score (it changes no choice the gate judge
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,10 +29,7 @@ from training.tracking import RunLog
 
 EXIT_NOTHING_NEW = 3
 PARENT_TAG = "refresh.parent"
-# What a line's outcome is: what the delivery-driven kinds (capacity, at-risk) learn from new
-# shipments and deliveries of lines already known, which ``data.hash`` does not cover.
-OUTCOME_TAG = "data.outcomes_hash"
-OUTCOME_COLUMNS = ("line_id", "ship_date", "delivered_date")
+OUTCOME_TAG = tracking.OUTCOME_TAG
 
 Core = TypeVar("Core")
 
@@ -58,7 +54,8 @@ def nothing_new(
     kind: str, champion: ModelVersion, fingerprint: dict[str, object]
 ) -> TrainOutcome | None:
     """The exit-3 outcome when ``champion`` already has the data ``fingerprint`` describes
-    (its ``data.hash``, and its outcome hash when it recorded one), else None."""
+    (its ``data.hash``, and its outcome hash when it recorded one: every version trained or
+    refreshed since the hash joined the fingerprint has), else None."""
     if champion.tags.get("data.hash") != fingerprint["data.hash"]:
         return None
     recorded = champion.tags.get(OUTCOME_TAG)
@@ -71,13 +68,6 @@ def nothing_new(
         f"up to {fingerprint['data.last_date']} ({fingerprint['data.rows']:,} lines)",
         version=champion.version,
     )
-
-
-def outcome_hash(orders: pd.DataFrame) -> str:
-    """A content hash of each line's shipment and delivery dates (blank ones included)."""
-    present = [c for c in OUTCOME_COLUMNS if c in orders.columns]
-    rows = pd.util.hash_pandas_object(orders[present], index=False).to_numpy()
-    return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
 
 
 def refresh_tags(champion: ModelVersion, fingerprint: dict[str, object]) -> dict[str, object]:
@@ -149,7 +139,7 @@ def refresh_core(
     try:
         with steps.step("registry"):
             champion = refreshable_champion(settings, kind)
-            fingerprint = {**tracking.fingerprint(orders), OUTCOME_TAG: outcome_hash(orders)}
+            fingerprint = tracking.fingerprint(orders)
             view = open_registry(settings, kind, fingerprint)
         same = nothing_new(kind, champion, fingerprint)
         if same is not None:
