@@ -11,6 +11,7 @@ every series' forecast horizon. The caller's frame is never modified.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -69,6 +70,8 @@ def regularize(data: pd.DataFrame, freq: str) -> pd.DataFrame:
     ``data`` is a checked frame (:func:`check_series_frame`), ``freq`` a pandas alias;
     added rows have NaN in ``y`` and in the other columns, so models see the gap.
     """
+    if _already_regular(data, freq):
+        return data
     parts = []
     for sid, group in data.groupby("series_id", sort=True):
         full = pd.date_range(group["ds"].iloc[0], group["ds"].iloc[-1], freq=freq)
@@ -115,3 +118,24 @@ def check_future(
                     f"{end:%Y-%m-%d %H:%M}"
                 )
     return checked
+
+
+def _already_regular(data: pd.DataFrame, freq: str) -> bool:
+    """True when every series (rows sorted by ``series_id, ds``) starts on a period of
+    ``freq`` and steps one period at a time, so :func:`regularize` would add nothing: one
+    vectorised date shift for the whole frame instead of a date range per series."""
+    if data.empty:
+        return True
+    offset = to_offset(freq)
+    ids = data["series_id"].to_numpy()
+    ds = pd.DatetimeIndex(data["ds"])
+    firsts = np.r_[True, ids[1:] != ids[:-1]]
+    if not all(offset.is_on_offset(day) for day in ds[firsts]):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an offset pandas cannot shift a whole index by warns
+        try:
+            following = ds[:-1] + offset
+        except (TypeError, ValueError):
+            return False
+    return bool(np.all(np.asarray(following == ds[1:])[~firsts[1:]]))

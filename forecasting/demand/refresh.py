@@ -36,6 +36,10 @@ from forecasting.demand.global_model import GlobalForecasts, series_level
 from forecasting.demand.series_fit import SeriesFit, refresh_fit, select_and_fit
 from forecasting.errors import ConfigError
 
+# Members whose re-estimation is an optimiser run (tens of milliseconds a series).
+COSTLY_MODELS = frozenset({"ets", "arima", "theta", "mstl"})
+PARALLEL_FROM = 200  # costly series from which worker processes beat their start-up
+
 
 def refresh(model: AutoForecaster, frame: pd.DataFrame) -> AutoForecaster:
     """A copy of ``model`` brought up to date with ``frame`` (``series_id, ds, y``: the
@@ -106,7 +110,11 @@ def _refresh_series(
         return delayed(refresh_fit)(old, item, model.season_length_)
 
     fits = dict(model.fits_)  # a series absent from the new frame keeps its old fit
-    results = Parallel(n_jobs=model.parallel.n_jobs, return_as="generator", batch_size="auto")(
+    # Most refits take a millisecond (intermittent and baseline models, the global member's
+    # new path is already made); worker processes pay off only for many statsmodels fits.
+    costly = sum(1 for sid in groups.groups if not _cheap(model.fits_.get(str(sid))))
+    n_jobs = model.parallel.n_jobs if costly >= PARALLEL_FROM else 1
+    results = Parallel(n_jobs=n_jobs, return_as="generator", batch_size="auto")(
         task(str(sid), g) for sid, g in groups
     )
     for fit in tqdm(
@@ -118,3 +126,8 @@ def _refresh_series(
     ):
         fits[fit.series_id] = fit
     return fits
+
+
+def _cheap(fit: SeriesFit | None) -> bool:
+    """A series whose refresh costs next to nothing: known, and no statsmodels member."""
+    return fit is not None and not set(fit.members) & COSTLY_MODELS

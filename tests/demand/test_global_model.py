@@ -239,9 +239,10 @@ def test_backtest_residuals_are_the_chosen_models_errors(seasonal: pd.DataFrame)
         horizon=7, backtest=TWO_WINDOWS, parallel=SERIAL, global_model=GlobalModelConfig(mode="off")
     ).fit(seasonal)
     residuals = model.backtest_residuals()
-    assert list(residuals.columns) == ["series_id", "ds", "residual"]
+    assert list(residuals.columns) == ["series_id", "ds", "lag", "residual"]
     per_series = residuals.groupby("series_id").size()
     assert (per_series == 14).all()  # two windows of seven
+    assert (residuals.groupby(["series_id", "lag"]).size() == 2).all()  # each lag once a window
     last = seasonal.groupby("series_id")["ds"].max()
     assert (residuals["ds"] <= residuals["series_id"].map(last)).all()
     assert not residuals.duplicated(["series_id", "ds"]).any()
