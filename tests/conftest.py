@@ -54,6 +54,18 @@ SLOW_MODULES = (
     "test_cli_risk_model.py",
     "test_registry_honesty.py",
     "test_fault.py",  # kills an ingest of 200,000 lines mid-batch, on SQLite and PostgreSQL
+    "test_planning_loop.py",  # trains, refreshes and serves, on SQLite and PostgreSQL
+    "test_refresh.py",  # fits forecasters (demand) or trains (training)
+    # Model fits of tens of seconds each (durations of `pytest -m "not slow" --durations`):
+    "test_global_model.py",
+    "test_auto.py",
+    "test_statsmodels_families.py",
+    "test_cli_hierarchy.py",
+    "test_risk.py",
+    "test_memory.py",
+    "test_refresh_memory.py",
+    "test_capacity.py",
+    "test_refresh_backlog.py",
 )
 SLOW_FIXTURES = frozenset(
     {"real_store", "demand_store", "real_client", "mlflow_server", "trained_store", "scms_path"}
