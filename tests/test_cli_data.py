@@ -78,6 +78,7 @@ def test_generate_writes_history_and_capacity_calendar(tmp_path: Path) -> None:
     assert main(["validate", str(out)]) == 0  # what we generate meets our own contract
 
 
+@pytest.mark.slow  # starts the console script in several processes
 def test_console_script_help_and_unexpected_failure_exit_codes(tmp_path: Path) -> None:
     script = Path(sys.executable).parent / "ordercast"
     shown = subprocess.run([script, "--help"], capture_output=True, text=True, check=False)

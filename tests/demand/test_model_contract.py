@@ -10,6 +10,12 @@ from sklearn.base import clone
 from forecasting.demand.base import SeriesForecast, SeriesModel
 from forecasting.demand.registry import LOCAL_MODELS, make_model
 
+# ARIMA's order search costs seconds a series: its cases run with the slow tests.
+MODELS = [
+    pytest.param(name, marks=pytest.mark.slow) if name == "arima" else name
+    for name in sorted(LOCAL_MODELS)
+]
+
 QUANTILES = (0.1, 0.5, 0.9)
 RNG = np.random.default_rng(0)
 SERIES = {
@@ -29,7 +35,7 @@ def frame_of(values: np.ndarray, sid: str = "s") -> pd.DataFrame:
     return pd.DataFrame({"series_id": sid, "ds": ds, "y": values})
 
 
-@pytest.mark.parametrize("name", sorted(LOCAL_MODELS))
+@pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("kind", sorted(SERIES))
 def test_shapes_no_nan_ordered_quantiles_and_dates(name: str, kind: str) -> None:
     model = make_model(name, season_length=7).fit(frame_of(SERIES[kind]), freq="D")
@@ -44,7 +50,7 @@ def test_shapes_no_nan_ordered_quantiles_and_dates(name: str, kind: str) -> None
         assert (out["q10"] >= 0).all()  # demand is never forecast below zero
 
 
-@pytest.mark.parametrize("name", sorted(LOCAL_MODELS))
+@pytest.mark.parametrize("name", MODELS)
 def test_deterministic_and_clonable(name: str) -> None:
     frame = pd.concat([frame_of(SERIES["seasonal"], "a"), frame_of(SERIES["intermittent"], "b")])
     model = make_model(name, season_length=7)
@@ -55,7 +61,7 @@ def test_deterministic_and_clonable(name: str) -> None:
     assert not hasattr(clone(model), "states_")  # learned state exists only after fit
 
 
-@pytest.mark.parametrize("name", sorted(LOCAL_MODELS))
+@pytest.mark.parametrize("name", MODELS)
 def test_per_series_interface_is_the_series_model_protocol(name: str) -> None:
     model = make_model(name, season_length=7)
     assert isinstance(model, SeriesModel)
