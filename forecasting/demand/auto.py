@@ -21,9 +21,10 @@ so memory stays flat as the number of series grows.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ from joblib import Parallel, delayed, parallel_config
 from sklearn.base import BaseEstimator
 from tqdm.auto import tqdm
 
-from forecasting.demand.base import DEFAULT_QUANTILES, forecast_frame, infer_freq
+from forecasting.demand.base import DEFAULT_QUANTILES, forecast_frames, infer_freq
 from forecasting.demand.config import (
     BacktestConfig,
     GlobalModelConfig,
@@ -177,16 +178,7 @@ class AutoForecaster(BaseEstimator):
         )
         fits: dict[str, SeriesFit] = {}
         with self._backend():
-            results = Parallel(
-                n_jobs=self.parallel.n_jobs, return_as="generator", batch_size="auto"
-            )(tasks)
-            for fit in tqdm(
-                results,
-                total=groups.ngroups,
-                desc="forecasting series",
-                disable=not sys.stderr.isatty(),
-                unit="series",
-            ):
+            for fit in stream_fits(tasks, groups.ngroups, self.parallel.n_jobs, "forecasting"):
                 fits[fit.series_id] = fit
         return fits
 
@@ -212,16 +204,13 @@ class AutoForecaster(BaseEstimator):
                 continue
             back, errors = (np.asarray(v) for v in zip(*fit.residuals, strict=True))
             end = fit.last_ds if fit.backtest_end is None else fit.backtest_end
-            dates = pd.date_range(end=end, periods=int(back.max()) + 1, freq=self.freq_)
+            dates = _dates_before(end, int(back.max()) + 1, self.freq_)
             lag = self.max_horizon_ - back % self.max_horizon_
-            parts.append(
-                pd.DataFrame(
-                    {"series_id": sid, "ds": dates[::-1][back], "lag": lag, "residual": errors}
-                )
-            )
+            parts.append((np.full(len(back), sid, dtype=object), dates[::-1][back], lag, errors))
         if not parts:
             return pd.DataFrame(columns=["series_id", "ds", "lag", "residual"])
-        return pd.concat(parts, ignore_index=True)
+        ids, ds, lags, residuals = (np.concatenate(column) for column in zip(*parts, strict=True))
+        return pd.DataFrame({"series_id": ids, "ds": ds, "lag": lags, "residual": residuals})
 
     def predict(
         self,
@@ -245,12 +234,25 @@ class AutoForecaster(BaseEstimator):
                 f"unknown series {unknown[:5]}; the model knows {len(self.fits_)} series"
             )
         errors = None if self.global_ is None else self.global_.errors
-        parts = []
+        made = []
         for sid in wanted:
             fit = self.fits_[sid]
             fc = predict_fit(fit, h, levels, self.season_length_, errors)
-            parts.append(forecast_frame(sid, fit.last_ds, self.freq_, fit.model, fc, levels))
-        return pd.concat(parts, ignore_index=True)
+            made.append((sid, fit.last_ds, fit.model, fc))
+        return forecast_frames(made, self.freq_, levels)
+
+
+def stream_fits(tasks: Iterable, total: int, n_jobs: int, verb: str) -> Iterator[SeriesFit]:
+    """Run per-series ``tasks`` (joblib ``delayed`` calls) and yield their fits as they come
+    back, one at a time (memory stays flat), with a progress bar on a terminal."""
+    results = Parallel(n_jobs=n_jobs, return_as="generator", batch_size="auto")(tasks)
+    yield from tqdm(
+        results,
+        total=total,
+        desc=f"{verb} series",
+        disable=not sys.stderr.isatty(),
+        unit="series",
+    )
 
 
 def series_settings(model: AutoForecaster, use_global: bool) -> SeriesSettings:
@@ -307,3 +309,9 @@ def _backtest_frame(fits: Iterable[SeriesFit]) -> pd.DataFrame:
             for row in f.backtest
         ]
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _dates_before(end: pd.Timestamp, periods: int, freq: str) -> pd.DatetimeIndex:
+    """``periods`` dates of ``freq`` ending at ``end``: most series share their end."""
+    return pd.date_range(end=end, periods=periods, freq=freq)

@@ -152,3 +152,46 @@ def forecast_frame(
         for level, row in zip(quantiles, qs, strict=True):
             out[quantile_column(level)] = row
     return out
+
+
+def forecast_frames(
+    forecasts: Sequence[tuple[str, pd.Timestamp, str, SeriesForecast]],
+    freq: str,
+    quantiles: Sequence[float],
+) -> pd.DataFrame:
+    """The long forecast rows of many series at once (``series_id, last_ds, model,
+    forecast`` each): the same frame as concatenating :func:`forecast_frame` of each, built
+    in one go (a frame per series costs milliseconds, which thousands of series feel).
+    Quantile columns hold NaN for a series without intervals."""
+    if not forecasts:
+        return pd.DataFrame(columns=["series_id", "ds", "model", "mean"])
+    dates: dict[tuple[pd.Timestamp, int], np.ndarray] = {}
+    ids, ds, models, means, bands = [], [], [], [], []
+    with_bands = any(fc.quantiles is not None for *_, fc in forecasts)
+    for series_id, last_ds, model, fc in forecasts:
+        h = len(fc.mean)
+        key = (pd.Timestamp(last_ds), h)
+        if key not in dates:
+            dates[key] = pd.date_range(last_ds, periods=h + 1, freq=freq)[1:].to_numpy()
+        ids.append(np.full(h, series_id, dtype=object))
+        models.append(np.full(h, model, dtype=object))
+        ds.append(dates[key])
+        means.append(np.asarray(fc.mean, dtype=float))
+        if with_bands:
+            if fc.quantiles is None:
+                bands.append(np.full((len(quantiles), h), np.nan))
+            else:
+                bands.append(np.sort(np.asarray(fc.quantiles, dtype=float), axis=0))
+    out = pd.DataFrame(
+        {
+            "series_id": np.concatenate(ids),
+            "ds": np.concatenate(ds),
+            "model": np.concatenate(models),
+            "mean": np.concatenate(means),
+        }
+    )
+    if with_bands:
+        stacked = np.concatenate(bands, axis=1)
+        for level, row in zip(quantiles, stacked, strict=True):
+            out[quantile_column(level)] = row
+    return out

@@ -21,15 +21,19 @@ prediction, reconciliation and serving use it unchanged.
 from __future__ import annotations
 
 import copy
-import sys
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
-from tqdm.auto import tqdm
+from joblib import delayed
 
-from forecasting.demand.auto import AutoForecaster, selection_frame, series_input, series_settings
+from forecasting.demand.auto import (
+    AutoForecaster,
+    selection_frame,
+    series_input,
+    series_settings,
+    stream_fits,
+)
 from forecasting.demand.base import SeriesForecast
 from forecasting.demand.frames import check_series_frame, regularize
 from forecasting.demand.global_model import GlobalForecasts, series_level
@@ -114,16 +118,8 @@ def _refresh_series(
     # new path is already made); worker processes pay off only for many statsmodels fits.
     costly = sum(1 for sid in groups.groups if not _cheap(model.fits_.get(str(sid))))
     n_jobs = model.parallel.n_jobs if costly >= PARALLEL_FROM else 1
-    results = Parallel(n_jobs=n_jobs, return_as="generator", batch_size="auto")(
-        task(str(sid), g) for sid, g in groups
-    )
-    for fit in tqdm(
-        results,
-        total=groups.ngroups,
-        desc="refreshing series",
-        disable=not sys.stderr.isatty(),
-        unit="series",
-    ):
+    tasks = (task(str(sid), g) for sid, g in groups)
+    for fit in stream_fits(tasks, groups.ngroups, n_jobs, "refreshing"):
         fits[fit.series_id] = fit
     return fits
 

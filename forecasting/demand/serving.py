@@ -103,21 +103,26 @@ class DemandServingModel:
         """Every served forecast as one long frame: ``level, series_id`` (as
         ``<level>:<id>``), ``ds, lag`` (1 = the first period forecast), ``model, mean`` and
         a column per quantile: what is published for accuracy tracking."""
-        parts = []
+        columns: dict[str, list[np.ndarray]] = {
+            name: [] for name in ("level", "series_id", "ds", "lag", "model", "mean")
+        }
+        levels = sorted(quantiles)
+        bands: list[list[np.ndarray]] = [[] for _ in levels]
         for level, paths in self.paths.items():
             for series_id, path in paths.items():
-                part = {
-                    "level": level,
-                    "series_id": f"{level}:{series_id}",
-                    "ds": path.ds,
-                    "lag": np.arange(1, len(path.mean) + 1),
-                    "model": path.model,
-                    "mean": path.mean,
-                }
-                for q in sorted(quantiles):
-                    part[quantile_column(q)] = self._quantile(path, q)
-                parts.append(pd.DataFrame(part))
-        return pd.concat(parts, ignore_index=True)
+                h = len(path.mean)
+                columns["level"].append(np.full(h, level, dtype=object))
+                columns["series_id"].append(np.full(h, f"{level}:{series_id}", dtype=object))
+                columns["ds"].append(np.asarray(path.ds))
+                columns["lag"].append(np.arange(1, h + 1))
+                columns["model"].append(np.full(h, path.model, dtype=object))
+                columns["mean"].append(path.mean)
+                for band, q in zip(bands, levels, strict=True):
+                    band.append(self._quantile(path, q))
+        out = pd.DataFrame({name: np.concatenate(parts) for name, parts in columns.items()})
+        for band, q in zip(bands, levels, strict=True):
+            out[quantile_column(q)] = np.concatenate(band)
+        return out
 
     def _quantile(self, path: SeriesPath, q: float) -> np.ndarray:
         grid = np.asarray(self.grid)

@@ -18,6 +18,7 @@ import typer
 
 from forecasting.errors import ConfigError
 from forecasting.loaders import load_orders
+from ordercast.commands.outcome import announce
 from ordercast.logs import json_logging_active, say_error
 from ordercast.settings import Settings, load_settings
 from store.database import OrderStore
@@ -89,17 +90,7 @@ def refresh(
                 raise
             _note(f"note: {name} skipped: {exc}")
             continue
-        logger.info(
-            outcome.message,
-            extra={
-                "ctx_kind": outcome.kind,
-                "ctx_exit_code": outcome.exit_code,
-                "ctx_version": outcome.version,
-                "ctx_run_id": outcome.run_id,
-            },
-        )
-        if not json_logging_active():
-            typer.echo(outcome.message)
+        announce(outcome)
         codes.append(outcome.exit_code)
     if not codes:
         raise ConfigError(

@@ -16,7 +16,8 @@ import typer
 
 from forecasting.errors import ConfigError
 from forecasting.loaders import is_database_url
-from ordercast.logs import json_logging_active, say_error
+from ordercast.commands.outcome import announce
+from ordercast.logs import say_error
 from ordercast.settings import Settings, load_settings
 from training.pipelines import capacity, demand, risk
 from training.pipelines.common import EXIT_LOCKED, LockBusyError, TrainOutcome, training_lock
@@ -86,19 +87,7 @@ def train(
         except LockBusyError as exc:
             say_error(f"error: {exc}")
             raise typer.Exit(EXIT_LOCKED) from exc
-        logger.info(
-            outcome.message,
-            extra={
-                "ctx_kind": outcome.kind,
-                "ctx_exit_code": outcome.exit_code,
-                "ctx_version": outcome.version,
-                "ctx_score": outcome.score,
-                "ctx_champion_score": outcome.champion_score,
-                "ctx_run_id": outcome.run_id,
-            },
-        )
-        if not json_logging_active():
-            typer.echo(outcome.message)
+        announce(outcome)
         codes.append(outcome.exit_code)
     raise typer.Exit(max(codes))
 

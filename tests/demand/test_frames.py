@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasting.demand.base import SeriesForecast, forecast_frame, forecast_frames
 from forecasting.demand.frames import check_future, check_series_frame, regularize
 from forecasting.errors import ConfigError
 
@@ -52,3 +53,21 @@ def test_future_values_must_cover_the_horizon_of_every_series() -> None:
     assert len(check_future(future, data, ("p",), "D", 2)) == 2
     with pytest.raises(ConfigError, match="no row for series 'a' at 2024-01-08"):
         check_future(future, data, ("p",), "D", 3)
+
+
+def test_many_forecasts_make_the_same_frame_as_one_at_a_time() -> None:
+    levels = [0.1, 0.9]
+    made = [
+        ("a", pd.Timestamp("2024-01-07"), "ets", SeriesForecast(np.array([1.0, 2.0]), None)),
+        (
+            "b",
+            pd.Timestamp("2024-01-14"),
+            "naive",
+            SeriesForecast(np.array([3.0, 4.0]), np.array([[5.0, 1.0], [2.0, 6.0]])),
+        ),
+    ]
+    one_by_one = pd.concat(
+        [forecast_frame(sid, end, "W-SUN", model, fc, levels) for sid, end, model, fc in made],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(forecast_frames(made, "W-SUN", levels), one_by_one)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from forecasting.synthetic import generate_orders
@@ -37,6 +38,32 @@ def write_config(folder: Path, tracking_uri: str, **demand: object) -> Path:
     path = folder / f"config-{len(list(folder.glob('config-*')))}.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture(scope="module")
+def cut_histories(
+    tmp_path_factory: pytest.TempPathFactory, history_file: Path
+) -> tuple[Path, Path]:
+    """The history cut four weeks before its end (deliveries after the cut not yet known),
+    and the whole of it: what a refresh is tried on."""
+    folder = tmp_path_factory.mktemp("cut-history")
+    orders = pd.read_csv(
+        history_file, parse_dates=["order_date", "promised_date", "ship_date", "delivered_date"]
+    )
+    cut = orders["order_date"].max() - pd.Timedelta(weeks=4)
+    early = orders[orders["order_date"] <= cut].copy()
+    for column in ("ship_date", "delivered_date"):
+        early[column] = early[column].where(early[column] <= cut)
+    early_path, full_path = folder / "early.csv", folder / "full.csv"
+    early.to_csv(early_path, index=False)
+    orders.to_csv(full_path, index=False)
+    return early_path, full_path
+
+
+def own_stores(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config with an MLflow store, and an order store, of the test's own in ``folder``."""
+    monkeypatch.setenv("ORDERCAST_DATABASE_URL", f"sqlite:///{folder / 'orders.db'}")
+    return write_config(folder, f"sqlite:///{folder / 'mlflow.db'}")
 
 
 @pytest.fixture()

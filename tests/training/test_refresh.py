@@ -4,39 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
 from ordercast.cli import main
 from store.database import OrderStore
 from store.publications import read_publications, read_published_forecasts
-from tests.training.conftest import write_config
-
-
-@pytest.fixture(scope="module")
-def histories(tmp_path_factory: pytest.TempPathFactory, history_file: Path) -> tuple[Path, Path]:
-    """The history cut four weeks before its end, and the whole of it."""
-    folder = tmp_path_factory.mktemp("refresh-data")
-    orders = pd.read_csv(history_file, parse_dates=["order_date"])
-    cut = orders["order_date"].max() - pd.Timedelta(weeks=4)
-    early, full = folder / "early.csv", folder / "full.csv"
-    orders[orders["order_date"] <= cut].to_csv(early, index=False)
-    orders.to_csv(full, index=False)
-    return early, full
-
-
-def config_for(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An MLflow store and an order store of the test's own in ``folder``."""
-    monkeypatch.setenv("ORDERCAST_DATABASE_URL", f"sqlite:///{folder / 'orders.db'}")
-    return write_config(folder, f"sqlite:///{folder / 'mlflow.db'}")
+from tests.training.conftest import own_stores
 
 
 def test_refresh_publishes_a_new_champion_without_retraining(
-    histories: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cut_histories: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    early, full = histories
-    config = config_for(tmp_path, monkeypatch)
+    early, full = cut_histories
+    config = own_stores(tmp_path, monkeypatch)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert main(["train", "demand", "--data", str(early), "--config", str(config)]) == 0
     # The champion already has these orders: nothing new, exit 3, nothing registered.
@@ -70,11 +51,11 @@ def test_refresh_publishes_a_new_champion_without_retraining(
 
 
 def test_refresh_without_a_champion_says_what_to_do(
-    histories: tuple[Path, Path],
+    cut_histories: tuple[Path, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = config_for(tmp_path, monkeypatch)
-    assert main(["refresh", "--data", str(histories[1]), "--config", str(config)]) == 2
+    config = own_stores(tmp_path, monkeypatch)
+    assert main(["refresh", "--data", str(cut_histories[1]), "--config", str(config)]) == 2
     assert "ordercast train demand" in capsys.readouterr().err

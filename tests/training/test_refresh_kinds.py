@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from forecasting.capacity import CapacityForecaster
 from forecasting.risk.model import AtRiskModel
 from ordercast.cli import main
-from tests.training.conftest import write_config
+from tests.training.conftest import own_stores
 from training import tracking
 from training.pipelines.refresh_common import nothing_new
 from training.serving import RegistryReader
@@ -21,35 +21,11 @@ from training.serving import RegistryReader
 KINDS = ("demand", "capacity", "risk")
 
 
-@pytest.fixture(scope="module")
-def histories(tmp_path_factory: pytest.TempPathFactory, history_file: Path) -> tuple[Path, Path]:
-    """The history cut four weeks before its end (deliveries after the cut not yet known),
-    and the whole of it."""
-    folder = tmp_path_factory.mktemp("refresh-kinds-data")
-    orders = pd.read_csv(
-        history_file, parse_dates=["order_date", "promised_date", "ship_date", "delivered_date"]
-    )
-    cut = orders["order_date"].max() - pd.Timedelta(weeks=4)
-    early = orders[orders["order_date"] <= cut].copy()
-    for column in ("ship_date", "delivered_date"):
-        early[column] = early[column].where(early[column] <= cut)
-    early_path, full_path = folder / "early.csv", folder / "full.csv"
-    early.to_csv(early_path, index=False)
-    orders.to_csv(full_path, index=False)
-    return early_path, full_path
-
-
-def config_for(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An MLflow store and an order store of the test's own in ``folder``."""
-    monkeypatch.setenv("ORDERCAST_DATABASE_URL", f"sqlite:///{folder / 'orders.db'}")
-    return write_config(folder, f"sqlite:///{folder / 'mlflow.db'}")
-
-
 def test_refresh_all_publishes_every_kind_from_the_newest_orders(
-    histories: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cut_histories: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    early, full = histories
-    config = config_for(tmp_path, monkeypatch)
+    early, full = cut_histories
+    config = own_stores(tmp_path, monkeypatch)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert main(["train", "all", "--data", str(early), "--config", str(config)]) == 0
     # Every champion already has these orders: nothing new anywhere, nothing registered.
@@ -88,13 +64,13 @@ def test_refresh_all_publishes_every_kind_from_the_newest_orders(
 
 
 def test_refresh_without_champions(
-    histories: tuple[Path, Path],
+    cut_histories: tuple[Path, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = config_for(tmp_path, monkeypatch)
-    full = str(histories[1])
+    config = own_stores(tmp_path, monkeypatch)
+    full = str(cut_histories[1])
     # A kind asked for by name without a champion is an error saying what to run.
     assert main(["refresh", "capacity", "--data", full, "--config", str(config)]) == 2
     assert "ordercast train capacity" in capsys.readouterr().err
@@ -114,8 +90,8 @@ def champion_with(tags: dict[str, object]) -> ModelVersion:
     )
 
 
-def test_new_deliveries_alone_are_something_new(histories: tuple[Path, Path]) -> None:
-    orders = pd.read_csv(histories[0], parse_dates=["order_date", "delivered_date"])
+def test_new_deliveries_alone_are_something_new(cut_histories: tuple[Path, Path]) -> None:
+    orders = pd.read_csv(cut_histories[0], parse_dates=["order_date", "delivered_date"])
     before = tracking.fingerprint(orders)
     delivered = orders.copy()
     open_line = delivered["delivered_date"].isna().idxmax()

@@ -8,9 +8,11 @@ registered as ``ordercast-demand`` and the promotion gate decides on ``champion`
 
 from __future__ import annotations
 
+import copy
 import logging
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import joblib
@@ -209,7 +211,12 @@ def train(
 def log_forecaster(run: RunLog, model: AutoForecaster, workdir: Path) -> None:
     """Keep the fitted forecaster with its run, so a later refresh can start from it."""
     path = workdir / Path(FORECASTER_ARTIFACT).name
-    joblib.dump(model, path, compress=3)
+    # Without the per-series backtest rows (the run keeps them in reports/backtest.csv and the
+    # model in backtest_): they were most of the pickle's objects, and its seconds to write
+    # and read; light compression for the same reason.
+    slim = copy.copy(model)
+    slim.fits_ = {sid: replace(fit, backtest=()) for sid, fit in model.fits_.items()}
+    joblib.dump(slim, path, compress=1)
     run.log_artifact(path, str(Path(FORECASTER_ARTIFACT).parent))
 
 
