@@ -10,6 +10,7 @@ line from an updated one.
 from __future__ import annotations
 
 import datetime
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -106,28 +107,48 @@ def comparable(row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def decode_lines(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The canonical frame of stored rows, as :func:`forecasting.loaders.load_orders` gives
-    it: ids as text (None when missing), dates as ``datetime64[ns]``, numbers as float,
-    optional contract columns only when some line has a value (``delivered_date`` always),
-    then the attributes in the order first seen."""
-    columns: dict[str, Any] = {"line_id": [r["line_id"] for r in rows]}
+    """The canonical frame of stored rows (mappings of ``line_id``, the contract columns and
+    ``attributes``); see :func:`decode_columns`."""
+    names = ["line_id", *LINE_COLUMNS, "attributes"]
+    return decode_columns({name: [r[name] for r in rows] for name in names})
+
+
+def decode_columns(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """The canonical frame of stored lines given column by column, as
+    :func:`forecasting.loaders.load_orders` gives it: ids as text (None when missing), dates
+    as ``datetime64[ns]``, numbers as float, optional contract columns only when some line
+    has a value (``delivered_date`` always), then the attributes in the order first seen.
+
+    Dates may come as ``date`` objects or as ISO text (SQLite's driver hands them back as
+    text), attributes as dicts or as JSON text, for the same reason.
+    """
+    out: dict[str, Any] = {"line_id": pd.Series(columns["line_id"], dtype=object)}
     for name in LINE_COLUMNS:
-        values = [r[name] for r in rows]
+        values = columns[name]
         keep = name in REQUIRED_COLUMNS or name == "delivered_date"
         if not keep and all(v is None for v in values):
             continue
         if name in DATE_COLUMNS:
-            columns[name] = pd.to_datetime(pd.Series(values, dtype=object)).astype("datetime64[ns]")
+            out[name] = _date_column(values)
         elif name in NUMERIC_COLUMNS:
-            columns[name] = pd.Series(values, dtype="float64")
+            out[name] = pd.Series(values, dtype="float64")
         else:
-            columns[name] = pd.Series(values, dtype=object)
-    canonical = ["order_id", "line_id", *[c for c in LINE_COLUMNS if c in columns]]
-    frame = pd.DataFrame(columns)[list(dict.fromkeys(canonical))]
-    names = _attribute_names(r["attributes"] for r in rows)
-    for name in names:
-        frame[name] = _attribute_column([r["attributes"].get(name) for r in rows])
+            out[name] = pd.Series(values, dtype=object)
+    canonical = ["order_id", "line_id", *[c for c in LINE_COLUMNS if c in out]]
+    frame = pd.DataFrame(out)[list(dict.fromkeys(canonical))]
+    attributes = [json.loads(a) if isinstance(a, str) else a for a in columns["attributes"]]
+    for name in _attribute_names(attributes):
+        frame[name] = _attribute_column([a.get(name) for a in attributes])
     return frame
+
+
+def _date_column(values: Sequence[Any]) -> pd.Series:
+    present = next((v for v in values if v is not None), None)
+    if isinstance(present, str):  # ISO dates: one vectorised parse, not a regex a value
+        return pd.to_datetime(pd.Series(values, dtype=object), format="%Y-%m-%d").astype(
+            "datetime64[ns]"
+        )
+    return pd.to_datetime(pd.Series(values, dtype=object)).astype("datetime64[ns]")
 
 
 def _attribute_names(attributes: Iterable[Mapping[str, Any]]) -> list[str]:
