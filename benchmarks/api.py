@@ -251,11 +251,14 @@ def train_demo(folder: Path) -> str:
 
 def demand_series(uri: str, count: int = 200) -> list[tuple[str, str]]:
     """(sku, site) pairs the demand champion serves, to spread requests over."""
-    import mlflow
+    from training.serving import CHAMPION, RegistryReader, model_name
 
-    mlflow.set_tracking_uri(uri)
-    core = mlflow.pyfunc.load_model("models:/ordercast-demand@champion").unwrap_python_model().core
-    pairs = [tuple(s.split("|")) for s in core.paths["sku,site"]]
+    reader = RegistryReader(uri)  # an explicit client: no process-wide tracking URI
+    champion = reader.by_alias(model_name("demand"), CHAMPION)
+    if champion is None:
+        raise SystemExit(f"no demand champion in {uri}: train one first (--train)")
+    core = reader.load_core("demand", str(champion.version))
+    pairs = [tuple(s.split("|")) for s in core.paths["sku,site"]]  # type: ignore[attr-defined]
     random.Random(7).shuffle(pairs)
     return pairs[:count]  # type: ignore[return-value]
 

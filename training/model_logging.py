@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import tempfile
+import uuid
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ import joblib
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.models import ModelSignature, infer_signature
+from mlflow.models import Model, ModelSignature, infer_signature
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
@@ -123,6 +124,32 @@ def log_pyfunc(
             ),
         )
         run.client.log_artifacts(run.run_id, str(local), MODEL_ARTIFACT)
+    return register_version(
+        run.client, registered_name, f"{run.artifact_uri}/{MODEL_ARTIFACT}", run.run_id
+    )
+
+
+def log_refreshed_pyfunc(
+    run: RunLog, parent_run_id: str, core: object, workdir: Path, registered_name: str
+) -> str:
+    """Register a refresh: the parent version's pyfunc package (its class, code, signature,
+    input example and pinned requirements, all unchanged by a refresh) with only its core
+    artifact replaced; returns the new version.
+
+    Saving a pyfunc afresh costs seconds (MLflow infers the signature and checks every
+    pinned requirement against the environment); a daily refresh should not pay that again.
+    """
+    local = Path(run.client.download_artifacts(parent_run_id, MODEL_ARTIFACT, str(workdir)))
+    description = Model.load(str(local / "MLmodel"))
+    artifacts = description.flavors["python_function"]["artifacts"]
+    core_path = local / artifacts[CORE_ARTIFACT]["path"]
+    if not core_path.is_file():
+        raise FileNotFoundError(f"the parent model of run {parent_run_id} has no {core_path.name}")
+    joblib.dump(core, core_path, compress=3)
+    description.model_uuid = uuid.uuid4().hex  # a new model, not a copy of the parent's
+    description.run_id = run.run_id
+    description.save(str(local / "MLmodel"))
+    run.client.log_artifacts(run.run_id, str(local), MODEL_ARTIFACT)
     return register_version(
         run.client, registered_name, f"{run.artifact_uri}/{MODEL_ARTIFACT}", run.run_id
     )

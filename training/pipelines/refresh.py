@@ -29,7 +29,7 @@ from forecasting.demand.serving import build_serving_model
 from forecasting.errors import ConfigError
 from ordercast.settings import Settings
 from training import tracking
-from training.model_logging import log_demand_model
+from training.model_logging import log_refreshed_pyfunc
 from training.pipelines.common import TrainOutcome, open_registry
 from training.pipelines.demand import (
     FORECASTER_ARTIFACT,
@@ -71,6 +71,7 @@ def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
             steps.close()
             return same
         parent = _load_forecaster(view.client, champion)
+        parent_run = str(champion.run_id)
     with steps.step("refresh"):
         model = refresh_forecaster(parent, series)
     with steps.step("forecast"):
@@ -94,7 +95,7 @@ def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
         ) as run,
     ):
         log_forecaster(run, model, Path(workdir))
-        version = log_demand_model(run, core, Path(workdir), view.name)
+        version = log_refreshed_pyfunc(run, parent_run, core, Path(workdir), view.name)
         promote_refresh(view, version, champion, tags)
         now = time.perf_counter()
         run.log_metrics(

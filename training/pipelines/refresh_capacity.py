@@ -16,7 +16,6 @@ from forecasting.capacity import CapacityForecaster
 from forecasting.cores import AnyCore
 from forecasting.errors import ConfigError
 from ordercast.settings import Settings
-from training.model_logging import log_capacity_model
 from training.pipelines.capacity import KIND
 from training.pipelines.common import TrainOutcome
 from training.pipelines.refresh_common import refresh_core
@@ -28,7 +27,7 @@ OUTLOOK_DAYS = 28  # the report's outlook, as a training logs it
 def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
     """Refresh, register and promote the capacity champion on ``orders`` (the whole history
     now). Exit 0 published, 3 nothing new; :class:`ConfigError` (exit 2) otherwise."""
-    return refresh_core(settings, orders, KIND, _update, _log)
+    return refresh_core(settings, orders, KIND, _update, _report)
 
 
 def _update(core: AnyCore, orders: pd.DataFrame, as_of: pd.Timestamp) -> CapacityForecaster:
@@ -39,9 +38,7 @@ def _update(core: AnyCore, orders: pd.DataFrame, as_of: pd.Timestamp) -> Capacit
     return core.with_backlog(orders, as_of)
 
 
-def _log(
-    run: RunLog, model: CapacityForecaster, orders: pd.DataFrame, workdir: Path, name: str
-) -> str:
+def _report(run: RunLog, model: CapacityForecaster, orders: pd.DataFrame, workdir: Path) -> None:
     outlook = model.predict(min(OUTLOOK_DAYS, model.max_horizon))
     outlook.to_csv(workdir / "outlook-28d.csv", index=False)
     run.log_artifact(workdir / "outlook-28d.csv", "reports")
@@ -51,4 +48,3 @@ def _log(
             "backlog_start": float(sum(model.backlog_.values())),
         }
     )
-    return log_capacity_model(run, model, workdir, name)

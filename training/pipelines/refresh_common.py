@@ -22,6 +22,7 @@ from forecasting.cores import AnyCore
 from forecasting.errors import ConfigError
 from ordercast.settings import Settings
 from training import registry, tracking
+from training.model_logging import log_refreshed_pyfunc
 from training.pipelines.common import EXIT_PROMOTED, RegistryView, TrainOutcome, open_registry
 from training.progress import Steps
 from training.serving import RegistryReader
@@ -124,13 +125,15 @@ def refresh_core(
     orders: pd.DataFrame,
     kind: str,
     update: Callable[[AnyCore, pd.DataFrame, pd.Timestamp], Core],
-    log: Callable[[RunLog, Core, pd.DataFrame, Path, str], str],
+    report: Callable[[RunLog, Core, pd.DataFrame, Path], None],
 ) -> TrainOutcome:
     """Refresh ``kind``'s champion on ``orders`` (the whole history now) and publish it.
 
     ``update(champion core, orders, as_of)`` is the refreshed core (``as_of``: the last
-    order date), ``log(run, core, orders, workdir, model name)`` logs and registers it and
-    returns its version. Exit 3 when the champion already has these orders and outcomes;
+    order date), ``report(run, core, orders, workdir)`` logs the kind's reports and metrics
+    of it; the core is registered in the parent's pyfunc package
+    (:func:`training.model_logging.log_refreshed_pyfunc`). Exit 3 when the champion already
+    has these orders and outcomes;
     :class:`NoChampionError` when there is none, :class:`ConfigError` when its core cannot
     be loaded or refreshed.
     """
@@ -159,7 +162,10 @@ def refresh_core(
             ) as run,
         ):
             run.log_params({"as_of": f"{as_of:%Y-%m-%d}", PARENT_TAG: champion.version})
-            version = log(run, model, orders, Path(workdir), view.name)
+            report(run, model, orders, Path(workdir))
+            version = log_refreshed_pyfunc(
+                run, str(champion.run_id), model, Path(workdir), view.name
+            )
             promote_refresh(view, version, champion, tags)
             now = time.perf_counter()
             run.log_metrics(

@@ -14,20 +14,18 @@ import pandas as pd
 
 from forecasting.cores import AnyCore
 from forecasting.errors import ConfigError
-from forecasting.risk.features import scoring_snapshots
 from forecasting.risk.model import AtRiskModel
 from ordercast.settings import Settings
-from training.model_logging import log_risk_model
 from training.pipelines.common import TrainOutcome
 from training.pipelines.refresh_common import refresh_core
-from training.pipelines.risk import KIND, input_example
+from training.pipelines.risk import KIND
 from training.tracking import RunLog
 
 
 def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
     """Refresh, register and promote the at-risk champion on ``orders`` (the whole history
     now). Exit 0 published, 3 nothing new; :class:`ConfigError` (exit 2) otherwise."""
-    return refresh_core(settings, orders, KIND, _update, _log)
+    return refresh_core(settings, orders, KIND, _update, _report)
 
 
 def _update(core: AnyCore, orders: pd.DataFrame, as_of: pd.Timestamp) -> AtRiskModel:
@@ -36,10 +34,5 @@ def _update(core: AnyCore, orders: pd.DataFrame, as_of: pd.Timestamp) -> AtRiskM
     return core.with_history(orders, as_of)
 
 
-def _log(run: RunLog, model: AtRiskModel, orders: pd.DataFrame, workdir: Path, name: str) -> str:
-    as_of = model.memory_.as_of
-    open_rows = scoring_snapshots(orders, as_of)["row"]
-    # The example is scored when logged: open lines, as a planner's request holds.
-    lines = orders.loc[open_rows, "line_id"] if len(open_rows) else orders["line_id"]
+def _report(run: RunLog, model: AtRiskModel, orders: pd.DataFrame, workdir: Path) -> None:
     run.log_metrics({"memory_lines": float(len(model.memory_))})
-    return log_risk_model(run, model, input_example(orders, lines.head(3), as_of), workdir, name)
