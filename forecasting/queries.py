@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forecasting.cores import CapacityCore, DemandCore, RiskCore
@@ -22,6 +23,12 @@ from forecasting.errors import (
     DataContractError,
     HorizonError,
     OrdercastError,
+)
+from forecasting.risk.line_status import (
+    DELIVERED_BEFORE_AS_OF,
+    NO_SCORE,
+    SCORED,
+    line_status,
 )
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
@@ -152,10 +159,35 @@ def first_duplicate(line_ids: Iterable[object]) -> int | None:
     return None
 
 
+# The columns of a risk answer: the scorer's, then whether and why not a line was scored.
+RISK_SCORE_COLUMNS = (
+    "p_late",
+    "risk_band",
+    "expected_delay_days",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+)
+RISK_COLUMNS = (
+    "order_id",
+    "line_id",
+    "promised_date",
+    *RISK_SCORE_COLUMNS,
+    "scored",
+    "status",
+    "unscored_reason",
+)
+
+
 def answer_risk(core: RiskCore, orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Risk of the lines of ``orders`` open at ``as_of`` (contract columns, datetime64
-    dates): ``order_id, line_id, promised_date, p_late, risk_band, expected_delay_days,
-    reason_1..3``.
+    """Every line of ``orders`` (contract columns, datetime64 dates), in their order:
+    ``order_id, line_id, promised_date, p_late, risk_band, expected_delay_days,
+    reason_1..3, scored, status, unscored_reason`` (:data:`RISK_COLUMNS`).
+
+    A line open at ``as_of`` with valid dates is scored (``scored`` true, ``status``
+    "scored"); any other line has empty score columns, a ``status`` code and an
+    ``unscored_reason`` saying why, in words (see :mod:`forecasting.risk.line_status`).
+    Delivered lines still reach the core: its site and track-record features count them.
 
     Raises :class:`DataContractError` for a repeated ``line_id`` (its answers could not
     be told apart), and the core's domain errors.
@@ -167,4 +199,39 @@ def answer_risk(core: RiskCore, orders: pd.DataFrame, as_of: pd.Timestamp) -> pd
             duplicate + 1, "line_id", f"duplicate line_id '{line_id}'", "row", duplicate
         )
         raise DataContractError([issue])
-    return core.score_lines(orders, pd.Timestamp(as_of))
+    as_of = pd.Timestamp(as_of)
+    accounts = line_status(orders, as_of)
+    status = accounts["status"].to_numpy(object)
+    to_score = status == SCORED
+    # Lines with broken dates would skew the features; lines ordered later are not known yet.
+    usable = (status == SCORED) | (status == DELIVERED_BEFORE_AS_OF)
+    scores = (
+        core.score_lines(orders[usable], as_of)
+        if to_score.any()
+        else pd.DataFrame(columns=["line_id", *RISK_SCORE_COLUMNS])
+    )
+    by_line = scores.drop_duplicates("line_id").set_index("line_id")
+    by_line = by_line.reindex(orders["line_id"].to_numpy())
+    missing = to_score & by_line["p_late"].isna().to_numpy(bool)
+    status = np.where(missing, NO_SCORE, status)
+    reason = accounts["reason"].to_numpy(object).copy()
+    reason[missing] = "the model returned no score for this line"
+    scored = status == SCORED
+    out = pd.DataFrame(
+        {
+            "order_id": orders["order_id"].to_numpy(),
+            "line_id": orders["line_id"].to_numpy(),
+            "promised_date": orders["promised_date"].to_numpy(),
+        }
+    )
+    for column in RISK_SCORE_COLUMNS:
+        if column in ("p_late", "expected_delay_days"):
+            values = pd.to_numeric(by_line[column]).to_numpy(float)
+            out[column] = np.where(scored, values, np.nan)
+        else:  # reasons a core does not give stay empty
+            text = by_line[column].tolist() if column in by_line.columns else [None] * len(out)
+            out[column] = [v if ok else None for ok, v in zip(scored, text, strict=True)]
+    out["scored"] = scored
+    out["status"] = status
+    out["unscored_reason"] = reason
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ from api.errors import documented
 from api.routes.forecasts import Real, json_response
 from forecasting.errors import ContractIssue, DataContractError
 from forecasting.queries import answer_risk, first_duplicate
+from forecasting.risk.line_status import STATUSES
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -92,12 +93,31 @@ class AtRiskRequest(BaseModel):
 
 
 class LineRisk(BaseModel):
+    """One submitted line: its score, or why it has none (``scored`` false)."""
+
     order_id: str
     line_id: str
     promised_date: str = Field(description="ISO date")
-    p_late: float = Field(ge=0, le=1, description="Probability the line ships after promise")
-    risk_band: str = Field(examples=["high"])
-    expected_delay_days: float
+    scored: bool = Field(
+        description="True when the line was open at as_of and scored; false for a line "
+        "already delivered before as_of, ordered after it, or whose dates break the "
+        "order-history contract (see status and unscored_reason)"
+    )
+    status: Literal[STATUSES] = Field(  # type: ignore[valid-type]
+        description="'scored', or why not: 'delivered_before_as_of', 'ordered_after_as_of', "
+        "'invalid_dates' (e.g. promised before ordered), 'no_score' (the model gave none)",
+        examples=["scored", "delivered_before_as_of"],
+    )
+    unscored_reason: str | None = Field(
+        None,
+        description="Why the line was not scored, for a person; null when scored",
+        examples=["already delivered on 2025-03-02, before as_of 2025-03-10"],
+    )
+    p_late: float | None = Field(
+        None, ge=0, le=1, description="Probability the line ships after promise; null unscored"
+    )
+    risk_band: str | None = Field(None, examples=["high"], description="null when unscored")
+    expected_delay_days: float | None = Field(None, description="null when unscored")
     reason_1: str | None = Field(None, description="Strongest reason for the score")
     reason_2: str | None = None
     reason_3: str | None = None
@@ -106,7 +126,9 @@ class LineRisk(BaseModel):
 class AtRiskResponse(BaseModel):
     model_version: str = Field(description="Registry version of ordercast-risk that answered")
     as_of: str
-    lines: list[LineRisk]
+    lines: list[LineRisk] = Field(
+        description="Every submitted line, in the order submitted, scored or not"
+    )
 
 
 FIELDS = tuple(OrderLine.model_fields)
@@ -133,7 +155,10 @@ def orders_frame(lines: list[OrderLine]) -> pd.DataFrame:
     "Send the lines open at `as_of`: the model remembers the lines delivered before its "
     "training date (on-time records, site throughput), so a batch needs no history of its "
     "own; lines delivered since then count only if the batch carries them. "
-    "Line ids must be unique within a batch.",
+    "Line ids must be unique within a batch. Every line sent comes back, in the order sent: "
+    "a line already delivered before `as_of`, ordered after it, or whose dates break the "
+    "order-history contract (promised or delivered before ordered) has `scored: false`, a "
+    "`status` code and an `unscored_reason` instead of a score.",
     responses=documented(400, 401, 403, 413, 422, 503),
 )
 def at_risk(
@@ -149,21 +174,33 @@ def at_risk(
         line_id = request.orders[position].line_id
         problem = f"duplicate line_id '{line_id}'"
         raise DataContractError([ContractIssue(None, f"orders.{position}.line_id", problem)])
-    scored = answer_risk(loaded.core, orders_frame(request.orders), pd.Timestamp(request.as_of))
+    answer = answer_risk(loaded.core, orders_frame(request.orders), pd.Timestamp(request.as_of))
+    scored = answer["scored"].to_numpy(bool).tolist()
     out: dict[str, list[Any]] = {
-        "order_id": scored["order_id"].astype(str).tolist(),
-        "line_id": scored["line_id"].astype(str).tolist(),
-        "promised_date": pd.DatetimeIndex(scored["promised_date"]).strftime("%Y-%m-%d").tolist(),
-        "p_late": [_probability(v) for v in np.asarray(scored["p_late"], float).tolist()],
-        "risk_band": scored["risk_band"].astype(str).tolist(),
+        "order_id": answer["order_id"].astype(str).tolist(),
+        "line_id": answer["line_id"].astype(str).tolist(),
+        "promised_date": pd.DatetimeIndex(answer["promised_date"]).strftime("%Y-%m-%d").tolist(),
+        "scored": scored,
+        "status": answer["status"].astype(str).tolist(),
+        "unscored_reason": [
+            None if ok else str(v) for ok, v in zip(scored, answer["unscored_reason"], strict=True)
+        ],
+        "p_late": [
+            _probability(v) if ok else None
+            for ok, v in zip(scored, np.asarray(answer["p_late"], float).tolist(), strict=True)
+        ],
+        "risk_band": [
+            str(v) if ok else None for ok, v in zip(scored, answer["risk_band"], strict=True)
+        ],
         "expected_delay_days": [
-            v if math.isfinite(v) else 0.0
-            for v in np.asarray(scored["expected_delay_days"], float).tolist()
+            (v if math.isfinite(v) else 0.0) if ok else None
+            for ok, v in zip(
+                scored, np.asarray(answer["expected_delay_days"], float).tolist(), strict=True
+            )
         ],
     }
     for column in ("reason_1", "reason_2", "reason_3"):
-        values = scored[column] if column in scored.columns else [None] * len(scored)
-        out[column] = [None if pd.isna(v) or v == "" else str(v) for v in values]
+        out[column] = [None if pd.isna(v) or v == "" else str(v) for v in answer[column]]
     lines = [dict(zip(out, row, strict=True)) for row in zip(*out.values(), strict=True)]
     return json_response(
         {"model_version": loaded.version, "as_of": request.as_of.isoformat(), "lines": lines}

@@ -136,11 +136,17 @@ def training_snapshots(
     return pd.concat(parts, ignore_index=True)
 
 
-def scoring_snapshots(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """One snapshot per line open at ``as_of``: ordered by then, not delivered before it."""
+def open_at(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+    """Which lines are open at ``as_of`` (a boolean per row): ordered by then, not
+    delivered before it. The one rule for which lines get a score."""
     as_of = pd.Timestamp(as_of)
-    open_lines = (orders["order_date"] <= as_of) & ~(orders["delivered_date"] < as_of)
-    return pd.DataFrame({"row": orders.index[open_lines], "moment": as_of})
+    return (orders["order_date"] <= as_of) & ~(orders["delivered_date"] < as_of)
+
+
+def scoring_snapshots(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One snapshot per line open at ``as_of`` (:func:`open_at`)."""
+    as_of = pd.Timestamp(as_of)
+    return pd.DataFrame({"row": orders.index[open_at(orders, as_of)], "moment": as_of})
 
 
 def evaluation_snapshots(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
