@@ -16,7 +16,7 @@ from forecasting.synthetic import generate_orders
 from ordercast.cli import main
 from tests.api.fakes import FakeRisk
 from training.pyfunc import CORE_ARTIFACT, RiskModel
-from training.serving import CHAMPION, model_name
+from training.serving import CHAMPION, MODEL_HASH_TAG, model_name, package_digest
 
 
 class KnownRisk(AtRiskModel):
@@ -42,7 +42,11 @@ def register_champion(folder: Path, model: AtRiskModel) -> str:
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     name = model_name("risk")
     client.create_registered_model(name)
-    version = client.create_model_version(name, (folder / "risk-model").as_uri())
+    version = client.create_model_version(
+        name,
+        (folder / "risk-model").as_uri(),
+        tags={MODEL_HASH_TAG: package_digest(folder / "risk-model")},  # as `train` records it
+    )
     client.set_registered_model_alias(name, CHAMPION, version.version)
     return uri
 

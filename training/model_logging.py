@@ -29,6 +29,7 @@ from forecasting.cores import CapacityCore, DemandCore, RiskCore
 from forecasting.demand.serving import DemandServingModel
 from ordercast.settings import PROJECT_ROOT
 from training.pyfunc import CORE_ARTIFACT, CapacityModel, DemandModel, RiskModel
+from training.serving import MODEL_HASH_TAG, package_digest
 from training.tracking import RunLog
 
 MODEL_ARTIFACT = "model"  # the model's folder in its run's artifacts
@@ -123,9 +124,10 @@ def log_pyfunc(
                 pinned_requirements() if pip_requirements is None else pip_requirements
             ),
         )
+        digest = package_digest(local)  # of what is uploaded, before it leaves our hands
         run.client.log_artifacts(run.run_id, str(local), MODEL_ARTIFACT)
     return register_version(
-        run.client, registered_name, f"{run.artifact_uri}/{MODEL_ARTIFACT}", run.run_id
+        run.client, registered_name, f"{run.artifact_uri}/{MODEL_ARTIFACT}", run.run_id, digest
     )
 
 
@@ -149,22 +151,32 @@ def log_refreshed_pyfunc(
     description.model_uuid = uuid.uuid4().hex  # a new model, not a copy of the parent's
     description.run_id = run.run_id
     description.save(str(local / "MLmodel"))
+    digest = package_digest(local)  # the new package as uploaded: the parent's hash is void
     run.client.log_artifacts(run.run_id, str(local), MODEL_ARTIFACT)
     return register_version(
-        run.client, registered_name, f"{run.artifact_uri}/{MODEL_ARTIFACT}", run.run_id
+        run.client, registered_name, f"{run.artifact_uri}/{MODEL_ARTIFACT}", run.run_id, digest
     )
 
 
-def register_version(client: MlflowClient, name: str, source: str, run_id: str) -> str:
+def register_version(client: MlflowClient, name: str, source: str, run_id: str, digest: str) -> str:
     """A new version of registered model ``name`` (created when missing) from ``source``,
-    the model's folder in the artifacts of run ``run_id``; returns the version once READY."""
+    the model's folder in the artifacts of run ``run_id``; returns the version once READY.
+
+    ``digest`` (:func:`training.serving.package_digest` of the folder uploaded) is recorded
+    as the version's ``model.sha256`` tag in the call that creates it, so no version ever
+    exists without the hash its files are checked against before they are loaded.
+    """
     try:
         client.create_registered_model(name)
     except MlflowException as exc:  # another training registered it first: fine
         if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
             raise
     version = client.create_model_version(
-        name, source, run_id=run_id, await_creation_for=REGISTRATION_WAIT_SECONDS
+        name,
+        source,
+        run_id=run_id,
+        tags={MODEL_HASH_TAG: digest},
+        await_creation_for=REGISTRATION_WAIT_SECONDS,
     )
     return str(version.version)
 

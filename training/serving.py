@@ -10,11 +10,13 @@ thread and a training run in the same process cannot redirect each other.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forecasting.cores import AnyCore, CapacityCore, DemandCore, RiskCore
@@ -39,10 +41,53 @@ CORE_PROTOCOLS: Mapping[str, type] = {
 
 # models:/<name>@<alias> or models:/<name>/<version>, nothing after.
 _MODEL_REFERENCE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+_RUN_REFERENCE = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
+
+# The version tag holding the SHA-256 of the model's files, written when it is registered
+# (in the same call). Every file counts, not only the core: MLflow unpickles
+# ``python_model.pkl`` and puts the package's ``code/`` on the import path when it loads a
+# pyfunc, so any of them could carry code.
+MODEL_HASH_TAG = "model.sha256"
 
 
 # MLflow's answers for "no such model / alias / version": an empty registry, not a broken one.
 ABSENT_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+
+
+class UnverifiedModelError(OrdercastError):
+    """A model's files do not match the hash recorded when it was registered (or none was
+    recorded): they are not loaded, since unpickling them would run whatever they hold."""
+
+
+def package_digest(folder: Path) -> str:
+    """The SHA-256 (hex) of a model package: every file under ``folder``, by its relative
+    path and content, in path order; the same folder uploaded and downloaded hashes alike."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    return digest.hexdigest()
+
+
+def verify_package(folder: Path, expected: str | None, what: str) -> None:
+    """Raise :class:`UnverifiedModelError` unless the files under ``folder`` hash to
+    ``expected``, the hash registered for ``what`` (e.g. "ordercast-risk v3")."""
+    if not expected:
+        raise UnverifiedModelError(
+            f"{what} has no recorded content hash (version tag {MODEL_HASH_TAG}): it was "
+            "registered before ordercast verified models, or by something else. Its files "
+            "are not loaded, since unpickling them runs any code they hold; retrain it "
+            "(`ordercast train <kind> --force`) to register a verified version"
+        )
+    found = package_digest(folder)
+    if found != expected:
+        raise UnverifiedModelError(
+            f"{what}: its files in the artifact store hash to {found}, not to {expected} as "
+            "recorded when it was registered: the artifact store was changed after "
+            "registration. Not loading it (unpickling runs any code it holds); restore the "
+            "artifacts from a backup or retrain, and find out who changed them"
+        )
 
 
 class RegistryUnavailableError(OrdercastError):
@@ -164,20 +209,26 @@ class RegistryReader:
         )
 
     def load_version(self, name: str, version: str) -> PyFuncModel:
-        """Version ``version`` of ``name`` as a pyfunc model (what ``load_model`` gives)."""
+        """Version ``version`` of ``name`` as a pyfunc model (what ``load_model`` gives),
+        once its downloaded files match the hash recorded at registration
+        (:class:`UnverifiedModelError` otherwise, before anything is unpickled)."""
         from mlflow.exceptions import MlflowException
 
         try:
+            registered = self.client.get_model_version(name, str(version))
             source = self.client.get_model_version_download_uri(name, str(version))
         except MlflowException as exc:
             raise ConfigError(f"{name} has no version {version} in {self._where()}") from exc
-        return self._load(source)
+        return self._load(source, registered.tags.get(MODEL_HASH_TAG), f"{name} v{version}")
 
     def load_reference(self, reference: str) -> PyFuncModel:
         """A model by MLflow reference: ``models:/<name>@<alias>``, ``models:/<name>/<version>``
-        or ``runs:/<run id>/<path>``, looked up in this store. ConfigError if not found."""
-        if reference.startswith("runs:/"):
-            return self._load(reference)
+        or ``runs:/<run id>/<path>`` of a registered version, looked up in this store and
+        verified as :meth:`load_version` does. ConfigError if not found."""
+        run_reference = _RUN_REFERENCE.match(reference)
+        if run_reference is not None:
+            name, version = self._registered_as(run_reference["run_id"], run_reference["path"])
+            return self.load_version(name, version)
         match = _MODEL_REFERENCE.match(reference)
         if match is None:
             raise ConfigError(
@@ -206,9 +257,22 @@ class RegistryReader:
             f"{model_name(kind)} v{version} holds {found} as its core, not a {kind} model"
         )
 
-    def _load(self, artifact_uri: str) -> PyFuncModel:
-        # Downloaded with this reader's store (explicit URIs, no globals), then loaded from
-        # the local copy; the copy can go once loaded, the core is in memory.
+    def _registered_as(self, run_id: str, path: str) -> tuple[str, str]:
+        """The registered model name and version logged at ``path`` of run ``run_id``: only a
+        registered version has a recorded hash to check its files against."""
+        for found in self.client.search_model_versions(f"run_id='{run_id}'"):
+            if str(found.source).rstrip("/").endswith("/" + path.strip("/")):
+                return found.name, str(found.version)
+        raise ConfigError(
+            f"runs:/{run_id}/{path} is not a registered model version in {self._where()}, so "
+            "there is no recorded hash to check its files against before unpickling them; "
+            "use a models:/ reference to a version that `ordercast train` registered"
+        )
+
+    def _load(self, artifact_uri: str, expected_hash: str | None, what: str) -> PyFuncModel:
+        # Downloaded with this reader's store (explicit URIs, no globals), checked against the
+        # hash recorded at registration, then loaded from the local copy: what is unpickled
+        # is exactly what was hashed. The copy can go once loaded, the core is in memory.
         import mlflow.artifacts
         import mlflow.pyfunc
 
@@ -219,6 +283,7 @@ class RegistryReader:
                 tracking_uri=self.tracking_uri,
                 registry_uri=self.registry_uri,
             )
+            verify_package(Path(local), expected_hash, what)
             return mlflow.pyfunc.load_model(local)
 
     def _where(self) -> str:

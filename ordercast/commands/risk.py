@@ -41,9 +41,18 @@ def _date(text: str, option: str) -> pd.Timestamp:
         raise ConfigError(f"{option} '{text}' is not a date like 2025-06-30") from exc
 
 
-def _load_model(reference: str, config: Path | None) -> AtRiskModel:
-    """A saved model: a joblib file, or an MLflow reference (models:/ordercast-risk@champion,
-    runs:/<run id>/model) looked up in the configured store, where `train` registers."""
+TRUST_HELP = (
+    "Load a --model joblib FILE from outside the model registry. Loading a joblib file "
+    "unpickles it, and unpickling runs whatever code the file holds: pass --trust only for "
+    "a file you made yourself (--save-model). A models:/ reference needs no --trust: its "
+    "files are checked against the hash recorded when it was registered."
+)
+
+
+def _load_model(reference: str, config: Path | None, trust: bool) -> AtRiskModel:
+    """A saved model: an MLflow reference (models:/ordercast-risk@champion, runs:/<run id>/model
+    of a registered version) looked up in the configured store, where `train` registers, and
+    verified before it is loaded; or a joblib file, loaded only when ``trust`` says so."""
     if reference.startswith(("models:/", "runs:/")):
         from training.serving import RegistryReader
 
@@ -53,6 +62,13 @@ def _load_model(reference: str, config: Path | None) -> AtRiskModel:
         path = Path(reference)
         if not path.is_file():
             raise ConfigError(f"--model {reference}: no such file or MLflow model reference")
+        if not trust:  # refused before the file is opened: unpickling is running its code
+            raise ConfigError(
+                f"--model {reference} is a file outside the model registry, and loading it "
+                "would unpickle it, which runs any code it holds. Add --trust if you made "
+                "this file yourself (e.g. with --save-model), or use a registered model: "
+                "--model models:/ordercast-risk@champion"
+            )
         model = joblib.load(path)
     if not isinstance(model, AtRiskModel):
         raise ConfigError(f"--model {reference} is not an ordercast at-risk model")
@@ -72,6 +88,7 @@ def score(
         "open lines. Default: train on ORDERS as of --as-of.",
     ),
     save_model: Path | None = typer.Option(None, help="Also save the trained model here."),
+    trust: bool = typer.Option(False, "--trust", help=TRUST_HELP),
     tolerance_days: int | None = typer.Option(
         None, "--tolerance-days", min=0, help=TOLERANCE_HELP + " Default 0."
     ),
@@ -96,7 +113,7 @@ def score(
         if save_model is not None:
             joblib.dump(fitted, save_model)
     else:
-        fitted = _load_model(model, config)
+        fitted = _load_model(model, config, trust)
         if tolerance_days is not None and tolerance_days != fitted.tolerance_days:
             raise ConfigError(
                 f"--model {model} was trained with a tolerance of {fitted.tolerance_days} "

@@ -120,7 +120,17 @@ def test_risk_score_with_a_saved_model_needs_only_the_open_lines(
         == 0
     )
     assert (
-        main([*common, str(open_file), "--out", str(tmp_path / "b.csv"), "--model", str(saved)])
+        main(
+            [
+                *common,
+                str(open_file),
+                "--out",
+                str(tmp_path / "b.csv"),
+                "--model",
+                str(saved),
+                "--trust",
+            ]
+        )
         == 0
     )
     from_whole = by_line(pd.read_csv(tmp_path / "a.csv"))

@@ -327,7 +327,7 @@ def test_risk_commands_write_scored_lines_with_the_chosen_bands_and_tolerance(
     )
     assert (scored["risk_band"] == expected).all()
     # A saved model keeps the tolerance it learnt with; asking for another is refused.
-    assert main([*argv, "--model", str(saved), "--tolerance-days", "2"]) == 2
+    assert main([*argv, "--model", str(saved), "--trust", "--tolerance-days", "2"]) == 2
     assert "trained with a tolerance of 0 days" in capsys.readouterr().err
     assert main([*argv, "--bands", "0.5,0.2"]) == 2
     assert "need 0 < medium < high < 1" in capsys.readouterr().err
