@@ -16,6 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.capacity.scenario import (
+    CapacityScenario,
+    check_scenario_sites,
+    parse_scenario,
+)
 from forecasting.cores import CapacityCore, DemandCore, RiskCore
 from forecasting.errors import (
     ConfigError,
@@ -127,20 +132,27 @@ class CapacityQuery:
 
     horizon: int
     sites: Sequence[str] | None = None
-    scenario: Mapping[str, Any] | None = None
+    scenario: Mapping[str, Any] | CapacityScenario | None = None
 
 
 def answer_capacity(core: CapacityCore, query: CapacityQuery) -> pd.DataFrame:
     """The outlook ``query`` asks for: one row per site (each once, in the order asked)
     and day.
 
-    Raises :class:`HorizonError` (with ``max_horizon``), :class:`UnknownSeriesError` for
-    an unknown site and :class:`OrdercastError` for a scenario the model cannot apply.
+    The scenario is read into :class:`CapacityScenario` here, whichever way it came, and
+    the core gets its fields (``as_mapping``). Raises :class:`HorizonError` (with
+    ``max_horizon``), :class:`UnknownSeriesError` for an unknown site (asked for, or in
+    the scenario), :class:`ConfigError` for an invalid scenario and
+    :class:`OrdercastError` for one the model cannot apply.
     """
     check_horizon(query.horizon, core.max_horizon)
     sites = None if query.sites is None else list(dict.fromkeys(query.sites))
+    scenario = parse_scenario(query.scenario)
+    check_scenario_sites(scenario, list(core.sites_), sites)
     try:
-        return core.predict(query.horizon, sites=sites, scenario=query.scenario)
+        return core.predict(
+            query.horizon, sites=sites, scenario=None if scenario is None else scenario.as_mapping()
+        )
     except (ValueError, TypeError, KeyError) as exc:
         # A scenario the model cannot apply is the caller's input, not a fault of the model.
         raise OrdercastError(f"scenario not applicable: {exc}") from exc

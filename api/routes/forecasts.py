@@ -20,6 +20,7 @@ from api.deps import CapacityModel, DemandModel, ReadRole, ResponseCacheDep
 from api.errors import documented
 from api.model_store import LoadedModel
 from forecasting.capacity.forecaster import OUTPUT_COLUMNS
+from forecasting.capacity.scenario import CapacityScenario
 from forecasting.cores import DemandCore
 from forecasting.quantiles import quantile_columns
 from forecasting.queries import (
@@ -192,15 +193,25 @@ class CapacityRequest(BaseModel):
             "examples": [
                 {"sites": ["SITE-1", "SITE-2"], "horizon": 14},
                 {"sites": ["SITE-1"], "horizon": 28, "scenario": {"capacity_factor": 1.2}},
+                {
+                    "sites": ["SITE-1", "SITE-2"],
+                    "horizon": 14,
+                    "scenario": {
+                        "capacity_change_pct": -25,
+                        "sites": "SITE-2",
+                        "closures": ["2025-02-10"],
+                    },
+                },
             ]
         },
     )
     sites: list[Key] = Field(min_length=1, max_length=500, description="Sites to forecast")
     horizon: Whole = Field(ge=1, le=730, description="Days ahead")
-    scenario: dict[str, Real | Key | dict[str, Real]] | None = Field(
+    scenario: CapacityScenario | None = Field(
         None,
-        description="What-if capacity scenario passed to the capacity model (e.g. a capacity "
-        "factor, or per-site daily capacity); omit for the planned capacity",
+        description="What-if capacity scenario (a capacity factor or percentage change, "
+        "extra units and closures by date, limited to some sites); omit for the planned "
+        "capacity. A site it names must be one of `sites` (404 for a site the model lacks).",
     )
 
 

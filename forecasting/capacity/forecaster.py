@@ -40,6 +40,12 @@ from forecasting.capacity.arrivals import (
 from forecasting.capacity.calendar import check_calendar
 from forecasting.capacity.estimate import estimate_capacity, holiday_closures
 from forecasting.capacity.flows import check_measure, site_flows
+from forecasting.capacity.scenario import (
+    CapacityScenario,
+    apply_scenario,
+    check_scenario_sites,
+    parse_scenario,
+)
 from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.calendar_features import check_country, holiday_dates
 from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
@@ -219,15 +225,19 @@ class CapacityForecaster(BaseEstimator):
         self,
         horizon: int,
         sites: Sequence[str] | None = None,
-        scenario: Mapping[str, Any] | None = None,
+        scenario: Mapping[str, Any] | CapacityScenario | None = None,
     ) -> pd.DataFrame:
-        """The outlook frame (``OUTPUT_COLUMNS``), one row per site and day after ``as_of``."""
+        """The outlook frame (``OUTPUT_COLUMNS``), one row per site and day after ``as_of``;
+        ``scenario`` a what-if (:class:`~forecasting.capacity.scenario.CapacityScenario`,
+        or a mapping of its fields)."""
         if not 1 <= horizon <= self.max_horizon:
             raise HorizonError(f"horizon {horizon} is outside 1 to {self.max_horizon} days")
         chosen = list(sites) if sites else self.sites_
         unknown = [s for s in chosen if s not in self.sites_]
         if unknown:
             raise UnknownSeriesError(f"unknown site(s) {unknown}; sites: {', '.join(self.sites_)}")
+        scenario = parse_scenario(scenario)
+        check_scenario_sites(scenario, self.sites_, list(sites) if sites else None)
         days = pd.date_range(self.as_of_ + pd.Timedelta(days=1), periods=horizon, freq="D")
         rng = np.random.default_rng(self.random_state)
         frames = []
@@ -278,33 +288,3 @@ class CapacityForecaster(BaseEstimator):
         risky = outlook[outlook["p_shortfall"] > threshold]
         first = risky.groupby("site")["ds"].min()
         return first.reindex(sorted(outlook["site"].unique()))
-
-
-def apply_scenario(
-    capacity: np.ndarray, days: pd.DatetimeIndex, site: str, scenario: Mapping[str, Any] | None
-) -> np.ndarray:
-    """Capacity under a what-if: ``capacity_change_pct``, ``extra_units`` by date, ``closures``.
-
-    ``sites`` (optional) limits the scenario to those sites.
-    """
-    if not scenario:
-        return capacity
-    known = {"capacity_change_pct", "extra_units", "closures", "sites"}
-    unknown = set(scenario) - known
-    if unknown:
-        raise ConfigError(f"unknown scenario key(s) {sorted(unknown)}; use {sorted(known)}")
-    targets = scenario.get("sites")
-    if targets and site not in targets:
-        return capacity
-    out = capacity.astype(float).copy()
-    try:
-        out *= 1 + float(scenario.get("capacity_change_pct", 0.0)) / 100
-        for day, units in dict(scenario.get("extra_units", {}) or {}).items():
-            out[days == pd.Timestamp(day)] += float(units)
-        for day in scenario.get("closures", []) or []:
-            out[days == pd.Timestamp(day)] = 0.0
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid scenario: {exc}") from exc
-    if (out < 0).any():
-        raise ConfigError("the scenario makes capacity negative on some day")
-    return out

@@ -10,6 +10,7 @@ import typer
 import yaml
 
 from forecasting.capacity import CapacityForecaster
+from forecasting.capacity.scenario import CapacityScenario, parse_scenario
 from forecasting.errors import ConfigError
 from forecasting.loaders import load_orders
 from ordercast.outputs import atomic_path, write_frame
@@ -39,18 +40,18 @@ def read_calendar(path: Path | None) -> pd.DataFrame | None:
     return pd.read_csv(path)
 
 
-def read_scenario(path: Path | None) -> dict | None:
+def read_scenario(path: Path | None) -> CapacityScenario | None:
+    """The what-if scenario in a YAML file, checked as the API checks one (the fields of
+    :class:`CapacityScenario`); None if no file is given."""
     if path is None:
         return None
     if not path.is_file():
         raise ConfigError(f"scenario file {path} does not exist")
     try:
         loaded = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: a scenario is a YAML dictionary")
-    return loaded
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML text: {exc}") from exc
+    return parse_scenario(loaded, source=str(path))
 
 
 @capacity_app.command()
@@ -76,11 +77,14 @@ def forecast(
     site: list[str] | None = typer.Option(None, "--site", help="Only these sites (repeatable)."),
     as_of: str | None = typer.Option(None, help="Forecast from this date (default: last order)."),
     scenario: Path | None = typer.Option(
-        None, help="What-if YAML: capacity_change_pct, extra_units {date: units}, closures."
+        None,
+        help="What-if YAML: capacity_factor or capacity_change_pct, extra_units {date: "
+        "units}, closures (a date or a list), sites (a name or a list); as the API's scenario.",
     ),
     plot: Path | None = typer.Option(None, help="Write a PNG chart per site into this folder."),
 ) -> None:
     """Workload P10/P50/P90 against capacity, shortfall probability and backlog, per site-day."""
+    what_if = read_scenario(scenario)  # a bad file is refused before the fit, not after
     source = data or load_settings().data.path
     orders = load_orders(source, mapping)
     cutoff = None
@@ -90,7 +94,7 @@ def forecast(
         except ValueError as exc:
             raise ConfigError(f"--as-of '{as_of}' is not a date like 2025-06-30") from exc
     model = CapacityForecaster(measure=measure.value).fit(orders, cutoff, read_calendar(calendar))
-    outlook = model.predict(horizon, site or None, read_scenario(scenario))
+    outlook = model.predict(horizon, site or None, what_if)
     write_frame(outlook, out)
     first = model.first_shortfall_dates(outlook)
     for name, group in outlook.groupby("site"):

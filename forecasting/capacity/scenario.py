@@ -1,0 +1,250 @@
+"""What-if capacity scenarios: one typed schema, read alike from every way in.
+
+The API's request body, a pyfunc request row's JSON and the CLI's ``--scenario`` YAML are
+all read into :class:`CapacityScenario`, so a scenario means one thing wherever it comes
+from: numbers are finite and bounded, dates are ISO dates (one or a list), sites are
+exact names (one or a list) that the model must know.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from forecasting.errors import ConfigError, UnknownSeriesError
+
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_day(value: object) -> object:
+    # Only "YYYY-MM-DD" text (or a YAML date): pydantic would also read numbers as epoch
+    # seconds and "2025-02-10T08:00" as a moment, neither of which names a day.
+    if isinstance(value, datetime):
+        raise ValueError("expected a day as YYYY-MM-DD, not a date and time")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DAY.match(value):
+        return value
+    raise ValueError(f"expected a date as YYYY-MM-DD, e.g. 2025-02-10, not {value!r:.40}")
+
+
+def _in_range(value: date) -> date:
+    # pandas holds days as datetime64[ns], which ends in 2262.
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"date outside {EARLIEST} to {LATEST}")
+    return value
+
+
+def _one_or_many(value: object) -> object:
+    # "closures": "2025-02-10" and "sites": "SITE-1" mean a list of one, not characters.
+    return value if isinstance(value, list | tuple) else [value]
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+ScenarioDay = Annotated[
+    date,
+    BeforeValidator(_iso_day),
+    AfterValidator(_in_range),
+    Field(json_schema_extra={"format": "date"}),
+]
+# strict: JSON numbers only (not true/false, not "1.2"); finite: NaN and Infinity refused.
+Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+SiteName = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+MAX_DAYS = 3660  # ten years of dated entries is more than any outlook serves
+
+
+class CapacityScenario(BaseModel):
+    """A what-if change to the planned capacity of the outlook's days.
+
+    Capacity is first scaled (``capacity_factor`` or ``capacity_change_pct``), then the
+    ``extra_units`` are added on their days, then the ``closures`` set to zero; only at
+    ``sites`` when given (default: every site forecast). Days outside the outlook are
+    left alone. Capacity is in the model's measure (units, lines or orders) per day.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {"capacity_factor": 1.2},
+                {"capacity_change_pct": -25, "sites": "SITE-2"},
+                {"closures": "2025-02-10", "sites": ["SITE-1", "SITE-2"]},
+                {
+                    "closures": ["2025-02-10", "2025-02-11"],
+                    "extra_units": {"2025-02-12": 500},
+                    "sites": ["SITE-1"],
+                },
+            ]
+        },
+    )
+    capacity_factor: Annotated[Finite, Field(ge=0, le=10)] | None = Field(
+        None,
+        description="Multiply every day's capacity: 1.2 is a fifth more, 0.5 half, 0 closed. "
+        "From 0 to 10; give this or capacity_change_pct, not both.",
+        examples=[1.2],
+    )
+    capacity_change_pct: Annotated[Finite, Field(ge=-100, le=900)] | None = Field(
+        None,
+        description="Change every day's capacity by this percentage: -25 is a quarter less, "
+        "50 half as much again. From -100 (closed) to 900; give this or capacity_factor.",
+        examples=[-25],
+    )
+    extra_units: dict[ScenarioDay, Annotated[Finite, Field(ge=-1e9, le=1e9)]] = Field(
+        default_factory=dict,
+        max_length=MAX_DAYS,
+        description="Capacity added on a day (negative: taken away), by ISO date, e.g. "
+        '{"2025-02-12": 500}; a day may not end below zero.',
+    )
+    closures: Annotated[
+        list[ScenarioDay],
+        BeforeValidator(_one_or_many),
+        AfterValidator(_unique),
+        Field(max_length=MAX_DAYS),
+    ] = Field(
+        default_factory=list,
+        description='Days with no capacity: one ISO date ("2025-02-10") or a list of them.',
+    )
+    sites: (
+        Annotated[
+            list[SiteName],
+            BeforeValidator(_one_or_many),
+            AfterValidator(_unique),
+            Field(min_length=1, max_length=500),
+        ]
+        | None
+    ) = Field(
+        None,
+        description="Apply the scenario only at these sites: one exact site name or a list; "
+        "each must be a site the model knows and one the request forecasts. Default: every "
+        "site forecast.",
+    )
+
+    @model_validator(mode="after")
+    def _one_scaling(self) -> CapacityScenario:
+        if self.capacity_factor is not None and self.capacity_change_pct is not None:
+            raise ValueError(
+                "give capacity_factor or capacity_change_pct, not both "
+                "(a factor of 1.2 is a change of 20%)"
+            )
+        return self
+
+    @property
+    def factor(self) -> float:
+        """What every day's capacity is multiplied by (1.0: unchanged)."""
+        if self.capacity_factor is not None:
+            return self.capacity_factor
+        if self.capacity_change_pct is not None:
+            return 1 + self.capacity_change_pct / 100
+        return 1.0
+
+    def applies_to(self, site: str) -> bool:
+        """Whether the scenario changes ``site`` (an exact name match)."""
+        return self.sites is None or site in self.sites
+
+    def as_mapping(self) -> dict[str, Any]:
+        """The fields given, as JSON-able values (ISO dates, lists): what a capacity core's
+        ``predict`` receives as its ``scenario``."""
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+
+def parse_scenario(
+    scenario: Mapping[str, Any] | CapacityScenario | None, source: str | None = None
+) -> CapacityScenario | None:
+    """``scenario`` checked against :class:`CapacityScenario` (None or empty: no scenario);
+    ``source`` (e.g. the file it came from) starts any error message.
+
+    Raises :class:`ConfigError` naming each bad field (``scenario.capacity_change_pct:
+    Input should be a finite number``) and the fields there are.
+    """
+    if scenario is None or isinstance(scenario, CapacityScenario):
+        return scenario
+    head = f"{source}: " if source else ""
+    fields = ", ".join(CapacityScenario.model_fields)
+    if not isinstance(scenario, Mapping):
+        raise ConfigError(
+            f"{head}a scenario is a mapping of its fields ({fields}), e.g. "
+            f"{{'capacity_factor': 1.2}}, not a {type(scenario).__name__}"
+        )
+    if not scenario:
+        return None
+    try:
+        return CapacityScenario.model_validate(dict(scenario))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(['scenario', *map(str, error['loc'])])}: {error['msg']}"
+            for error in exc.errors()[:20]
+        )
+        raise ConfigError(f"{head}invalid scenario: {problems} (its fields: {fields})") from exc
+
+
+def check_scenario_sites(
+    scenario: CapacityScenario | None, known: Sequence[str], asked: Sequence[str] | None
+) -> None:
+    """Refuse a scenario naming a site the model does not know (:class:`UnknownSeriesError`)
+    or one the request does not forecast (:class:`ConfigError`): either would leave the
+    outlook silently unchanged. ``asked`` None means every site is forecast."""
+    if scenario is None or scenario.sites is None:
+        return
+    unknown = [site for site in scenario.sites if site not in known]
+    if unknown:
+        names = ", ".join(f"'{site}'" for site in unknown)
+        raise UnknownSeriesError(
+            f"unknown site {names} in scenario.sites (names must match exactly); "
+            f"the model's sites: {', '.join(known)}"
+        )
+    if asked is not None:
+        missing = [site for site in scenario.sites if site not in asked]
+        if missing:
+            raise ConfigError(
+                f"scenario.sites names {', '.join(missing)}, which the request does not "
+                f"forecast ({', '.join(asked)}): add it to sites or leave it out of the scenario"
+            )
+
+
+def apply_scenario(
+    capacity: np.ndarray,
+    days: pd.DatetimeIndex,
+    site: str,
+    scenario: Mapping[str, Any] | CapacityScenario | None,
+) -> np.ndarray:
+    """``site``'s capacity on ``days`` under ``scenario`` (a copy; unchanged when the
+    scenario is None or leaves the site out).
+
+    Raises :class:`ConfigError` for an invalid scenario, or one that leaves a day below
+    zero (naming the site and the day).
+    """
+    parsed = parse_scenario(scenario)
+    if parsed is None or not parsed.applies_to(site):
+        return capacity
+    out = capacity.astype(float) * parsed.factor
+    for day, units in parsed.extra_units.items():
+        out[days == pd.Timestamp(day)] += units
+    for day in parsed.closures:
+        out[days == pd.Timestamp(day)] = 0.0
+    negative = np.flatnonzero(out < 0)
+    if negative.size:
+        first = negative[0]
+        raise ConfigError(
+            f"the scenario's extra_units leave {site} with {out[first]:g} capacity on "
+            f"{days[first]:%Y-%m-%d}: take away no more than the day has"
+        )
+    return out
