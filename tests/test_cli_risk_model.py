@@ -70,8 +70,11 @@ def test_risk_score_finds_a_models_reference_in_the_configured_store(
     argv += ["--config", str(config), "--model"]
 
     assert main([*argv, "models:/ordercast-risk@champion"]) == 0
-    scored = pd.read_csv(out)
-    expected = FakeRisk().score_lines(orders, as_of)
+    answer = pd.read_csv(out)
+    assert list(answer["line_id"]) == list(orders["line_id"])  # every line, scored or not
+    scored = answer[answer["scored"]]
+    is_open = (orders["order_date"] <= as_of) & ~(orders["delivered_date"] < as_of)
+    expected = FakeRisk().score_lines(orders[is_open], as_of)
     assert list(scored["line_id"]) == list(expected["line_id"])
     assert scored["p_late"].tolist() == pytest.approx(expected["p_late"].tolist())
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "mlflow.db").exists()

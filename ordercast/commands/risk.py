@@ -11,6 +11,7 @@ import typer
 
 from forecasting.errors import ConfigError
 from forecasting.loaders import load_orders
+from forecasting.queries import answer_risk
 from forecasting.risk.bands import check_bands
 from forecasting.risk.evaluate import evaluate as evaluate_model
 from forecasting.risk.model import AtRiskModel
@@ -99,9 +100,11 @@ def score(
 ) -> None:
     """Probability that each open line misses its promised date, with the top three reasons.
 
-    Writes order_id, line_id, promised_date, p_late, risk_band, expected_delay_days,
-    reason_1..3. A line is open when ordered by --as-of and not delivered before it,
-    whatever the file says about later.
+    Writes every line of ORDERS, in its order: order_id, line_id, promised_date, p_late,
+    risk_band, expected_delay_days, reason_1..3, scored, status, unscored_reason. A line
+    is scored when open at --as-of (ordered by then and not delivered before it,
+    whatever the file says about later); the others have empty scores, a status
+    (delivered_before_as_of, ordered_after_as_of, invalid_dates) and the reason in words.
     """
     cutoff = _date(as_of, "--as-of")
     thresholds = _bands(bands)
@@ -121,11 +124,15 @@ def score(
                 "(leave out --model) to change it"
             )
         fitted.bands = thresholds  # bands only sort the scores: safe to change after fitting
-    scored = fitted.score_lines(lines, cutoff)
-    write_frame(scored, out)
+    # The API's path: every line of ORDERS comes back, scored or with the reason it is not.
+    answer = answer_risk(fitted, lines, cutoff)
+    write_frame(answer, out)
+    scored = answer[answer["scored"]]
     counts = scored["risk_band"].value_counts().to_dict()
+    unscored = answer.loc[~answer["scored"], "status"].value_counts().to_dict()
     typer.echo(
-        f"scored {len(scored):,} open lines as of {cutoff:%Y-%m-%d} -> {out}; bands: {counts}"
+        f"scored {len(scored):,} open lines as of {cutoff:%Y-%m-%d} -> {out}; bands: {counts}; "
+        f"not scored: {len(answer) - len(scored):,} {unscored or ''}".rstrip()
     )
 
 

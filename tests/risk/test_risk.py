@@ -12,6 +12,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from forecasting.capacity import CapacityForecaster
 from forecasting.errors import ConfigError, DataContractError
+from forecasting.queries import RISK_COLUMNS
 from forecasting.risk.evaluate import evaluate, expected_calibration_error, risk_metrics
 from forecasting.risk.features import FeatureSpace, training_snapshots
 from forecasting.risk.history import on_time_record, on_time_records
@@ -320,8 +321,15 @@ def test_risk_commands_write_scored_lines_with_the_chosen_bands_and_tolerance(
     scored_path, saved = tmp_path / "scored.csv", tmp_path / "risk.joblib"
     argv = ["risk", "score", str(data), "--as-of", as_of, "--out", str(scored_path)]
     assert main([*argv, "--bands", "0.1,0.3", "--save-model", str(saved)]) == 0
-    scored = pd.read_csv(scored_path)
-    assert list(scored.columns) == OUTPUT_COLUMNS
+    answer = pd.read_csv(scored_path)
+    # Every line of the file comes back; those open at --as-of are scored.
+    assert list(answer.columns) == list(RISK_COLUMNS) and len(answer) == len(small)
+    assert set(answer.loc[~answer["scored"], "status"]) <= {
+        "delivered_before_as_of",
+        "ordered_after_as_of",
+    }
+    scored = answer[answer["scored"]]
+    assert len(scored) > 0 and scored["unscored_reason"].isna().all()
     expected = np.where(
         scored["p_late"] >= 0.3, "high", np.where(scored["p_late"] >= 0.1, "medium", "low")
     )
