@@ -3,10 +3,16 @@
 Versions are addressed by alias (``models:/ordercast-demand@champion``), never by the
 deprecated stages. A new version gets ``challenger``; the gate decides whether it also
 becomes ``champion``, and writes the decision and both scores as tags on the version.
+
+``gate.decision`` is the last thing written for a version: one without it was left by a
+killed training or refresh (or is being registered by a live one, which holds the kind's
+lock). :func:`recover_interrupted`, run under that lock, archives such orphans and puts the
+aliases back where they were.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import pandas as pd
@@ -23,6 +29,19 @@ from training.serving import (  # one definition
     unavailable,
     version_by_alias,
 )
+
+logger = logging.getLogger(__name__)
+
+DECISION_TAG = "gate.decision"  # written last: a version without it is not (yet) decided
+ORPHANED_TAG = "orphaned"  # why a version or run was archived by recover_interrupted
+PREVIOUS_CHAMPION_TAG = "gate.champion_version"  # where champion pointed before this version
+PREVIOUS_CHALLENGER_TAG = "gate.previous_challenger"  # where challenger pointed before it
+WAS_CHAMPION_TAG = "was_champion"
+
+
+def decided(version: ModelVersion) -> bool:
+    """Whether the gate finished deciding ``version`` (and no cleanup archived it since)."""
+    return DECISION_TAG in version.tags and ORPHANED_TAG not in version.tags
 
 
 @dataclass(frozen=True)
@@ -66,29 +85,44 @@ def record_decision(
     champion: ModelVersion | None,
     champion_score: float | None,
 ) -> None:
-    """Tag the version with the decision and move the aliases."""
-    tags = {
-        "gate.decision": "promoted" if decision.promote else "rejected",
+    """Tag the version with the decision and move the aliases.
+
+    In an order a kill cannot leave half done: first the gate's facts and where both aliases
+    pointed before (so :func:`recover_interrupted` can put them back), then the aliases,
+    ``gate.decision`` last. Until that last write the version is undecided: shown nowhere
+    as decided, and archived by the next training of the kind if this process dies.
+    """
+    previous_challenger = version_by_alias(client, name, CHALLENGER)
+    facts = {
         "gate.reason": decision.reason,
         "gate.score": f"{new_score:.6f}",
-        "gate.champion_version": champion.version if champion else "",
+        PREVIOUS_CHAMPION_TAG: champion.version if champion else "",
         "gate.champion_score": "" if champion_score is None else f"{champion_score:.6f}",
+        PREVIOUS_CHALLENGER_TAG: previous_challenger.version if previous_challenger else "",
     }
-    for key, value in tags.items():
+    for key, value in facts.items():
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHALLENGER, version)
     if decision.promote:
         promote(client, name, version)
+    client.set_model_version_tag(
+        name, version, DECISION_TAG, "promoted" if decision.promote else "rejected"
+    )
 
 
 def promote(client: MlflowClient, name: str, version: str) -> None:
     """Make ``version`` the champion (and remember it was one, for rollbacks)."""
     try:
-        client.get_model_version(name, str(version))
+        found = client.get_model_version(name, str(version))
     except MlflowException as exc:
         raise ConfigError(f"{name} has no version {version}") from exc
+    if ORPHANED_TAG in found.tags:
+        raise ConfigError(
+            f"{name} v{version} was archived as orphaned ({found.tags[ORPHANED_TAG]}); "
+            "it cannot be champion: promote a decided version, or retrain"
+        )
     client.set_registered_model_alias(name, CHAMPION, str(version))
-    client.set_model_version_tag(name, str(version), "was_champion", "true")
+    client.set_model_version_tag(name, str(version), WAS_CHAMPION_TAG, "true")
 
 
 def rollback(client: MlflowClient, name: str, to: str | None = None) -> str:
@@ -100,7 +134,9 @@ def rollback(client: MlflowClient, name: str, to: str | None = None) -> str:
         earlier = [
             v
             for v in client.search_model_versions(f"name='{name}'")
-            if int(v.version) < int(current.version) and v.tags.get("was_champion") == "true"
+            if int(v.version) < int(current.version)
+            and v.tags.get(WAS_CHAMPION_TAG) == "true"
+            and decided(v)
         ]
         if not earlier:
             raise ConfigError(f"{name}: no earlier champion to roll back to; use --to VERSION")
@@ -131,7 +167,9 @@ def list_versions(client: MlflowClient) -> pd.DataFrame:
                         "%Y-%m-%d %H:%M"
                     ),
                     "score": v.tags.get("gate.score", ""),
-                    "decision": v.tags.get("gate.decision", ""),
+                    "decision": "orphaned"
+                    if ORPHANED_TAG in v.tags
+                    else v.tags.get(DECISION_TAG, "undecided"),
                     "run_id": v.run_id,
                 }
             )
@@ -139,3 +177,62 @@ def list_versions(client: MlflowClient) -> pd.DataFrame:
         rows, columns=["kind", "version", "aliases", "created", "score", "decision", "run_id"]
     )
     return frame.sort_values(["kind", "version"]).reset_index(drop=True)
+
+
+def recover_interrupted(client: MlflowClient, experiment: str, name: str) -> list[str]:
+    """Archive what a killed training or refresh of ``name`` left; one sentence per item.
+
+    Call it only while holding the kind's training lock: then no live process owns a run
+    left RUNNING in ``experiment`` or a version of ``name`` without a gate decision. Each
+    such version gets its aliases put back where they pointed before it (recorded on it by
+    :func:`record_decision` / the refresh), loses ``was_champion`` (so rollbacks skip it)
+    and is tagged ``orphaned`` with the reason; each such run is marked FAILED. Versions are
+    archived rather than deleted: their runs and artifacts stay for whoever investigates
+    the kill, and their numbers are never reused for another model. Safe to repeat: a kill
+    during the cleanup leaves the version untagged, and the next run finishes the job.
+    """
+    versions: list[ModelVersion] = []
+    try:
+        versions = list(client.search_model_versions(f"name='{name}'"))
+    except Exception as exc:
+        problem = unavailable(client.tracking_uri, exc)
+        if problem is not None:
+            raise problem from exc
+    notes = []
+    for version in sorted(versions, key=lambda v: int(v.version)):
+        if DECISION_TAG in version.tags or ORPHANED_TAG in version.tags:
+            continue
+        reason = f"run {version.run_id} was killed before the gate decided on it"
+        notes += _put_aliases_back(client, name, version)
+        if WAS_CHAMPION_TAG in version.tags:
+            client.delete_model_version_tag(name, version.version, WAS_CHAMPION_TAG)
+        client.set_model_version_tag(name, version.version, ORPHANED_TAG, reason)
+        notes.append(f"{name} v{version.version} archived as orphaned: {reason}")
+    for run in client.search_runs([experiment], "attributes.status = 'RUNNING'"):
+        client.set_tag(run.info.run_id, ORPHANED_TAG, "left RUNNING by a killed process")
+        client.set_terminated(run.info.run_id, "FAILED")
+        notes.append(
+            f"run {run.info.run_id} ({run.info.run_name}) marked FAILED: it was left RUNNING "
+            "by a killed process"
+        )
+    for note in notes:
+        logger.warning("cleaned up after a killed training: %s", note)
+    return notes
+
+
+def _put_aliases_back(client: MlflowClient, name: str, orphan: ModelVersion) -> list[str]:
+    """Point champion and challenger, where they point at ``orphan``, back at the versions
+    they held before it (or remove them when there were none)."""
+    notes = []
+    for alias, tag in ((CHAMPION, PREVIOUS_CHAMPION_TAG), (CHALLENGER, PREVIOUS_CHALLENGER_TAG)):
+        holder = version_by_alias(client, name, alias)
+        if holder is None or holder.version != orphan.version:
+            continue
+        before = orphan.tags.get(tag, "")
+        if before:
+            client.set_registered_model_alias(name, alias, before)
+            notes.append(f"{name}@{alias} moved back from v{orphan.version} to v{before}")
+        else:
+            client.delete_registered_model_alias(name, alias)
+            notes.append(f"{name}@{alias} removed from v{orphan.version} (none before it)")
+    return notes

@@ -55,7 +55,9 @@ class KindModels(BaseModel):
 
 
 def _version(info: VersionInfo | None) -> Version | None:
-    if info is None:
+    # A version without the gate's decision is being registered, or was left by a killed
+    # training (the next one archives it): not shown as a champion or challenger.
+    if info is None or "gate.decision" not in info.gate:
         return None
     return Version(
         version=info.version,

@@ -85,8 +85,16 @@ class RealRegistry:
 
     def promote(self, kind: str, version: str) -> None:
         registry.promote(self.client, registry.model_name(kind), version)
+        self._decide(kind, version, "promoted")
 
     def challenger(self, kind: str, version: str) -> None:
         self.client.set_registered_model_alias(
             registry.model_name(kind), registry.CHALLENGER, version
         )
+        self._decide(kind, version, "rejected")
+
+    def _decide(self, kind: str, version: str, decision: str) -> None:
+        """Tag the version as the gate does last: /v1/models shows only decided versions."""
+        name = registry.model_name(kind)
+        if registry.DECISION_TAG not in self.client.get_model_version(name, version).tags:
+            self.client.set_model_version_tag(name, version, registry.DECISION_TAG, decision)

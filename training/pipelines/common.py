@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from forecasting.errors import DataContractError, OrdercastError
 from ordercast.settings import Settings
 from training.progress import Steps
-from training.registry import GateDecision
+from training.registry import GateDecision, decided
 from training.tracking import RunLog
 
 EXIT_PROMOTED = 0
@@ -109,6 +109,8 @@ def up_to_date(
     """The outcome for a champion already trained on this data with this recipe, else None."""
     if champion is None or force:
         return None
+    if not decided(champion):
+        return None  # a version the gate never decided is nobody's twin: train afresh
     if champion.tags.get("refresh.parent"):  # a refresh reselected nothing: a training does
         return None
     if (
@@ -157,13 +159,16 @@ class RegistryView:
 
 
 def open_registry(settings: Settings, kind: str, fingerprint: dict[str, object]) -> RegistryView:
-    """Connect, find the kind's experiment, apply the data gate, look up the champion."""
+    """Connect, find the kind's experiment, archive what a killed training left (the caller
+    holds the kind's lock: see :func:`training.registry.recover_interrupted`), apply the
+    data gate, look up the champion."""
     from training import registry, tracking
 
     client = tracking.connect(settings)
     experiment = tracking.experiment_id(client, settings, kind)
-    data_gate(last_fingerprint(client, experiment), fingerprint, settings)
     name = registry.model_name(kind)
+    registry.recover_interrupted(client, experiment, name)
+    data_gate(last_fingerprint(client, experiment), fingerprint, settings)
     return RegistryView(
         client, experiment, name, registry.version_by_alias(client, name, registry.CHAMPION)
     )

@@ -40,9 +40,13 @@ class NoChampionError(ConfigError):
 
 
 def refreshable_champion(settings: Settings, kind: str) -> ModelVersion:
-    """``kind``'s champion; :class:`NoChampionError` (saying what to run) when there is none."""
+    """``kind``'s champion, once what a killed training or refresh left is archived (the
+    caller holds the kind's lock); :class:`NoChampionError` (saying what to run) when there
+    is none."""
     client = tracking.connect(settings)
-    champion = registry.version_by_alias(client, registry.model_name(kind), registry.CHAMPION)
+    name = registry.model_name(kind)
+    registry.recover_interrupted(client, tracking.experiment_id(client, settings, kind), name)
+    champion = registry.version_by_alias(client, name, registry.CHAMPION)
     if champion is None:
         raise NoChampionError(
             f"no {kind} champion to refresh in {settings.mlflow.tracking_uri}: run "
@@ -88,17 +92,20 @@ def promote_refresh(
     tags: dict[str, object],
 ) -> None:
     """Tag ``version`` as a refresh of ``champion`` (its recipe and gate score carried
-    over) and make it the champion."""
+    over) and make it the champion: ``gate.decision`` last, after the alias, as in
+    :func:`training.registry.record_decision`, so a kill leaves an undecided version that the
+    next run archives (putting ``champion`` back on the parent), never a half-decided one."""
     version_tags = {
         **tags,
         "recipe.json": champion.tags.get("recipe.json", ""),
         "gate.score": champion.tags.get("gate.score", ""),
-        "gate.decision": "refresh",
         "gate.reason": f"refresh of v{champion.version} with orders up to {tags['data.last_date']}",
+        registry.PREVIOUS_CHAMPION_TAG: champion.version,
     }
     for key, value in version_tags.items():
         view.client.set_model_version_tag(view.name, version, key, str(value))
     registry.promote(view.client, view.name, version)
+    view.client.set_model_version_tag(view.name, version, registry.DECISION_TAG, "refresh")
 
 
 def published(
