@@ -35,6 +35,7 @@ def serve(
 
     import uvicorn
 
+    from api.http_protocol import HeadLimitedProtocol
     from api.main import create_app
 
     settings = load_settings(config)
@@ -51,6 +52,7 @@ def serve(
         "port": api.port,
         "access_log": False,
         "log_config": None,
+        "http": HeadLimitedProtocol,  # 431 for oversized headers, without reading them all
     }
     if api.workers > 1:
         # Each worker process builds its own app from the same configuration: worker
