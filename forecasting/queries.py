@@ -18,7 +18,7 @@ import pandas as pd
 
 from forecasting.capacity.scenario import (
     CapacityScenario,
-    check_scenario_sites,
+    check_scenario,
     parse_scenario,
 )
 from forecasting.cores import CapacityCore, DemandCore, RiskCore
@@ -148,7 +148,7 @@ def answer_capacity(core: CapacityCore, query: CapacityQuery) -> pd.DataFrame:
     check_horizon(query.horizon, core.max_horizon)
     sites = None if query.sites is None else list(dict.fromkeys(query.sites))
     scenario = parse_scenario(query.scenario)
-    check_scenario_sites(scenario, list(core.sites_), sites)
+    check_scenario(scenario, list(core.sites_), sites)
     try:
         return core.predict(
             query.horizon, sites=sites, scenario=None if scenario is None else scenario.as_mapping()

@@ -43,7 +43,7 @@ from forecasting.capacity.flows import check_measure, site_flows
 from forecasting.capacity.scenario import (
     CapacityScenario,
     apply_scenario,
-    check_scenario_sites,
+    check_scenario,
     parse_scenario,
 )
 from forecasting.demand.auto import AutoForecaster
@@ -237,7 +237,7 @@ class CapacityForecaster(BaseEstimator):
         if unknown:
             raise UnknownSeriesError(f"unknown site(s) {unknown}; sites: {', '.join(self.sites_)}")
         scenario = parse_scenario(scenario)
-        check_scenario_sites(scenario, self.sites_, list(sites) if sites else None)
+        check_scenario(scenario, self.sites_, list(sites) if sites else None)
         days = pd.date_range(self.as_of_ + pd.Timedelta(days=1), periods=horizon, freq="D")
         rng = np.random.default_rng(self.random_state)
         frames = []

@@ -22,13 +22,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    model_validator,
 )
 
 from forecasting.errors import ConfigError, UnknownSeriesError
 
 EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY_PATTERN = r"^(19|20|21)\d{2}-\d{2}-\d{2}$"  # the days the schema documents
 
 
 def _iso_day(value: object) -> object:
@@ -63,12 +63,20 @@ ScenarioDay = Annotated[
     date,
     BeforeValidator(_iso_day),
     AfterValidator(_in_range),
-    Field(json_schema_extra={"format": "date"}),
+    Field(json_schema_extra={"format": "date", "pattern": _DAY_PATTERN}),
 ]
 # strict: JSON numbers only (not true/false, not "1.2"); finite: NaN and Infinity refused.
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 SiteName = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 MAX_DAYS = 3660  # ten years of dated entries is more than any outlook serves
+
+
+def _dated_units_schema(schema: dict[str, Any]) -> None:
+    # pydantic files the values under the key pattern (patternProperties), which leaves
+    # other keys unconstrained in JSON Schema; say instead: every key a day, every value units.
+    values = next(iter(schema.pop("patternProperties", {}).values()), {"type": "number"})
+    schema["propertyNames"] = {"format": "date", "pattern": _DAY_PATTERN}
+    schema["additionalProperties"] = values
 
 
 class CapacityScenario(BaseModel):
@@ -111,6 +119,7 @@ class CapacityScenario(BaseModel):
     extra_units: dict[ScenarioDay, Annotated[Finite, Field(ge=-1e9, le=1e9)]] = Field(
         default_factory=dict,
         max_length=MAX_DAYS,
+        json_schema_extra=_dated_units_schema,
         description="Capacity added on a day (negative: taken away), by ISO date, e.g. "
         '{"2025-02-12": 500}; a day may not end below zero.',
     )
@@ -138,18 +147,19 @@ class CapacityScenario(BaseModel):
         "site forecast.",
     )
 
-    @model_validator(mode="after")
-    def _one_scaling(self) -> CapacityScenario:
-        if self.capacity_factor is not None and self.capacity_change_pct is not None:
-            raise ValueError(
-                "give capacity_factor or capacity_change_pct, not both "
-                "(a factor of 1.2 is a change of 20%)"
-            )
-        return self
-
     @property
     def factor(self) -> float:
-        """What every day's capacity is multiplied by (1.0: unchanged)."""
+        """What every day's capacity is multiplied by (1.0: unchanged).
+
+        Raises :class:`ConfigError` when both capacity_factor and capacity_change_pct are
+        given. Checked here, where the two meet, rather than by the schema: JSON Schema
+        cannot say "not both" in a way request generators and clients honour.
+        """
+        if self.capacity_factor is not None and self.capacity_change_pct is not None:
+            raise ConfigError(
+                "scenario: give capacity_factor or capacity_change_pct, not both "
+                "(a factor of 1.2 is a change of 20%)"
+            )
         if self.capacity_factor is not None:
             return self.capacity_factor
         if self.capacity_change_pct is not None:
@@ -196,13 +206,17 @@ def parse_scenario(
         raise ConfigError(f"{head}invalid scenario: {problems} (its fields: {fields})") from exc
 
 
-def check_scenario_sites(
+def check_scenario(
     scenario: CapacityScenario | None, known: Sequence[str], asked: Sequence[str] | None
 ) -> None:
-    """Refuse a scenario naming a site the model does not know (:class:`UnknownSeriesError`)
-    or one the request does not forecast (:class:`ConfigError`): either would leave the
-    outlook silently unchanged. ``asked`` None means every site is forecast."""
-    if scenario is None or scenario.sites is None:
+    """Refuse a scenario that scales capacity two ways (:class:`ConfigError`), or names a
+    site the model does not know (:class:`UnknownSeriesError`) or one the request does not
+    forecast (:class:`ConfigError`): either would leave the outlook silently unchanged.
+    ``asked`` None means every site is forecast."""
+    if scenario is None:
+        return
+    scenario.factor  # noqa: B018  # raises for capacity_factor with capacity_change_pct
+    if scenario.sites is None:
         return
     unknown = [site for site in scenario.sites if site not in known]
     if unknown:

@@ -129,7 +129,6 @@ def test_non_finite_extra_units_are_422(client: TestClient) -> None:
         ({"closures": 1714435200}, "scenario.closures.0"),
         ({"extra_units": {"soon": 5}}, "scenario.extra_units.soon.[key]"),
         ({"sites": []}, "scenario.sites"),
-        ({"capacity_factor": 1.2, "capacity_change_pct": 20}, "scenario"),
         ({"capacity_factr": 1.2}, "scenario.capacity_factr"),
     ],
 )
@@ -160,6 +159,13 @@ def test_a_scenario_site_the_model_lacks_is_404_and_changes_nothing(
         message = response.json()["message"]
         assert "unknown site 'SITE-12' in scenario.sites" in message
         assert "SITE-1, SITE-2" in message
+
+
+def test_a_factor_and_a_percentage_together_are_422(client: TestClient) -> None:
+    both = {"capacity_factor": 1.2, "capacity_change_pct": 20}
+    response = client.post(CAPACITY, json={"sites": ["SITE-1"], "horizon": 3, "scenario": both})
+    assert response.status_code == 422, response.text
+    assert "give capacity_factor or capacity_change_pct, not both" in response.json()["message"]
 
 
 def test_a_scenario_site_the_request_does_not_forecast_is_422(client: TestClient) -> None:
