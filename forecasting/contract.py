@@ -119,6 +119,7 @@ def validate_orders(
     row_offset: int = 2,
     row_unit: str = "line",
     date_formats: Iterable[str] = (),
+    date_order: bool = True,
 ) -> ValidationReport:
     """Coerce ``frame`` to the canonical order-line types and check every contract rule.
 
@@ -132,6 +133,9 @@ def validate_orders(
     row_offset, row_unit:
         Row ``i`` (0-based position) is reported as ``row_unit`` ``i + row_offset``; the
         default matches a CSV file with a header line.
+    date_order:
+        Check :data:`DATE_ORDER_RULES` (the default). Off for callers that answer such
+        lines one by one instead of refusing the batch (the at-risk scoring).
 
     Returns
     -------
@@ -179,7 +183,8 @@ def validate_orders(
         data["delivered_date"] = pd.Series(pd.NaT, index=data.index, dtype="datetime64[ns]")
 
     already = {(i.position, i.column) for i in issues}
-    issues.extend(i for i in _schema_issues(data, where) if (i.position, i.column) not in already)
+    found = _schema_issues(data, where, date_order)
+    issues.extend(i for i in found if (i.position, i.column) not in already)
     issues.sort(key=lambda i: (-1 if i.position is None else i.position, i.column or ""))
     return ValidationReport(frame=data, issues=issues, source=source)
 
@@ -260,7 +265,7 @@ def _not_before(later: str, earlier: str):
     return check
 
 
-def _order_schema(columns: Iterable[str]) -> pa.DataFrameSchema:
+def _order_schema(columns: Iterable[str], date_order: bool = True) -> pa.DataFrameSchema:
     present = set(columns)
     spec: dict[str, pa.Column] = {
         "order_id": pa.Column(object, nullable=False, coerce=False),
@@ -283,15 +288,17 @@ def _order_schema(columns: Iterable[str]) -> pa.DataFrameSchema:
     checks = [
         pa.Check(_not_before(later, earlier), name=f"{later}>={earlier}")
         for later, earlier in DATE_ORDER_RULES
-        if later in present | {"delivered_date"} and earlier in present
+        if date_order and later in present | {"delivered_date"} and earlier in present
     ]
     return pa.DataFrameSchema(spec, checks=checks, strict=False, ordered=False)
 
 
-def _schema_issues(data: pd.DataFrame, where: _Located) -> list[ContractIssue]:
+def _schema_issues(
+    data: pd.DataFrame, where: _Located, date_order: bool = True
+) -> list[ContractIssue]:
     """Run the pandera schema lazily and translate every failure into a :class:`ContractIssue`."""
     try:
-        _order_schema(data.columns).validate(data, lazy=True)
+        _order_schema(data.columns, date_order).validate(data, lazy=True)
     except SchemaErrors as errors:
         cases = errors.failure_cases
     else:

@@ -118,11 +118,16 @@ def test_risk_through_http_and_pyfunc_agree(
     served: TestClient, pyfuncs: dict[str, PyFuncModel]
 ) -> None:
     lines = order_lines(12)
+    # One line promised before it was ordered: both paths answer it unscored, with the reason.
+    lines[3] = {**lines[3], "promised_date": "2024-01-01"}
     body = served.post("/v1/orders/at-risk", json={"as_of": "2024-03-04", "orders": lines}).json()
     frame = predict(pyfuncs["risk"], pd.DataFrame(lines).assign(as_of="2024-03-04"))
 
     http = pd.DataFrame(body["lines"])
     assert list(http["line_id"]) == list(frame["line_id"])
+    assert list(http["status"]) == list(frame["status"])
+    assert http["status"].iloc[3] == "invalid_dates"
+    assert http["unscored_reason"].iloc[3] == frame["unscored_reason"].iloc[3]
     np.testing.assert_array_equal(http["p_late"], frame["p_late"])
     assert list(http["risk_band"]) == list(frame["risk_band"])
     np.testing.assert_array_equal(http["expected_delay_days"], frame["expected_delay_days"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import joblib
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -59,3 +60,31 @@ def test_refresh_without_a_champion_says_what_to_do(
     config = own_stores(tmp_path, monkeypatch)
     assert main(["refresh", "--data", str(cut_histories[1]), "--config", str(config)]) == 2
     assert "ordercast train demand" in capsys.readouterr().err
+
+
+class _Planted:
+    """A pickle that touches a file when loaded: what a tampered artifact could run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[Path]]:
+        return (Path.touch, (self.marker,))
+
+
+def test_a_tampered_refresh_state_is_refused_before_it_is_unpickled(
+    cut_histories: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    early, full = cut_histories
+    config = own_stores(tmp_path, monkeypatch)
+    assert main(["train", "demand", "--data", str(early), "--config", str(config)]) == 0
+    (state,) = (tmp_path / "artifacts").rglob("refresh/forecaster.joblib")
+    marker = tmp_path / "planted-code-ran"
+    joblib.dump(_Planted(marker), state)
+    capsys.readouterr()
+    assert main(["refresh", "demand", "--data", str(full), "--config", str(config)]) == 2
+    assert not marker.exists()
+    assert "does not match the hash" in capsys.readouterr().err

@@ -9,6 +9,7 @@ registered as ``ordercast-demand`` and the promotion gate decides on ``champion`
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import tempfile
 import time
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 KIND = "demand"
 # The fitted forecaster, kept with each run so that a refresh can start from it.
 FORECASTER_ARTIFACT = "refresh/forecaster.joblib"
+FORECASTER_HASH_TAG = "refresh.sha256"
 
 
 def demand_recipe(settings: Settings) -> dict:
@@ -217,7 +219,14 @@ def log_forecaster(run: RunLog, model: AutoForecaster, workdir: Path) -> None:
     slim = copy.copy(model)
     slim.fits_ = {sid: replace(fit, backtest=()) for sid, fit in model.fits_.items()}
     joblib.dump(slim, path, compress=1)
+    # Unpickling runs code: a refresh checks the file against this before loading it.
+    run.set_tags({FORECASTER_HASH_TAG: file_sha256(path)})
     run.log_artifact(path, str(Path(FORECASTER_ARTIFACT).parent))
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _champion_score(

@@ -33,8 +33,10 @@ from training.model_logging import log_refreshed_pyfunc
 from training.pipelines.common import TrainOutcome, open_registry
 from training.pipelines.demand import (
     FORECASTER_ARTIFACT,
+    FORECASTER_HASH_TAG,
     KIND,
     coherent_forecasts,
+    file_sha256,
     hierarchy_series,
     log_forecaster,
 )
@@ -138,6 +140,15 @@ def _load_forecaster(client: MlflowClient, champion: ModelVersion) -> AutoForeca
                 f"({FORECASTER_ARTIFACT} in run {champion.run_id}): it was trained before "
                 "refreshes existed; run `ordercast train demand --force` once"
             ) from exc
+        recorded = client.get_run(champion.run_id).data.tags.get(FORECASTER_HASH_TAG)
+        found = file_sha256(Path(local))
+        if recorded != found:
+            raise ConfigError(
+                f"demand champion v{champion.version}'s refresh state does not match the hash "
+                f"recorded when it was logged (expected {recorded or 'none recorded'}, found "
+                f"{found}): the artifact store was changed after training, so it is not "
+                "loaded; retrain with `ordercast train demand --force`"
+            )
         try:
             model = joblib.load(local)
         except Exception as exc:  # an older library's pickle: the classes moved on
