@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from forecasting.accuracy import DRIFT_MARGIN, DRIFT_MIN_ROWS, DRIFT_PERIODS
@@ -45,9 +45,24 @@ class DatabaseSettings(BaseModel):
 
 
 class MlflowSettings(BaseModel):
+    """The MLflow store. With a SQLite store, artifacts and training locks live beside its
+    file unless set: a store moved elsewhere must not leave them in this checkout's
+    ``models/`` (other stores keep the project's ``models/`` for the local locks)."""
+
     tracking_uri: str = Field(default_factory=default_tracking_uri)
     artifact_root: Path = DEFAULT_MODELS_DIR / "artifacts"
     lock_dir: Path = DEFAULT_MODELS_DIR / "locks"
+
+    @model_validator(mode="after")
+    def _beside_a_sqlite_store(self) -> MlflowSettings:
+        if not self.tracking_uri.startswith("sqlite:///"):
+            return self
+        folder = Path(self.tracking_uri.removeprefix("sqlite:///")).parent
+        if "artifact_root" not in self.model_fields_set:
+            self.artifact_root = folder / "artifacts"
+        if "lock_dir" not in self.model_fields_set:
+            self.lock_dir = folder / "locks"
+        return self
 
 
 class DemandSettings(BaseModel):
