@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Generic, TypeGuard, TypeVar
 
 from forecasting.cores import AnyCore, CapacityCore, DemandCore, RiskCore
-from training.serving import KINDS, VersionInfo, fits_kind
+from training.serving import KINDS, RegistryUnavailableError, VersionInfo, fits_kind
 
 logger = logging.getLogger(__name__)
 
@@ -68,16 +68,23 @@ def is_risk(loaded: Served) -> TypeGuard[LoadedModel[RiskCore]]:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Every kind's loaded model at one moment, plus the last load error per kind."""
+    """Every kind's loaded model at one moment, plus the last load error per kind.
+
+    ``unreadable`` lists the kinds whose registry could not be read at the last check
+    (unreachable, damaged, deleted): their loaded models still serve, but the service is
+    not ready, since it can no longer follow promotions. A version that fails to load from
+    a readable registry is only listed in ``errors``: the old one serves on, as meant.
+    """
 
     kinds: tuple[str, ...] = KINDS
     models: Mapping[str, Served] = field(default_factory=dict)
     errors: Mapping[str, str] = field(default_factory=dict)
     checked_at: datetime | None = None
+    unreadable: frozenset[str] = frozenset()
 
     @property
     def ready(self) -> bool:
-        return all(kind in self.models for kind in self.kinds)
+        return not self.unreadable and all(kind in self.models for kind in self.kinds)
 
     @property
     def waiting_for(self) -> list[str]:
@@ -118,6 +125,7 @@ class ModelStore:
         with self._lock:
             current = self._snapshot
             models, errors = dict(current.models), {}
+            unreadable: set[str] = set()
             changed = False
             for kind in self._kinds:
                 served = current.models.get(kind)
@@ -126,6 +134,8 @@ class ModelStore:
                 except Exception as exc:  # any failure to load must not stop serving
                     logger.warning("could not load the %s champion: %s", kind, exc)
                     errors[kind] = f"{type(exc).__name__}: {exc}"[:2000]
+                    if isinstance(exc, RegistryUnavailableError):
+                        unreadable.add(kind)
                     continue
                 if served is None or loaded.version != served.version:
                     logger.info("serving %s v%s", kind, loaded.version)
@@ -137,6 +147,7 @@ class ModelStore:
                 models=MappingProxyType(models),  # read-only once published
                 errors=MappingProxyType(errors),
                 checked_at=datetime.now(UTC),
+                unreadable=frozenset(unreadable),
             )
             return self._snapshot, changed
 

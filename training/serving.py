@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -147,36 +148,97 @@ class VersionInfo:
     gate: Mapping[str, str] = field(default_factory=dict)  # gate.* tags: decision, reason
 
 
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` store URI; None for any other store and for
+    in-memory SQLite (nothing on disk to lose)."""
+    if not uri.startswith("sqlite:"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(uri).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).absolute()
+
+
 class RegistryReader:
     """Reads one MLflow store: versions by alias, their facts, their models.
 
     ``tracking_uri`` is the store (``sqlite:///models/mlflow.db``, ``http://host:5000``);
-    ``registry_uri`` defaults to it. Safe to share between threads: it holds no state
-    beyond its client.
+    ``registry_uri`` defaults to it. Safe to share between threads: its client and the
+    identity of a SQLite store's file are guarded by a lock.
+
+    A SQLite store is checked on every read: an open connection keeps reading a file that
+    was deleted or moved away (the process holds its handle), so without the check a store
+    removed under a running server would go on answering from the ghost file.
     """
 
     def __init__(self, tracking_uri: str, registry_uri: str | None = None) -> None:
         self.tracking_uri = tracking_uri
         self.registry_uri = registry_uri or tracking_uri
         self._client: MlflowClient | None = None
+        self._database = sqlite_file(self.registry_uri)
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file last read
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> MlflowClient:
-        """The store's client, made on first use: a store that is down or damaged when the
-        service starts fails each read with :class:`RegistryUnavailableError` (so ``/ready``
-        says why) and is picked up once it is back."""
+        """The store's client, made on first use: a store that is down, damaged or (SQLite)
+        gone fails each read with :class:`RegistryUnavailableError` (so ``/ready`` says
+        why) and is picked up once it is back."""
         from mlflow.tracking import MlflowClient
 
-        if self._client is None:
-            try:
-                self._client = MlflowClient(
-                    tracking_uri=self.tracking_uri, registry_uri=self.registry_uri
-                )
-            except Exception as exc:  # SQLAlchemy, HTTP and OS errors alike: say which store
-                raise unavailable(self.tracking_uri, exc) or RegistryUnavailableError(
-                    str(exc)
-                ) from exc
-        return self._client
+        with self._lock:
+            self._check_database()
+            if self._client is None:
+                try:
+                    self._client = MlflowClient(
+                        tracking_uri=self.tracking_uri, registry_uri=self.registry_uri
+                    )
+                except Exception as exc:  # SQLAlchemy, HTTP and OS errors alike: say which
+                    raise unavailable(self.tracking_uri, exc) or RegistryUnavailableError(
+                        str(exc)
+                    ) from exc
+            return self._client
+
+    def _check_database(self) -> None:
+        """For a SQLite store: raise :class:`RegistryUnavailableError` when its file is
+        missing; reconnect when the file at its path is not the one read before."""
+        if self._database is None:
+            return
+        try:
+            found = self._database.stat()
+        except FileNotFoundError:
+            had_read_it = self._identity is not None
+            self._disconnect()  # let go of the vanished file rather than read it on
+            what = "no longer exists (deleted or moved away)" if had_read_it else "does not exist"
+            raise RegistryUnavailableError(
+                f"the model registry database {self._database} {what}; restore it there, or "
+                "point MLFLOW_TRACKING_URI at the store's new place and restart. The models "
+                "already loaded keep serving"
+            ) from None
+        identity = (found.st_dev, found.st_ino)
+        if self._identity is not None and identity != self._identity:
+            self._disconnect()  # a new file at the same path (a restore): open that one
+        self._identity = identity
+
+    def _disconnect(self) -> None:
+        """Close every pooled connection to this store, so the next read opens the file now
+        at its path. MLflow keeps one engine per URI for the whole process (a class-level
+        map), so a new client alone would reuse connections to the old file; the lookup
+        below creates nothing when the engine does not exist."""
+        from mlflow.store.model_registry.sqlalchemy_store import (
+            SqlAlchemyStore as RegistryStore,
+        )
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+        for store_class in (TrackingStore, RegistryStore):
+            for uri in {self.tracking_uri, self.registry_uri}:
+                engine = store_class._engine_map.get(uri)
+                if engine is not None:
+                    engine.dispose()
+        self._client = None
+        self._identity = None
 
     def by_alias(self, name: str, alias: str) -> ModelVersion | None:
         """The version of registered model ``name`` that ``alias`` points at; None when the
