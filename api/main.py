@@ -1,10 +1,8 @@
-"""The FastAPI app: assembly only. Models load in the lifespan, off the request path."""
+"""The FastAPI app: assembly only. Models load in a background thread, off the request path."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import FastAPI
@@ -14,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api import errors
 from api.accuracy_cache import AccuracyCache
 from api.middleware import RequestContext
-from api.model_store import Loader, ModelStore
+from api.model_store import Loader, ModelStore, Poller
 from api.order_store import OrderStoreHandle
 from api.response_cache import ResponseCache
 from api.routes import accuracy, admin, forecasts, health, ingest, models, orders
@@ -22,8 +20,6 @@ from api.security import KeyRing, is_loopback
 from forecasting.errors import ConfigError
 from ordercast.settings import Settings, load_settings
 from training.serving import KINDS
-
-logger = logging.getLogger(__name__)
 
 DESCRIPTION = """Demand forecasts with intervals, site capacity outlooks and at-risk order
 scores from the MLflow registry's **champion** models.
@@ -45,7 +41,9 @@ def create_app(
 
     ``settings`` default to :func:`ordercast.settings.load_settings`; ``loader`` defaults to
     the MLflow registry at ``settings.mlflow.tracking_uri``; ``kinds`` are the model kinds
-    ``/ready`` waits for; ``poll`` starts the background registry poller.
+    ``/ready`` waits for; ``poll`` loads the champions in a background thread once the
+    server is up and re-checks every ``api.poll_seconds`` (without it they are loaded once,
+    before the app serves: what tests want).
     Raises :class:`ConfigError` when no API key is configured and the host is not loopback.
     """
     settings = settings or load_settings()
@@ -55,22 +53,26 @@ def create_app(
             f"no API keys configured: refusing to serve on {settings.api.host}, which is not a "
             "loopback address. Set ORDERCAST_API_KEYS='key1:read,key2:admin' or api.api_keys."
         )
+    source = "the model loader"
     if loader is None:
         from api.registry_loader import registry_loader
 
         loader = registry_loader(settings.mlflow.tracking_uri)
-    store = ModelStore(loader, kinds)
+        source = f"the model registry at {settings.mlflow.tracking_uri}"  # redacted by /ready
+    store = ModelStore(loader, kinds, source=source)
     order_store = OrderStoreHandle(settings.database.url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(store.refresh)
-        task = asyncio.create_task(_poll(store, settings.api.poll_seconds)) if poll else None
+        poller = Poller(store, settings.api.poll_seconds) if poll else None
+        if poller is None:
+            await run_in_threadpool(store.refresh)  # no poller: load once, before serving
+        else:
+            # Listen at once: the first load runs in the poller, /ready is 503 until it is done.
+            poller.start()
         yield
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if poller is not None:
+            poller.stop()
         order_store.dispose()
 
     app = FastAPI(
@@ -98,13 +100,3 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     return app
-
-
-async def _poll(store: ModelStore, seconds: float) -> None:
-    """Pick up alias changes in the registry without a restart, off the request path."""
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await run_in_threadpool(store.refresh)
-        except Exception:  # the poller must outlive a registry outage; refresh logs details
-            logger.exception("registry poll failed")

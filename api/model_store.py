@@ -104,10 +104,17 @@ class ModelStore:
     wait; refreshes are serialised by a lock so two reloads cannot interleave.
     """
 
-    def __init__(self, loader: Loader, kinds: Sequence[str] = KINDS) -> None:
+    def __init__(
+        self, loader: Loader, kinds: Sequence[str] = KINDS, source: str = "the model loader"
+    ) -> None:
         self._loader = loader
         self._kinds = tuple(kinds)
-        self._snapshot = Snapshot(kinds=self._kinds)
+        # Until the first check answers, /ready says what it waits for: a registry that does
+        # not answer for minutes must not look like one that answered "nothing here".
+        pending = f"not loaded yet: waiting for {source} to answer"
+        self._snapshot = Snapshot(
+            kinds=self._kinds, errors=MappingProxyType(dict.fromkeys(self._kinds, pending))
+        )
         self._lock = threading.Lock()
 
     @property
@@ -150,6 +157,38 @@ class ModelStore:
                 unreadable=frozenset(unreadable),
             )
             return self._snapshot, changed
+
+
+class Poller:
+    """Refreshes a :class:`ModelStore` now and then every ``seconds``, in a thread of its
+    own: the server listens before the first load ends, and a registry that is down at
+    start or later is retried at each tick until it answers (``/ready`` recovers by itself).
+
+    A daemon thread rather than the event loop's thread pool: a registry call can hang for
+    minutes (MLflow retries an unreachable server), and neither shutdown nor the pool's
+    workers, which serve requests, should wait on it.
+    """
+
+    def __init__(self, store: ModelStore, seconds: float) -> None:
+        self._store = store
+        self._seconds = seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ordercast-registry", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to end after its current check (not waited for)."""
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._store.refresh()
+            except Exception:  # the poller must outlive anything; refresh logs the details
+                logger.exception("registry poll failed")
+            self._stop.wait(self._seconds)
 
 
 def _settle_heap() -> None:

@@ -26,10 +26,11 @@ def serve(
 ) -> None:
     """Serve forecasts and risk scores from the registry's champion models.
 
-    Reads the registry at MLFLOW_TRACKING_URI (default: the local store under models/),
-    loads each kind's `champion` at start-up and polls for promotions every
-    api.poll_seconds. API keys: ORDERCAST_API_KEYS="key1:read,key2:admin". The
-    interactive docs are at /docs.
+    Reads the registry at MLFLOW_TRACKING_URI (default: the local store under models/).
+    Listens at once and loads each kind's `champion` in the background (/ready is 503,
+    with the reason, until they are loaded), then polls for promotions every
+    api.poll_seconds; a registry that is down is retried at each poll.
+    API keys: ORDERCAST_API_KEYS="key1:read,key2:admin". The interactive docs are at /docs.
     """
     import logging
 
