@@ -4,12 +4,23 @@
 version with ``mlflow.pyfunc.load_model``, through its own client: nothing here touches
 MLflow's process-wide URIs, so the refresh thread cannot redirect anything else. Registry
 facts (aliases, data tags, backtest metrics) are re-read on every refresh; the model
-itself is loaded only when the ``champion`` alias points at a new version.
+itself is loaded only when the ``champion`` alias points at a new version, and answers one
+query (:func:`warm`) before the store swaps it in.
 """
 
 from __future__ import annotations
 
-from api.model_store import LoadedModel, Loader, Served
+import pandas as pd
+
+from api.model_store import LoadedModel, Loader, Served, is_capacity, is_demand, is_risk
+from forecasting.errors import OrdercastError
+from forecasting.queries import (
+    CapacityQuery,
+    DemandQuery,
+    answer_capacity,
+    answer_demand,
+    answer_risk,
+)
 from training.serving import CHALLENGER, CHAMPION, RegistryReader, model_name
 
 
@@ -26,6 +37,54 @@ def registry_loader(tracking_uri: str) -> Loader:
         if served is not None and served.version == champion.version:
             return served.with_registry(champion, challenger)
         core = reader.load_core(kind, champion.version)
-        return LoadedModel(kind, champion.version, core, champion=champion, challenger=challenger)
+        loaded = LoadedModel(kind, champion.version, core, champion=champion, challenger=challenger)
+        warm(loaded)
+        return loaded
 
     return load
+
+
+def warm(loaded: Served) -> None:
+    """Answer one small query with a just-loaded model, in the loading thread, before it is
+    swapped in: the first request after a swap does not pay for what the model builds
+    lazily, and a model that loads but cannot answer is refused here (the old one keeps
+    serving, /ready lists the error) instead of failing every request.
+
+    A domain refusal (e.g. no 'total' level in this model) is an answer: it passes.
+    Anything else is raised, as a failed load.
+    """
+    try:
+        if is_demand(loaded):
+            answer_demand(loaded.core, DemandQuery(level="total", horizon=1))
+        elif is_capacity(loaded):
+            sites = list(loaded.core.sites_)[:1] or None
+            answer_capacity(loaded.core, CapacityQuery(horizon=1, sites=sites))
+        elif is_risk(loaded):
+            as_of = pd.Timestamp("2024-01-01")
+            answer_risk(loaded.core, warm_up_line(as_of), as_of)
+    except OrdercastError:
+        return
+    except Exception as exc:
+        raise RuntimeError(
+            f"{model_name(loaded.kind)} v{loaded.version} loaded but failed a warm-up query "
+            f"({type(exc).__name__}: {exc}); not serving it. Fix or retrain it, or promote "
+            "another version"
+        ) from exc
+
+
+def warm_up_line(as_of: pd.Timestamp) -> pd.DataFrame:
+    """One open order line, as the at-risk route builds its frame from a request."""
+    from api.routes.orders import OrderLine, orders_frame  # the route's own conversion
+
+    line = OrderLine.model_validate(
+        {
+            "order_id": "warm-up",
+            "line_id": "warm-up-1",
+            "sku": "warm-up",
+            "site": "warm-up",
+            "order_date": f"{as_of - pd.Timedelta(days=3):%Y-%m-%d}",
+            "promised_date": f"{as_of + pd.Timedelta(days=2):%Y-%m-%d}",
+            "quantity": 1,
+        }
+    )
+    return orders_frame([line])

@@ -1,0 +1,88 @@
+"""Champion swaps under load (#16 item 13): a new champion is loaded and answers one query
+before it is swapped in, so requests during a reload are answered by the old version and
+never fail, even when the new one loads but cannot answer; then by the next good one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+
+from api.main import create_app
+from tests.api.conftest import live_server
+from tests.api.fakes import FakeCapacity
+from tests.api.registry import RealRegistry
+
+DEADLINE_SECONDS = 120  # generous: nothing here asserts a duration
+OUTLOOK = {"sites": ["SITE-A"], "horizon": 3}
+
+
+class CannotAnswer(FakeCapacity):
+    """A capacity model that loads fine and fails every query (a broken refit, say)."""
+
+    def predict(
+        self,
+        horizon: int,
+        sites: Sequence[str] | None = None,
+        scenario: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        raise RuntimeError("this capacity model cannot answer")
+
+
+def test_requests_during_swaps_are_answered_by_a_working_version(tmp_path: Path) -> None:
+    store = RealRegistry(tmp_path)
+    store.promote("capacity", store.register("capacity"))
+    app = create_app(store.settings, kinds=("capacity",), poll=False)
+    seen: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    with live_server(app) as url:
+
+        def ask() -> None:
+            with httpx.Client(base_url=url, timeout=60) as http:
+                while not stop.is_set():
+                    try:
+                        r = http.post("/v1/forecasts/capacity", json=OUTLOOK)
+                        answer = (r.status_code, r.json().get("model_version"))
+                    except httpx.HTTPError:  # a connection dropped by a failing request
+                        answer = (0, None)
+                    with lock:
+                        seen.append(answer)
+
+        def count(version: str) -> int:
+            with lock:
+                return sum(1 for _, v in seen if v == version)
+
+        threads = [threading.Thread(target=ask) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        try:
+            with httpx.Client(base_url=url, timeout=120) as admin:
+                broken = store._log("capacity", CannotAnswer())
+                store.promote("capacity", broken)
+                refused = admin.post("/v1/admin/reload").json()
+                good = store.register("capacity")
+                store.promote("capacity", good)
+                swapped = admin.post("/v1/admin/reload").json()
+                after = admin.post("/v1/forecasts/capacity", json=OUTLOOK).json()
+            deadline = time.monotonic() + DEADLINE_SECONDS
+            while count(good) < 20:  # requests go on against the new version too
+                assert time.monotonic() < deadline, "no request reached the new version"
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=60)
+
+    assert refused["models"] == {"capacity": "1"}
+    assert "cannot answer" in refused["errors"]["capacity"]
+    assert swapped["models"] == {"capacity": good} and swapped["errors"] == {}
+    assert {status for status, _ in seen} == {200}, [s for s in seen if s[0] != 200][:3]
+    assert {version for _, version in seen} == {"1", good}
+    assert after["model_version"] == good  # a request after the reload gets the new one
