@@ -18,6 +18,7 @@ from api.response_cache import ResponseCache
 from api.routes import accuracy, admin, forecasts, health, ingest, models, orders
 from api.security import KeyRing, is_loopback
 from forecasting.errors import ConfigError
+from forecasting.redaction import redact
 from ordercast.settings import Settings, load_settings
 from training.serving import KINDS
 
@@ -58,7 +59,7 @@ def create_app(
         from api.registry_loader import registry_loader
 
         loader = registry_loader(settings.mlflow.tracking_uri)
-        source = f"the model registry at {settings.mlflow.tracking_uri}"  # redacted by /ready
+        source = f"the model registry at {redact(settings.mlflow.tracking_uri)}"
     store = ModelStore(loader, kinds, source=source)
     order_store = OrderStoreHandle(settings.database.url)
 
