@@ -348,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         ours_url, theirs_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{theirs_port}"
-        wait_until_up(f"{ours_url}/health", ours, logs["ordercast"])
+        # /health answers at once; /ready once the champions are loaded (503 before).
+        wait_until_up(f"{ours_url}/ready", ours, logs["ordercast"])
         wait_until_up(f"{theirs_url}/ping", theirs, logs["mlflow"])
         ready = httpx.get(f"{ours_url}/ready").json()
         ours_bodies = [
