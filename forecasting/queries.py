@@ -35,6 +35,7 @@ from forecasting.risk.line_status import (
     SCORED,
     line_status,
 )
+from forecasting.risk.model import OUTPUT_COLUMNS as RISK_OUTPUT_COLUMNS
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 
@@ -172,13 +173,8 @@ def first_duplicate(line_ids: Iterable[object]) -> int | None:
 
 
 # The columns of a risk answer: the scorer's, then whether and why not a line was scored.
-RISK_SCORE_COLUMNS = (
-    "p_late",
-    "risk_band",
-    "expected_delay_days",
-    "reason_1",
-    "reason_2",
-    "reason_3",
+RISK_SCORE_COLUMNS = tuple(
+    c for c in RISK_OUTPUT_COLUMNS if c not in ("order_id", "line_id", "promised_date")
 )
 RISK_COLUMNS = (
     "order_id",

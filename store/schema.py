@@ -9,7 +9,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 
-from forecasting.contract import DATE_COLUMNS, NUMERIC_COLUMNS, REQUIRED_COLUMNS
+from forecasting.contract import (
+    CANONICAL_COLUMNS,
+    DATE_COLUMNS,
+    NUMERIC_COLUMNS,
+    REQUIRED_COLUMNS,
+)
 
 metadata = sa.MetaData()
 
@@ -27,20 +32,9 @@ def _line_column(name: str) -> sa.Column:
     return sa.Column(name, sa.Text, nullable=nullable)
 
 
-LINE_COLUMNS: tuple[str, ...] = (
-    "order_id",
-    "sku",
-    "site",
-    "order_date",
-    "promised_date",
-    "quantity",
-    "channel",
-    "customer",
-    "region",
-    "ship_date",
-    "delivered_date",
-    "unit_price",
-)
+# The contract's columns other than the key, in the contract's order: one typed SQL column
+# each (``line_id`` is the primary key, every other column of an export goes to attributes).
+LINE_COLUMNS: tuple[str, ...] = tuple(c for c in CANONICAL_COLUMNS if c != "line_id")
 
 ingest_batches = sa.Table(
     "ingest_batches",
