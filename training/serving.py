@@ -55,6 +55,9 @@ MODEL_HASH_TAG = "model.sha256"
 ABSENT_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
 
 
+WRITTEN_ON_LOAD = Path("registered_model_meta")
+
+
 class UnverifiedModelError(OrdercastError):
     """A model's files do not match the hash recorded when it was registered (or none was
     recorded): they are not loaded, since unpickling them would run whatever they hold."""
@@ -62,9 +65,18 @@ class UnverifiedModelError(OrdercastError):
 
 def package_digest(folder: Path) -> str:
     """The SHA-256 (hex) of a model package: every file under ``folder``, by its relative
-    path and content, in path order; the same folder uploaded and downloaded hashes alike."""
+    path and content, in path order; the same folder uploaded and downloaded hashes alike.
+
+    Left out: ``registered_model_meta``, the name and version MLflow writes into a model's
+    folder whenever it is loaded as ``models:/...``, into the store itself when the
+    artifacts are local (a notebook or ``mlflow models serve`` does it); it is YAML that
+    nothing executes.
+    """
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    files = (
+        p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder) != WRITTEN_ON_LOAD
+    )
+    for path in sorted(files):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         with path.open("rb") as handle:
             digest.update(hashlib.file_digest(handle, "sha256").digest())

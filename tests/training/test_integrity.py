@@ -145,3 +145,16 @@ def test_risk_score_verifies_a_models_reference(
     assert main(argv) == 2
     assert "artifact store was changed after registration" in capsys.readouterr().err
     assert not marker.exists(), "the planted pickle ran"
+
+
+def test_a_models_uri_load_by_mlflow_itself_does_not_break_verification(
+    risk_store: RealRegistry,
+) -> None:
+    # MLflow writes registered_model_meta into a local store's model folder whenever anyone
+    # (a notebook, `mlflow models serve`) loads it as models:/...; that must not lock us out.
+    uri = risk_store.settings.mlflow.tracking_uri
+    source = risk_store.client.get_model_version("ordercast-risk", "1").source
+    folder = Path(url2pathname(urlparse(source).path))
+    (folder / "registered_model_meta").write_text("model_name: ordercast-risk\nversion: 1\n")
+    reader = RegistryReader(uri)
+    assert reader.load_core("risk", "1") is not None
