@@ -95,7 +95,7 @@ def test_ingest_train_refresh_serve_and_score(
         assert f"{int((~updated).sum())} new" in said.replace(",", "")
         assert f"{int(updated.sum())} updated" in said.replace(",", "")
 
-        app = create_app(load_settings(config), poll=False)
+        app = create_app(load_settings(config), kinds=("demand",), poll=False)
         with live_server(app) as base:
             headers = {"X-API-Key": ADMIN_KEY}
             request = {"sku": "SKU-00001", "site": "SITE-1", "horizon": 2}
