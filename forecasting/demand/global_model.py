@@ -33,7 +33,6 @@ from pandas.tseries.offsets import BaseOffset
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import isotonic_regression
-from threadpoolctl import threadpool_limits
 
 from forecasting.demand.base import DEFAULT_QUANTILES, SeriesForecast
 from forecasting.demand.calendar_features import (
@@ -43,9 +42,9 @@ from forecasting.demand.calendar_features import (
     holiday_matrix,
 )
 from forecasting.demand.intervals import finish
+from forecasting.threads import prediction_threads
 
 MIN_POINTS = 8
-SINGLE_THREAD_ROWS = 20_000  # series stepped together below which prediction runs on one thread
 
 
 def default_lags(seasons: Sequence[int], window: int) -> tuple[int, ...]:
@@ -236,10 +235,7 @@ class GlobalBoostedForecaster(BaseEstimator):
             tail = np.asarray(values, dtype=float)[-w:]
             context[i, w - len(tail) : w] = tail
         offset = pd.tseries.frequencies.to_offset(self.freq_)
-        # The booster walks its trees one call each; on a few thousand rows the OpenMP
-        # start-up of every call costs more than the work (2.4x slower on 800 series).
-        threads = 1 if len(histories) < SINGLE_THREAD_ROWS else None
-        with threadpool_limits(limits=threads, user_api="openmp"):
+        with prediction_threads(len(histories)):
             return self._step_forward(context, last_ds, h, offset, future_exog)
 
     def _step_forward(

@@ -36,6 +36,7 @@ from forecasting.risk.reasons import explain
 from forecasting.risk.seed_average import SeedAverage
 from forecasting.risk.split_features import booster_order, split_features
 from forecasting.risk.validation import check_orders
+from forecasting.threads import prediction_threads
 
 OUTPUT_COLUMNS = [
     "order_id",
@@ -272,7 +273,9 @@ class AtRiskModel(BaseEstimator):
         p = self.predict_proba_frame(features)
         lines = orders.loc[snaps["row"].to_numpy()].reset_index(drop=True)
         if self.delay_model_ is not None:
-            delay_if_late = np.clip(self.delay_model_.predict(features[self.features_]), 1, None)
+            with prediction_threads(len(features)):
+                delay = self.delay_model_.predict(features[self.features_])
+            delay_if_late = np.clip(delay, 1, None)
         else:
             delay_if_late = np.full(len(p), self.mean_delay_)
         reasons = explain(self, features, p, lines=lines)

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
+from forecasting.threads import prediction_threads
+
 
 class SeedAverage(ClassifierMixin, BaseEstimator):
     """The mean probability of ``n_models`` copies of ``estimator`` with different seeds.
@@ -32,7 +34,8 @@ class SeedAverage(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """``(n_rows, n_classes)`` probabilities, the copies' mean."""
-        return np.mean([model.predict_proba(X) for model in self.estimators_], axis=0)
+        with prediction_threads(len(X)):
+            return np.mean([model.predict_proba(X) for model in self.estimators_], axis=0)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The most probable class per row."""
