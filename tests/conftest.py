@@ -45,7 +45,7 @@ def _order_store_in_a_temp_folder(tmp_path_factory: pytest.TempPathFactory) -> I
 
 # What makes a test slow here: a real MLflow store or server, a live uvicorn, a training run,
 # a notebook. Marked in one place so `make test-fast` (pytest -m "not slow") stays a unit loop.
-SLOW_FOLDERS = ("training", "notebooks", "reliability")
+SLOW_FOLDERS = ("training", "notebooks", "reliability", "store")  # store: SQLite and PostgreSQL
 SLOW_MODULES = (
     "test_hot_swap.py",
     "test_schemathesis.py",
@@ -55,6 +55,8 @@ SLOW_MODULES = (
     "test_registry_honesty.py",
     "test_fault.py",  # kills an ingest of 200,000 lines mid-batch, on SQLite and PostgreSQL
     "test_planning_loop.py",  # trains, refreshes and serves, on SQLite and PostgreSQL
+    "test_header_limit.py",  # a live uvicorn
+    "test_api_ingest.py",  # the app over HTTP against SQLite and PostgreSQL stores
     "test_refresh.py",  # fits forecasters (demand) or trains (training)
     # Model fits of tens of seconds each (durations of `pytest -m "not slow" --durations`):
     "test_global_model.py",
