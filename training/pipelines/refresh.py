@@ -29,7 +29,6 @@ from forecasting.demand.serving import build_serving_model
 from forecasting.errors import ConfigError
 from ordercast.settings import Settings
 from training import tracking
-from training.model_logging import log_refreshed_pyfunc
 from training.pipelines.common import TrainOutcome, open_registry
 from training.pipelines.demand import (
     FORECASTER_ARTIFACT,
@@ -42,9 +41,8 @@ from training.pipelines.demand import (
 )
 from training.pipelines.refresh_common import (
     nothing_new,
-    promote_refresh,
     published,
-    refresh_tags,
+    record_refresh,
     refreshable_champion,
 )
 from training.progress import Steps
@@ -73,7 +71,6 @@ def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
             steps.close()
             return same
         parent = _load_forecaster(view.client, champion)
-        parent_run = str(champion.run_id)
     with steps.step("refresh"):
         model = refresh_forecaster(parent, series)
     with steps.step("forecast"):
@@ -87,22 +84,15 @@ def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
             cfg.quantiles,
             trained_until=cutoff,
         )
-    log_started = time.perf_counter()
-    tags = refresh_tags(champion, fingerprint)
-    with (
-        steps.step("log"),
-        tempfile.TemporaryDirectory() as workdir,
-        tracking.recorded_run(
-            view.client, view.experiment, f"refresh {fingerprint['data.last_date']}", tags
-        ) as run,
-    ):
-        log_forecaster(run, model, Path(workdir))
-        version = log_refreshed_pyfunc(run, parent_run, core, Path(workdir), view.name)
-        promote_refresh(view, version, champion, tags)
-        now = time.perf_counter()
-        run.log_metrics(
-            steps.metrics() | {"seconds.log": now - log_started, "refresh_seconds": now - started}
-        )
+    version, run_id, tags = record_refresh(
+        view,
+        champion,
+        fingerprint,
+        core,
+        steps,
+        started,
+        lambda run, workdir: log_forecaster(run, model, workdir),
+    )
     steps.close()
     publish_demand(
         settings,
@@ -114,7 +104,7 @@ def refresh(settings: Settings, orders: pd.DataFrame) -> TrainOutcome:
         core=core,
         series=series,
     )
-    return published(KIND, version, champion, tags, started, run.run_id)
+    return published(KIND, version, champion, tags, started, run_id)
 
 
 def _champion(settings: Settings) -> tuple[ModelVersion, Settings]:

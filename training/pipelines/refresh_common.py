@@ -159,29 +159,18 @@ def refresh_core(
         as_of = pd.Timestamp(orders["order_date"].max())
         with steps.step("refresh"):
             model = update(parent, orders, as_of)
-        tags = refresh_tags(champion, fingerprint)
-        log_started = time.perf_counter()
-        with (
-            steps.step("log"),
-            tempfile.TemporaryDirectory() as workdir,
-            tracking.recorded_run(
-                view.client, view.experiment, f"refresh {fingerprint['data.last_date']}", tags
-            ) as run,
-        ):
-            run.log_params({"as_of": f"{as_of:%Y-%m-%d}", PARENT_TAG: champion.version})
-            report(run, model, orders, Path(workdir))
-            version = log_refreshed_pyfunc(
-                run, str(champion.run_id), model, Path(workdir), view.name
-            )
-            promote_refresh(view, version, champion, tags)
-            now = time.perf_counter()
-            run.log_metrics(
-                steps.metrics()
-                | {"seconds.log": now - log_started, "refresh_seconds": now - started}
-            )
+        version, run_id, tags = record_refresh(
+            view,
+            champion,
+            fingerprint,
+            model,
+            steps,
+            started,
+            lambda run, workdir: _report_kind(run, model, orders, workdir, as_of, champion, report),
+        )
     finally:
         steps.close()
-    return published(kind, version, champion, tags, started, run.run_id)
+    return published(kind, version, champion, tags, started, run_id)
 
 
 def load_champion_core(settings: Settings, kind: str, champion: ModelVersion) -> AnyCore:
@@ -194,3 +183,48 @@ def load_champion_core(settings: Settings, kind: str, champion: ModelVersion) ->
             f"cannot load {kind} champion v{champion.version} to refresh it ({exc}); "
             f"retrain it: `ordercast train {kind} --force`"
         ) from exc
+
+
+def _report_kind(
+    run: RunLog,
+    model: Core,
+    orders: pd.DataFrame,
+    workdir: Path,
+    as_of: pd.Timestamp,
+    champion: ModelVersion,
+    report: Callable[[RunLog, Core, pd.DataFrame, Path], None],
+) -> None:
+    run.log_params({"as_of": f"{as_of:%Y-%m-%d}", PARENT_TAG: champion.version})
+    report(run, model, orders, workdir)
+
+
+def record_refresh(
+    view: RegistryView,
+    champion: ModelVersion,
+    fingerprint: dict[str, object],
+    core: object,
+    steps: Steps,
+    started: float,
+    extra: Callable[[RunLog, Path], None],
+) -> tuple[str, str, dict[str, object]]:
+    """The ``log`` step every refresh ends with: a run tagged as a refresh of ``champion``,
+    the kind's ``extra`` reports logged in it, ``core`` registered in the parent's pyfunc
+    package and promoted, the step times as metrics. Returns the version, the run id and
+    the run's tags."""
+    tags = refresh_tags(champion, fingerprint)
+    log_started = time.perf_counter()
+    with (
+        steps.step("log"),
+        tempfile.TemporaryDirectory() as workdir,
+        tracking.recorded_run(
+            view.client, view.experiment, f"refresh {fingerprint['data.last_date']}", tags
+        ) as run,
+    ):
+        extra(run, Path(workdir))
+        version = log_refreshed_pyfunc(run, str(champion.run_id), core, Path(workdir), view.name)
+        promote_refresh(view, version, champion, tags)
+        now = time.perf_counter()
+        run.log_metrics(
+            steps.metrics() | {"seconds.log": now - log_started, "refresh_seconds": now - started}
+        )
+    return version, run.run_id, tags
