@@ -77,7 +77,7 @@ def dask_client(address: str | None) -> Iterator[object | None]:
 
 def forecast(
     series: Path = typer.Argument(..., help=SERIES_HELP),
-    horizon: int = typer.Option(..., "--horizon", "-h", min=1, help="Periods to forecast."),
+    horizon: int = typer.Option(..., "--horizon", "-H", min=1, help="Periods to forecast."),
     out: Path = typer.Option(..., "--out", help="Forecast file (.csv, .csv.gz or .parquet)."),
     freq: str | None = typer.Option(
         None, help="Pandas offset alias (h, D, W, MS, ME, QS, YS, ...); inferred when omitted."
@@ -158,7 +158,7 @@ def forecast(
 
 def backtest(
     series: Path = typer.Argument(..., help=SERIES_HELP),
-    horizon: int = typer.Option(..., "--horizon", "-h", min=1, help="Periods per window."),
+    horizon: int = typer.Option(..., "--horizon", "-H", min=1, help="Periods per window."),
     out: Path = typer.Option(..., "--out", help="Metrics file: one row per series, window, model."),
     windows: int = typer.Option(3, min=1, help="Rolling-origin windows."),
     step: int | None = typer.Option(None, help="Periods between window starts (default: horizon)."),
