@@ -11,12 +11,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.accuracy_cache import AccuracyCache
+from api.docs_assets import install_docs
 from api.middleware import RequestContext
 from api.model_store import Loader, ModelStore, Poller
 from api.order_store import OrderStoreHandle
 from api.response_cache import ResponseCache
 from api.routes import accuracy, admin, forecasts, health, ingest, models, orders
-from api.security import KeyRing, is_loopback
+from api.key_file import key_ring
+from api.security import is_loopback
 from forecasting.errors import ConfigError
 from forecasting.redaction import redact
 from ordercast.settings import Settings, load_settings
@@ -48,11 +50,12 @@ def create_app(
     Raises :class:`ConfigError` when no API key is configured and the host is not loopback.
     """
     settings = settings or load_settings()
-    keys = KeyRing.parse(settings.api.api_keys)
+    keys = key_ring(settings.api.api_keys, settings.api.keys_file)
     if keys.empty and not is_loopback(settings.api.host):
         raise ConfigError(
             f"no API keys configured: refusing to serve on {settings.api.host}, which is not a "
-            "loopback address. Set ORDERCAST_API_KEYS='key1:read,key2:admin' or api.api_keys."
+            "loopback address. Create keys with `ordercast keys create NAME --role read|admin` "
+            "(or set ORDERCAST_API_KEYS='key1:read,key2:admin')."
         )
     source = "the model loader"
     if loader is None:
@@ -81,6 +84,8 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load from CDNs: install_docs serves local copies
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -97,6 +102,7 @@ def create_app(
         )
     app.add_middleware(RequestContext, max_body_bytes=settings.api.max_request_bytes)
     errors.install(app)
+    install_docs(app)
     routers = (health, models, forecasts, orders, ingest, accuracy, admin)
     for module in routers:
         app.include_router(module.router)
