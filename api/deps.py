@@ -39,6 +39,7 @@ async def caller_role(
     """The role the presented key grants; 401 without a key or with an unknown one."""
     ring: KeyRing = request.app.state.keys
     if ring.empty:
+        request.state.caller = "local"
         return "admin"  # no keys configured: allowed on loopback only (checked at start-up)
     if not key:
         raise HTTPException(
@@ -46,9 +47,10 @@ async def caller_role(
             "missing API key: send it in the X-API-Key header",
             headers={"WWW-Authenticate": "APIKey"},
         )
-    role = ring.role_of(key)
-    if role is None:
+    holder = ring.holder_of(key)
+    if holder is None:
         raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "APIKey"})
+    request.state.caller, role = holder  # the key's name: who did it, for audit records
     return role
 
 

@@ -16,9 +16,10 @@ ROLES = ("read", "write", "admin")
 
 @dataclass(frozen=True)
 class KeyRing:
-    """sha256 digests of the configured keys and the role each grants."""
+    """sha256 digests of the configured keys, the role each grants and a name for the holder
+    (``ordercast keys`` names its keys; a key from ORDERCAST_API_KEYS is named by position)."""
 
-    digests: tuple[tuple[bytes, str], ...]
+    digests: tuple[tuple[bytes, str, str], ...]
 
     @classmethod
     def parse(cls, spec: str) -> KeyRing:
@@ -32,23 +33,33 @@ class KeyRing:
                 raise ConfigError(
                     f"API key entry #{number}: write key:role with role read, write or admin"
                 )
-            entries.append((_digest(key), role))
+            entries.append((_digest(key), role, f"api-key-{number}"))
         return cls(tuple(entries))
+
+    def with_digests(self, named: list[tuple[str, str, str]]) -> KeyRing:
+        """Add ``(name, role, sha256 hex)`` entries, as ``ordercast keys`` stores them."""
+        added = tuple((bytes.fromhex(sha), role, name) for name, role, sha in named)
+        return KeyRing(self.digests + added)
 
     @property
     def empty(self) -> bool:
         return not self.digests
 
-    def role_of(self, presented: str | None) -> str | None:
-        """The role of a presented key, or None; checks every entry so timing says nothing."""
+    def holder_of(self, presented: str | None) -> tuple[str, str] | None:
+        """``(name, role)`` of a presented key, or None; checks every entry so timing says
+        nothing."""
         if not presented:
             return None
         digest = _digest(presented)
         found = None
-        for known, role in self.digests:
+        for known, role, name in self.digests:
             if hmac.compare_digest(known, digest):
-                found = role
+                found = (name, role)
         return found
+
+    def role_of(self, presented: str | None) -> str | None:
+        holder = self.holder_of(presented)
+        return None if holder is None else holder[1]
 
 
 def allows(role: str | None, needed: str) -> bool:

@@ -24,6 +24,7 @@ from ordercast.commands import (
     data,
     demand,
     ingest,
+    keys,
     models,
     refresh,
     risk,
@@ -60,7 +61,7 @@ def _global_options(
     configure_logging(level=level, json_lines=log_json)
 
 
-for module in (data, ingest, demand, capacity, risk, train, refresh, models, serve, accuracy):
+for module in (data, ingest, demand, capacity, risk, train, refresh, models, keys, serve, accuracy):
     module.register(app)
 
 

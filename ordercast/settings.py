@@ -1,8 +1,8 @@
 """All settings in one typed place: ``configs/default.yaml`` < a user YAML < environment.
 
 Environment variables: ``ORDERCAST_<SECTION>__<FIELD>`` (e.g. ``ORDERCAST_API__PORT``),
-plus the conventional ``MLFLOW_TRACKING_URI``, ``ORDERCAST_API_KEYS`` and
-``ORDERCAST_DATABASE_URL``.
+plus the conventional ``MLFLOW_TRACKING_URI``, ``ORDERCAST_API_KEYS``,
+``ORDERCAST_API_KEYS_FILE`` and ``ORDERCAST_DATABASE_URL``.
 This is the only module that reads configuration files or ``ORDERCAST_*`` variables.
 """
 
@@ -23,6 +23,7 @@ from forecasting.risk.bands import check_bands
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
+DEFAULT_KEYS_FILE = PROJECT_ROOT / "data" / "api-keys.json"
 QUANTILE_GRID = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
 
@@ -136,6 +137,10 @@ class ApiSettings(BaseModel):
     port: int = 8000
     workers: int = 1
     api_keys: str = ""  # "key:role,key:role"; ORDERCAST_API_KEYS overrides
+    # Named keys made by `ordercast keys create`, kept as digests; read at start-up.
+    # load_settings fills in DEFAULT_KEYS_FILE (or ORDERCAST_API_KEYS_FILE); settings built
+    # directly, as tests and embedders do, read no file unless they name one.
+    keys_file: Path | None = None
     max_request_bytes: int = 5_000_000
     max_batch_lines: int = 10_000
     cors_origins: list[str] = Field(default_factory=list)
@@ -212,6 +217,9 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
     keys = os.environ.get("ORDERCAST_API_KEYS")
     if keys is not None:
         values = _merge(values, {"api": {"api_keys": keys}})
+    keys_file = os.environ.get("ORDERCAST_API_KEYS_FILE")
+    if keys_file or not values.get("api", {}).get("keys_file"):
+        values = _merge(values, {"api": {"keys_file": keys_file or str(DEFAULT_KEYS_FILE)}})
     try:
         return Settings(**values)
     except ValidationError as exc:

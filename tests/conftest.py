@@ -36,10 +36,13 @@ def scms_mapping() -> Path:
 def _order_store_in_a_temp_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Point the default order store at a temp file for the whole run, so a test that trains
     (and so publishes forecasts) without naming a store never writes into the checkout's
-    data/ folder; subprocesses inherit it. Tests that need a store name their own."""
+    data/ folder; subprocesses inherit it. Tests that need a store name their own.
+    The API key file too: keys a developer made for `make demo` must not lock tests out."""
     url = f"sqlite:///{tmp_path_factory.mktemp('order-store') / 'orders.db'}"
+    keys = tmp_path_factory.mktemp("api-keys") / "api-keys.json"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ORDERCAST_DATABASE_URL", url)
+        patch.setenv("ORDERCAST_API_KEYS_FILE", str(keys))
         yield
 
 
