@@ -35,6 +35,9 @@ demo: $(VENV)/.installed-base
 	@if $(BIN)/ordercast train --help >/dev/null 2>&1; then \
 	  $(BIN)/ordercast train all --data $(DATA); code=$$?; \
 	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi; fi
+	@echo "API keys for the demo (shown once; \`ordercast keys create NAME --role read\` makes more):"
+	@$(BIN)/ordercast keys create demo-reader --role read --replace
+	@$(BIN)/ordercast keys create demo-admin --role admin --replace
 	@if $(BIN)/ordercast serve --help >/dev/null 2>&1; then \
 	  $(BIN)/ordercast serve --host $(HOST) --port $(PORT); fi
 

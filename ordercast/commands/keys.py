@@ -40,7 +40,7 @@ def create(
     base = f"http://{settings.api.host}:{settings.api.port}"
     typer.echo(f"{name} ({role}): {plain}")
     typer.echo(f"  use it as: curl -H 'X-API-Key: {plain}' {base}/v1/models")
-    typer.echo(f"  kept as a digest in {path}; restart `ordercast serve` to accept it")
+    typer.echo(f"  kept as a digest in {path}; `ordercast serve` reads it at start-up")
 
 
 @keys_app.command("list")
