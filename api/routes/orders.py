@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -10,7 +11,16 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter
 from fastapi.responses import Response
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
 
 from api.deps import ReadRole, RiskModel, SettingsDep
 from api.errors import documented
@@ -50,10 +60,90 @@ IsoDate = Annotated[
 ]
 
 
-class OrderLine(BaseModel):
-    """One open order line, with the order-history contract's field names."""
+# Attributes: any field beyond the contract's, kept as a column the model may use (as
+# `ordercast risk score` keeps a file's other columns). Bounded so that one request cannot
+# make a frame of thousands of columns or megabyte cells.
+CONTRACT_FIELDS = 13  # OrderLine's declared fields
+MAX_LINE_FIELDS = 45  # the 13 contract fields and at least 32 attributes
+MAX_ATTRIBUTE_NAME = 64
+MAX_ATTRIBUTE_TEXT = 256
+MAX_ATTRIBUTE_NUMBER = 1e15
+NUMBER_TEXT = "1e15"
+ATTRIBUTE_NAME = re.compile(rf"[^\x00-\x1f\x7f]{{1,{MAX_ATTRIBUTE_NAME}}}")
+LIMITS = (
+    f"at most {MAX_LINE_FIELDS} fields per line (the {CONTRACT_FIELDS} order-history fields "
+    f"and at least {MAX_LINE_FIELDS - CONTRACT_FIELDS} attributes), attribute names of 1 to "
+    f"{MAX_ATTRIBUTE_NAME} characters without control characters, values text of at most "
+    f"{MAX_ATTRIBUTE_TEXT} characters, a number from -{NUMBER_TEXT} to {NUMBER_TEXT}, "
+    "true/false or null"
+)
 
-    model_config = ConfigDict(extra="forbid")
+
+def _attribute_value(value: object) -> str | int | float | bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        if not (math.isfinite(value) and abs(value) <= MAX_ATTRIBUTE_NUMBER):
+            raise ValueError(
+                f"attribute number {value!r} is outside -{NUMBER_TEXT} to {NUMBER_TEXT}; send "
+                "it as text if it is an identifier"
+            )
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_ATTRIBUTE_TEXT:
+            raise ValueError(
+                f"attribute text of {len(value):,} characters; the limit is {MAX_ATTRIBUTE_TEXT}"
+            )
+        return value
+    raise ValueError(
+        f"an attribute is text, a number, true/false or null, not {type(value).__name__}"
+    )
+
+
+AttributeValue = Annotated[
+    str | int | float | bool | None,
+    PlainValidator(_attribute_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": MAX_ATTRIBUTE_TEXT},
+                {
+                    "type": "number",
+                    "minimum": -MAX_ATTRIBUTE_NUMBER,
+                    "maximum": MAX_ATTRIBUTE_NUMBER,
+                },
+                {"type": "boolean"},
+                {"type": "null"},
+            ],
+            "description": "An attribute: any field beyond the order-history contract's, "
+            "kept as a column the model may use (carrier, product_family, promotion ...)",
+        }
+    ),
+]
+
+
+class OrderLine(BaseModel):
+    """One open order line, with the order-history contract's field names; any other field
+    is an attribute the model may use, as ``ordercast risk score`` keeps a file's other
+    columns (e.g. ``carrier``, ``product_family``, ``promotion``)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "description": "One open order line, with the order-history contract's field "
+            "names. Any other field is an attribute the model may use, as `ordercast risk "
+            "score` keeps a file's other columns (e.g. carrier, product_family, promotion): "
+            f"{LIMITS}.",
+            "maxProperties": MAX_LINE_FIELDS,
+            "propertyNames": {
+                "minLength": 1,
+                "maxLength": MAX_ATTRIBUTE_NAME,
+                "pattern": r"^[^\x00-\x1f\x7f]*$",
+            },
+        },
+    )
+    __pydantic_extra__: dict[str, AttributeValue] = Field(init=False)
+
     order_id: Text
     line_id: Text
     sku: Text
@@ -67,6 +157,32 @@ class OrderLine(BaseModel):
     delivered_date: IsoDate | None = Field(None, description="Leave empty for an open line")
     quantity: Real = Field(gt=0, le=1e9, description="Units")
     unit_price: Real | None = Field(None, ge=0, le=1e9)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_attributes(cls, data: Any) -> Any:
+        # Before the values are read: an oversized line is refused without building it.
+        if not isinstance(data, dict):
+            return data
+        if len(data) > MAX_LINE_FIELDS:
+            first_over = str(list(data)[MAX_LINE_FIELDS])[:80]
+            raise ValueError(
+                f"{len(data)} fields, from '{first_over}' on over the limit: a line holds at "
+                f"most {MAX_LINE_FIELDS} fields; {LIMITS}"
+            )
+        for name in data:
+            if not isinstance(name, str) or not ATTRIBUTE_NAME.fullmatch(name):
+                shown = repr(name)[:80]
+                raise ValueError(
+                    f"attribute name {shown} is not 1 to {MAX_ATTRIBUTE_NAME} characters "
+                    "without control characters"
+                )
+        return data
+
+    @property
+    def attributes(self) -> dict[str, str | int | float | bool | None]:
+        """The fields beyond the contract's, by name, as sent."""
+        return dict(self.model_extra or {})
 
 
 EXAMPLE_LINE: dict[str, Any] = {
@@ -136,7 +252,8 @@ DATE_FIELDS = ("order_date", "promised_date", "ship_date", "delivered_date")
 
 
 def orders_frame(lines: list[OrderLine]) -> pd.DataFrame:
-    """The request's lines as an orders frame (contract columns, datetime64 dates)."""
+    """The request's lines as an orders frame (contract columns, datetime64 dates, then
+    one column per attribute named by any line, in the order first named)."""
     columns: dict[str, Any] = {name: [getattr(line, name) for line in lines] for name in FIELDS}
     for name in DATE_FIELDS:
         columns[name] = pd.to_datetime(pd.Series(columns[name], dtype=object))
@@ -144,7 +261,17 @@ def orders_frame(lines: list[OrderLine]) -> pd.DataFrame:
     columns["unit_price"] = pd.to_numeric(pd.Series(columns["unit_price"], dtype=object))
     # Optional contract columns stay even when every line leaves them empty: a model that
     # uses one as a feature then sees missing values, as in any history, not a missing column.
-    return pd.DataFrame(columns)
+    frame = pd.DataFrame(columns)
+    attributes = [line.attributes for line in lines]
+    names = list(dict.fromkeys(name for fields in attributes for name in fields))
+    for name in names:
+        # As sent (text, number, true/false), as a file's column keeps its values; a null or
+        # a field a line leaves out is missing (NaN), as an empty cell of a CSV export.
+        values = [fields.get(name) for fields in attributes]
+        frame[name] = pd.Series(
+            [np.nan if v is None else v for v in values], index=frame.index, dtype=object
+        )
+    return frame
 
 
 @router.post(
@@ -155,7 +282,10 @@ def orders_frame(lines: list[OrderLine]) -> pd.DataFrame:
     "Send the lines open at `as_of`: the model remembers the lines delivered before its "
     "training date (on-time records, site throughput), so a batch needs no history of its "
     "own; lines delivered since then count only if the batch carries them. "
-    "Line ids must be unique within a batch. Every line sent comes back, in the order sent: "
+    "Line ids must be unique within a batch. Fields beyond the order-history contract "
+    f"(carrier, product_family, promotion ...) are attributes the model may use, as `ordercast "
+    f"risk score` keeps a file's other columns: {LIMITS}. "
+    "Every line sent comes back, in the order sent: "
     "a line already delivered before `as_of`, ordered after it, or whose dates break the "
     "order-history contract (promised or delivered before ordered) has `scored: false`, a "
     "`status` code and an `unscored_reason` instead of a score.",
