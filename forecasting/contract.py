@@ -62,6 +62,19 @@ DATE_ORDER_RULES: tuple[tuple[str, str], ...] = (
 
 _MAX_ISSUES_PER_RULE = 1000
 
+# Exports often key a line by order and line number, with no column of its own: say how a
+# mapping builds the id (forecasting.mapping.KeyRule) where that is what is missing.
+_LINE_ID_FORMS = "line_id: {join: [OrderNo, LineNo]} or line_id: {number_within: OrderNo}"
+_KEY_HINTS = {
+    "line_id": (
+        "No single column identifies a line? Build line_id under the mapping's columns from the "
+        "export's own columns: line_id: {join: [OrderNo, LineNo]} joins order and line number "
+        "(SO123-4), line_id: {number_within: OrderNo} numbers the lines of each order in file "
+        "order (SO123-1, SO123-2)."
+    ),
+    "order_id": "An order id in several columns? Build it: order_id: {join: [Company, OrderNo]}.",
+}
+
 
 @dataclass
 class ValidationReport:
@@ -149,7 +162,8 @@ def validate_orders(
             None,
             None,
             f"missing required column(s): {', '.join(missing)}. Columns present: {present}. "
-            "Rename your columns or map them with a mapping file (--mapping).",
+            "Rename your columns or map them with a mapping file (--mapping)."
+            + "".join(f" {_KEY_HINTS[c]}" for c in missing if c in _KEY_HINTS),
         )
         return ValidationReport(frame=frame.copy(), issues=[issue], source=source)
     if frame.empty:
@@ -353,7 +367,8 @@ def _translate(
                 position,
                 col,
                 f"duplicate line_id '{failure}' (first seen on {where.row_unit} {first_row}); "
-                "every order line needs its own id",
+                "every order line needs its own id (keyed by order and line number? map "
+                f"{_LINE_ID_FORMS})",
             )
         ]
     if col == "quantity" and check.startswith("greater_than"):

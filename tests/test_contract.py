@@ -91,7 +91,8 @@ def test_missing_columns_lists_the_columns_present(tmp_path: Path) -> None:
         (
             "o9,l2,SKU-1,A,2024-01-02,2024-01-05,,2",
             "line 5, column 'line_id': duplicate line_id 'l2' (first seen on line 3); every order "
-            "line needs its own id",
+            "line needs its own id (keyed by order and line number? map line_id: "
+            "{join: [OrderNo, LineNo]} or line_id: {number_within: OrderNo})",
         ),
         (
             "o9,l9,,A,2024-01-02,2024-01-05,,2",
