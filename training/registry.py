@@ -13,6 +13,7 @@ aliases back where they were.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -44,35 +45,75 @@ def decided(version: ModelVersion) -> bool:
     return DECISION_TAG in version.tags and ORPHANED_TAG not in version.tags
 
 
+# Every kind's gate score is a loss (lower is better); the name says which loss, so that a
+# decision, a tag and `ordercast models list` can say what was compared, and which way.
+METRICS = {
+    "demand": "scaled_pinball",  # mean backtest scaled pinball loss of the chosen models
+    "capacity": "backlog_error",  # mean |projected - realised backlog| / mean capacity
+    "risk": "brier",  # Brier score of the lines open at the start of the window
+}
+DIRECTION = "lower is better"
+METRIC_TAG = "gate.metric"
+DIRECTION_TAG = "gate.direction"
+WINDOW_TAG = "gate.window"  # the data and cutoff the score was measured on
+
+
+@dataclass(frozen=True)
+class ChampionScore:
+    """The champion's score on the challenger's evaluation window, and how it was found.
+    ``value`` is None when it could not be found (the champion's recipe is not recorded)."""
+
+    value: float | None
+    basis: str
+
+
 @dataclass(frozen=True)
 class GateDecision:
     promote: bool
     reason: str
 
 
+def score_text(metric: str, score: float) -> str:
+    """``brier 0.1234 (lower is better)``: a score with its metric and direction."""
+    return f"{metric} {score:.4g} ({DIRECTION})"
+
+
 def decide(
+    metric: str,
     new_score: float,
-    champion_score: float | None,
+    champion: ChampionScore | None,
     margin: float,
-    force: bool = False,
-    same_recipe_newer_data: bool = False,
+    promote_anyway: bool = False,
 ) -> GateDecision:
-    """Whether a challenger becomes champion. Scores are losses: lower is better."""
-    if force:
-        return GateDecision(True, "forced (--force)")
-    if champion_score is None:
-        return GateDecision(True, "no champion yet")
-    if same_recipe_newer_data:
-        return GateDecision(True, "same recipe refit on newer data")
-    threshold = champion_score * (1 - margin)
-    if new_score < threshold:
-        return GateDecision(
-            True, f"score {new_score:.4f} beats champion {champion_score:.4f} by > {margin:.0%}"
+    """Whether a challenger becomes champion: only when its score beats the champion's on
+    the same evaluation window by more than ``margin`` (or ``promote_anyway``, --promote).
+
+    Scores are losses: lower is better. ``champion`` is None when there is no champion. A
+    refit of the champion's recipe on newer data gets no free pass: on one window the same
+    recipe scores the same, which does not beat it.
+    """
+    if champion is None:
+        return GateDecision(True, f"no champion yet; {score_text(metric, new_score)}")
+    if champion.value is None:
+        compared = (
+            f"{metric}, {DIRECTION}: champion unknown on this window ({champion.basis}) "
+            f"→ challenger {new_score:.4g}"
         )
+        if promote_anyway:
+            return GateDecision(True, f"promoted by --promote; {compared}")
+        return GateDecision(False, f"{compared}, kept champion (--promote to promote it anyway)")
+    compared = (
+        f"{metric}, {DIRECTION}: champion {champion.value:.4g} → challenger {new_score:.4g} "
+        f"({champion.basis})"
+    )
+    threshold = champion.value * (1 - margin)
+    if promote_anyway:
+        return GateDecision(True, f"promoted by --promote; {compared}")
+    if new_score < threshold:
+        return GateDecision(True, f"{compared}, beats it by more than {margin:.0%}: promoted")
     return GateDecision(
         False,
-        f"score {new_score:.4f} does not beat champion {champion_score:.4f} by {margin:.0%} "
-        f"(needs < {threshold:.4f})",
+        f"{compared}, kept champion (a challenger needs < {threshold:.4g}: {margin:.0%} better)",
     )
 
 
@@ -84,8 +125,11 @@ def record_decision(
     new_score: float,
     champion: ModelVersion | None,
     champion_score: float | None,
+    metric: str,
+    window: str,
+    run_id: str | None = None,
 ) -> None:
-    """Tag the version with the decision and move the aliases.
+    """Tag the version (and its run) with the decision and move the aliases.
 
     In an order a kill cannot leave half done: first the gate's facts and where both aliases
     pointed before (so :func:`recover_interrupted` can put them back), then the aliases,
@@ -96,6 +140,9 @@ def record_decision(
     facts = {
         "gate.reason": decision.reason,
         "gate.score": f"{new_score:.6f}",
+        METRIC_TAG: metric,
+        DIRECTION_TAG: DIRECTION,
+        WINDOW_TAG: window,
         PREVIOUS_CHAMPION_TAG: champion.version if champion else "",
         "gate.champion_score": "" if champion_score is None else f"{champion_score:.6f}",
         PREVIOUS_CHALLENGER_TAG: previous_challenger.version if previous_challenger else "",
@@ -105,9 +152,13 @@ def record_decision(
     client.set_registered_model_alias(name, CHALLENGER, version)
     if decision.promote:
         promote(client, name, version)
-    client.set_model_version_tag(
-        name, version, DECISION_TAG, "promoted" if decision.promote else "rejected"
-    )
+    verdict = "promoted" if decision.promote else "rejected"
+    if run_id is not None:  # the run shows what the gate made of it, as the version does
+        for key in ("gate.reason", "gate.score", METRIC_TAG, DIRECTION_TAG, WINDOW_TAG):
+            client.set_tag(run_id, key, facts[key])
+        client.set_tag(run_id, "gate.champion_score", facts["gate.champion_score"])
+        client.set_tag(run_id, DECISION_TAG, verdict)
+    client.set_model_version_tag(name, version, DECISION_TAG, verdict)
 
 
 def promote(client: MlflowClient, name: str, version: str) -> None:
@@ -146,7 +197,8 @@ def rollback(client: MlflowClient, name: str, to: str | None = None) -> str:
 
 
 def list_versions(client: MlflowClient) -> pd.DataFrame:
-    """Every registered version of every kind, with aliases and gate tags."""
+    """Every registered version of every kind, with aliases, its gate score (metric and
+    direction named), the gate's decision and why."""
     rows = []
     for kind in KINDS:
         name = model_name(kind)
@@ -166,17 +218,30 @@ def list_versions(client: MlflowClient) -> pd.DataFrame:
                     "created": pd.Timestamp(v.creation_timestamp, unit="ms").strftime(
                         "%Y-%m-%d %H:%M"
                     ),
-                    "score": v.tags.get("gate.score", ""),
+                    "score": listed_score(kind, v.tags),
                     "decision": "orphaned"
                     if ORPHANED_TAG in v.tags
                     else v.tags.get(DECISION_TAG, "undecided"),
+                    "reason": v.tags.get("gate.reason", ""),
                     "run_id": v.run_id,
                 }
             )
-    frame = pd.DataFrame(
-        rows, columns=["kind", "version", "aliases", "created", "score", "decision", "run_id"]
-    )
+    columns = ["kind", "version", "aliases", "created", "score", "decision", "reason", "run_id"]
+    frame = pd.DataFrame(rows, columns=columns)
     return frame.sort_values(["kind", "version"]).reset_index(drop=True)
+
+
+def listed_score(kind: str, tags: Mapping[str, str]) -> str:
+    """A version's gate score as ``models list`` shows it: ``brier 0.1234 (lower is
+    better)``; a refresh's is its parent's, and says so."""
+    raw = tags.get("gate.score", "")
+    try:
+        score = float(raw)
+    except ValueError:
+        return raw
+    text = score_text(tags.get(METRIC_TAG) or METRICS.get(kind, "score"), score)
+    parent = tags.get("refresh.parent")
+    return f"{text}, v{parent}'s" if parent else text
 
 
 def recover_interrupted(client: MlflowClient, experiment: str, name: str) -> list[str]:

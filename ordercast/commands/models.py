@@ -17,14 +17,19 @@ CONFIG_HELP = "YAML overriding configs/default.yaml (for the tracking URI)."
 
 @models_app.command("list")
 def list_models(config: Path | None = typer.Option(None, help=CONFIG_HELP)) -> None:
-    """Every version of every kind, with its aliases, gate score and decision."""
+    """Every version of every kind: its aliases, its gate score (every score is a loss:
+    lower is better), the gate's decision, and below the table why."""
     client = tracking.connect(load_settings(config))
     frame = registry.list_versions(client)
-    typer.echo(
-        "no registered models yet: run `ordercast train all`"
-        if frame.empty
-        else frame.to_string(index=False)
-    )
+    if frame.empty:
+        typer.echo("no registered models yet: run `ordercast train all`")
+        return
+    typer.echo(frame.drop(columns="reason").to_string(index=False))
+    reasons = frame[frame["reason"] != ""]
+    if len(reasons):
+        typer.echo("\nwhy:")  # a sentence per version: too long for a table column
+        for row in reasons.itertuples():
+            typer.echo(f"  {row.kind} v{row.version} {row.decision}: {row.reason}")
 
 
 @models_app.command()

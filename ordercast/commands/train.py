@@ -1,8 +1,9 @@
 """``ordercast train``: the scheduler's one command.
 
 Exit codes: 0 trained and promoted (or already up to date), 3 trained but the gate kept
-the champion, 2 bad input or configuration (nothing registered), 1 failure, 4 another
-training of the same kind held the lock past --lock-timeout.
+the champion (the new version scored no better on the same window), 2 bad input or
+configuration (nothing registered), 1 failure, 4 another training of the same kind held
+the lock past --lock-timeout.
 """
 
 from __future__ import annotations
@@ -46,7 +47,16 @@ def train(
     config: Path | None = typer.Option(None, help="YAML overriding configs/default.yaml."),
     as_of: str | None = typer.Option(None, help="Train on orders up to this date (YYYY-MM-DD)."),
     force: bool = typer.Option(
-        False, "--force", help="Promote the new version whatever its score."
+        False,
+        "--force",
+        help="Train even when the champion was already trained on this data with this "
+        "configuration. The gate still decides on promotion.",
+    ),
+    promote: bool = typer.Option(
+        False,
+        "--promote",
+        help="Promote the new version whatever its score (the decision says so, with both "
+        "scores). Does not retrain an up-to-date champion: add --force for that.",
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Validate the data and configuration; write nothing."
@@ -57,7 +67,12 @@ def train(
 ) -> None:
     """Train, track in MLflow, register, and promote when the new version is better.
 
-    Idempotent: the same data and configuration leave the registry as it is.
+    Every score is a loss (lower is better). The new version is promoted only when it beats
+    the champion's score on the same evaluation window by more than gate.margin. A refit of
+    the champion's recipe on newer data scores there what the champion's recipe scores:
+    it does not beat it, and is kept as challenger (exit 3); `ordercast refresh` brings
+    newer orders to the champion, --promote promotes anyway. Idempotent: the same data
+    and configuration leave the registry as it is.
     """
     settings = load_settings(config)
     history = _order_store_history(settings) if data is None and mapping is None else None
@@ -83,6 +98,7 @@ def train(
                     cutoff,
                     force,
                     dry_run,
+                    promote,
                 )
         except LockBusyError as exc:
             say_error(f"error: {exc}")

@@ -17,16 +17,17 @@ import pandas as pd
 from forecasting.capacity import CapacityForecaster
 from forecasting.capacity.flows import site_flows
 from ordercast.settings import Settings
-from training import registry, tracking
+from training import tracking
 from training.model_logging import log_capacity_model
 from training.pipelines.common import (
     TrainOutcome,
+    champion_on_window,
+    evaluation_window,
     finish_run,
+    gate,
     gate_outcome,
     log_data_report,
     record_version,
-    recorded_champion_score,
-    same_recipe,
 )
 from training.pipelines.prelude import HistorySource, open_training
 from training.plots import capacity_plot
@@ -52,7 +53,10 @@ def train(
     as_of: pd.Timestamp | None = None,
     force: bool = False,
     dry_run: bool = False,
+    promote: bool = False,
 ) -> TrainOutcome:
+    """Train, log, register and gate one capacity model. ``force`` trains even when the
+    champion is up to date; ``promote`` promotes whatever the score."""
     start = open_training(
         settings,
         KIND,
@@ -70,14 +74,11 @@ def train(
     known, cutoff = start.history.known, start.history.cutoff
     with steps.step("evaluate"):
         score = backlog_error(known, cutoff)
-    champion_score = recorded_champion_score(champion, recipe_id, score)
-    decision = registry.decide(
-        score,
-        champion_score,
-        settings.gate.margin,
-        force,
-        same_recipe_newer_data=same_recipe(champion, recipe_id),
-    )
+    window = evaluation_window(start.fingerprint, cutoff)
+    # The evaluation takes no setting of the recipe (the seed is the final fit's): any
+    # champion's recipe scores on this window what the challenger's does, under this code.
+    champion_score = champion_on_window(champion, window, recipe_id, score, lambda _: score)
+    decision = gate(settings, KIND, champion_score, score, promote)
     with steps.step("fit and forecast"):
         model = CapacityForecaster(random_state=settings.seed).fit(known, cutoff)
         outlook = model.predict(28)
@@ -114,7 +115,9 @@ def train(
             capacity_plot(group, str(site)).savefig(work / f"utilization-{site}.png", dpi=80)
             run.log_artifact(work / f"utilization-{site}.png", "plots")
         version = log_capacity_model(run, model, work, view.name)
-        record_version(view, version, tags, decision, score, champion_score)
+        record_version(
+            view, version, tags, decision, score, champion_score, KIND, window, run.run_id
+        )
         finish_run(run, steps, start.started, log_started)
     steps.close()
     return gate_outcome(KIND, decision, version, run.run_id, score, champion_score)

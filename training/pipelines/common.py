@@ -5,8 +5,9 @@ the registry view and the reports every run logs. The opening itself is in
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +19,12 @@ from mlflow.tracking import MlflowClient
 
 from forecasting.errors import DataContractError, OrdercastError
 from ordercast.settings import Settings
+from training import registry, tracking
 from training.progress import Steps
-from training.registry import GateDecision, decided
+from training.registry import ChampionScore, GateDecision, decided
 from training.tracking import RunLog
+
+logger = logging.getLogger(__name__)
 
 EXIT_PROMOTED = 0
 EXIT_NOT_PROMOTED = 3
@@ -105,18 +109,29 @@ def up_to_date(
     fingerprint: dict[str, object],
     recipe_id: str,
     force: bool,
+    challenger: ModelVersion | None = None,
 ) -> TrainOutcome | None:
-    """The outcome for a champion already trained on this data with this recipe, else None."""
+    """The outcome for a champion, or a challenger the gate kept out, already trained on
+    this data with this recipe; else None (train)."""
     if champion is None or force:
         return None
-    if not decided(champion):
-        return None  # a version the gate never decided is nobody's twin: train afresh
+    if _trained_on(challenger, fingerprint, recipe_id) and (
+        challenger is not None and challenger.tags.get(registry.DECISION_TAG) == "rejected"
+    ):
+        # Training it again would score what it scored and be kept again: a rerun of the
+        # scheduler's command leaves the registry as it is, and says so, exit code included.
+        return TrainOutcome(
+            kind,
+            EXIT_NOT_PROMOTED,
+            f"up to date: {kind} v{challenger.version} was trained on this data with this "
+            f"configuration and kept as challenger ({challenger.tags.get('gate.reason', '')}); "
+            f"`ordercast models promote {kind} {challenger.version}` promotes it, --force "
+            "retrains",
+            version=challenger.version,
+        )
     if champion.tags.get("refresh.parent"):  # a refresh reselected nothing: a training does
         return None
-    if (
-        champion.tags.get("data.hash") == fingerprint["data.hash"]
-        and champion.tags.get("recipe.hash") == recipe_id
-    ):
+    if _trained_on(champion, fingerprint, recipe_id):
         return TrainOutcome(
             kind,
             EXIT_PROMOTED,
@@ -127,13 +142,26 @@ def up_to_date(
     return None
 
 
+def _trained_on(
+    version: ModelVersion | None, fingerprint: dict[str, object], recipe_id: str
+) -> bool:
+    """Whether the gate decided ``version``, trained on this data with this recipe. A version
+    the gate never decided is nobody's twin: train afresh."""
+    return (
+        version is not None
+        and decided(version)
+        and version.tags.get("data.hash") == fingerprint["data.hash"]
+        and version.tags.get("recipe.hash") == recipe_id
+    )
+
+
 def gate_outcome(
     kind: str,
     decision: GateDecision,
     version: str,
     run_id: str,
     score: float,
-    champion_score: float | None,
+    champion: ChampionScore | None,
 ) -> TrainOutcome:
     """The outcome line and exit code of a trained, registered and gated version."""
     verdict = "promoted to champion" if decision.promote else "kept as challenger"
@@ -144,7 +172,7 @@ def gate_outcome(
         version=version,
         run_id=run_id,
         score=score,
-        champion_score=champion_score,
+        champion_score=None if champion is None else champion.value,
     )
 
 
@@ -156,21 +184,24 @@ class RegistryView:
     experiment: str
     name: str
     champion: ModelVersion | None
+    challenger: ModelVersion | None = None
 
 
 def open_registry(settings: Settings, kind: str, fingerprint: dict[str, object]) -> RegistryView:
     """Connect, find the kind's experiment, archive what a killed training left (the caller
     holds the kind's lock: see :func:`training.registry.recover_interrupted`), apply the
     data gate, look up the champion."""
-    from training import registry, tracking
-
     client = tracking.connect(settings)
     experiment = tracking.experiment_id(client, settings, kind)
     name = registry.model_name(kind)
     registry.recover_interrupted(client, experiment, name)
     data_gate(last_fingerprint(client, experiment), fingerprint, settings)
     return RegistryView(
-        client, experiment, name, registry.version_by_alias(client, name, registry.CHAMPION)
+        client,
+        experiment,
+        name,
+        registry.version_by_alias(client, name, registry.CHAMPION),
+        registry.version_by_alias(client, name, registry.CHALLENGER),
     )
 
 
@@ -178,17 +209,56 @@ def same_recipe(champion: ModelVersion | None, recipe_id: str) -> bool:
     return champion is not None and champion.tags.get("recipe.hash") == recipe_id
 
 
-def recorded_champion_score(
+def evaluation_window(fingerprint: Mapping[str, object], cutoff: pd.Timestamp) -> str:
+    """What a gate score was measured on: the data (orders, and outcomes when fingerprinted)
+    and the cutoff. Two versions with the same window were scored on the same lines."""
+    outcomes = fingerprint.get(tracking.OUTCOME_TAG)
+    data = f"data {fingerprint['data.hash']}" + (f"+{outcomes}" if outcomes else "")
+    return f"{data} to {cutoff:%Y-%m-%d}"
+
+
+def champion_on_window(
     champion: ModelVersion | None,
+    window: str,
     recipe_id: str,
     score: float,
-) -> float | None:
-    """The champion's score on this window: ours under the same recipe, else its gate score."""
+    rerun: Callable[[ModelVersion], float | None],
+) -> ChampionScore | None:
+    """The champion's score on the challenger's evaluation window (None: no champion).
+
+    Its recorded score when it was measured on this window; else the challenger's own when
+    the recipe is the same (on one window one recipe scores the same: a refit on newer data
+    does not beat its champion by being newer); else ``rerun(champion)``, the champion's
+    recipe scored on this window by the pipeline (None when it cannot be).
+    """
     if champion is None:
         return None
+    recorded = champion.tags.get("gate.score", "")
+    if champion.tags.get(registry.WINDOW_TAG) == window and recorded:
+        return ChampionScore(float(recorded), f"v{champion.version} scored on this window")
+    # Its own score, on another window, is shown beside: it is what `models list` shows.
+    own = f"; {float(recorded):.4g} on its own window" if recorded else ""
     if same_recipe(champion, recipe_id):
-        return score
-    return float(champion.tags.get("gate.score", "inf"))
+        return ChampionScore(score, f"v{champion.version}'s recipe, the same, on this window{own}")
+    value = rerun(champion)
+    if value is None:
+        return ChampionScore(None, f"v{champion.version}'s recipe is not recorded{own}")
+    return ChampionScore(value, f"v{champion.version}'s recipe rerun on this window{own}")
+
+
+def gate(
+    settings: Settings,
+    kind: str,
+    champion: ChampionScore | None,
+    score: float,
+    promote: bool,
+) -> GateDecision:
+    """The gate's decision on a challenger scoring ``score``; logged with its reason."""
+    decision = registry.decide(
+        registry.METRICS[kind], score, champion, settings.gate.margin, promote_anyway=promote
+    )
+    logger.info("%s gate: %s", kind, decision.reason)
+    return decision
 
 
 def record_version(
@@ -197,15 +267,25 @@ def record_version(
     tags: dict[str, object],
     decision: GateDecision,
     score: float,
-    champion_score: float | None,
+    champion: ChampionScore | None,
+    kind: str,
+    window: str,
+    run_id: str,
 ) -> None:
     """Tag a new version with its run's facts, then the gate's decision and aliases."""
-    from training import registry
-
     for key, value in tags.items():
         view.client.set_model_version_tag(view.name, version, key, str(value))
     registry.record_decision(
-        view.client, view.name, version, decision, score, view.champion, champion_score
+        view.client,
+        view.name,
+        version,
+        decision,
+        score,
+        view.champion,
+        None if champion is None else champion.value,
+        registry.METRICS[kind],
+        window,
+        run_id,
     )
 
 

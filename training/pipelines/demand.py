@@ -28,15 +28,17 @@ from forecasting.demand.reconcile import Method, reconcile_with_notes
 from forecasting.demand.serving import build_serving_model
 from forecasting.series import build_hierarchy, drop_partial_last_period, prefix_levels
 from ordercast.settings import Settings
-from training import registry, tracking
+from training import tracking
 from training.model_logging import log_demand_model
 from training.pipelines.common import (
     TrainOutcome,
+    champion_on_window,
+    evaluation_window,
     finish_run,
+    gate,
     gate_outcome,
     log_data_report,
     record_version,
-    same_recipe,
 )
 from training.pipelines.prelude import HistorySource, load_history, open_training
 from training.plots import forecast_plot
@@ -130,8 +132,11 @@ def train(
     as_of: pd.Timestamp | None = None,
     force: bool = False,
     dry_run: bool = False,
+    promote: bool = False,
 ) -> TrainOutcome:
-    """Train, log, register and gate one demand model. Nothing is written on a dry run."""
+    """Train, log, register and gate one demand model. Nothing is written on a dry run.
+    ``force`` trains even when the champion is up to date; ``promote`` promotes whatever
+    the score."""
     start = open_training(
         settings,
         KIND,
@@ -153,14 +158,11 @@ def train(
     with steps.step("backtest and fit"):
         model = fit(settings, series)
         new_score = score_of(model)
-        champion_score = _champion_score(settings, series, champion, recipe_id, new_score)
-    decision = registry.decide(
-        new_score,
-        champion_score,
-        settings.gate.margin,
-        force,
-        same_recipe_newer_data=same_recipe(champion, recipe_id),
-    )
+        window = evaluation_window(start.fingerprint, start.history.cutoff)
+        champion_score = champion_on_window(
+            champion, window, recipe_id, new_score, lambda v: _champion_score(settings, series, v)
+        )
+    decision = gate(settings, KIND, champion_score, new_score, promote)
     with steps.step("forecast"):
         forecasts = coherent_forecasts(settings, model, series)
         core = build_serving_model(
@@ -193,7 +195,9 @@ def train(
         log_forecaster(run, model, Path(workdir))
         version = log_demand_model(run, core, Path(workdir), view.name)
         tags["recipe.json"] = settings.demand.model_dump_json()  # version tag only
-        record_version(view, version, tags, decision, new_score, champion_score)
+        record_version(
+            view, version, tags, decision, new_score, champion_score, KIND, window, run.run_id
+        )
         finish_run(run, steps, start.started, log_started)
     steps.close()
     if decision.promote:
@@ -230,20 +234,13 @@ def file_sha256(path: Path) -> str:
 
 
 def _champion_score(
-    settings: Settings,
-    series: pd.DataFrame,
-    champion: ModelVersion | None,
-    recipe_id: str,
-    new_score: float,
+    settings: Settings, series: pd.DataFrame, champion: ModelVersion
 ) -> float | None:
-    """The champion's score on the same windows of the same data: rerun its recipe."""
-    if champion is None:
-        return None
-    if same_recipe(champion, recipe_id):
-        return new_score  # the same recipe on the same data scores the same
+    """The champion's recipe rerun on the same windows of the same data; None when its
+    recipe is not recorded (its own score, on older data, would not be comparable)."""
     recipe = champion.tags.get("recipe.json")
     if not recipe:
-        return float(champion.tags.get("gate.score", "inf"))
+        return None
     previous = settings.model_copy(update={"demand": settings.demand.model_validate_json(recipe)})
     logger.info("scoring champion v%s's recipe on the same windows", champion.version)
     return score_of(fit(previous, series))

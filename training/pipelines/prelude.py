@@ -109,7 +109,7 @@ def open_training(
         return TrainOutcome(kind, EXIT_PROMOTED, _dry_run_message(fingerprint))
     with steps.step("registry"):
         view = open_registry(settings, kind, fingerprint)
-        current = up_to_date(kind, view.champion, fingerprint, recipe_id, force)
+        current = up_to_date(kind, view.champion, fingerprint, recipe_id, force, view.challenger)
     if current is not None:
         steps.close()
         return current

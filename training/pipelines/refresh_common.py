@@ -4,7 +4,8 @@ brings itself up to date in one call (capacity, at-risk).
 
 A refresh registers a new version of the kind's model tagged ``refresh.parent=<champion>``,
 carrying its parent's recipe and gate score (it changes no choice the gate judged) with
-``gate.decision=refresh``, and makes it the champion at once.
+``gate.decision=refresh``, and makes it the champion at once, without a comparison: it
+has no recipe of its own to compare, and ``gate.reason`` says so.
 """
 
 from __future__ import annotations
@@ -99,13 +100,30 @@ def promote_refresh(
         **tags,
         "recipe.json": champion.tags.get("recipe.json", ""),
         "gate.score": champion.tags.get("gate.score", ""),
-        "gate.reason": f"refresh of v{champion.version} with orders up to {tags['data.last_date']}",
+        registry.METRIC_TAG: champion.tags.get(registry.METRIC_TAG, ""),
+        registry.DIRECTION_TAG: registry.DIRECTION,
+        registry.WINDOW_TAG: champion.tags.get(registry.WINDOW_TAG, ""),
+        "gate.reason": refresh_reason(champion, str(tags["data.last_date"])),
         registry.PREVIOUS_CHAMPION_TAG: champion.version,
     }
     for key, value in version_tags.items():
         view.client.set_model_version_tag(view.name, version, key, str(value))
     registry.promote(view.client, view.name, version)
     view.client.set_model_version_tag(view.name, version, registry.DECISION_TAG, "refresh")
+
+
+def refresh_reason(champion: ModelVersion, last_date: str) -> str:
+    """Why a refresh is promoted without a comparison: it keeps every choice the gate judged
+    on its parent (models, boosters, capacity estimate) and only takes in newer orders, so
+    there is no other recipe to compare; the score it carries is its parent's."""
+    score = champion.tags.get("gate.score", "")
+    metric = champion.tags.get(registry.METRIC_TAG) or "score"
+    judged = f"{metric} {float(score):.4g}, {registry.DIRECTION}" if score else "no score"
+    return (
+        f"refresh of v{champion.version} with orders up to {last_date}: promoted without a "
+        f"comparison, as it keeps v{champion.version}'s choices the gate judged ({judged}, "
+        f"on v{champion.version}'s window) and only takes in newer orders"
+    )
 
 
 def published(

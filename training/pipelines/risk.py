@@ -7,6 +7,7 @@ model is then trained on everything known at ``as_of``.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 
 from forecasting.contract import CANONICAL_COLUMNS
 from forecasting.risk.baselines import lane_baseline
@@ -22,16 +24,17 @@ from forecasting.risk.evaluate import calibration_table, feature_importance, ris
 from forecasting.risk.labels import is_late
 from forecasting.risk.model import AtRiskModel
 from ordercast.settings import Settings
-from training import registry, tracking
+from training import tracking
 from training.model_logging import log_risk_model
 from training.pipelines.common import (
     TrainOutcome,
+    champion_on_window,
+    evaluation_window,
     finish_run,
+    gate,
     gate_outcome,
     log_data_report,
     record_version,
-    recorded_champion_score,
-    same_recipe,
 )
 from training.pipelines.prelude import HistorySource, open_training
 from training.plots import calibration_plot, importance_plot
@@ -39,6 +42,7 @@ from training.tracking import RunLog
 
 KIND = "risk"
 EVALUATION_DAYS = 56
+RECIPE_TAG = "recipe.json"  # the model's parameters, for scoring a champion on a later window
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,10 @@ def train(
     as_of: pd.Timestamp | None = None,
     force: bool = False,
     dry_run: bool = False,
+    promote: bool = False,
 ) -> TrainOutcome:
+    """Train, log, register and gate one at-risk model. ``force`` trains even when the
+    champion is up to date; ``promote`` promotes whatever the score."""
     params = model_params(settings)
     start = open_training(
         settings,
@@ -134,18 +141,15 @@ def train(
         return start
     steps, view, champion, recipe_id = start.steps, start.registry, start.champion, start.recipe_id
     orders, cutoff = start.history.orders, start.history.cutoff
+    window = evaluation_window(start.fingerprint, cutoff)
     with steps.step("evaluate"):
         evaluation = window_evaluation(orders, cutoff, params)
+        score = evaluation.metrics["brier"]
+        champion_score = champion_on_window(
+            champion, window, recipe_id, score, lambda v: _champion_brier(v, orders, cutoff)
+        )
     metrics = evaluation.metrics
-    score = metrics["brier"]
-    champion_score = recorded_champion_score(champion, recipe_id, score)
-    decision = registry.decide(
-        score,
-        champion_score,
-        settings.gate.margin,
-        force,
-        same_recipe_newer_data=same_recipe(champion, recipe_id),
-    )
+    decision = gate(settings, KIND, champion_score, score, promote)
     with steps.step("fit and score"):
         model = AtRiskModel(random_state=settings.seed, **params).fit(orders, as_of=cutoff)
         open_now = model.score_lines(orders, cutoff)
@@ -182,7 +186,23 @@ def train(
         )
         _log_reports(run, evaluation, open_now, Path(workdir))
         version = log_risk_model(run, model, example, Path(workdir), view.name)
-        record_version(view, version, tags, decision, score, champion_score)
+        tags[RECIPE_TAG] = json.dumps(params)  # version tag only: what a rerun needs
+        record_version(
+            view, version, tags, decision, score, champion_score, KIND, window, run.run_id
+        )
         finish_run(run, steps, start.started, log_started)
     steps.close()
     return gate_outcome(KIND, decision, version, run.run_id, score, champion_score)
+
+
+def _champion_brier(
+    champion: ModelVersion, orders: pd.DataFrame, cutoff: pd.Timestamp
+) -> float | None:
+    """The champion's recipe scored on this window; None when its parameters are not
+    recorded (a version from before they were)."""
+    recorded = champion.tags.get(RECIPE_TAG)
+    if not recorded:
+        return None
+    params = json.loads(recorded)
+    params["bands"] = tuple(params["bands"])
+    return window_evaluation(orders, cutoff, params).metrics["brier"]
