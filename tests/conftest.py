@@ -61,6 +61,8 @@ SLOW_MODULES = (
     "test_header_limit.py",  # a live uvicorn
     "test_api_ingest.py",  # the app over HTTP against SQLite and PostgreSQL stores
     "test_refresh.py",  # fits forecasters (demand) or trains (training)
+    "test_new_user.py",  # trains all three kinds and serves them from a subprocess
+    "test_fuzz_commands.py",  # hypothesis writes 240 files through six commands
     # Model fits of tens of seconds each (durations of `pytest -m "not slow" --durations`):
     "test_global_model.py",
     "test_auto.py",
