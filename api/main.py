@@ -12,12 +12,21 @@ from starlette.concurrency import run_in_threadpool
 from api import errors
 from api.accuracy_cache import AccuracyCache
 from api.docs_assets import install_docs
+from api.key_file import key_ring
 from api.middleware import RequestContext
 from api.model_store import Loader, ModelStore, Poller
 from api.order_store import OrderStoreHandle
 from api.response_cache import ResponseCache
-from api.routes import accuracy, admin, forecasts, health, ingest, models, orders
-from api.key_file import key_ring
+from api.routes import (
+    accuracy,
+    admin,
+    forecast_batch,
+    forecasts,
+    health,
+    ingest,
+    models,
+    orders,
+)
 from api.security import is_loopback
 from forecasting.errors import ConfigError
 from forecasting.redaction import redact
@@ -103,7 +112,7 @@ def create_app(
     app.add_middleware(RequestContext, max_body_bytes=settings.api.max_request_bytes)
     errors.install(app)
     install_docs(app)
-    routers = (health, models, forecasts, orders, ingest, accuracy, admin)
+    routers = (health, models, forecasts, forecast_batch, orders, ingest, accuracy, admin)
     for module in routers:
         app.include_router(module.router)
     return app
