@@ -21,6 +21,7 @@ from forecasting.queries import (
     answer_demand,
     answer_risk,
 )
+from training.registry import DECISION_TAG, PREVIOUS_CHAMPION_TAG
 from training.serving import CHALLENGER, CHAMPION, RegistryReader, model_name
 
 
@@ -34,6 +35,21 @@ def registry_loader(tracking_uri: str) -> Loader:
         if champion is None:
             raise LookupError(f"{name} has no '{CHAMPION}' version in the registry yet")
         challenger = reader.info(name, CHALLENGER)
+        if DECISION_TAG not in champion.gate:
+            # The alias moved but the gate's last write is missing: a training is writing its
+            # decision right now, or was killed before it (the next training puts the alias
+            # back). Either way not a champion yet: keep what serves, or serve the version
+            # the alias pointed at before.
+            if served is not None:
+                return served
+            previous = champion.gate.get(PREVIOUS_CHAMPION_TAG, "")
+            if not previous:
+                raise LookupError(
+                    f"{name}@{CHAMPION} points at v{champion.version}, which has no gate "
+                    "decision (its training was interrupted or is finishing); run `ordercast "
+                    f"train {kind}`, or `ordercast models promote {kind} VERSION`"
+                )
+            champion = reader.version_info(name, previous)
         if served is not None and served.version == champion.version:
             return served.with_registry(champion, challenger)
         core = reader.load_core(kind, champion.version)

@@ -261,11 +261,23 @@ class RegistryReader:
     def info(self, name: str, alias: str) -> VersionInfo | None:
         """Registry facts about the version ``alias`` points at (None when unset): when it
         was registered, its run's metrics, its data/code and gate tags."""
+        mv = self.by_alias(name, alias)
+        return None if mv is None else self._facts(mv)
+
+    def version_info(self, name: str, version: str) -> VersionInfo:
+        """Registry facts about version ``version`` of ``name`` (:class:`ConfigError` when
+        there is no such version)."""
         from mlflow.exceptions import MlflowException
 
-        mv = self.by_alias(name, alias)
-        if mv is None:
-            return None
+        try:
+            mv = self.client.get_model_version(name, str(version))
+        except MlflowException as exc:
+            raise ConfigError(f"{name} has no version {version} in {self._where()}") from exc
+        return self._facts(mv)
+
+    def _facts(self, mv: ModelVersion) -> VersionInfo:
+        from mlflow.exceptions import MlflowException
+
         scores: dict[str, float] = {}
         if mv.run_id:
             try:
