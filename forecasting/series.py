@@ -5,13 +5,16 @@ sums by ``numpy.bincount`` over (series, period) codes, so 10 million lines take
 
 Period labels follow pandas' resample convention: the day for ``D``, the hour for
 ``h``, the period *start* for ``MS``, ``QS``, ``YS``, and the period *end* for ``W``
-(a week ending Sunday), ``W-MON`` (ending Monday), ``ME``, ``QE``, ``YE``.
+(a week ending Sunday), ``W-MON`` (ending Monday), ``ME``, ``QE``, ``YE``. Aliases
+pandas 2.2 deprecated (``Q``, ``M``, ``Y``, ``A``, ``H``, ``T``...) are read as their
+current names (``QE-DEC``, ``ME``, ``YE-DEC``, ``h``, ``min``): see :func:`canonical_freq`.
 Every series spans the same periods, from the first to the last period with an order
 at any key, with zeros where it had none.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Literal
@@ -26,6 +29,29 @@ TOTAL_ID = "__total__"
 KEY_SEPARATOR = "|"
 Measure = Literal["quantity", "lines", "orders"]
 _RIGHT_LABELLED = {"W", "ME", "QE", "YE", "BME", "BQE", "BYE", "SME"}
+# A last period missing at most this share of its days is kept: a quarter whose export
+# stopped a day early is 99% there, and dropping it would throw away the newest quarter;
+# a week missing a day (14%) still reads as a slump and is dropped.
+PARTIAL_TOLERANCE = 0.05
+
+
+def canonical_freq(freq: str) -> str:
+    """The pandas alias of ``freq`` as pandas 2.2+ names it: 'Q' -> 'QE-DEC', 'M' -> 'ME',
+    'W' -> 'W-SUN', 'H' -> 'h'. Raises :class:`ConfigError` for an unknown alias.
+
+    Read once at the edge, so no later ``date_range`` or ``to_offset`` on the old name
+    warns (a FutureWarning per call) or changes meaning when pandas drops the alias.
+    """
+    try:
+        with warnings.catch_warnings():
+            # The deprecated spelling is exactly what this function translates.
+            warnings.simplefilter("ignore", FutureWarning)
+            offset = to_offset(freq)
+    except ValueError as exc:
+        raise ConfigError(
+            f"unknown frequency '{freq}'; use a pandas alias such as D, W, W-MON, MS, ME, QE, h"
+        ) from exc
+    return str(offset.freqstr)
 
 
 def series_id_for(keys: Mapping[str, object], by: Sequence[str]) -> str:
@@ -52,12 +78,7 @@ def level_name(by: Sequence[str]) -> str:
 
 def period_labels(dates: pd.Series, freq: str) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """The period labels spanning ``dates`` and each date's position among them."""
-    try:
-        offset = to_offset(freq)
-    except ValueError as exc:
-        raise ConfigError(
-            f"unknown frequency '{freq}'; use a pandas alias such as D, W, W-MON, MS, ME, h"
-        ) from exc
+    offset = to_offset(canonical_freq(freq))
     values = pd.DatetimeIndex(dates)
     first, last = values.min(), values.max()
     rule = offset.rule_code.split("-")[0]
@@ -217,19 +238,27 @@ def prefix_levels(hierarchy: pd.DataFrame) -> pd.DataFrame:
 def drop_partial_last_period(
     series: pd.DataFrame, freq: str, last_date: pd.Timestamp
 ) -> pd.DataFrame:
-    """The series without their last period when the data end before that period does.
+    """The series without their last period when the data miss more than
+    :data:`PARTIAL_TOLERANCE` of its days.
 
     A history that stops on a Tuesday holds two days of the last week: read as a whole
-    week it looks like a slump that every model would carry into the forecast.
+    week it looks like a slump that every model would carry into the forecast. A last
+    quarter (or month, year) missing only a day or so is kept as it is: its total counts
+    the days present, a shortfall of at most 5%, where dropping it would lose the newest
+    period. Daily and finer periods are always whole.
     """
     if series.empty:
         return series
-    offset = to_offset(freq)
+    offset = to_offset(canonical_freq(freq))
     last_label = pd.Timestamp(series["ds"].max())
     if offset.rule_code.split("-")[0] in _RIGHT_LABELLED:
-        period_end = last_label
+        end = last_label.normalize()
+        start = pd.Timestamp(last_label - offset).normalize() + pd.Timedelta(days=1)
     else:
-        period_end = last_label + offset - pd.Timedelta(days=1)
-    if pd.Timestamp(last_date).normalize() >= period_end.normalize():
+        start = last_label.normalize()
+        end = pd.Timestamp(last_label + offset).normalize() - pd.Timedelta(days=1)
+    days = (end - start).days + 1
+    missing = (end - pd.Timestamp(last_date).normalize()).days
+    if days <= 1 or missing <= PARTIAL_TOLERANCE * days:
         return series
     return series[series["ds"] < last_label].reset_index(drop=True)
