@@ -74,7 +74,9 @@ def fallback_choice(observed: np.ndarray, windows: Windows) -> Choice | None:
 
     ``observed`` holds the finite values of the series. No demand or a constant series
     gets ``naive`` (it repeats the level exactly); one too short to backtest gets
-    ``window_average``, or ``naive`` with two points or fewer.
+    ``window_average``, or ``naive`` with two points or fewer. The reason is recorded in
+    words, with the history's length and the horizon when the series is too short for
+    it (a horizon beyond what the history supports is the usual cause).
     """
     reason = _fallback_reason(observed, windows)
     if reason is None:
@@ -91,7 +93,10 @@ def _fallback_reason(observed: np.ndarray, windows: Windows) -> str | None:
     if np.ptp(observed) == 0:
         return "constant series"
     if not windows.cutoffs:
-        return "too short to backtest"
+        return (
+            f"too short to backtest a {windows.horizon}-period horizon "
+            f"({observed.size} periods of history)"
+        )
     return None
 
 
@@ -132,3 +137,40 @@ def choose(
     ):
         name, chosen = GLOBAL, (GLOBAL,)
     return Choice(name, chosen, scores[name])
+
+
+def with_fallback_column(forecasts: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
+    """``forecasts`` with a ``fallback`` column after ``model``: why the series got a
+    rule-based model instead of one chosen by backtest (e.g. "too short to backtest a
+    200-period horizon (104 periods of history)"), empty when the backtest chose it."""
+    reasons = selection.set_index(selection["series_id"].astype(str))["fallback"]
+    column = forecasts["series_id"].astype(str).map(reasons)
+    out = forecasts.drop(columns=["fallback"], errors="ignore")
+    at = list(out.columns).index("model") + 1 if "model" in out.columns else len(out.columns)
+    values = column.to_numpy(object)
+    out.insert(at, "fallback", [None if pd.isna(v) else v for v in values])
+    return out
+
+
+def fallback_summary(selection: pd.DataFrame) -> str | None:
+    """One sentence on the series that fell back, by reason, for a log; None when none did.
+
+    Reasons are grouped without their per-series history length, so 600 series too short
+    for a 200-period horizon make one count, not 600 lines.
+    """
+    reasons = selection["fallback"].dropna().astype(str)
+    if reasons.empty:
+        return None
+    kinds = reasons.str.replace(r" \(\d+ periods of history\)$", "", regex=True)
+    counts = kinds.value_counts()
+    parts = "; ".join(f"{reason}: {count:,}" for reason, count in counts.items())
+    text = (
+        f"{len(reasons):,} of {len(selection):,} series got a rule-based fallback model "
+        f"instead of one chosen by backtest ({parts})"
+    )
+    if kinds.str.startswith("too short to backtest").any():
+        text += (
+            "; the backtest needs history beyond the horizon, so a shorter horizon (or a "
+            "longer history) lets it choose their model"
+        )
+    return text

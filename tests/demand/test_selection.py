@@ -55,8 +55,18 @@ def test_the_global_model_is_kept_unless_clearly_beaten() -> None:
         (np.zeros(30), TWO_WINDOWS, "naive", "no demand in the history"),
         (np.array([]), TWO_WINDOWS, "naive", "no demand in the history"),
         (np.full(30, 4.0), TWO_WINDOWS, "naive", "constant series"),
-        (np.array([1.0, 3.0, 2.0]), Windows((), 7), "window_average", "too short to backtest"),
-        (np.array([1.0, 3.0]), Windows((), 7), "naive", "too short to backtest"),
+        (
+            np.array([1.0, 3.0, 2.0]),
+            Windows((), 7),
+            "window_average",
+            "too short to backtest a 7-period horizon (3 periods of history)",
+        ),
+        (
+            np.array([1.0, 3.0]),
+            Windows((), 7),
+            "naive",
+            "too short to backtest a 7-period horizon (2 periods of history)",
+        ),
     ],
 )
 def test_series_the_backtest_cannot_judge_get_a_fallback(
