@@ -298,11 +298,74 @@ def reconcile_with_notes(
     nonnegative: bool = False,
 ) -> tuple[pd.DataFrame, list[str]]:
     """:func:`reconcile`, with any fallback to a weaker weighting returned as notes for a
-    log instead of raised as warnings (a pipeline reports them and carries on)."""
+    log instead of raised as warnings (a pipeline reports them and carries on), and the
+    ``model`` of every series whose numbers it changed labelled with the method
+    (:func:`label_reconciled`): what a pipeline serves or writes."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReconciliationWarning)
         out = reconcile(base, hierarchy, method, residuals, nonnegative)
-    return out, [str(w.message) for w in caught if issubclass(w.category, ReconciliationWarning)]
+    notes = [str(w.message) for w in caught if issubclass(w.category, ReconciliationWarning)]
+    return label_reconciled(base, out, method), notes
+
+
+def reconciled_label(model: str, method: str) -> str:
+    """'ets (mint_shrink)': the base model whose forecast reconciliation moved. The base
+    model comes first because accuracy reports group by the name before any '('."""
+    return f"{model} ({method})"
+
+
+def label_reconciled(base: pd.DataFrame, out: pd.DataFrame, method: str) -> pd.DataFrame:
+    """``out`` (the reconciled ``base``, same rows) with ``model`` relabelled as
+    :func:`reconciled_label` for every series whose mean or quantiles moved; a series the
+    projection left as it was keeps its model's name."""
+    if "model" not in out.columns or out.empty:
+        return out
+    columns = ["mean", *quantile_columns(base.columns)]
+    before = base[columns].to_numpy(float)
+    after = out[columns].to_numpy(float)
+    scale = np.fmax(np.abs(before), 1.0)
+    moved = ~np.isclose(after, before, rtol=0.0, atol=1e-9 * scale, equal_nan=True).all(axis=1)
+    series = out["series_id"].astype(str)
+    changed = series.isin(series[moved].unique()).to_numpy()
+    labelled = out.copy()
+    labelled.attrs = dict(out.attrs)
+    labelled.loc[changed, "model"] = [
+        reconciled_label(str(m), method) for m in out.loc[changed, "model"]
+    ]
+    return labelled
+
+
+def with_key_columns(forecasts: pd.DataFrame, hierarchy: pd.DataFrame) -> pd.DataFrame:
+    """``forecasts`` with each series' ``level`` and key columns (``sku``, ``site``,
+    ``channel``... as the hierarchy's levels name them) right after ``series_id``: empty
+    where a level aggregates that key (the site level has no sku).
+
+    A reader can then filter by SKU or site without splitting ``series_id``
+    (``sku,site:SKU-1|SITE-1``). ``hierarchy`` is the frame of
+    :func:`forecasting.series.build_hierarchy`; without a ``level`` column it is not a
+    hierarchy and ``forecasts`` come back unchanged.
+    """
+    if "level" not in hierarchy.columns:
+        return forecasts
+    series, levels = _series_keys(hierarchy)
+    # In the order the levels name them, the most detailed level first (sku, site, channel).
+    keys = list(
+        dict.fromkeys(k for names in sorted(levels.values(), key=len, reverse=True) for k in names)
+    )
+    table = series[["series_id", "level", *keys]].copy()
+    table["series_id"] = table["series_id"].astype(str)
+    for key in keys:
+        values = table[key].to_numpy(object)
+        table[key] = [None if pd.isna(v) else v for v in values]
+    present = [c for c in ("level", *keys) if c in forecasts.columns]
+    rest = forecasts.drop(columns=present)
+    joined = rest.assign(series_id=rest["series_id"].astype(str)).merge(
+        table, on="series_id", how="left", validate="many_to_one"
+    )
+    order = ["series_id", "level", *keys, *[c for c in rest.columns if c != "series_id"]]
+    out = joined[order]
+    out.attrs = dict(forecasts.attrs)
+    return out
 
 
 @dataclass(frozen=True)
