@@ -29,6 +29,16 @@ class DemandCore(Protocol):
         """The pandas frequency of the forecast periods, e.g. ``"W-SUN"``."""
         ...
 
+    @property
+    def grid(self) -> tuple[float, ...]:
+        """The quantile levels trained; a request outside their span is refused."""
+        ...
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        """The roll-up levels served, e.g. ``("sku,site", "sku", "site", "total")``."""
+        ...
+
     def level_for(
         self, sku: str | None, site: str | None, channel: str | None, level: str | None
     ) -> tuple[str, tuple[str, ...]]:

@@ -43,8 +43,8 @@ DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 def quantile_levels(levels: Iterable[float]) -> tuple[float, ...]:
     """Quantile levels as a model answers them: ascending, unique, to 4 decimals.
 
-    Levels closer than 0.0001 would share a forecast column, so they count as one (levels
-    beyond a model's grid get its outermost quantile anyway). Raises :class:`ConfigError`
+    Levels closer than 0.0001 would share a forecast column, so they count as one (a
+    demand model then refuses any outside its trained grid). Raises :class:`ConfigError`
     for no level, or one not strictly between 0 and 1.
     """
     values = tuple(float(q) for q in levels)
@@ -84,19 +84,33 @@ class DemandQuery:
 class DemandAnswer:
     """The level answered (e.g. ``"sku,site"``), the quantile levels answered (ascending,
     one ``q..`` column each, in that order) and the forecast rows ``series_id, ds, model,
-    mean, q..`` plus the key columns, one row per period."""
+    fallback, mean, q..`` plus the key columns, one row per period; ``fallback`` says why
+    the series' model is a rule-based one (None when the backtest chose it) and
+    ``warnings`` what a caller should know before using the numbers."""
 
     level: str
     quantiles: tuple[float, ...]
     frame: pd.DataFrame
+    fallback: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def fallback_warning(series_id: str, model: str, reason: str) -> str:
+    """The warning for a series whose forecast comes from a rule, not a backtested model."""
+    return (
+        f"series {series_id} is forecast by {model}, a rule-based fallback, not by a model "
+        f"chosen by backtest: {reason}"
+    )
 
 
 def answer_demand(core: DemandCore, query: DemandQuery) -> DemandAnswer:
     """The forecast ``query`` asks for.
 
     Raises :class:`HorizonError` (with ``max_horizon``) for a horizon the model does not
-    serve, :class:`UnknownSeriesError` naming an unknown level, SKU, site or channel, and
-    :class:`ConfigError` when a named level's keys are missing or a quantile is invalid.
+    serve, :class:`UnknownSeriesError` naming an unknown SKU, site or channel, and
+    :class:`ConfigError` for a level the model does not have (naming those it has), a
+    named level's keys missing, or a quantile that is invalid or outside the model's
+    trained grid (naming the grid).
     """
     limit = core.max_horizon
     horizon = limit if query.horizon is None else query.horizon
@@ -121,7 +135,20 @@ def answer_demand(core: DemandCore, query: DemandQuery) -> DemandAnswer:
         horizon=horizon,
         quantiles=quantiles,
     )
-    return DemandAnswer(level, quantiles, frame)
+    reason = _first(frame, "fallback")
+    notes: tuple[str, ...] = ()
+    if reason is not None:
+        series_id, model = str(frame["series_id"].iloc[0]), str(frame["model"].iloc[0])
+        notes = (fallback_warning(series_id, model, reason),)
+    return DemandAnswer(level, quantiles, frame, reason, notes)
+
+
+def _first(frame: pd.DataFrame, column: str) -> str | None:
+    """The column's first value as text; None when the frame lacks it or it is empty."""
+    if column not in frame.columns or frame.empty:
+        return None
+    value = frame[column].iloc[0]
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
 # --------------------------------------------------------------------------- capacity

@@ -76,16 +76,26 @@ class DemandRequest(BaseModel):
     )
     sku: Key | None = Field(None, description="SKU; omit for site or total roll-ups")
     site: Key | None = Field(None, description="Fulfilling site; omit for SKU or total roll-ups")
-    channel: Key | None = Field(None, description="Channel, when the model was trained by channel")
+    channel: Key | None = Field(
+        None,
+        description="Channel, only when the serving model has a level by channel (the demo "
+        "model does not): GET /v1/models lists the demand model's `levels`; a key no level "
+        "has is a 422 naming them",
+    )
     level: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
-        None, description="Roll-up level by name, e.g. 'total' (instead of keys)"
+        None,
+        description="Roll-up level by name, e.g. 'total' (instead of keys); one of the "
+        "demand model's `levels` in GET /v1/models",
     )
     horizon: Whole = Field(ge=1, le=520, description="Periods ahead (the model's frequency)")
     quantiles: list[Annotated[Real, Field(gt=0, lt=1)]] = Field(
         default=[0.1, 0.5, 0.9],
         min_length=1,
         max_length=19,
-        description="Quantile levels, each strictly between 0 and 1",
+        description="Quantile levels within the model's trained grid (`quantile_grid` in GET "
+        "/v1/models; 0.05 to 0.95 by default): levels between grid points are interpolated "
+        "linearly between the two nearest grid quantiles; a level outside the grid is a 422 "
+        "naming it",
     )
 
     @field_validator("quantiles")
@@ -107,9 +117,22 @@ class DemandResponse(BaseModel):
     series_id: str = Field(examples=["SKU-00001|SITE-1"])
     level: str = Field(description="Roll-up level answered, e.g. 'sku,site' or 'total'")
     keys: dict[str, str] = Field(description="The key values of the series")
-    model: str = Field(description="Model family chosen for this series by backtest")
+    model: str = Field(
+        description="Model chosen for this series by backtest (or its rule-based fallback); "
+        "'ets (mint_shrink)' when reconciliation across levels moved its forecast",
+        examples=["ets", "ets (mint_shrink)"],
+    )
+    fallback: str | None = Field(
+        None,
+        description="Why this series' model is a rule-based fallback instead of one chosen by "
+        "backtest (e.g. too short to backtest the horizon); null when the backtest chose it",
+    )
     model_version: str = Field(description="Registry version of ordercast-demand that answered")
     freq: str = Field(examples=["W-SUN"])
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What to know before using the numbers, e.g. a rule-based fallback",
+    )
     points: list[DemandPoint]
 
 
@@ -119,7 +142,10 @@ class DemandResponse(BaseModel):
     summary="Demand forecast with intervals for one series",
     description="Select a series by `sku`/`site`/`channel` or a roll-up `level`. Answered from "
     "forecasts the champion precomputed at training time. 404 names the unknown SKU or site; "
-    "a horizon beyond the model's gets 422 with the limit in `details.max_horizon`.",
+    "a horizon beyond the model's gets 422 with the limit in `details.max_horizon`; a quantile "
+    "outside the trained grid, or a level (or key such as channel) the model lacks, gets 422 "
+    "naming the grid or the levels served (GET /v1/models lists both). A series whose model "
+    "is a rule-based fallback says so in `fallback` and `warnings`.",
     responses=ERRORS,
 )
 async def demand(
@@ -174,8 +200,10 @@ def demand_body(loaded: LoadedModel[DemandCore], request: DemandRequest) -> byte
             "level": level,
             "keys": key_values,
             "model": str(frame["model"].iloc[0]),
+            "fallback": answer.fallback,
             "model_version": loaded.version,
             "freq": str(loaded.core.freq),
+            "warnings": list(answer.warnings),
             "points": points,
         }
     )

@@ -47,6 +47,16 @@ class KindModels(BaseModel):
     serving: str = Field(description="Version answering requests now")
     loaded_at: str
     max_horizon: int | None = Field(None, description="Longest horizon served (periods)")
+    levels: list[str] | None = Field(
+        None,
+        description="Demand only: the roll-up levels the serving model answers (e.g. "
+        "'sku,site', 'site', 'total'); a request by keys no level has is a 422",
+    )
+    quantile_grid: list[float] | None = Field(
+        None,
+        description="Demand only: the quantile levels trained; requests may ask for any level "
+        "in their span (interpolated between them), not outside it",
+    )
     champion: Version | None = None
     challenger: Version | None = None
     drift: Drift | None = Field(
@@ -88,6 +98,8 @@ def list_models(
                 serving=loaded.version,
                 loaded_at=loaded.loaded_at.isoformat(),
                 max_horizon=horizon if isinstance(horizon, int) else None,
+                levels=list(core.level_names) if isinstance(core, DemandCore) else None,
+                quantile_grid=list(core.grid) if isinstance(core, DemandCore) else None,
                 champion=_version(loaded.champion),
                 challenger=_version(loaded.challenger),
                 drift=_drift(accuracy) if kind == "demand" else None,

@@ -3,19 +3,31 @@
 Built once at training time from a fitted :class:`AutoForecaster` on a hierarchy
 (``sku,site``, ``sku``, ``site``, ``total``, ...); answering a request is a dictionary
 look-up and a numpy slice, with quantiles between grid points interpolated linearly.
+A quantile outside the grid is refused: the nearest grid quantile under its label
+would claim a tail the model never estimated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from forecasting.errors import HorizonError, UnknownSeriesError
+from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
 from forecasting.quantiles import quantile_column
 from forecasting.series import KEY_SEPARATOR, TOTAL_ID, level_name
+
+# A level within this of a grid end counts as on the grid (requests are rounded to 4
+# decimals; a grid read from YAML may carry float noise).
+GRID_TOLERANCE = 1e-9
+
+
+def grid_text(grid: Sequence[float]) -> str:
+    """'0.05–0.95': the span of a quantile grid, as messages and docs quote it."""
+    return f"{min(grid):g}–{max(grid):g}"
 
 
 @dataclass(frozen=True)
@@ -44,23 +56,64 @@ class DemandServingModel:
         first = next(iter(next(iter(self.paths.values())).values()))
         return len(first.mean)
 
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        """The roll-up levels served, by name: ``("sku,site", "sku", "site", "total")``."""
+        return tuple(level_name(k) for k in self.levels)
+
     def level_for(
         self, sku: str | None, site: str | None, channel: str | None, level: str | None
     ) -> tuple[str, tuple[str, ...]]:
-        """The level a request addresses: explicit, or the keys it names."""
+        """The level a request addresses: explicit, or the keys it names.
+
+        Raises :class:`ConfigError` naming the levels served when the model has no such
+        level, or no level by the keys given (a ``channel`` for a model without one).
+        """
+        known = ", ".join(f"'{name}'" for name in self.level_names)
         if level is not None:
             for keys in self.levels:
                 if level_name(keys) == level:
                     return level, keys
-            known = ", ".join(level_name(k) for k in self.levels)
-            raise UnknownSeriesError(f"unknown level '{level}'; levels: {known}")
+            raise ConfigError(f"unknown level '{level}': this demand model's levels are {known}")
         given = {"sku": sku, "site": site, "channel": channel}
         keys = tuple(k for k in ("sku", "site", "channel") if given[k] is not None)
         for candidate in self.levels:
             if set(candidate) == set(keys):
                 return level_name(candidate), candidate
-        known = ", ".join(level_name(k) for k in self.levels)
-        raise UnknownSeriesError(f"no forecasts by {', '.join(keys) or 'total'}; levels: {known}")
+        served = {k for candidate in self.levels for k in candidate}
+        absent = [k for k in keys if k not in served]
+        if absent:
+            raise ConfigError(
+                f"this demand model has no forecasts by {', '.join(absent)} (none of its "
+                f"levels has it): its levels are {known}; drop {', '.join(absent)} from the "
+                "request"
+            )
+        raise ConfigError(
+            f"this demand model has no level by {', '.join(keys) or 'nothing (the total)'}: "
+            f"its levels are {known}"
+        )
+
+    def check_quantiles(self, quantiles: Sequence[float]) -> None:
+        """Raise :class:`ConfigError` for a quantile level outside the trained grid."""
+        low, high = min(self.grid), max(self.grid)
+        for q in sorted(quantiles):
+            if q < low - GRID_TOLERANCE or q > high + GRID_TOLERANCE:
+                raise ConfigError(
+                    f"quantile {q:g} is outside the trained grid {grid_text(self.grid)}; ask "
+                    f"for quantiles in [{low:g}, {high:g}]"
+                )
+
+    def fallback_of(self, level: str, series_id: str) -> str | None:
+        """Why the series got a rule-based model at training (None: chosen by backtest)."""
+        return self._fallbacks.get(f"{level}:{series_id}")
+
+    @cached_property
+    def _fallbacks(self) -> dict[str, str]:
+        # Built on first use, not stored: models pickled before this existed answer too.
+        if "fallback" not in self.selection.columns:
+            return {}
+        rows = self.selection[self.selection["fallback"].notna()]
+        return dict(zip(rows["series_id"].astype(str), rows["fallback"].astype(str), strict=True))
 
     def forecast(
         self,
@@ -71,15 +124,18 @@ class DemandServingModel:
         horizon: int = 1,
         quantiles: Sequence[float] = (0.1, 0.5, 0.9),
     ) -> pd.DataFrame:
-        """Forecast rows ``series_id, ds, model, mean, q..`` of one series.
+        """Forecast rows ``series_id, ds, model, fallback, mean, q..`` of one series
+        (``fallback``: why its model is a rule-based one, empty when chosen by backtest).
 
-        Raises :class:`UnknownSeriesError` naming the unknown SKU, site or channel and
-        :class:`HorizonError` stating the longest horizon served.
+        Raises :class:`UnknownSeriesError` naming the unknown SKU, site or channel,
+        :class:`HorizonError` stating the longest horizon served and :class:`ConfigError`
+        for a quantile outside the trained grid or a level the model does not have.
         """
         if not 1 <= horizon <= self.max_horizon:
             raise HorizonError(
                 f"horizon {horizon} is outside what this model serves: 1 to {self.max_horizon}"
             )
+        self.check_quantiles(quantiles)
         name, keys = self.level_for(sku, site, channel, level)
         values = {"sku": sku, "site": site, "channel": channel}
         series_id = KEY_SEPARATOR.join(str(values[k]) for k in keys) if keys else TOTAL_ID
@@ -90,6 +146,7 @@ class DemandServingModel:
             "series_id": series_id,
             "ds": path.ds[:horizon],
             "model": path.model,
+            "fallback": self.fallback_of(name, series_id),
             "mean": path.mean[:horizon],
         }
         for q in sorted(quantiles):

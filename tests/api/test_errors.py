@@ -97,6 +97,8 @@ class ExplodingCore:
 
     max_horizon = 10
     freq = "W-SUN"
+    grid = (0.05, 0.5, 0.95)
+    level_names = ("total",)
 
     def level_for(self, *args: object) -> tuple[str, tuple[str, ...]]:
         return "total", ()

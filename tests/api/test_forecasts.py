@@ -55,7 +55,6 @@ def test_roll_ups(client: TestClient, payload: dict, series_id: str, level: str)
         ({"sku": "SKU-404", "site": "SITE-A"}, "unknown sku 'SKU-404'"),
         ({"sku": "SKU-1", "site": "SITE-404"}, "unknown site 'SITE-404'"),
         ({"site": "SITE-404"}, "unknown site 'SITE-404'"),
-        ({"level": "region"}, "unknown level 'region'"),
     ],
 )
 def test_unknown_sku_or_site_is_404_naming_it(
