@@ -20,10 +20,12 @@ from forecasting.demand.config import (
     ParallelConfig,
 )
 from forecasting.demand.frames import check_series_frame, regularize
-from forecasting.demand.reconcile import METHODS, Method
+from forecasting.demand.reconcile import METHODS, Method, with_key_columns
 from forecasting.demand.registry import parse_model_list
 from forecasting.demand.seasonality import default_seasons
+from forecasting.demand.selection import fallback_summary, with_fallback_column
 from forecasting.errors import ConfigError
+from forecasting.series import canonical_freq
 from ordercast.outputs import read_frame, write_frame
 from training.pipelines.demand import reconciled
 
@@ -119,14 +121,18 @@ def forecast(
 ) -> None:
     """Forecast every series with the model chosen for it by backtest, with quantiles.
 
-    Writes series_id, ds, model, mean and one column per quantile (q10, q50, q90).
-    Short, constant, all-zero or gappy series get a fallback model, recorded with
-    --selection-out. With 20 or more long-enough series a global boosted model, trained
-    across all of them, competes with the local models for every series.
+    Writes series_id, ds, model, fallback, mean and one column per quantile (q10, q50,
+    q90); a hierarchy (a level column) also gets level and its key columns (sku, site...,
+    empty where a level sums over that key) after series_id, and a model moved by
+    reconciliation reads e.g. "ets (mint_shrink)". Short, constant or all-zero series,
+    and every series when the horizon is too long for the history to backtest, get a
+    rule-based model: its reason is in the fallback column (and in --selection-out),
+    and a warning counts them. With 20 or more long-enough series a global boosted
+    model, trained across all of them, competes with the local models for every series.
     """
     frame = read_frame(series)
     levels = parse_quantiles(quantiles)
-    inferred = freq or _infer(frame)
+    inferred = canonical_freq(freq) if freq else _infer(frame)
     seasons = parse_seasons(season, inferred)
     method = reconcile_method(reconcile, frame)
     exog_columns = tuple(c.strip() for c in (exog or "").split(",") if c.strip())
@@ -145,9 +151,13 @@ def forecast(
     result = model.predict(horizon, levels)
     if method is not None:
         result = reconciled(model, result, frame, method)
+    result = with_key_columns(with_fallback_column(result, model.selection_), frame)
     write_frame(result, out)
     if selection_out is not None:
         write_frame(model.selection_, selection_out)
+    summary = fallback_summary(model.selection_)
+    if summary is not None:
+        logger.warning("%s", summary)
     chosen = model.selection_["model"].value_counts().to_dict()
     fallbacks = int(model.selection_["fallback"].notna().sum())
     typer.echo(
@@ -174,7 +184,7 @@ def backtest(
     Prints the summary per model and per demand class; writes every row to OUT.
     """
     frame = check_series_frame(read_frame(series))
-    inferred = freq or _infer(frame)
+    inferred = canonical_freq(freq) if freq else _infer(frame)
     seasons = parse_seasons(season, inferred)
     names = parse_model_list(models)
     metrics = run_backtest(

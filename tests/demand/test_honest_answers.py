@@ -1,0 +1,273 @@
+"""Answers that are what was asked (#22 items 5 and 10), outside HTTP.
+
+Quantiles outside the trained grid are refused, a horizon the history cannot support
+says so per series, quarterly periods keep their last quarter without FutureWarnings,
+and hierarchy forecasts carry their keys and say when reconciliation moved them.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException
+
+from forecasting.demand.reconcile import reconcile_with_notes, with_key_columns
+from forecasting.errors import ConfigError
+from forecasting.queries import DemandQuery, answer_demand
+from forecasting.series import (
+    build_hierarchy,
+    build_series,
+    canonical_freq,
+    drop_partial_last_period,
+    prefix_levels,
+)
+from ordercast.cli import main
+from tests.api.fakes import demand_core
+from training.pyfunc import DemandModel
+
+OUTSIDE = "quantile 0.001 is outside the trained grid 0.05–0.95; ask for quantiles in [0.05, 0.95]"
+
+
+# ----------------------------------------------------------------- quantiles and the grid
+
+
+@pytest.mark.parametrize("quantiles", [(0.001, 0.5), (0.5, 0.999), (0.01,)])
+def test_a_quantile_outside_the_trained_grid_is_refused(quantiles: tuple[float, ...]) -> None:
+    core = demand_core()
+    with pytest.raises(ConfigError, match=r"outside the trained grid 0\.05–0\.95"):
+        answer_demand(core, DemandQuery(sku="SKU-1", site="SITE-A", horizon=2, quantiles=quantiles))
+
+
+def test_the_grid_ends_are_served_and_the_refusal_names_the_grid() -> None:
+    core = demand_core()
+    answer = answer_demand(core, DemandQuery(level="total", horizon=1, quantiles=(0.05, 0.95)))
+    # fakes.demand_core: q = mean + 4 (q - 0.5); the ends are the grid's own columns
+    mean = float(answer.frame["mean"].iloc[0])
+    assert answer.frame[["q5", "q95"]].iloc[0].tolist() == pytest.approx([mean - 1.8, mean + 1.8])
+    with pytest.raises(ConfigError) as caught:
+        core.forecast(level="total", horizon=1, quantiles=(0.001, 0.5))
+    assert str(caught.value) == OUTSIDE
+
+
+def test_the_pyfunc_refuses_a_quantile_outside_the_grid_naming_the_row() -> None:
+    model = DemandModel()
+    model.core = demand_core()
+    rows = pd.DataFrame(
+        [
+            {"level": "total", "horizon": 2, "quantiles": "0.1,0.9"},
+            {"level": "total", "horizon": 2, "quantiles": "0.001,0.5"},
+        ]
+    )
+    with pytest.raises(MlflowException) as caught:
+        model.predict(None, rows)
+    assert f"input row 1: {OUTSIDE}" in caught.value.message
+
+
+# ------------------------------------------------------ horizons beyond the history
+
+
+def short_weekly(tmp_path: Path, weeks: int = 20) -> Path:
+    rng = np.random.default_rng(5)
+    ds = pd.date_range("2024-01-07", periods=weeks, freq="W-SUN")
+    frame = pd.concat(
+        [
+            pd.DataFrame({"series_id": sid, "ds": ds, "y": rng.poisson(20, weeks).astype(float)})
+            for sid in ("a", "b", "c")
+        ]
+    )
+    path = tmp_path / "series.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_horizon_beyond_the_history_warns_and_records_the_fallback_per_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    series, out, selection = short_weekly(tmp_path), tmp_path / "fc.csv", tmp_path / "sel.csv"
+    args = ["forecast", str(series), "--horizon", "30", "--out", str(out), "--n-jobs", "1"]
+    code = main([*args, "--models", "naive,window_average", "--selection-out", str(selection)])
+    assert code == 0
+    forecast = pd.read_csv(out)
+    assert list(forecast.columns[:4]) == ["series_id", "ds", "model", "fallback"]
+    reasons = forecast.drop_duplicates("series_id").set_index("series_id")["fallback"]
+    assert reasons.to_dict() == {
+        sid: "too short to backtest a 30-period horizon (20 periods of history)"
+        for sid in ("a", "b", "c")
+    }
+    assert (forecast["model"] == "window_average").all()
+    said = capsys.readouterr().err  # the CLI logs to stderr
+    assert "WARNING" in said
+    assert "3 of 3 series got a rule-based fallback model" in said
+    assert "too short to backtest a 30-period horizon: 3" in said
+
+
+def test_series_the_backtest_chose_have_an_empty_fallback(tmp_path: Path) -> None:
+    series, out = short_weekly(tmp_path, weeks=60), tmp_path / "fc.csv"
+    args = ["forecast", str(series), "--horizon", "4", "--out", str(out), "--n-jobs", "1"]
+    assert main([*args, "--models", "naive,window_average"]) == 0
+    assert pd.read_csv(out)["fallback"].isna().all()
+
+
+# ------------------------------------------------------------------ quarterly periods
+
+# Orders every day of 2024-01-01 .. 2025-12-30: the last quarter lacks one day of 92,
+# as the demo history (730 days from 2024-01-01) does.
+DAYS = pd.date_range("2024-01-01", "2025-12-30", freq="D")
+DAILY = pd.DataFrame({"order_date": DAYS, "quantity": 1.0, "sku": "A", "site": "S"})
+
+
+@pytest.mark.parametrize("freq", ["Q", "QE", "Q-DEC", "QE-DEC"])
+def test_quarter_aliases_keep_the_last_quarter_without_future_warnings(freq: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        series = build_series(DAILY, by=("site",), freq=freq)
+        kept = drop_partial_last_period(series, freq, DAYS.max())
+    assert kept["ds"].dt.strftime("%Y-%m-%d").tolist()[-2:] == ["2025-09-30", "2025-12-31"]
+    assert kept["y"].iloc[-1] == 91  # the quarter as the data hold it: 91 of its 92 days
+    assert canonical_freq(freq) == "QE-DEC"
+
+
+def test_a_last_quarter_missing_more_than_a_few_days_is_dropped() -> None:
+    # Data to 2025-11-15: six weeks of the quarter are missing, a slump no model should learn.
+    early = DAILY[DAILY["order_date"] <= "2025-11-15"]
+    series = build_series(early, by=("site",), freq="QE")
+    kept = drop_partial_last_period(series, "QE", pd.Timestamp("2025-11-15"))
+    assert kept["ds"].max() == pd.Timestamp("2025-09-30")
+    # A complete last quarter is kept, of course.
+    whole = DAILY[DAILY["order_date"] <= "2025-09-30"]
+    series = build_series(whole, by=("site",), freq="QS")
+    kept = drop_partial_last_period(series, "QS", pd.Timestamp("2025-09-30"))
+    assert kept["ds"].max() == pd.Timestamp("2025-07-01")
+
+
+def test_a_week_missing_a_day_is_still_dropped() -> None:
+    series = build_series(DAILY, by=("site",), freq="W")  # 2025-12-30 is a Tuesday
+    kept = drop_partial_last_period(series, "W", DAYS.max())
+    assert kept["ds"].max() == pd.Timestamp("2025-12-28")
+
+
+def test_the_cli_series_and_forecast_read_q_as_quarter_ends(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    lines = DAILY.assign(
+        order_id=[f"o{i}" for i in range(len(DAILY))],
+        line_id=[f"l{i}" for i in range(len(DAILY))],
+        promised_date=DAILY["order_date"] + pd.Timedelta(days=3),
+        delivered_date=DAILY["order_date"] + pd.Timedelta(days=2),
+    )
+    lines.to_csv(orders, index=False)
+    series, out = tmp_path / "q.csv", tmp_path / "fc.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        assert (
+            main(["series", str(orders), "--by", "site", "--freq", "Q", "--out", str(series)]) == 0
+        )
+        args = ["forecast", str(series), "--freq", "Q", "--horizon", "2", "--out", str(out)]
+        assert main([*args, "--models", "naive", "--n-jobs", "1"]) == 0
+    assert pd.read_csv(series)["ds"].iloc[-1] == "2025-12-31"
+    assert pd.read_csv(out)["ds"].tolist() == ["2026-03-31", "2026-06-30"]
+
+
+# ------------------------------------------------------------ hierarchy forecasts
+
+
+def small_hierarchy() -> pd.DataFrame:
+    days = pd.date_range("2024-01-01", periods=70, freq="D")
+    rng = np.random.default_rng(11)
+    parts = []
+    for sku in ("SKU-1", "SKU-2"):
+        for site in ("SITE-A", "SITE-B"):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "order_date": days,
+                        "sku": sku,
+                        "site": site,
+                        "quantity": rng.poisson(5, len(days)).astype(float),
+                    }
+                )
+            )
+    orders = pd.concat(parts, ignore_index=True)
+    levels = [("sku", "site"), ("sku",), ("site",), ()]
+    return prefix_levels(build_hierarchy(orders, levels=levels, freq="W-SUN"))
+
+
+def base_forecasts(hierarchy: pd.DataFrame, coherent: bool) -> pd.DataFrame:
+    last = hierarchy.groupby("series_id")["y"].last()
+    if coherent:  # every upper series already the sum of its bottom series
+        last = hierarchy[hierarchy["ds"] == hierarchy["ds"].max()].set_index("series_id")["y"]
+    rows = []
+    for sid, value in last.items():
+        for step in (1, 2):
+            mean = float(value) + (0.0 if coherent else step * 3.0)
+            rows.append(
+                {
+                    "series_id": sid,
+                    "ds": hierarchy["ds"].max() + pd.Timedelta(weeks=step),
+                    "model": "ets",
+                    "mean": mean,
+                    "q10": mean - 2,
+                    "q50": mean,
+                    "q90": mean + 2,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_reconciliation_that_moves_the_numbers_says_so_in_model() -> None:
+    hierarchy = small_hierarchy()
+    out, _ = reconcile_with_notes(base_forecasts(hierarchy, False), hierarchy, "ols")
+    assert set(out["model"]) == {"ets (ols)"}
+    # Already coherent: the projection moves nothing, and the model keeps its name.
+    same, _ = reconcile_with_notes(base_forecasts(hierarchy, True), hierarchy, "ols")
+    assert set(same["model"]) == {"ets"}
+
+
+def test_hierarchy_forecasts_carry_level_and_key_columns() -> None:
+    hierarchy = small_hierarchy()
+    out = with_key_columns(base_forecasts(hierarchy, False), hierarchy)
+    assert list(out.columns[:4]) == ["series_id", "level", "sku", "site"]
+    rows = out.drop_duplicates("series_id").set_index("series_id")
+    assert rows.loc["sku,site:SKU-2|SITE-B", ["level", "sku", "site"]].tolist() == [
+        "sku,site",
+        "SKU-2",
+        "SITE-B",
+    ]
+    assert rows.loc["site:SITE-A", ["level", "sku", "site"]].tolist() == ["site", None, "SITE-A"]
+    assert rows.loc["total:__total__", ["sku", "site"]].isna().all()
+    assert len(out) == len(base_forecasts(hierarchy, False))
+
+
+def test_the_cli_hierarchy_forecast_has_key_columns_and_reconciled_labels(tmp_path: Path) -> None:
+    series, out = tmp_path / "hier.csv", tmp_path / "fc.csv"
+    small_hierarchy().to_csv(series, index=False)
+    args = ["forecast", str(series), "--horizon", "2", "--out", str(out), "--n-jobs", "1"]
+    # SBA is not linear in the data, so its forecasts of the levels do not add up as they are.
+    assert main([*args, "--models", "sba", "--reconcile", "ols"]) == 0
+    forecast = pd.read_csv(out)
+    assert list(forecast.columns[:6]) == ["series_id", "level", "sku", "site", "ds", "model"]
+    bottom = forecast[forecast["level"] == "sku,site"]
+    assert (bottom["series_id"] == "sku,site:" + bottom["sku"] + "|" + bottom["site"]).all()
+    assert forecast.loc[forecast["level"] == "total", ["sku", "site"]].isna().all().all()
+    assert set(forecast["model"]) == {"sba (ols)"}
+
+
+# ------------------------------------------------------------------ output files
+
+
+def test_forecast_and_selection_files_get_the_users_umask(tmp_path: Path) -> None:
+    series = short_weekly(tmp_path, weeks=30)
+    out, selection = tmp_path / "fc.parquet", tmp_path / "sel.csv"
+    args = ["forecast", str(series), "--horizon", "2", "--out", str(out), "--n-jobs", "1"]
+    previous = os.umask(0o022)
+    try:
+        code = main([*args, "--models", "naive", "--selection-out", str(selection)])
+    finally:
+        os.umask(previous)
+    assert code == 0
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert selection.stat().st_mode & 0o777 == 0o644
