@@ -63,6 +63,7 @@ SLOW_MODULES = (
     "test_refresh.py",  # fits forecasters (demand) or trains (training)
     "test_new_user.py",  # trains all three kinds and serves them from a subprocess
     "test_fuzz_commands.py",  # hypothesis writes 240 files through six commands
+    "test_attribute_types.py",  # fits an at-risk model
     # Model fits of tens of seconds each (durations of `pytest -m "not slow" --durations`):
     "test_global_model.py",
     "test_auto.py",

@@ -225,7 +225,7 @@ class FeatureSpace:
         # only) are missing values, which the booster handles.
         for column in self.numeric:
             values = lines[column] if column in lines.columns else pd.Series(np.nan, lines.index)
-            out[column] = pd.to_numeric(values, errors="coerce").astype(float)
+            out[column] = _as_numbers(values)
         if "value" not in out.columns:
             price = lines["unit_price"] if "unit_price" in lines.columns else np.nan
             out["value"] = lines["quantity"] * pd.to_numeric(price, errors="coerce")
@@ -296,5 +296,18 @@ def _numbers_as_text(values: pd.Series) -> bool:
     present = values.dropna()
     if present.empty or not pd.api.types.is_object_dtype(values):
         return False
-    parsed = pd.to_numeric(present.astype(str), errors="coerce")
-    return bool(parsed.notna().mean() >= 0.95)
+    return bool(_as_numbers(present).notna().mean() >= 0.95)
+
+
+BOOLEAN_TEXT = {"true": 1.0, "false": 0.0}
+
+
+def _as_numbers(values: pd.Series) -> pd.Series:
+    """Numbers from a column however it arrived: numbers, booleans, or their text (a CSV
+    gives "True"/"False" where a JSON request or a Parquet file gives true/false)."""
+    if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+        text = values.astype(str).str.strip().str.lower()
+        flags = text.map(BOOLEAN_TEXT)
+        if flags.notna().any():
+            return flags.fillna(pd.to_numeric(values, errors="coerce")).astype(float)
+    return pd.to_numeric(values, errors="coerce").astype(float)
