@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from forecasting.errors import ConfigError
 from forecasting.quantiles import quantile_column
 from store.database import OrderStore, inserted_id
+from store.frames import datetimes, read_frame
 from store.schema import forecast_expectations, publications, published_forecasts
 
 KINDS = ("train", "refresh")
@@ -81,8 +82,8 @@ def read_publications(store: OrderStore) -> pd.DataFrame:
     """``id, kind, model_name, model_version, parent_version, origin, freq, published_at``,
     oldest first."""
     query = sa.select(publications).order_by(publications.c.id)
-    frame = _read(store, query, [c.name for c in publications.columns])
-    frame["origin"] = _datetimes(frame["origin"])
+    frame = read_frame(store, query, [c.name for c in publications.columns])
+    frame["origin"] = datetimes(frame["origin"])
     return frame.astype({"id": "int64"})
 
 
@@ -126,9 +127,9 @@ def read_published_forecasts(
         "mean",
         *QUANTILES.values(),
     ]
-    frame = _read(store, query, names)
+    frame = read_frame(store, query, names)
     for column in ("origin", "ds"):
-        frame[column] = _datetimes(frame[column])
+        frame[column] = datetimes(frame[column])
     floats = {c: "float64" for c in ("mean", *QUANTILES.values())}
     return frame.astype({"publication_id": "int64", "lag": "int64", **floats})
 
@@ -143,7 +144,7 @@ def read_expectations(
     if publication_ids is not None:
         query = query.where(e.publication_id.in_([int(i) for i in publication_ids]))
     query = query.order_by(e.publication_id, e.level, e.lag)
-    frame = _read(store, query, [c.name for c in forecast_expectations.columns])
+    frame = read_frame(store, query, [c.name for c in forecast_expectations.columns])
     floats = {c: "float64" for c in ("wape", "mase", "coverage80")}
     return frame.astype({"publication_id": "int64", "lag": "int64", **floats})
 
@@ -191,15 +192,3 @@ def _numbers(values: pd.Series) -> list[float | None]:
 def _number(value: object) -> float | None:
     number = float(value)  # type: ignore[arg-type]
     return number if math.isfinite(number) else None
-
-
-def _datetimes(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(pd.Series(values, dtype=object)).astype("datetime64[ns]")
-
-
-def _read(store: OrderStore, query: sa.Select, names: list[str]) -> pd.DataFrame:
-    with store.engine.connect() as connection:
-        rows = connection.execute(query).all()
-    if not rows:
-        return pd.DataFrame({name: pd.Series(dtype=object) for name in names})
-    return pd.DataFrame.from_records([tuple(row) for row in rows], columns=names)

@@ -116,3 +116,54 @@ forecast_expectations = sa.Table(
     sa.Column("mase", Double),
     sa.Column("coverage80", Double),
 )
+
+# Planner adjustments (#18): kept against a series and its periods, not a model version, so
+# they outlive refreshes and retrainings; never deleted (a revoke or an expiry is a status
+# and an event).
+adjustments = sa.Table(
+    "adjustments",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("level", sa.Text, nullable=False),
+    sa.Column("series_id", sa.Text, nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("value", Double, nullable=False),
+    sa.Column("split", sa.JSON),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("reason_code", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("closed_by", sa.Text),
+    sa.Index("ix_adjustments_series", "level", "series_id"),
+)
+
+# The audit trail: who did what to an adjustment, when, and the values before and after.
+adjustment_events = sa.Table(
+    "adjustment_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "adjustment_id", sa.String(32), sa.ForeignKey("adjustments.id"), nullable=False, index=True
+    ),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("before", sa.JSON),
+    sa.Column("after", sa.JSON),
+)
+
+# What each adjustment did to its own series, per period, as last published before the period
+# began: the statistical and the adjusted value that forecast value added compares.
+adjustment_values = sa.Table(
+    "adjustment_values",
+    metadata,
+    sa.Column("adjustment_id", sa.String(32), sa.ForeignKey("adjustments.id"), primary_key=True),
+    sa.Column("ds", sa.Date, primary_key=True),
+    sa.Column("statistical", Double, nullable=False),
+    sa.Column("adjusted", Double, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
