@@ -28,17 +28,22 @@ $(VENV)/.installed-base: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 ## demo: install, generate the synthetic history, check it, build its series; then train and
 ## serve once those commands exist (see the README for what runs today)
 demo: $(VENV)/.installed-base
+	@echo "demo 1/5: the synthetic order history $(DATA)"
 	@test -f $(DATA) || $(BIN)/ordercast generate --out $(DATA)
+	@echo "demo 2/5: validating $(DATA)"
 	$(BIN)/ordercast validate $(DATA)
+	@echo "demo 3/5: building its series under out/"
 	$(BIN)/ordercast series $(DATA) --by sku,site --freq D --out out/series-sku-site-daily.parquet
 	$(BIN)/ordercast series $(DATA) --by site --freq W --out out/series-site-weekly.csv
 	@if $(BIN)/ordercast train --help >/dev/null 2>&1; then \
+	  echo "demo 4/5: training the demand, capacity and at-risk models (a few minutes)"; \
 	  $(BIN)/ordercast train all --data $(DATA); code=$$?; \
 	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi; fi
 	@echo "API keys for the demo (shown once; \`ordercast keys create NAME --role read\` makes more):"
 	@$(BIN)/ordercast keys create demo-reader --role read --replace
 	@$(BIN)/ordercast keys create demo-admin --role admin --replace
 	@if $(BIN)/ordercast serve --help >/dev/null 2>&1; then \
+	  echo "demo 5/5: serving the API"; \
 	  $(BIN)/ordercast serve --host $(HOST) --port $(PORT); fi
 
 ## test: install with the test extra and run the whole suite (what CI runs)

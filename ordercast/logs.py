@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -80,6 +81,21 @@ class _RedactSecrets(logging.Filter):
 def json_logging_active() -> bool:
     """Whether ``--log-json`` is on, so every line a scheduler sees must be JSON."""
     return any(isinstance(h.formatter, JsonLineFormatter) for h in logging.getLogger().handlers)
+
+
+def logs_reach_stdout() -> bool:
+    """Whether the log lines land where stdout does (one terminal, or ``2>&1`` into one pipe
+    or file), so a sentence both logged and printed would reach the reader twice."""
+    streams = [
+        getattr(h, "stream", None)
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler)
+    ]
+    try:
+        out = os.fstat(sys.stdout.fileno())
+        return any(s is not None and os.path.samestat(out, os.fstat(s.fileno())) for s in streams)
+    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests): no file
+        return False
 
 
 def say_error(message: str) -> None:

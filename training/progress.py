@@ -1,5 +1,6 @@
-"""Named steps of a training run: a progress bar on a terminal, a log line per step, and
-the seconds each took (logged to the run, read by ``benchmarks/train.py``)."""
+"""Named steps of a training run: a progress bar on a terminal (elsewhere a log line as
+each step starts), a log line as each step ends, and the seconds each took (logged to the
+run, read by ``benchmarks/train.py``)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ class Steps:
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
         self._bar.set_postfix_str(name)
+        if self._bar.disable:  # no bar to show the step under way: a line says it started
+            logger.info(
+                "%s: %s ...", self.kind, name, extra={"ctx_kind": self.kind, "ctx_step": name}
+            )
         started = time.perf_counter()
         try:
             yield

@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from ordercast.logs import json_logging_active
+from ordercast.logs import json_logging_active, logs_reach_stdout
 from training.pipelines.common import TrainOutcome
 
 logger = logging.getLogger("ordercast.commands")
@@ -15,7 +15,16 @@ logger = logging.getLogger("ordercast.commands")
 
 def announce(outcome: TrainOutcome) -> None:
     """Log ``outcome`` (with kind, exit code, version, scores and run as fields) and, unless
-    logs are JSON lines, print its message."""
+    logs are JSON lines, print its message: once, where the log lines and stdout reach the
+    same terminal or file (a person watching ``make demo`` read every outcome twice)."""
+    json_lines = json_logging_active()
+    if json_lines or not logs_reach_stdout():
+        _log(outcome)
+    if not json_lines:
+        typer.echo(outcome.message)
+
+
+def _log(outcome: TrainOutcome) -> None:
     logger.info(
         outcome.message,
         extra={
@@ -27,5 +36,3 @@ def announce(outcome: TrainOutcome) -> None:
             "ctx_run_id": outcome.run_id,
         },
     )
-    if not json_logging_active():
-        typer.echo(outcome.message)
