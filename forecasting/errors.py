@@ -67,3 +67,11 @@ class UnknownSeriesError(OrdercastError):
 
 class HorizonError(OrdercastError):
     """A forecast horizon outside what the model supports."""
+
+
+class AdjustmentError(OrdercastError):
+    """A planner adjustment that cannot be accepted; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
