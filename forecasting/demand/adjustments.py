@@ -136,7 +136,7 @@ def check_adjustment(
     if not ((index.dates >= a.start) & (index.dates <= a.end)).any():
         raise AdjustmentError("start", f"no period label falls in the range ({index.span})")
     if a.split is not None:
-        _check_split(index, a)
+        _check_split(index, a, a.split)
     others = [o for o in active(existing, index.dates[0]) if o.id != a.id]
     for o in others:
         same = (o.author, o.level, o.series_id) == (a.author, a.level, a.series_id)
@@ -149,17 +149,16 @@ def check_adjustment(
     _check_result(model, a, others)
 
 
-def _check_split(index: HierarchyIndex, a: Adjustment) -> None:
-    assert a.split is not None
+def _check_split(index: HierarchyIndex, a: Adjustment, split: Mapping[str, float]) -> None:
     if a.level == index.bottom:
         raise AdjustmentError("split", f"a '{a.level}' series has no series below to split to")
     under = {index.bottom_ids[r] for r in index.children[a.level][a.series_id]}
-    for child, share in a.split.items():
+    for child, share in split.items():
         if child not in under:
             raise AdjustmentError("split", f"'{child}' is not a series under '{a.series_id}'")
         if not math.isfinite(share) or share < 0:
             raise AdjustmentError("split", f"the share of '{child}' ({share}) is not >= 0")
-    total = float(sum(a.split.values()))
+    total = float(sum(split.values()))
     if abs(total - 1) > SPLIT_TOLERANCE:
         raise AdjustmentError("split", f"the shares sum to {total:g}, not 1")
 
@@ -308,6 +307,8 @@ def _locate(
     index: HierarchyIndex, a: Adjustment
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | str:
     """Bottom rows, period columns and split weights of ``a``, or why it does not fit."""
+    if a.kind not in KINDS or not math.isfinite(a.value):
+        return f"kind '{a.kind}' with value {a.value} is not a valid change"
     if a.level not in index.children:
         return f"level '{a.level}' is not in this model (levels: {', '.join(index.order)})"
     rows = index.children[a.level].get(a.series_id)
@@ -326,6 +327,8 @@ def _locate(
         if child not in position:
             return f"its split names '{child}', not a bottom series under '{a.series_id}'"
         weights[position[child]] = share
+    if not weights.sum() > 0:  # also NaN: a split only check_adjustment would refuse
+        return f"its split shares {dict(a.split)} do not sum to a positive number"
     return rows, cols, weights / weights.sum()
 
 

@@ -257,6 +257,19 @@ def test_adjustments_of_a_series_gone_from_a_new_model_are_orphaned_not_raised()
     assert mean(out.model, "sku,site", "B|S1")[1] == pytest.approx(30.0, rel=1e-12)
 
 
+def test_a_stored_adjustment_that_check_adjustment_would_refuse_is_orphaned() -> None:
+    broken = [
+        adj("kind", kind="multiply"),
+        adj("nan", value=float("nan")),
+        adj("split", level="site", series_id="S1", split={"A|S1": 0.0}),
+        adj("neg", kind="add", value=-25.0),
+    ]
+    out = apply_adjustments(make_model(), broken)
+    assert sorted(out.orphaned["adjustment_id"]) == ["kind", "nan", "neg", "split"]
+    assert out.applied.empty
+    assert_coherent(out.model)
+
+
 def test_applied_frame_reports_statistical_and_adjusted_per_period_of_the_series() -> None:
     a = adj(level="site", series_id="S1", start="2025-01-12", end="2025-01-19", value=50.0)
     applied = apply_adjustments(make_model(), [a]).applied
