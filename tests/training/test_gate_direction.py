@@ -19,6 +19,7 @@ from ordercast.cli import main
 from tests.training.conftest import write_config
 from training import registry
 from training.pipelines.common import champion_on_window
+from training.pipelines.demand import choices_score
 
 NAME = "ordercast-demand"
 WINDOW = "data 0123456789abcdef to 2024-06-28"
@@ -147,6 +148,35 @@ def test_a_champion_whose_recipe_cannot_be_rerun_is_not_beaten_by_default(
     assert "unknown on this window" in decision.reason and "--promote" in decision.reason
 
 
+def test_demand_scores_the_champions_model_choices_on_the_challengers_windows() -> None:
+    """A demand refit of the same recipe is judged against the champion's choice of model
+    per series, scored on the challenger's backtest windows."""
+    backtest = pd.DataFrame(
+        [
+            # series, model, window, score: two windows each
+            *[("a", "ets", w, s) for w, s in ((0, 1.0), (1, 3.0))],  # mean 2.0
+            *[("a", "naive", w, s) for w, s in ((0, 1.0), (1, 1.0))],  # mean 1.0
+            *[("b", "ets", w, 0.5) for w in (0, 1)],
+            *[("b", "theta", w, 0.7) for w in (0, 1)],
+            *[("c", "naive", w, 4.0) for w in (0, 1)],
+        ],
+        columns=["series_id", "model", "window", "score"],
+    )
+    challenger = pd.DataFrame(
+        {"series_id": ["a", "b", "c"], "model": ["naive", "ets", "naive"], "score": [1.0, 0.5, 4.0]}
+    )
+    champion = pd.DataFrame(
+        {
+            "series_id": ["a", "b", "gone"],  # c is new since; gone is no longer a series
+            "model": ["ets", "theta", "naive"],
+            "members": ["ets", "theta", "naive"],
+        }
+    )
+    value, scored = choices_score(backtest, challenger, champion)
+    assert scored == 2
+    assert value == pytest.approx((2.0 + 0.7 + 4.0) / 3)  # c counts as the challenger's
+
+
 # --- the CLI, with capacity trainings ---------------------------------------------------
 
 
@@ -166,6 +196,16 @@ def capacity_champion(uri: str) -> str:
     return "" if found is None else str(found.version)
 
 
+@pytest.fixture()
+def one_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The library's source hash held for the test: its trainings are of one recipe even
+    while someone edits forecasting/ (which makes a training another recipe, rightly)."""
+    from training import tracking
+
+    pinned = tracking.library_hash()
+    monkeypatch.setattr(tracking, "library_hash", lambda root=None: pinned)
+
+
 @pytest.fixture(scope="module")
 def four_weeks_before_the_end(history_file: Path) -> str:
     end = pd.read_csv(history_file, parse_dates=["order_date"])["order_date"].max()
@@ -177,6 +217,7 @@ def test_train_keeps_a_refit_on_newer_data_force_retrains_promote_promotes(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     four_weeks_before_the_end: str,
+    one_library: None,
 ) -> None:
     """The case of #22: a capacity refit of the same recipe on newer data, scoring worse
     than the champion's recorded score, was promoted as "same recipe refit on newer data"."""
@@ -250,3 +291,27 @@ def test_train_help_tells_force_from_promote(
     assert re.search(r"--force (<bool> )?Train even when the champion was already trained", out)
     assert "The gate still decides on promotion" in out
     assert "lower is better" in out
+
+
+def test_a_demand_refit_on_newer_data_is_judged_against_the_champions_choices(
+    history_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    four_weeks_before_the_end: str,
+    one_library: None,
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = write_config(tmp_path, uri)
+    command = ["train", "demand", "--data", str(history_file), "--config", str(config)]
+    assert main([*command, "--as-of", four_weeks_before_the_end]) == 0
+    capsys.readouterr()
+    code = main(command)
+    out = said(capsys)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    tags = client.get_model_version("ordercast-demand", "2").tags
+    assert "v1's model choices on this window's backtest" in tags["gate.reason"], out
+    assert "scaled_pinball, lower is better: champion" in out
+    challenger, champion = float(tags["gate.score"]), float(tags["gate.champion_score"])
+    promoted = challenger < champion * (1 - 0.02)  # gate.margin's default
+    assert code == (0 if promoted else 3)
+    assert tags["gate.decision"] == ("promoted" if promoted else "rejected")

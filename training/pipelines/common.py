@@ -223,13 +223,16 @@ def champion_on_window(
     recipe_id: str,
     score: float,
     rerun: Callable[[ModelVersion], float | None],
+    choices: Callable[[ModelVersion], ChampionScore | None] | None = None,
 ) -> ChampionScore | None:
     """The champion's score on the challenger's evaluation window (None: no champion).
 
-    Its recorded score when it was measured on this window; else the challenger's own when
-    the recipe is the same (on one window one recipe scores the same: a refit on newer data
-    does not beat its champion by being newer); else ``rerun(champion)``, the champion's
-    recipe scored on this window by the pipeline (None when it cannot be).
+    Its recorded score when it was measured on this window. Else ``choices(champion)``
+    when the kind's model makes choices a training can score on the challenger's window
+    (demand: the model of each series, under the same settings). Else the challenger's own
+    score under the same recipe: on one window one recipe scores the same, so a refit on
+    newer data does not beat its champion by being newer. Else ``rerun(champion)``, the
+    champion's recipe scored on this window by the pipeline (None when it cannot be).
     """
     if champion is None:
         return None
@@ -238,6 +241,9 @@ def champion_on_window(
         return ChampionScore(float(recorded), f"v{champion.version} scored on this window")
     # Its own score, on another window, is shown beside: it is what `models list` shows.
     own = f"; {float(recorded):.4g} on its own window" if recorded else ""
+    chosen = choices(champion) if choices is not None else None
+    if chosen is not None:
+        return ChampionScore(chosen.value, chosen.basis + own)
     if same_recipe(champion, recipe_id):
         return ChampionScore(score, f"v{champion.version}'s recipe, the same, on this window{own}")
     value = rerun(champion)

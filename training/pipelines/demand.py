@@ -20,14 +20,17 @@ import joblib
 import numpy as np
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 from forecasting.demand.auto import AutoForecaster
-from forecasting.demand.backtest import summarize
+from forecasting.demand.backtest import ENSEMBLE, summarize
 from forecasting.demand.config import BacktestConfig, GlobalModelConfig, ParallelConfig
 from forecasting.demand.reconcile import Method, reconcile_with_notes
+from forecasting.demand.selection import ensemble_members
 from forecasting.demand.serving import build_serving_model
 from forecasting.series import build_hierarchy, drop_partial_last_period, prefix_levels
-from ordercast.settings import Settings
+from ordercast.settings import DemandSettings, Settings
 from training import tracking
 from training.model_logging import log_demand_model
 from training.pipelines.common import (
@@ -43,6 +46,7 @@ from training.pipelines.common import (
 from training.pipelines.prelude import HistorySource, load_history, open_training
 from training.plots import forecast_plot
 from training.publishing import publish_demand
+from training.registry import ChampionScore
 from training.tracking import RunLog
 
 logger = logging.getLogger(__name__)
@@ -50,11 +54,13 @@ KIND = "demand"
 # The fitted forecaster, kept with each run so that a refresh can start from it.
 FORECASTER_ARTIFACT = "refresh/forecaster.joblib"
 FORECASTER_HASH_TAG = "refresh.sha256"
+SELECTION_ARTIFACT = "reports/selection.csv"  # the model of each series, as the run logs it
+REFRESH_PARENT_TAG = "refresh.parent"  # a refresh's parent version (refresh_common.PARENT_TAG)
 
 
 def demand_recipe(settings: Settings) -> dict:
     """The settings that shape the demand model (what 'same recipe' means)."""
-    return {"kind": KIND, "seed": settings.seed, **settings.demand.model_dump(exclude={"n_jobs"})}
+    return {"kind": KIND, "seed": settings.seed, **_recipe_settings(settings.demand)}
 
 
 def prepare(
@@ -160,7 +166,12 @@ def train(
         new_score = score_of(model)
         window = evaluation_window(start.fingerprint, start.history.cutoff)
         champion_score = champion_on_window(
-            champion, window, recipe_id, new_score, lambda v: _champion_score(settings, series, v)
+            champion,
+            window,
+            recipe_id,
+            new_score,
+            lambda v: _champion_score(settings, series, v),
+            lambda v: _champion_choices_score(settings, view.client, view.name, v, model),
         )
     decision = gate(settings, KIND, champion_score, new_score, promote)
     with steps.step("forecast"):
@@ -244,6 +255,101 @@ def _champion_score(
     previous = settings.model_copy(update={"demand": settings.demand.model_validate_json(recipe)})
     logger.info("scoring champion v%s's recipe on the same windows", champion.version)
     return score_of(fit(previous, series))
+
+
+def _champion_choices_score(
+    settings: Settings,
+    client: MlflowClient,
+    name: str,
+    champion: ModelVersion,
+    model: AutoForecaster,
+) -> ChampionScore | None:
+    """The champion's model choices scored on the challenger's backtest windows. None when
+    it was made with other settings (its models may not be candidates here: its recipe is
+    rerun instead), or its choices cannot be read. The challenger chose its models on these
+    windows, which favours it: gate.margin is what it must win by."""
+    recorded = champion.tags.get("recipe.json")
+    if not recorded or _recipe_settings(settings.demand.model_validate_json(recorded)) != (
+        _recipe_settings(settings.demand)
+    ):
+        return None
+    choices = _champion_choices(client, name, champion)
+    if choices is None:
+        return None
+    value, scored = choices_score(model.backtest_, model.selection_, choices)
+    return ChampionScore(
+        value,
+        f"v{champion.version}'s model choices on this window's backtest, {scored} of "
+        f"{len(model.selection_)} series (the rest count as the challenger's)",
+    )
+
+
+def _recipe_settings(demand: DemandSettings) -> dict:
+    """The demand settings that shape the model (what ``demand_recipe`` hashes)."""
+    return demand.model_dump(exclude={"n_jobs"})
+
+
+def _champion_choices(
+    client: MlflowClient, name: str, champion: ModelVersion
+) -> pd.DataFrame | None:
+    """The model of each series behind ``champion``: its training's selection (a refresh
+    keeps its parent's choices, so the chain of parents leads to the training)."""
+    version, seen = champion, set()
+    while version.tags.get(REFRESH_PARENT_TAG) and version.version not in seen:
+        seen.add(version.version)
+        version = client.get_model_version(name, version.tags[REFRESH_PARENT_TAG])
+    if version.run_id is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            path = client.download_artifacts(version.run_id, SELECTION_ARTIFACT, folder)
+        except (MlflowException, OSError) as exc:
+            logger.warning("cannot read v%s's model choices (%s)", version.version, exc)
+            return None
+        return pd.read_csv(path, dtype={"series_id": str, "model": str, "members": str})
+
+
+def choices_score(
+    backtest: pd.DataFrame, selection: pd.DataFrame, choices: pd.DataFrame
+) -> tuple[float, int]:
+    """The mean over series of the backtest score that ``choices`` (series -> model,
+    members) get on these windows, and how many series they were scored on.
+
+    A series keeps the challenger's own score (``selection``) where the champion's choice
+    was not backtested here: a series new since, a model no longer a candidate, an
+    ensemble of other members. Series without a score (fallbacks) stay without one.
+    """
+    means = backtest.groupby(["series_id", "model"], as_index=False)["score"].mean()
+    by_series: dict[str, dict[str, float]] = {}
+    for sid, model, value in zip(
+        means["series_id"].astype(str), means["model"].astype(str), means["score"], strict=True
+    ):
+        # as the selection ranks them (forecasting.demand.selection.mean_scores)
+        by_series.setdefault(sid, {})[model] = float(value) if np.isfinite(value) else np.inf
+    theirs = choices.drop_duplicates("series_id").set_index("series_id")
+    values, scored = [], 0
+    for sid, own_score in zip(selection["series_id"], selection["score"], strict=True):
+        value = float(own_score)
+        scores = by_series.get(str(sid), {})
+        if np.isfinite(value) and sid in theirs.index:
+            chosen = str(theirs.at[sid, "model"])
+            found = scores.get(chosen, np.inf)
+            ensemble_ok = chosen != ENSEMBLE or _same_members(
+                scores, str(theirs.at[sid, "members"])
+            )
+            if np.isfinite(found) and ensemble_ok:
+                value, scored = found, scored + 1
+        values.append(value)
+    finite = np.asarray(values, float)
+    finite = finite[np.isfinite(finite)]
+    return (float(finite.mean()) if finite.size else float("inf")), scored
+
+
+def _same_members(scores: dict[str, float], members: str) -> bool:
+    """Whether the ensemble backtested here (of the best models by ``scores``) is the one
+    of the champion's ``members``."""
+    singles = {model: score for model, score in scores.items() if model != ENSEMBLE}
+    return set(ensemble_members(singles)) == set(members.split(","))
 
 
 def _log_metrics(run: RunLog, model: AutoForecaster, score: float) -> None:
