@@ -49,8 +49,8 @@ def train(
     force: bool = typer.Option(
         False,
         "--force",
-        help="Train even when the champion was already trained on this data with this "
-        "configuration. The gate still decides on promotion.",
+        help="Train even when the champion (or a challenger the gate kept) was already "
+        "trained on this data with this configuration. The gate still decides on promotion.",
     ),
     promote: bool = typer.Option(
         False,
@@ -68,11 +68,12 @@ def train(
     """Train, track in MLflow, register, and promote when the new version is better.
 
     Every score is a loss (lower is better). The new version is promoted only when it beats
-    the champion's score on the same evaluation window by more than gate.margin. A refit of
-    the champion's recipe on newer data scores there what the champion's recipe scores:
-    it does not beat it, and is kept as challenger (exit 3); `ordercast refresh` brings
-    newer orders to the champion, --promote promotes anyway. Idempotent: the same data
-    and configuration leave the registry as it is.
+    the champion's score on the same evaluation window by more than gate.margin: demand's
+    champion is scored by its model choices on the new backtest windows, capacity's and
+    risk's by their recipe rerun there (a refit of the same recipe on newer data scores
+    what the champion's does, and is kept as challenger: exit 3; `ordercast refresh`
+    brings newer orders to the champion). --promote promotes anyway. Idempotent: the same
+    data and configuration leave the registry as it is.
     """
     settings = load_settings(config)
     history = _order_store_history(settings) if data is None and mapping is None else None
