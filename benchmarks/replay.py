@@ -7,7 +7,8 @@ year, as an order-management system would: each week the lines ordered that week
 
 * **refresh**: one ``train demand`` on the first year, then every week ``ingest`` the
   week's lines and ``refresh`` (no reselection, no backtest);
-* **retrain**: every week ``ingest`` the same lines and a full ``train demand --force``.
+* **retrain**: every week ``ingest`` the same lines and a full ``train demand --force
+  --promote`` (promoted whatever the gate says: the arm is the weekly retrain itself).
 
 Both publish their forecasts to their order store; at the end every published forecast
 is scored against the actuals of the full history (``forecasting.accuracy``) at lags 1,
@@ -128,7 +129,7 @@ class Arm:
 
     def train(self) -> float:
         started = time.perf_counter()
-        outcome = demand.train(self.settings, self.orders(), force=True)
+        outcome = demand.train(self.settings, self.orders(), force=True, promote=True)
         if outcome.exit_code not in (0, 3):
             raise SystemExit(f"{self.name}: training failed: {outcome.message}")
         return time.perf_counter() - started

@@ -134,7 +134,8 @@ def record_decision(
     In an order a kill cannot leave half done: first the gate's facts and where both aliases
     pointed before (so :func:`recover_interrupted` can put them back), then the aliases,
     ``gate.decision`` last. Until that last write the version is undecided: shown nowhere
-    as decided, and archived by the next training of the kind if this process dies.
+    as decided, and archived by the next training of the kind if this process dies. The
+    run gets the same facts after, so a run never shows a decision its version lacks.
     """
     previous_challenger = version_by_alias(client, name, CHALLENGER)
     facts = {
@@ -153,12 +154,12 @@ def record_decision(
     if decision.promote:
         promote(client, name, version)
     verdict = "promoted" if decision.promote else "rejected"
-    if run_id is not None:  # the run shows what the gate made of it, as the version does
-        for key in ("gate.reason", "gate.score", METRIC_TAG, DIRECTION_TAG, WINDOW_TAG):
-            client.set_tag(run_id, key, facts[key])
-        client.set_tag(run_id, "gate.champion_score", facts["gate.champion_score"])
-        client.set_tag(run_id, DECISION_TAG, verdict)
     client.set_model_version_tag(name, version, DECISION_TAG, verdict)
+    if run_id is not None:  # the run shows what the gate made of it, once it is decided
+        shown = ("gate.reason", "gate.score", "gate.champion_score", METRIC_TAG, DIRECTION_TAG)
+        for key in (*shown, WINDOW_TAG):
+            client.set_tag(run_id, key, facts[key])
+        client.set_tag(run_id, DECISION_TAG, verdict)
 
 
 def promote(client: MlflowClient, name: str, version: str) -> None:

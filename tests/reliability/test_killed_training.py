@@ -202,7 +202,7 @@ def test_a_training_killed_after_the_alias_move_puts_the_aliases_back(
     store = Store(tmp_path, history_file)
     first = store.train(dates[0])
     assert first.returncode == 0, first.stderr[-3000:]
-    store.train_killed_at(challenger_beyond(1), dates[1], "--force")
+    store.train_killed_at(challenger_beyond(1), dates[1], "--force", "--promote")
     killed = store.client.get_model_version(NAME, "2")
     decided_before_the_kill = "gate.decision" in killed.tags
 

@@ -69,8 +69,11 @@ def test_gate_lifecycle_on_the_embedded_store(history_file: Path, store: Path) -
     assert tags["gate.decision"] == "rejected"
     assert float(tags["gate.score"]) > float(tags["gate.champion_score"])
 
-    # --force promotes it anyway; rollback returns to the previous champion.
-    assert train(history_file, worse, "--force") == 0
+    # Again: up to date (the gate kept it on this data). --force retrains and the gate keeps
+    # it out again; --promote promotes it anyway; rollback returns to the previous champion.
+    assert train(history_file, worse) == 3
+    assert versions(uri) == ["1", "2"]
+    assert train(history_file, worse, "--force", "--promote") == 0
     assert aliases(uri)["champion"] == "3"
     assert main(["models", "rollback", "demand", "--config", str(config)]) == 0
     assert aliases(uri)["champion"] == "1"
@@ -164,6 +167,7 @@ def test_two_concurrent_trainings_do_not_corrupt_the_registry(
         "--config",
         str(config),
         "--force",
+        "--promote",
     ]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
