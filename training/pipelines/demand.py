@@ -170,7 +170,7 @@ def train(
             window,
             recipe_id,
             new_score,
-            lambda v: _champion_score(settings, series, v),
+            lambda v: _champion_score(settings, series, v, new_score),
             lambda v: _champion_choices_score(settings, view.client, view.name, v, model),
         )
     decision = gate(settings, KIND, champion_score, new_score, promote)
@@ -245,14 +245,18 @@ def file_sha256(path: Path) -> str:
 
 
 def _champion_score(
-    settings: Settings, series: pd.DataFrame, champion: ModelVersion
+    settings: Settings, series: pd.DataFrame, champion: ModelVersion, new_score: float
 ) -> float | None:
-    """The champion's recipe rerun on the same windows of the same data; None when its
-    recipe is not recorded (its own score, on older data, would not be comparable)."""
+    """The champion's recipe rerun on the same windows of the same data (``new_score`` when
+    its settings are these: only the code changed, and this code is what can run); None
+    when its recipe is not recorded (its own score, on older data, would not compare)."""
     recipe = champion.tags.get("recipe.json")
     if not recipe:
         return None
-    previous = settings.model_copy(update={"demand": settings.demand.model_validate_json(recipe)})
+    theirs = settings.demand.model_validate_json(recipe)
+    if _recipe_settings(theirs) == _recipe_settings(settings.demand):
+        return new_score
+    previous = settings.model_copy(update={"demand": theirs})
     logger.info("scoring champion v%s's recipe on the same windows", champion.version)
     return score_of(fit(previous, series))
 

@@ -146,7 +146,11 @@ def train(
         evaluation = window_evaluation(orders, cutoff, params)
         score = evaluation.metrics["brier"]
         champion_score = champion_on_window(
-            champion, window, recipe_id, score, lambda v: _champion_brier(v, orders, cutoff)
+            champion,
+            window,
+            recipe_id,
+            score,
+            lambda v: _champion_brier(v, orders, cutoff, params, score),
         )
     metrics = evaluation.metrics
     decision = gate(settings, KIND, champion_score, score, promote)
@@ -196,13 +200,20 @@ def train(
 
 
 def _champion_brier(
-    champion: ModelVersion, orders: pd.DataFrame, cutoff: pd.Timestamp
+    champion: ModelVersion,
+    orders: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    params: dict[str, Any],
+    score: float,
 ) -> float | None:
-    """The champion's recipe scored on this window; None when its parameters are not
-    recorded (a version from before they were)."""
+    """The champion's recipe scored on this window (``score`` when its parameters are
+    ``params``: only the code changed, and this code is what can run); None when its
+    parameters are not recorded (a version from before they were)."""
     recorded = champion.tags.get(RECIPE_TAG)
     if not recorded:
         return None
-    params = json.loads(recorded)
-    params["bands"] = tuple(params["bands"])
-    return window_evaluation(orders, cutoff, params).metrics["brier"]
+    theirs = json.loads(recorded)
+    if theirs == json.loads(json.dumps(params)):
+        return score
+    theirs["bands"] = tuple(theirs["bands"])
+    return window_evaluation(orders, cutoff, theirs).metrics["brier"]
