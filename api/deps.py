@@ -8,6 +8,7 @@ from typing import Annotated, TypeGuard, TypeVar
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
+from api.adjusted_demand import AdjustmentsView
 from api.model_store import LoadedModel, Served, Snapshot, is_capacity, is_demand, is_risk
 from api.response_cache import ResponseCache
 from api.security import KeyRing, allows
@@ -94,3 +95,10 @@ DemandModel = Annotated[LoadedModel[DemandCore], Depends(model_of("demand", is_d
 CapacityModel = Annotated[LoadedModel[CapacityCore], Depends(model_of("capacity", is_capacity))]
 RiskModel = Annotated[LoadedModel[RiskCore], Depends(model_of("risk", is_risk))]
 ResponseCacheDep = Annotated[ResponseCache, Depends(get_response_cache)]
+
+
+async def get_adjustments(request: Request) -> AdjustmentsView:
+    return request.app.state.adjustments
+
+
+AdjustmentsDep = Annotated[AdjustmentsView, Depends(get_adjustments)]

@@ -13,10 +13,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from forecasting.errors import (
+    AdjustmentError,
     ConfigError,
     DataContractError,
     HorizonError,
@@ -33,6 +36,7 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    409: "conflict",
     413: "request_too_large",
     415: "unsupported_media_type",
     503: "not_ready",
@@ -55,6 +59,7 @@ ERROR_MEANINGS = {
     401: "No API key, or an unknown one (X-API-Key header)",
     403: "The key's role does not allow this endpoint",
     404: "Unknown SKU, site, channel or level (the message names it)",
+    409: "The resource is not in a state that allows this (e.g. already revoked)",
     413: "Request body over the size limit",
     422: "Invalid field (each listed with its path), or a value the model cannot serve",
     503: "The model this endpoint needs is not loaded yet (see /ready)",
@@ -121,12 +126,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette names only the first route's methods when several routes share a
+            # path (GET and POST of /adjustments are two routes): name them all.
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
         return error_response(
             request,
             exc.status_code,
             HTTP_CODES.get(exc.status_code, "http_error"),
             str(exc.detail),
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     @app.exception_handler(OrdercastError)
@@ -142,6 +152,9 @@ def install(app: FastAPI) -> None:
                 {"row": i.row, "field": i.column, "problem": i.message} for i in exc.issues[:200]
             ]
             return error_response(request, 422, "invalid_orders", str(exc).splitlines()[0], issues)
+        if isinstance(exc, AdjustmentError):
+            problem = [{"field": exc.field, "problem": str(exc)}]
+            return error_response(request, 422, "invalid_adjustment", str(exc), problem)
         if isinstance(exc, ConfigError):  # valid JSON, but a value the model cannot serve
             return error_response(request, 422, "invalid_value", str(exc))
         return error_response(request, 400, "bad_request", str(exc))
@@ -162,3 +175,13 @@ def install(app: FastAPI) -> None:
             "internal_error",
             f"unexpected failure; quote request id {request_id} when reporting it",
         )
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route of the app accepts at the request's path."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and isinstance(route, APIRoute):
+            methods |= route.methods or set()
+    return sorted(methods)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.accuracy_cache import AccuracyCache
+from api.adjusted_demand import AdjustmentsView
 from api.docs_assets import install_docs
 from api.key_file import key_ring
 from api.middleware import RequestContext
@@ -19,6 +20,7 @@ from api.order_store import OrderStoreHandle
 from api.response_cache import ResponseCache
 from api.routes import (
     accuracy,
+    adjustments,
     admin,
     forecast_batch,
     forecasts,
@@ -102,6 +104,7 @@ def create_app(
     app.state.order_store = order_store
     app.state.accuracy = AccuracyCache(settings, order_store, ttl=settings.api.poll_seconds)
     app.state.responses = ResponseCache()
+    app.state.adjustments = AdjustmentsView(order_store)
     if settings.api.cors_origins:  # CORS stays off unless origins are configured
         app.add_middleware(
             CORSMiddleware,
@@ -112,7 +115,17 @@ def create_app(
     app.add_middleware(RequestContext, max_body_bytes=settings.api.max_request_bytes)
     errors.install(app)
     install_docs(app)
-    routers = (health, models, forecasts, forecast_batch, orders, ingest, accuracy, admin)
+    routers = (
+        health,
+        models,
+        forecasts,
+        forecast_batch,
+        adjustments,
+        orders,
+        ingest,
+        accuracy,
+        admin,
+    )
     for module in routers:
         app.include_router(module.router)
     return app

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from forecasting.accuracy import DRIFT_MARGIN, DRIFT_MIN_ROWS, DRIFT_PERIODS
+from forecasting.demand.adjustments import REASON_CODES
 from forecasting.errors import ConfigError
 from forecasting.risk.bands import check_bands
 
@@ -115,6 +116,12 @@ class GateSettings(BaseModel):
     max_end_shift_days: int = Field(400, ge=0)  # refuse if the last date moves back/forward more
 
 
+class AdjustmentSettings(BaseModel):
+    # The reason codes a planner may give an adjustment (forecast value added is reported by
+    # them); free-text reasons are always required besides.
+    reason_codes: list[str] = Field(default_factory=lambda: list(REASON_CODES), min_length=1)
+
+
 class AccuracySettings(BaseModel):
     """How published forecasts are scored and when drift is raised (the reasons for the
     defaults are beside them in ``forecasting.accuracy``)."""
@@ -163,6 +170,7 @@ class Settings(BaseSettings):
     gate: GateSettings = Field(default_factory=GateSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     accuracy: AccuracySettings = Field(default_factory=AccuracySettings)
+    adjustments: AdjustmentSettings = Field(default_factory=AdjustmentSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.deps import DemandModel, ReadRole
+from api.deps import AdjustmentsDep, DemandModel, ReadRole
 from api.routes.forecasts import (
     ERRORS,
     DemandRequest,
@@ -132,8 +132,9 @@ class DemandBatchResponse(BaseModel):
 
 CSV_DESCRIPTION = (
     "With `?format=csv` or `Accept: text/csv`: one row per series and period, columns "
-    "`series_id, level, sku, site, channel, ds, model, mean` and a column per quantile "
-    "(`q10`, `q50`, `q90` ...); key columns a roll-up lacks are empty. Header "
+    "`series_id, level, sku, site, channel, ds, model, fallback, mean`, a column per quantile "
+    "(`q10`, `q50`, `q90` ...), then `statistical` (before planners' adjustments) and "
+    "`adjustments` (their ids, space-separated); key columns a roll-up lacks are empty. Header "
     "`X-Model-Version` names the version, `X-Missing-Series` counts series not found."
 )
 
@@ -163,6 +164,7 @@ def demand_batch(
     request: DemandBatchRequest,
     _: ReadRole,
     loaded: DemandModel,
+    adjustments: AdjustmentsDep,
     format_: Literal["json", "csv"] | None = Query(
         None,
         alias="format",
@@ -180,9 +182,11 @@ def demand_batch(
         )
     found: list[bytes] = []
     missing: list[dict[str, Any]] = []
+    adjusted = adjustments.current(loaded)  # one view of the adjustments for the whole call
     for position, keys in enumerate(asked):
         try:
-            found.append(demand_body(loaded, _single_request(keys, request, position)))
+            single = _single_request(keys, request, position)
+            found.append(demand_body(loaded, single, adjusted))
         except UnknownSeriesError as exc:
             missing.append({"series": keys.named(), "message": str(exc)})
     if not found:
@@ -334,8 +338,11 @@ def csv_rows(bodies: Sequence[bytes]) -> bytes:
         *KEY_FIELDS,
         "ds",
         "model",
+        "fallback",
         "mean",
         *(quantile_column(float(label)) for label in labels),
+        "statistical",
+        "adjustments",
     ]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -350,8 +357,11 @@ def csv_rows(bodies: Sequence[bytes]) -> bytes:
                     *keys,
                     point["ds"],
                     answer["model"],
+                    answer.get("fallback") or "",
                     repr(point["mean"]),
                     *(repr(point["quantiles"][label]) for label in labels),
+                    repr(point["statistical"]),
+                    " ".join(point["adjustments"]),
                 ]
             )
     return out.getvalue().encode()

@@ -16,7 +16,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from api.deps import CapacityModel, DemandModel, ReadRole, ResponseCacheDep
+from api.adjusted_demand import Adjusted
+from api.deps import AdjustmentsDep, CapacityModel, DemandModel, ReadRole, ResponseCacheDep
 from api.errors import documented
 from api.model_store import LoadedModel
 from forecasting.capacity.forecaster import OUTPUT_COLUMNS
@@ -107,9 +108,21 @@ class DemandRequest(BaseModel):
 
 class DemandPoint(BaseModel):
     ds: str = Field(description="Period (ISO date: the period's end for weekly buckets)")
-    mean: float = Field(description="Expected demand, units")
+    mean: float = Field(
+        description="Expected demand, units: the plan, after planners' adjustments if any"
+    )
     quantiles: dict[str, float] = Field(
         description="Quantile level (as requested, e.g. '0.1') -> units; non-decreasing"
+    )
+    statistical: float | None = Field(
+        None,
+        description="The model's own expected demand before adjustments (equal to mean when "
+        "no adjustment changes this point)",
+    )
+    adjustments: list[str] = Field(
+        default_factory=list,
+        description="Ids of the planner adjustments that change this point "
+        "(GET /v1/forecasts/demand/adjustments lists them)",
     )
 
 
@@ -149,14 +162,20 @@ class DemandResponse(BaseModel):
     responses=ERRORS,
 )
 async def demand(
-    request: DemandRequest, _: ReadRole, loaded: DemandModel, cache: ResponseCacheDep
+    request: DemandRequest,
+    _: ReadRole,
+    loaded: DemandModel,
+    cache: ResponseCacheDep,
+    adjustments: AdjustmentsDep,
 ) -> Response:
     # async: a cache hit is a few microseconds, not worth a trip to the thread pool; a
     # miss is ~1 ms of numpy/pandas on precomputed paths, short enough for the event loop.
+    adjusted = adjustments.current(loaded)
     key = (
         "demand",
         loaded.version,
         loaded.loaded_at,
+        adjusted.revision,
         request.sku,
         request.site,
         request.channel,
@@ -166,13 +185,16 @@ async def demand(
     )
     body = cache.get(key)
     if body is None:
-        body = demand_body(loaded, request)
+        body = demand_body(loaded, request, adjusted)
         cache.put(key, body)
     return Response(body, media_type="application/json")
 
 
-def demand_body(loaded: LoadedModel[DemandCore], request: DemandRequest) -> bytes:
-    """The JSON answer to ``request`` from ``loaded`` (raises the core's domain errors)."""
+def demand_body(
+    loaded: LoadedModel[DemandCore], request: DemandRequest, adjusted: Adjusted | None = None
+) -> bytes:
+    """The JSON answer to ``request`` from ``loaded`` with the planners' adjustments in
+    ``adjusted`` applied (raises the core's domain errors)."""
     query = DemandQuery(
         sku=request.sku,
         site=request.site,
@@ -183,6 +205,15 @@ def demand_body(loaded: LoadedModel[DemandCore], request: DemandRequest) -> byte
     )
     answer = answer_demand(loaded.core, query)
     level, frame = answer.level, answer.frame
+    notes = [adjusted.warning] if adjusted is not None and adjusted.warning else []
+    statistical = frame["mean"].to_numpy(float).tolist()
+    series_id = str(frame["series_id"].iloc[0])
+    applying: list[list[str]] = [[] for _ in statistical]
+    plan = adjusted.forecast if adjusted is not None else None
+    if plan is not None and plan.touching(level, series_id):
+        frame = answer_demand(plan.model, query).frame  # same series, the adjusted paths
+        points = plan.points(level, series_id)["adjustments"].tolist()
+        applying = [list(ids) for ids in points[: len(statistical)]]
     columns = quantile_columns(frame.columns)
     labels = [f"{q:g}" for q in answer.quantiles]
     # The core returns quantile columns in level order; requested levels are sorted too.
@@ -190,8 +221,16 @@ def demand_body(loaded: LoadedModel[DemandCore], request: DemandRequest) -> byte
     dates = pd.DatetimeIndex(frame["ds"]).strftime("%Y-%m-%d").tolist()
     means = frame["mean"].to_numpy(float).tolist()
     points = [
-        {"ds": ds, "mean": mean, "quantiles": dict(zip(labels, row, strict=True))}
-        for ds, mean, row in zip(dates, means, values, strict=True)
+        {
+            "ds": ds,
+            "mean": mean,
+            "quantiles": dict(zip(labels, row, strict=True)),
+            "statistical": before,
+            "adjustments": ids,
+        }
+        for ds, mean, row, before, ids in zip(
+            dates, means, values, statistical, applying, strict=True
+        )
     ]
     key_values = {k: str(frame[k].iloc[0]) for k in ("sku", "site", "channel") if k in frame}
     return dumps(
@@ -203,7 +242,7 @@ def demand_body(loaded: LoadedModel[DemandCore], request: DemandRequest) -> byte
             "fallback": answer.fallback,
             "model_version": loaded.version,
             "freq": str(loaded.core.freq),
-            "warnings": list(answer.warnings),
+            "warnings": [*answer.warnings, *notes],
             "points": points,
         }
     )

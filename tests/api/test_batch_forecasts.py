@@ -186,7 +186,8 @@ def test_csv_has_a_row_per_series_and_period_matching_the_json(
     assert response.headers["x-model-version"] == "1"
     frame = csv_frame(response)
     assert list(frame.columns) == [
-        "series_id", "level", "sku", "site", "channel", "ds", "model", "mean", "q10", "q50", "q90"
+        "series_id", "level", "sku", "site", "channel", "ds", "model", "fallback", "mean",
+        "q10", "q50", "q90", "statistical", "adjustments",
     ]  # fmt: skip
     assert len(frame) == 4 * 5
     rows = [
@@ -199,13 +200,15 @@ def test_csv_has_a_row_per_series_and_period_matching_the_json(
             "model": f["model"],
             "mean": p["mean"],
             **{quantile_column(float(q)): v for q, v in p["quantiles"].items()},
+            "statistical": p["statistical"],
         }
         for f in answer["forecasts"]
         for p in f["points"]
     ]
     expected = pd.DataFrame(rows)
-    pd.testing.assert_frame_equal(frame.drop(columns="channel"), expected, check_exact=True)
-    assert frame["channel"].isna().all()
+    shown = frame.drop(columns=["channel", "fallback", "adjustments"])
+    pd.testing.assert_frame_equal(shown, expected, check_exact=True)
+    assert frame[["channel", "fallback", "adjustments"]].isna().all().all()  # none here
 
 
 def test_csv_of_roll_ups_leaves_absent_keys_empty(client: TestClient) -> None:

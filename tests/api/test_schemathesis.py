@@ -20,7 +20,13 @@ from api.main import create_app
 from tests.api.conftest import ADMIN_KEY, READ_KEY, settings_with
 from tests.api.fakes import FakeLoader
 
-DOMAIN_REFUSALS = {"horizon_out_of_range", "invalid_orders", "invalid_value", "batch_refused"}
+DOMAIN_REFUSALS = {
+    "horizon_out_of_range",
+    "invalid_orders",
+    "invalid_value",
+    "batch_refused",
+    "invalid_adjustment",
+}
 
 app = create_app(
     settings_with(api_keys=f"{READ_KEY}:read,{ADMIN_KEY}:admin"), loader=FakeLoader(), poll=False
@@ -30,12 +36,14 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 def valid_requests_refused_only_by_the_model(ctx, response, case) -> None:  # type: ignore[no-untyped-def]
-    """A schema-valid request gets 2xx, or 404/422 with a domain error code."""
+    """A schema-valid request gets 2xx, or 404/422 with a domain error code, or 409 when
+    the state refuses it (an adjustment already revoked; these fake models cannot be
+    adjusted)."""
     meta = case.meta
     if meta is None or not meta.generation.mode.is_positive or response.status_code < 400:
         return
     code = response.json().get("code")
-    assert response.status_code in (404, 422), f"valid request got {response.status_code}"
+    assert response.status_code in (404, 409, 422), f"valid request got {response.status_code}"
     if response.status_code == 422:
         assert code in DOMAIN_REFUSALS, f"schema-valid request refused as {code}: {response.text}"
 
