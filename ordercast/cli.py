@@ -20,6 +20,7 @@ import typer
 from forecasting.errors import OrdercastError
 from ordercast.commands import (
     accuracy,
+    adjustments,
     capacity,
     data,
     demand,
@@ -61,7 +62,20 @@ def _global_options(
     configure_logging(level=level, json_lines=log_json)
 
 
-for module in (data, ingest, demand, capacity, risk, train, refresh, models, keys, serve, accuracy):
+for module in (
+    data,
+    ingest,
+    demand,
+    capacity,
+    risk,
+    train,
+    refresh,
+    models,
+    keys,
+    serve,
+    accuracy,
+    adjustments,
+):
     module.register(app)
 
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.expectations import backtest_expectations
 from forecasting.demand.serving import DemandServingModel
+from forecasting.errors import OrdercastError
 from ordercast.settings import Settings
 from store.database import OrderStore
 from store.publications import publish_forecasts
+from training.adjustments import reapply
 
 logger = logging.getLogger(__name__)
 PUBLISHED_QUANTILES = (0.1, 0.5, 0.9)
@@ -51,7 +54,26 @@ def publish_demand(
             forecasts=core.to_frame(PUBLISHED_QUANTILES),
             expectations=expectations,
         )
+        logger.info("published %s v%s as publication %d", model_name, version, publication)
+        _reapply_adjustments(store, core)
     finally:
         store.dispose()
-    logger.info("published %s v%s as publication %d", model_name, version, publication)
     return publication
+
+
+def _reapply_adjustments(store: OrderStore, core: DemandServingModel) -> None:
+    """Planners' adjustments follow their series and periods onto the new forecast: expire
+    the passed ones, keep what the active ones now set, name those that no longer apply.
+    A failure here is logged, not raised: the new version is already published and served,
+    and the service applies the adjustments itself."""
+    try:
+        adjusted = reapply(store, core)
+    except (OrdercastError, SQLAlchemyError) as exc:
+        logger.error("planner adjustments were not re-applied to the new forecast: %s", exc)
+        return
+    if len(adjusted.applied_ids):
+        logger.info(
+            "re-applied %d planner adjustment(s) to the new forecast%s",
+            len(adjusted.applied_ids),
+            f"; {len(adjusted.orphaned)} no longer apply" if len(adjusted.orphaned) else "",
+        )

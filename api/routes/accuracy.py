@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from api.accuracy_cache import AccuracyCacheDep
@@ -15,6 +15,7 @@ from api.deps import ReadRole
 from api.errors import documented
 from api.routes.orders import IsoDate
 from forecasting.accuracy import DIMENSIONS, NothingPublishedError, check_by
+from training.adjustments import fva_report
 
 router = APIRouter(prefix="/v1", tags=["accuracy"])
 
@@ -94,6 +95,36 @@ def accuracy(
     )
 
 
+class FvaAnswer(BaseModel):
+    per_adjustment: list[dict[str, Any]] = Field(
+        description="One row per adjustment with actuals: adjustment_id, author, reason_code, "
+        "level, periods, actual, abs_error_/wape_/bias_ statistical and adjusted, fva (WAPE of "
+        "the statistical forecast minus that of the adjusted one: positive means it helped), "
+        "helped"
+    )
+    summary: list[dict[str, Any]] = Field(
+        description="By reason_code, author and level (group_by, group) and overall ('all'): "
+        "adjustments, helped, share_helped and the pooled errors"
+    )
+
+
+@router.get(
+    "/accuracy/fva",
+    response_model=FvaAnswer,
+    summary="Forecast value added of planners' adjustments",
+    responses=documented(401, 403, 404, 503),
+)
+def forecast_value_added(_: ReadRole, request: Request) -> FvaAnswer:
+    try:
+        report = fva_report(request.app.state.settings)
+    except NothingPublishedError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return FvaAnswer(
+        per_adjustment=[_json_record(r) for r in report.per_adjustment.to_dict("records")],
+        summary=[_json_record(r) for r in report.summary.to_dict("records")],
+    )
+
+
 def _json_record(record: dict[Any, Any]) -> dict[str, Any]:
     """NaN as null, timestamps as dates: what JSON can carry."""
     out: dict[str, Any] = {}
@@ -102,5 +133,7 @@ def _json_record(record: dict[Any, Any]) -> dict[str, Any]:
             value = value.date()
         elif value is pd.NaT or (isinstance(value, float) and not math.isfinite(value)):
             value = None
+        elif hasattr(value, "item"):  # numpy scalars: plain numbers and booleans
+            value = value.item()
         out[str(key)] = value
     return out

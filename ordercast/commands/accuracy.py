@@ -19,6 +19,7 @@ from ordercast.settings import Settings, load_settings
 from store.database import OrderStore
 from store.orders import read_orders
 from store.publications import read_expectations, read_published_forecasts
+from training.adjustments import fva_report
 
 EXIT_DRIFT = 5
 PERCENT = ("wape", "expected_wape", "bias", "coverage80", "expected_coverage80")
@@ -48,11 +49,24 @@ def accuracy(
     out: Path | None = typer.Option(
         None, help="Also write the table (.csv, .csv.gz or .parquet), numbers unrounded."
     ),
+    fva: bool = typer.Option(
+        False,
+        "--fva",
+        help="Forecast value added of planners' adjustments instead: per adjustment, the "
+        "statistical forecast's error against the adjusted one, and the share that helped by "
+        "reason code, author and level.",
+    ),
     config: Path | None = typer.Option(None, help="YAML overriding configs/default.yaml."),
 ) -> None:
     """Accuracy of every published forecast whose period is complete: WAPE, bias, MASE and
     80% interval coverage next to the backtest's expectation, and the drift flag per lag."""
     settings = load_settings(config)
+    if fva:
+        added = fva_report(settings)
+        typer.echo(render_fva(added.per_adjustment, added.summary))
+        if out is not None:
+            typer.echo(f"per-adjustment table written to {write_frame(added.per_adjustment, out)}")
+        return
     report = read_report(settings, _since(since), by.split(","))
     typer.echo(render(report, settings))
     if out is not None:
@@ -106,6 +120,31 @@ def render(report: AccuracyReport, settings: Settings) -> str:
         lines += ["", _table_text(report.table)]
     lines += ["", _drift_text(report, settings)]
     return "\n".join(lines)
+
+
+def render_fva(per_adjustment: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """Forecast value added for a person: a line per adjustment, then the groups."""
+    shown = per_adjustment[
+        ["adjustment_id", "author", "reason_code", "level", "periods", "actual"]
+    ].copy()
+    for name in ("statistical", "adjusted"):
+        shown[f"WAPE {name}"] = per_adjustment[f"wape_{name}"].map(_percent)
+    shown["FVA"] = per_adjustment["fva"].map(_percent)
+    shown["helped"] = per_adjustment["helped"].map({True: "yes", False: "no"})
+    groups = summary[["group_by", "group", "adjustments", "helped", "share_helped"]].copy()
+    groups["share_helped"] = groups["share_helped"].map(_percent)
+    groups["FVA"] = summary["fva"].map(_percent)
+    return "\n".join(
+        [
+            f"forecast value added of {len(per_adjustment):,} adjustment(s) with actuals "
+            "(FVA = WAPE of the statistical forecast - WAPE of the adjusted one; positive: "
+            "the adjustment helped)",
+            "",
+            shown.to_string(index=False),
+            "",
+            groups.to_string(index=False),
+        ]
+    )
 
 
 def _table_text(table: pd.DataFrame) -> str:

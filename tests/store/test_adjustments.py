@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 
 from forecasting.demand.adjustments import apply_adjustments
 from forecasting.errors import ConfigError
+from ordercast.cli import main
 from store.adjustments import (
     close_adjustment,
     read_adjustments,
@@ -41,7 +43,9 @@ def test_an_adjustment_is_kept_with_its_create_event_and_values(store: OrderStor
     assert back == dataclasses.replace(site, created_at=site.created_at.tz_localize("UTC"))
     (event,) = read_events(store).to_dict("records")
     assert event["event"] == "create" and event["author"] == "ana"
-    assert event["before"] == [{"ds": str(DATES[1].date()), "value": 50.0}]  # S1 at week 2: 20 + 20 + 10
+    assert event["before"] == [
+        {"ds": str(DATES[1].date()), "value": 50.0}
+    ]  # S1 at week 2: 20 + 20 + 10
     assert event["after"] == [{"ds": str(DATES[1].date()), "value": 80.0}]
     kept = read_values(store)
     assert kept[["statistical", "adjusted"]].to_numpy().tolist() == [[50.0, 80.0]]
@@ -119,3 +123,32 @@ def test_adjustments_whose_periods_passed_expire_by_ordercast(store: OrderStore)
     assert row["status"] == "expired" and row["closed_by"] == "ordercast"
     assert read_events(store, "e1")["event"].tolist() == ["create", "expire"]
     assert not read_values(store).empty  # kept for forecast value added
+
+
+def test_the_cli_lists_and_exports_adjustments_and_their_audit_trail(
+    store: OrderStore,
+    store_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ORDERCAST_DATABASE_URL", store_url)
+    model = make_model()
+    kept, gone = adj("f1", value=4.0), adj("f2", series_id="B|S2", value=1.0)
+    for adjustment in (kept, gone):
+        save_adjustment(store, adjustment, _values(model, adjustment))
+    close_adjustment(store, "f2", "revoked", "lead-planner", read_values(store))
+
+    assert main(["adjustments", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "f1" in listed and "f2" not in listed
+    assert main(["adjustments", "list", "--all"]) == 0
+    assert "revoked" in capsys.readouterr().out
+    assert main(["adjustments", "export", "--out", str(tmp_path / "all.csv")]) == 0
+    exported = pd.read_csv(tmp_path / "all.csv")
+    assert exported.set_index("id")["status"].to_dict() == {"f1": "active", "f2": "revoked"}
+    assert main(["adjustments", "export", "--events", "--out", str(tmp_path / "ev.csv")]) == 0
+    trail = pd.read_csv(tmp_path / "ev.csv")
+    assert trail["event"].tolist() == ["create", "create", "revoke"]
+    assert main(["accuracy", "--fva"]) == 2  # no actuals in this store: says so, exit 2
+    assert "has a complete period" in capsys.readouterr().err

@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
 from api.main import create_app
@@ -101,6 +102,22 @@ def test_ingest_train_refresh_serve_and_score(
             request = {"sku": "SKU-00001", "site": "SITE-1", "horizon": 2}
             before = httpx.post(f"{base}/v1/forecasts/demand", json=request, headers=headers)
             assert before.status_code == 200, before.text
+            # A planner adds 7 units to the week the refresh will forecast first (#18).
+            adjusted_week = f"{refresh_end + pd.Timedelta(weeks=1):%Y-%m-%d}"
+            change = {
+                "sku": "SKU-00001",
+                "site": "SITE-1",
+                "start": adjusted_week,
+                "kind": "add",
+                "value": 7,
+                "reason": "a customer's confirmed order",
+                "reason_code": "customer commitment",
+            }
+            made = httpx.post(
+                f"{base}/v1/forecasts/demand/adjustments", json=change, headers=headers
+            )
+            assert made.status_code == 201, made.text
+            adjustment_id = made.json()["adjustment"]["id"]
             assert main(["refresh", "demand", "--config", str(config)]) == 0
             reload = httpx.post(f"{base}/v1/admin/reload", headers=headers, timeout=120)
             assert reload.status_code == 200, reload.text
@@ -109,6 +126,10 @@ def test_ingest_train_refresh_serve_and_score(
         served = after.json()
         assert served["model_version"] != before.json()["model_version"]
         assert served["points"][0]["ds"] > before.json()["points"][0]["ds"]
+        # The adjustment outlived the refresh: re-applied to the refreshed forecast.
+        first = served["points"][0]
+        assert first["ds"] == adjusted_week and first["adjustments"] == [adjustment_id]
+        assert first["mean"] == pytest.approx(first["statistical"] + 7, rel=1e-12)
 
         publications = read_publications(store)
         assert list(publications["kind"]) == ["train", "refresh"]
@@ -116,8 +137,8 @@ def test_ingest_train_refresh_serve_and_score(
             store, publication_ids=[int(publications["id"].iloc[1])]
         )
         mine = refreshed[refreshed["series_id"] == "sku,site:SKU-00001|SITE-1"].sort_values("ds")
-        np.testing.assert_allclose(
-            [p["mean"] for p in served["points"]], mine["mean"].to_numpy()[:2], rtol=1e-9
+        np.testing.assert_allclose(  # published: the statistical forecast
+            [p["statistical"] for p in served["points"]], mine["mean"].to_numpy()[:2], rtol=1e-9
         )
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         champion = client.get_model_version_by_alias("ordercast-demand", "champion")
@@ -133,6 +154,14 @@ def test_ingest_train_refresh_serve_and_score(
         scored = pd.read_csv(table)
         figure = scored[(scored["level"] == "sku,site") & (scored["lag"] == 1)]
         published = read_published_forecasts(store)
+        fva_table = tmp_path / "fva.csv"
+        code = main(["accuracy", "--fva", "--out", str(fva_table), "--config", str(config)])
+        assert code == 0
+        fva = pd.read_csv(fva_table)
+        with TestClient(create_app(load_settings(config), kinds=("demand",), poll=False)) as api:
+            over_http = api.get("/v1/accuracy/fva", headers={"X-API-Key": ADMIN_KEY})
+        assert over_http.status_code == 200, over_http.text
+        assert over_http.json()["per_adjustment"][0]["fva"] == pytest.approx(fva["fva"].iloc[0])
     finally:
         store.dispose()
 
@@ -157,3 +186,14 @@ def test_ingest_train_refresh_serve_and_score(
     assert len(errors) >= 10  # 5 SKUs x 2 sites, from the training's publication at least
     assert int(figure["n"].iloc[0]) == len(errors)
     assert float(figure["wape"].iloc[0]) == pytest.approx(sum(errors) / sum(actuals), rel=1e-12)
+
+    # Forecast value added by hand: the refresh's statistical forecast of the adjusted week
+    # against the same plus 7 units, both against what was ordered that week.
+    week = pd.Timestamp(adjusted_week)
+    actual = float(weekly.get(("SKU-00001", "SITE-1", week), 0.0))
+    statistical = float(mine.loc[mine["ds"] == week, "mean"].iloc[0])
+    (row,) = fva.to_dict("records")
+    assert row["adjustment_id"] == adjustment_id and row["reason_code"] == "customer commitment"
+    assert row["wape_statistical"] == pytest.approx(abs(statistical - actual) / actual)
+    assert row["wape_adjusted"] == pytest.approx(abs(statistical + 7 - actual) / actual)
+    assert bool(row["helped"]) == (abs(statistical + 7 - actual) < abs(statistical - actual))
