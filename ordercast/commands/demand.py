@@ -118,6 +118,16 @@ def forecast(
     holidays: str | None = typer.Option(
         None, help="Country code (US, DE, GB...) whose public holidays the global model uses."
     ),
+    adjusted: bool = typer.Option(
+        False,
+        "--adjusted",
+        help="Apply the planners' adjustments in force (the order store at database.url) as "
+        "the service does: mean and quantiles become the plan, 'statistical' keeps the "
+        "model's mean, 'adjustments' names the ids. Needs a hierarchy series file.",
+    ),
+    config: Path | None = typer.Option(
+        None, help="YAML overriding configs/default.yaml (for --adjusted: database.url)."
+    ),
 ) -> None:
     """Forecast every series with the model chosen for it by backtest, with quantiles.
 
@@ -152,6 +162,8 @@ def forecast(
     if method is not None:
         result = reconciled(model, result, frame, method)
     result = with_key_columns(with_fallback_column(result, model.selection_), frame)
+    if adjusted:
+        result = _with_adjustments(result, levels, inferred, config)
     write_frame(result, out)
     if selection_out is not None:
         write_frame(model.selection_, selection_out)
@@ -164,6 +176,33 @@ def forecast(
         f"wrote {len(result):,} forecast rows for {len(model.selection_):,} series to {out}\n"
         f"models chosen: {chosen}; fallbacks: {fallbacks}"
     )
+
+
+def _with_adjustments(
+    result: pd.DataFrame, grid: tuple[float, ...], freq: str, config: Path | None
+) -> pd.DataFrame:
+    from forecasting.demand.adjusted_frame import adjust_forecast_frame
+    from ordercast.settings import load_settings
+    from store.database import OrderStore
+    from training.adjustments import stored_adjustments
+
+    store = OrderStore.open(load_settings(config).database.url)
+    try:
+        adjustments = stored_adjustments(store)
+    finally:
+        store.dispose()
+    planned, orphaned = adjust_forecast_frame(result, adjustments, grid, freq)
+    for row in orphaned.itertuples(index=False):
+        logger.warning(
+            "adjustment %s on %s %s does not apply to this forecast: %s",
+            row.adjustment_id,
+            row.level,
+            row.series_id,
+            row.problem,
+        )
+    moved = int((planned["adjustments"] != "").sum())
+    logger.info("applied %d adjustment(s): %d forecast rows changed", len(adjustments), moved)
+    return planned
 
 
 def backtest(
