@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from forecasting.errors import DataContractError
 from ordercast.cli import main
 from tests.training.conftest import write_config
 from training import registry
@@ -146,6 +147,25 @@ def test_a_champion_whose_recipe_cannot_be_rerun_is_not_beaten_by_default(
     _, decision = gate(client, tmp_path, 0.5, window="data 1111 to 2024-07-12")
     assert not decision.promote and champion_of(client) == first
     assert "unknown on this window" in decision.reason and "--promote" in decision.reason
+
+
+def test_a_champion_whose_recipe_fails_on_this_window_is_not_beaten_by_default(
+    client: MlflowClient, tmp_path: Path
+) -> None:
+    """A rerun that the data refuses leaves the champion's score unknown: the training goes
+    on, keeps the champion, and says why and how to promote anyway."""
+    gate(client, tmp_path, 1.04, recipe="recipe-a")
+    champion = registry.version_by_alias(client, NAME, registry.CHAMPION)
+
+    def refused(_: object) -> float:
+        raise DataContractError.from_message("no late lines as of 2024-05-03")
+
+    found = champion_on_window(champion, "data 2222 to 2024-07-12", "recipe-b", 0.5, refused)
+    assert found is not None and found.value is None
+    decision = registry.decide("brier", 0.5, found, 0.02)
+    assert not decision.promote
+    assert "cannot be scored on this window: no late lines" in decision.reason
+    assert "--promote" in decision.reason
 
 
 def test_demand_scores_the_champions_model_choices_on_the_challengers_windows() -> None:

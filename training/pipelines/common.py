@@ -246,7 +246,13 @@ def champion_on_window(
         return ChampionScore(chosen.value, chosen.basis + own)
     if same_recipe(champion, recipe_id):
         return ChampionScore(score, f"v{champion.version}'s recipe, the same, on this window{own}")
-    value = rerun(champion)
+    try:
+        value = rerun(champion)
+    except OrdercastError as exc:  # its recipe does not fit this data: no score to beat
+        problem = str(exc).splitlines()[-1].strip(" -")
+        return ChampionScore(
+            None, f"v{champion.version}'s recipe cannot be scored on this window: {problem}{own}"
+        )
     if value is None:
         return ChampionScore(None, f"v{champion.version}'s recipe is not recorded{own}")
     return ChampionScore(value, f"v{champion.version}'s recipe rerun on this window{own}")
