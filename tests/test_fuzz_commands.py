@@ -103,57 +103,36 @@ def folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="ordercast-fuzz-"))
 
 
+# Each command as a user types it: {file} is the fuzzed file, {out} an output path.
+ORDER_COMMANDS = {
+    "validate": ["validate", "{file}"],
+    "series": ["series", "{file}", "--by", "sku", "--freq", "W", "--out", "{out}"],
+    "series-monthly": ["series", "{file}", "--by", "sku,site", "--freq", "M", "--out", "{out}"],
+    "ingest": ["ingest", "{file}"],
+    "risk score": ["risk", "score", "{file}", "--as-of", "2024-06-01", "--out", "{out}"],
+}
+SERIES_COMMANDS = {
+    "forecast": ["forecast", "{file}", "--horizon", "2", "--out", "{out}"],
+    "backtest": ["backtest", "{file}", "--horizon", "2", "--out", "{out}"],
+}
+
+
+def _run_on(folder: Path, command: list[str], content: bytes) -> None:
+    path, out = folder / "input.csv", folder / "output.csv"
+    path.write_bytes(content)
+    args = [part.format(file=path, out=out) for part in command]
+    _check(*_exit_code(*args), content)
+
+
+@pytest.mark.parametrize("name", ORDER_COMMANDS)
 @FUZZ
 @given(content=order_files())
-def test_validate(folder: Path, content: bytes) -> None:
-    path = folder / "orders.csv"
-    path.write_bytes(content)
-    _check(*_exit_code("validate", str(path)), content)
+def test_commands_reading_order_lines(folder: Path, name: str, content: bytes) -> None:
+    _run_on(folder, ORDER_COMMANDS[name], content)
 
 
-@FUZZ
-@given(content=order_files(), freq=st.sampled_from(["D", "W", "M"]))
-def test_series(folder: Path, content: bytes, freq: str) -> None:
-    path = folder / "orders.csv"
-    path.write_bytes(content)
-    out = folder / "series.csv"
-    _check(
-        *_exit_code("series", str(path), "--by", "sku", "--freq", freq, "--out", str(out)), content
-    )
-
-
-@FUZZ
-@given(content=order_files())
-def test_ingest(folder: Path, content: bytes) -> None:
-    path = folder / "orders.csv"
-    path.write_bytes(content)
-    _check(*_exit_code("ingest", str(path)), content)
-
-
-@FUZZ
-@given(content=order_files())
-def test_risk_score_trains_or_refuses(folder: Path, content: bytes) -> None:
-    path = folder / "orders.csv"
-    path.write_bytes(content)
-    out = folder / "scored.csv"
-    _check(
-        *_exit_code("risk", "score", str(path), "--as-of", "2024-06-01", "--out", str(out)), content
-    )
-
-
+@pytest.mark.parametrize("name", SERIES_COMMANDS)
 @FUZZ
 @given(content=SERIES_FILES)
-def test_forecast(folder: Path, content: bytes) -> None:
-    path = folder / "series.csv"
-    path.write_bytes(content)
-    out = folder / "forecast.csv"
-    _check(*_exit_code("forecast", str(path), "--horizon", "2", "--out", str(out)), content)
-
-
-@FUZZ
-@given(content=SERIES_FILES)
-def test_backtest(folder: Path, content: bytes) -> None:
-    path = folder / "series.csv"
-    path.write_bytes(content)
-    out = folder / "backtest.csv"
-    _check(*_exit_code("backtest", str(path), "--horizon", "2", "--out", str(out)), content)
+def test_commands_reading_series(folder: Path, name: str, content: bytes) -> None:
+    _run_on(folder, SERIES_COMMANDS[name], content)
