@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import sys
+import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -53,6 +55,7 @@ from forecasting.demand.series_fit import (
 )
 from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
 
+logger = logging.getLogger(__name__)
 MIN_GLOBAL_SERIES = 20  # fewer series teach a global model little a local one cannot
 
 
@@ -111,6 +114,10 @@ class AutoForecaster(BaseEstimator):
         data = self._prepare(frame)
         named = None if self.models == "auto" else parse_model_list(self.models)
         use_global = self._wants_global(data, named)
+        if use_global:
+            logger.info(
+                "global model: training across %s series", f"{data['series_id'].nunique():,}"
+            )
         self.global_ = self._fit_global(data, future) if use_global else None
         if not use_global and self.exog:
             warnings.warn(
@@ -244,15 +251,22 @@ class AutoForecaster(BaseEstimator):
 
 def stream_fits(tasks: Iterable, total: int, n_jobs: int, verb: str) -> Iterator[SeriesFit]:
     """Run per-series ``tasks`` (joblib ``delayed`` calls) and yield their fits as they come
-    back, one at a time (memory stays flat), with a progress bar on a terminal."""
+    back, one at a time (memory stays flat), with a progress bar on a terminal, else a log
+    line at each quarter."""
     results = Parallel(n_jobs=n_jobs, return_as="generator", batch_size="auto")(tasks)
-    yield from tqdm(
-        results,
-        total=total,
-        desc=f"{verb} series",
-        disable=not sys.stderr.isatty(),
-        unit="series",
-    )
+    terminal = sys.stderr.isatty()
+    quarters = {total * k // 4: k for k in range(1, 4)} if total >= 40 else {}
+    started = time.perf_counter()
+    if not terminal:
+        logger.info("%s %s series", verb, f"{total:,}")
+    for done, fit in enumerate(
+        tqdm(results, total=total, desc=f"{verb} series", disable=not terminal, unit="series"),
+        start=1,
+    ):
+        if not terminal and done in quarters:
+            seconds = time.perf_counter() - started
+            logger.info("%s series: %d of %d done in %.0f s", verb, done, total, seconds)
+        yield fit
 
 
 def series_settings(model: AutoForecaster, use_global: bool) -> SeriesSettings:
