@@ -27,6 +27,7 @@ from store.schema import adjustment_events
 from training.adjustments import first_period, stored_adjustments
 
 logger = logging.getLogger(__name__)
+RETRY_SECONDS = 30.0  # after the order store failed to answer, before asking it again
 UNAVAILABLE = (
     "planner adjustments could not be read from the order store; these are the statistical "
     "forecasts"
@@ -43,6 +44,9 @@ class Adjusted:
     warning: str | None = None
 
 
+OUT_OF_REACH = Adjusted(None, (-1, -1), UNAVAILABLE)
+
+
 class AdjustmentsView:
     """One per app; thread-safe."""
 
@@ -51,20 +55,49 @@ class AdjustmentsView:
         self._check_seconds = check_seconds
         self._lock = threading.Lock()
         self._checked_at = float("-inf")
+        self._retry_after = float("-inf")
         self._revision: tuple[int, int] | None = None
         self._key: tuple[object, ...] | None = None
         self._current: Adjusted | None = None
+
+    def fresh(self, loaded: LoadedModel[DemandCore]) -> Adjusted | None:
+        """The answer without touching the store, when the last look is recent enough and was
+        for this model (what an event-loop handler calls first); None: call :meth:`current`
+        (in a thread: it may read the store and rebuild)."""
+        current, key = self._current, self._key
+        now = time.monotonic()
+        recent = now - self._checked_at < self._check_seconds
+        if not isinstance(loaded.core, DemandServingModel):
+            return Adjusted(None, (0, 0))
+        if now < self._retry_after:
+            return OUT_OF_REACH
+        if (
+            recent
+            and current is not None
+            and key is not None
+            and key[:2]
+            == (
+                loaded.version,
+                loaded.loaded_at,
+            )
+        ):
+            return current
+        return None
 
     def current(self, loaded: LoadedModel[DemandCore]) -> Adjusted:
         core = loaded.core
         if not isinstance(core, DemandServingModel):  # a model that cannot be adjusted
             return Adjusted(None, (0, 0))
         with self._lock:
+            if time.monotonic() < self._retry_after:
+                return OUT_OF_REACH
             try:
                 revision = self._latest_revision()
             except (HTTPException, sa.exc.SQLAlchemyError) as exc:
+                # Not again for a while: a store that is down must not slow every forecast.
+                self._retry_after = time.monotonic() + RETRY_SECONDS
                 logger.warning("%s: %s", UNAVAILABLE, getattr(exc, "detail", exc))
-                return Adjusted(None, (-1, -1), UNAVAILABLE)
+                return OUT_OF_REACH
             key = (loaded.version, loaded.loaded_at, revision)
             if self._key != key or self._current is None:
                 self._current = self._build(core, revision)

@@ -15,6 +15,7 @@ import pandas as pd
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from starlette.concurrency import run_in_threadpool
 
 from api.adjusted_demand import Adjusted
 from api.deps import AdjustmentsDep, CapacityModel, DemandModel, ReadRole, ResponseCacheDep
@@ -170,7 +171,11 @@ async def demand(
 ) -> Response:
     # async: a cache hit is a few microseconds, not worth a trip to the thread pool; a
     # miss is ~1 ms of numpy/pandas on precomputed paths, short enough for the event loop.
-    adjusted = adjustments.current(loaded)
+    # The store is read (and the plan rebuilt) at most once a second, in a thread: never on
+    # the event loop, where a slow order store would hold up every request.
+    adjusted = adjustments.fresh(loaded)
+    if adjusted is None:
+        adjusted = await run_in_threadpool(adjustments.current, loaded)
     key = (
         "demand",
         loaded.version,
