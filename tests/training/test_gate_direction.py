@@ -101,7 +101,9 @@ def test_a_worse_challenger_is_kept_out_and_the_decision_says_which_way(
     assert tags["gate.metric"] == "scaled_pinball"
     assert tags["gate.direction"] == "lower is better"
     assert float(tags["gate.champion_score"]) == pytest.approx(1.04)
-    run = client.get_run(client.get_model_version(NAME, worse).run_id)
+    run_id = client.get_model_version(NAME, worse).run_id
+    assert run_id is not None
+    run = client.get_run(run_id)
     assert run.data.tags["gate.decision"] == "rejected"
     assert run.data.tags["gate.reason"] == decision.reason
 
