@@ -9,7 +9,6 @@ MLflow user loads) live in :mod:`training.pyfunc`.
 from __future__ import annotations
 
 import importlib.metadata
-import tempfile
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from ordercast.settings import PROJECT_ROOT
 from training.pyfunc import CORE_ARTIFACT, CapacityModel, DemandModel, RiskModel
 from training.serving import MODEL_HASH_TAG, package_digest
 from training.tracking import RunLog
+from training.workdirs import work_folder
 
 MODEL_ARTIFACT = "model"  # the model's folder in its run's artifacts
 REGISTRATION_WAIT_SECONDS = 300  # an asynchronous registry: wait this long for READY
@@ -110,7 +110,7 @@ def log_pyfunc(
     The core travels only as its joblib artifact (``python_model`` is a fresh instance, so
     it is not pickled twice). ``pip_requirements`` defaults to the pinned libraries.
     """
-    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+    with work_folder() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MLflow's advice on pickling and schemas
         local = Path(folder) / MODEL_ARTIFACT
         mlflow.pyfunc.save_model(

@@ -7,7 +7,6 @@ to the site's typical capacity; the registered model is fitted on everything to 
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from training.pipelines.common import (
 )
 from training.pipelines.prelude import HistorySource, open_training
 from training.plots import capacity_plot
+from training.workdirs import work_folder
 
 KIND = "capacity"
 EVALUATION_DAYS = 14
@@ -86,7 +86,7 @@ def train(
     tags = start.run_tags()
     with (
         steps.step("log"),
-        tempfile.TemporaryDirectory() as workdir,
+        work_folder() as workdir,
         tracking.recorded_run(
             view.client, view.experiment, f"capacity {cutoff:%Y-%m-%d}", tags
         ) as run,

@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 
 from forecasting.errors import DataContractError, OrdercastError
 from ordercast.settings import Settings
-from training import registry, tracking
+from training import registry, tracking, workdirs
 from training.progress import Steps
 from training.registry import ChampionScore, GateDecision, decided
 from training.tracking import RunLog
@@ -195,6 +195,7 @@ def open_registry(settings: Settings, kind: str, fingerprint: dict[str, object])
     experiment = tracking.experiment_id(client, settings, kind)
     name = registry.model_name(kind)
     registry.recover_interrupted(client, experiment, name)
+    workdirs.sweep_stale()  # what a killed run left in the temp folder
     data_gate(last_fingerprint(client, experiment), fingerprint, settings)
     return RegistryView(
         client,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -48,6 +47,7 @@ from training.plots import forecast_plot
 from training.publishing import publish_demand
 from training.registry import ChampionScore
 from training.tracking import RunLog
+from training.workdirs import work_folder
 
 logger = logging.getLogger(__name__)
 KIND = "demand"
@@ -188,7 +188,7 @@ def train(
     tags = start.run_tags()
     with (
         steps.step("log"),
-        tempfile.TemporaryDirectory() as workdir,
+        work_folder() as workdir,
         tracking.recorded_run(
             view.client,
             view.experiment,
@@ -304,7 +304,7 @@ def _champion_choices(
         version = client.get_model_version(name, version.tags[REFRESH_PARENT_TAG])
     if version.run_id is None:
         return None
-    with tempfile.TemporaryDirectory() as folder:
+    with work_folder() as folder:
         try:
             path = client.download_artifacts(version.run_id, SELECTION_ARTIFACT, folder)
         except (MlflowException, OSError) as exc:

@@ -13,7 +13,6 @@ on its next poll, and its forecasts are published to the order store.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from pathlib import Path
 
@@ -47,6 +46,7 @@ from training.pipelines.refresh_common import (
 )
 from training.progress import Steps
 from training.publishing import publish_demand
+from training.workdirs import work_folder
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def _champion(settings: Settings) -> tuple[ModelVersion, Settings]:
 def _load_forecaster(client: MlflowClient, champion: ModelVersion) -> AutoForecaster:
     if not champion.run_id:
         raise ConfigError(f"demand champion v{champion.version} has no run to refresh from")
-    with tempfile.TemporaryDirectory() as folder:
+    with work_folder() as folder:
         try:
             local = client.download_artifacts(champion.run_id, FORECASTER_ARTIFACT, folder)
         except (MlflowException, OSError) as exc:

@@ -10,7 +10,6 @@ has no recipe of its own to compare, and ``gate.reason`` says so.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,12 +21,13 @@ from mlflow.entities.model_registry import ModelVersion
 from forecasting.cores import AnyCore
 from forecasting.errors import ConfigError
 from ordercast.settings import Settings
-from training import registry, tracking
+from training import registry, tracking, workdirs
 from training.model_logging import log_refreshed_pyfunc
 from training.pipelines.common import EXIT_PROMOTED, RegistryView, TrainOutcome, open_registry
 from training.progress import Steps
 from training.serving import RegistryReader
 from training.tracking import RunLog
+from training.workdirs import work_folder
 
 EXIT_NOTHING_NEW = 3
 PARENT_TAG = "refresh.parent"
@@ -47,6 +47,7 @@ def refreshable_champion(settings: Settings, kind: str) -> ModelVersion:
     client = tracking.connect(settings)
     name = registry.model_name(kind)
     registry.recover_interrupted(client, tracking.experiment_id(client, settings, kind), name)
+    workdirs.sweep_stale()  # what a killed run left in the temp folder
     champion = registry.version_by_alias(client, name, registry.CHAMPION)
     if champion is None:
         raise NoChampionError(
@@ -233,7 +234,7 @@ def record_refresh(
     log_started = time.perf_counter()
     with (
         steps.step("log"),
-        tempfile.TemporaryDirectory() as workdir,
+        work_folder() as workdir,
         tracking.recorded_run(
             view.client, view.experiment, f"refresh {fingerprint['data.last_date']}", tags
         ) as run,

@@ -8,7 +8,6 @@ model is then trained on everything known at ``as_of``.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from training.pipelines.common import (
 from training.pipelines.prelude import HistorySource, open_training
 from training.plots import calibration_plot, importance_plot
 from training.tracking import RunLog
+from training.workdirs import work_folder
 
 KIND = "risk"
 EVALUATION_DAYS = 56
@@ -162,7 +162,7 @@ def train(
     tags = start.run_tags()
     with (
         steps.step("log"),
-        tempfile.TemporaryDirectory() as workdir,
+        work_folder() as workdir,
         tracking.recorded_run(view.client, view.experiment, f"risk {cutoff:%Y-%m-%d}", tags) as run,
     ):
         log_data_report(run, orders, start.history.dropped, Path(workdir))
