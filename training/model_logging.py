@@ -84,14 +84,17 @@ def log_demand_model(run: RunLog, core: DemandCore, workdir: Path, registered_na
         path,
         registered_name,
         example=example,
-        signature=_signature(example, example_output),
+        # params: planners' adjustments to apply (a JSON list, as the API lists them)
+        signature=_signature(example, example_output, params={"adjustments": ""}),
     )
 
 
-def _signature(example: pd.DataFrame, output: pd.DataFrame) -> ModelSignature:
+def _signature(
+    example: pd.DataFrame, output: pd.DataFrame, params: dict[str, str] | None = None
+) -> ModelSignature:
     with warnings.catch_warnings():  # MLflow hints about integer columns on every call
         warnings.simplefilter("ignore")
-        return infer_signature(example, output)
+        return infer_signature(example, output, params=params)
 
 
 def log_pyfunc(

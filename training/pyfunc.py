@@ -21,6 +21,8 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from forecasting.contract import validate_orders
 from forecasting.cores import CapacityCore, DemandCore, RiskCore
+from forecasting.demand.adjustments import AdjustedForecast, Adjustment, apply_adjustments
+from forecasting.demand.serving import DemandServingModel
 from forecasting.errors import OrdercastError
 from forecasting.queries import (
     DEFAULT_QUANTILES,
@@ -110,6 +112,27 @@ def capacity_query(row: Row) -> CapacityQuery:
     )
 
 
+def planned(core: DemandCore, adjustments_json: str) -> AdjustedForecast:
+    """``core`` with the adjustments in ``adjustments_json`` (the records the API lists)
+    applied, as the service applies them to its champion."""
+    records = json.loads(adjustments_json)
+    if not isinstance(records, list):
+        raise ValueError("give a JSON list of adjustments, as GET .../adjustments answers")
+    fields = ("id", "level", "series_id", "start", "end", "kind", "value", "author", "reason")
+    adjustments = [
+        Adjustment(
+            **{name: record[name] for name in fields},
+            reason_code=record.get("reason_code"),
+            split=record.get("split"),
+            created_at=pd.Timestamp(record["created_at"]),
+        )
+        for record in records
+    ]
+    if not isinstance(core, DemandServingModel):
+        raise ValueError("this demand model cannot be adjusted")
+    return apply_adjustments(core, adjustments)
+
+
 class DemandModel(PythonModel):
     """Demand forecasts on request: one input row per series asked for (see
     :func:`demand_query`); output rows carry the input row's position in ``request``."""
@@ -120,9 +143,36 @@ class DemandModel(PythonModel):
         self.core = _load_core(context, "demand")
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return _per_row(
-            model_input, lambda row: answer_demand(self.core, demand_query(row)).frame, True
-        )
+        """With ``params={"adjustments": JSON}`` (the list GET
+        /v1/forecasts/demand/adjustments answers), the plan as the service serves it: mean
+        and quantiles adjusted, ``statistical`` the model's mean, ``adjustments`` the ids."""
+        text = (params or {}).get("adjustments") or ""
+        if not text:
+            return _per_row(
+                model_input, lambda row: answer_demand(self.core, demand_query(row)).frame, True
+            )
+        try:
+            plan = planned(self.core, text)
+        except (OrdercastError, ValueError, TypeError, KeyError) as exc:
+            raise MlflowException(
+                f"params.adjustments: {exc}", error_code=INVALID_PARAMETER_VALUE
+            ) from exc
+
+        def answer(row: Row) -> pd.DataFrame:
+            query = demand_query(row)
+            statistical = answer_demand(self.core, query)
+            frame = answer_demand(plan.model, query).frame
+            series_id = str(frame["series_id"].iloc[0])
+            frame.insert(
+                list(frame.columns).index("mean"), "statistical", statistical.frame["mean"]
+            )
+            frame["adjustments"] = [
+                " ".join(plan.touching(statistical.level, series_id, pd.Timestamp(ds)))
+                for ds in frame["ds"]
+            ]
+            return frame
+
+        return _per_row(model_input, answer, True)
 
 
 class CapacityModel(PythonModel):

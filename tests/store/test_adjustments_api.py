@@ -5,19 +5,25 @@ storing nothing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import joblib
+import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from mlflow.models import infer_signature
 
 from api.key_file import create_key
 from api.main import create_app
 from ordercast.settings import ApiSettings, DatabaseSettings, Settings
 from store.adjustments import read_events
 from store.database import OrderStore
-from tests.api.fakes import START, FakeLoader
+from tests.api.fakes import START, FakeLoader, fake_cores
+from training.pyfunc import CORE_ARTIFACT, DemandModel
 
 WEEK2, WEEK3 = (f"{START + np.timedelta64(7 * k, 'D'):%Y-%m-%d}" for k in (1, 2))
 
@@ -174,3 +180,35 @@ def test_a_read_key_cannot_adjust(api: TestClient, keys: dict[str, str]) -> None
         "/v1/forecasts/demand/adjustments", json=SITE_UP, headers=_as(keys, "reader")
     )
     assert refused.status_code == 403
+
+
+def test_the_pyfunc_given_the_listed_adjustments_answers_as_the_endpoint(
+    api: TestClient, keys: dict[str, str], tmp_path: Path
+) -> None:
+    made = api.post("/v1/forecasts/demand/adjustments", json=SITE_UP, headers=_as(keys, "anna"))
+    assert made.status_code == 201, made.text
+    listed = api.get("/v1/forecasts/demand/adjustments", headers=_as(keys, "reader")).json()
+    request = {"sku": "SKU-1", "site": "SITE-A", "horizon": 6}
+    served = api.post("/v1/forecasts/demand", json=request, headers=_as(keys, "reader")).json()
+
+    # The champion's core saved as its production pyfunc, with the signature training gives.
+    core = fake_cores(offset=1.0)["demand"]  # what FakeLoader serves at version 1
+    joblib.dump(core, tmp_path / "core.joblib")
+    example = pd.DataFrame([request])
+    preview = DemandModel()
+    preview.core = core
+    mlflow.pyfunc.save_model(
+        tmp_path / "demand",
+        python_model=DemandModel(),
+        artifacts={CORE_ARTIFACT: str(tmp_path / "core.joblib")},
+        signature=infer_signature(example, preview.predict(None, example), {"adjustments": ""}),
+        pip_requirements=[],
+    )
+    model = mlflow.pyfunc.load_model(str(tmp_path / "demand"))
+    answer = model.predict(example, params={"adjustments": json.dumps(listed)})
+    assert isinstance(answer, pd.DataFrame)
+    assert answer["mean"].tolist() == [p["mean"] for p in served["points"]]
+    assert answer["statistical"].tolist() == [p["statistical"] for p in served["points"]]
+    assert answer["adjustments"].tolist() == [" ".join(p["adjustments"]) for p in served["points"]]
+    plain = model.predict(example)  # without params: the statistical forecast
+    assert plain["mean"].tolist() == [p["statistical"] for p in served["points"]]
