@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import sqlalchemy as sa
@@ -42,6 +42,21 @@ class Adjusted:
     forecast: AdjustedForecast | None
     revision: tuple[int, int]
     warning: str | None = None
+    _ids: dict[tuple[str, str], list[list[str]]] = field(default_factory=dict, repr=False)
+
+    def ids(self, level: str, series_id: str) -> list[list[str]]:
+        """Per served period, the adjustments that change the series (empty lists when
+        none do); worked out once per series for this revision."""
+        key = (level, series_id)
+        found = self._ids.get(key)
+        if found is None:
+            plan = self.forecast
+            if plan is None or not plan.touching(level, series_id):
+                found = []
+            else:
+                found = [list(ids) for ids in plan.points(level, series_id)["adjustments"]]
+            self._ids[key] = found  # a race computes the same value twice: harmless
+        return found
 
 
 OUT_OF_REACH = Adjusted(None, (-1, -1), UNAVAILABLE)

@@ -168,7 +168,10 @@ def create(
     result = apply_adjustments(core, [*existing, adjustment])
     own = result.applied[result.applied["adjustment_id"] == adjustment.id]
     save_adjustment(store, adjustment, own)
-    others = result.applied[result.applied["adjustment_id"] != adjustment.id]
+    # The others whose series this one changes now set other values: keep those (the rest
+    # are unchanged; every publication re-records them all).
+    touched = set(result.touching(level, series_id)) - {adjustment.id}
+    others = result.applied[result.applied["adjustment_id"].isin(touched)]
     record_values(store, others, cut - pd.Timedelta(days=1))
     _view(request).changed()
     record = _record(read_adjustments(store).set_index("id").loc[adjustment.id], adjustment.id)

@@ -214,11 +214,10 @@ def demand_body(
     statistical = frame["mean"].to_numpy(float).tolist()
     series_id = str(frame["series_id"].iloc[0])
     applying: list[list[str]] = [[] for _ in statistical]
-    plan = adjusted.forecast if adjusted is not None else None
-    if plan is not None and plan.touching(level, series_id):
-        frame = answer_demand(plan.model, query).frame  # same series, the adjusted paths
-        points = plan.points(level, series_id)["adjustments"].tolist()
-        applying = [list(ids) for ids in points[: len(statistical)]]
+    ids = adjusted.ids(level, series_id) if adjusted is not None else []
+    if ids and adjusted is not None and adjusted.forecast is not None:
+        frame = answer_demand(adjusted.forecast.model, query).frame  # the adjusted paths
+        applying = ids[: len(statistical)]
     columns = quantile_columns(frame.columns)
     labels = [f"{q:g}" for q in answer.quantiles]
     # The core returns quantile columns in level order; requested levels are sorted too.
