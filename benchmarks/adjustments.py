@@ -19,7 +19,10 @@ The two sets touch disjoint series-weeks (each one's value added is its own). Th
 applied together with ``apply_adjustments``, kept in a SQLite order store with
 ``save_adjustment`` and scored, as ``training.adjustments.fva_report`` does, by
 ``forecast_value_added`` over ``read_values`` against the actuals after the split.
-Targets: the good ones help (share helped > 0.5 and FVA > 0), the bad ones hurt (FVA < 0).
+Targets (#18: "FVA reports the first as helping and the second as hurting"): the good ones
+pooled FVA > 0, the bad ones' < 0. The share of single adjustments that helped is printed
+beside it: it compares absolute errors, which a correct uplift of the mean loses on sparse
+weeks where the actual is small (the mean is not the absolute-error optimum).
 
 **Latency.** A served model of 10,251 series (50 sites x 200 SKUs, plus the ``sku``,
 ``site`` and ``total`` roll-ups; 13 weekly periods, the default 7-point quantile grid)
@@ -754,10 +757,10 @@ def report(fva: dict[str, dict[str, float]], latency: dict[str, object]) -> None
     print("\nsummary")
     good, bad = fva.get("promotion"), fva.get("other")
     if good is not None:
-        ok = good["share_helped"] > 0.5 and good["fva"] > 0
+        ok = good["fva"] > 0
         print(
-            f"  good (promotion) adjustments help: share helped {good['share_helped']:.1%} "
-            f"(> 50%), FVA {good['fva']:+.3f} (> 0)  {'PASS' if ok else 'FAIL'}"
+            f"  good (promotion) adjustments help: FVA {good['fva']:+.3f} (> 0), share helped "
+            f"{good['share_helped']:.1%}  {'PASS' if ok else 'FAIL'}"
         )
     if bad is not None:
         print(
