@@ -26,7 +26,6 @@ from api.routes.orders import IsoDate
 from forecasting.demand.adjustments import (
     AdjustedForecast,
     Adjustment,
-    apply_adjustments,
     check_adjustment,
 )
 from forecasting.demand.serving import DemandServingModel
@@ -164,8 +163,7 @@ def create(
     cut = first_period(core)
     existing = [a for a in stored_adjustments(store) if a.end >= cut]
     codes = request.app.state.settings.adjustments.reason_codes
-    check_adjustment(core, adjustment, existing, reason_codes=codes)
-    result = apply_adjustments(core, [*existing, adjustment])
+    result = check_adjustment(core, adjustment, existing, reason_codes=codes)
     own = result.applied[result.applied["adjustment_id"] == adjustment.id]
     save_adjustment(store, adjustment, own)
     # The others whose series this one changes now set other values: keep those (the rest

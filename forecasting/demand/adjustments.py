@@ -91,8 +91,10 @@ def check_adjustment(
     adjustment: Adjustment,
     existing: Sequence[Adjustment] = (),
     reason_codes: Sequence[str] = REASON_CODES,
-) -> None:
-    """Refuse a bad adjustment before it is stored, naming the field in the message.
+) -> AdjustedForecast:
+    """Refuse a bad adjustment before it is stored, naming the field in the message; for a
+    good one, the forecast with it and the active ``existing`` ones applied (the check
+    applies them anyway: a caller need not apply them again).
 
     Raises :class:`UnknownSeriesError` for a series the level does not have, and
     :class:`AdjustmentError` (``.field``) for: an empty id, author or reason; a reason
@@ -146,7 +148,7 @@ def check_adjustment(
                 f"{a.author} already adjusts '{a.series_id}' over {o.start.date()}–"
                 f"{o.end.date()} (adjustment {o.id}): edit or revoke it rather than overlap it",
             )
-    _check_result(model, a, others)
+    return _check_result(model, a, others)
 
 
 def _check_split(index: HierarchyIndex, a: Adjustment, split: Mapping[str, float]) -> None:
@@ -163,8 +165,11 @@ def _check_split(index: HierarchyIndex, a: Adjustment, split: Mapping[str, float
         raise AdjustmentError("split", f"the shares sum to {total:g}, not 1")
 
 
-def _check_result(model: DemandServingModel, a: Adjustment, others: list[Adjustment]) -> None:
-    orphaned = apply_adjustments(model, [*others, a]).orphaned
+def _check_result(
+    model: DemandServingModel, a: Adjustment, others: list[Adjustment]
+) -> AdjustedForecast:
+    result = apply_adjustments(model, [*others, a])
+    orphaned = result.orphaned
     problems = dict(zip(orphaned["adjustment_id"], orphaned["problem"], strict=True))
     if a.id in problems:
         raise AdjustmentError("value", problems[a.id])
@@ -175,6 +180,7 @@ def _check_result(model: DemandServingModel, a: Adjustment, others: list[Adjustm
                 raise AdjustmentError(
                     "value", f"adjustment {other} would then no longer apply: it {problem}"
                 )
+    return result
 
 
 @dataclass(frozen=True)
