@@ -74,6 +74,10 @@ class AtRiskModel(BaseEstimator):
     remembered, brought up to date without retraining by :meth:`with_history`).
     """
 
+    # A model pickled before this parameter existed has no such attribute: it reads this
+    # (for get_params and repr; it was fitted on every snapshot).
+    max_fit_snapshots: int | None = None
+
     def __init__(
         self,
         tolerance_days: int = 0,
