@@ -44,6 +44,7 @@ from training.adjustments import first_period, stored_adjustments
 router = APIRouter(prefix="/v1/forecasts/demand", tags=["adjustments"])
 ERRORS = documented(400, 401, 403, 404, 409, 413, 422, 503)
 MAX_SPLIT = 10_000
+LIST_PARAMETERS = {"series", "level", "active"}
 
 
 class AdjustmentRequest(BaseModel):
@@ -190,6 +191,13 @@ def list_adjustments(
     level: Annotated[str | None, Query(max_length=100)] = None,
     active: bool = Query(True, description="Only those still applied (not revoked, not past)"),
 ) -> list[AdjustmentRecord]:
+    unknown = sorted(set(request.query_params) - LIST_PARAMETERS)
+    if unknown:  # a misspelt filter must not silently list everything
+        raise HTTPException(
+            422,
+            f"unknown query parameter(s) {', '.join(map(repr, unknown))}; use "
+            f"{', '.join(sorted(LIST_PARAMETERS))}",
+        )
     frame = read_adjustments(_store(request), level=level, series_id=series)
     if active:
         frame = frame[frame["status"] == "active"]

@@ -151,7 +151,9 @@ def test_forecast_and_backtest_commands(tmp_path: Path, capsys) -> None:
     )
     assert code == 0
     forecast = pd.read_parquet(out)
-    assert list(forecast.columns) == ["series_id", "ds", "model", "mean", "q5", "q50", "q95"]
+    assert list(forecast.columns) == [
+        "series_id", "ds", "model", "fallback", "mean", "q5", "q50", "q95"
+    ]  # fmt: skip
     assert len(forecast) == 10
     assert set(pd.read_csv(selection)["series_id"]) == {"a", "b"}
     metrics = tmp_path / "metrics.csv"
