@@ -13,16 +13,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import pandas as pd
 import sqlalchemy as sa
 from fastapi import HTTPException
 
 from api.model_store import LoadedModel
 from api.order_store import OrderStoreHandle
 from forecasting.cores import DemandCore
-from forecasting.demand.adjustments import AdjustedForecast, apply_adjustments
+from forecasting.demand.adjustments import AdjustedForecast, active, apply_adjustments
 from forecasting.demand.serving import DemandServingModel
-from store.adjustments import record_values
 from store.schema import adjustment_events
 from training.adjustments import first_period, stored_adjustments
 
@@ -140,14 +138,7 @@ class AdjustmentsView:
         if revision[0] == 0:
             return Adjusted(None, revision)
         store = self._handle.get()
-        cut = first_period(core)
-        adjustments = [a for a in stored_adjustments(store) if a.end >= cut]
+        adjustments = active(stored_adjustments(store), first_period(core))
         if not adjustments:
             return Adjusted(None, revision)
         return Adjusted(apply_adjustments(core, adjustments), revision)
-
-
-def record_applied(handle: OrderStoreHandle, adjusted: AdjustedForecast) -> None:
-    """Keep what every active adjustment now sets in the periods not yet begun."""
-    origin = first_period(adjusted.statistical) - pd.Timedelta(days=1)
-    record_values(handle.get(), adjusted.applied, origin)

@@ -15,7 +15,12 @@ from typing import Any
 import pandas as pd
 
 from forecasting.accuracy import NothingPublishedError, series_actuals
-from forecasting.demand.adjustments import AdjustedForecast, Adjustment, apply_adjustments
+from forecasting.demand.adjustments import (
+    AdjustedForecast,
+    Adjustment,
+    active,
+    apply_adjustments,
+)
 from forecasting.demand.fva import ForecastValueAdded, forecast_value_added
 from forecasting.demand.serving import DemandServingModel
 from ordercast.settings import Settings
@@ -30,23 +35,7 @@ SYSTEM_AUTHOR = "ordercast"  # who expires an adjustment whose periods have pass
 def stored_adjustments(store: OrderStore, status: str | None = "active") -> list[Adjustment]:
     """The store's adjustments (active ones by default) as the domain's values."""
     records: list[dict[Any, Any]] = read_adjustments(store, status=status).to_dict("records")
-    return [
-        Adjustment(
-            id=str(row["id"]),
-            level=str(row["level"]),
-            series_id=str(row["series_id"]),
-            start=pd.Timestamp(row["start"]),
-            end=pd.Timestamp(row["end"]),
-            kind=row["kind"],
-            value=float(row["value"]),
-            author=str(row["author"]),
-            reason=str(row["reason"]),
-            reason_code=None if pd.isna(row["reason_code"]) else str(row["reason_code"]),
-            split=row["split"] if isinstance(row["split"], dict) else None,
-            created_at=pd.Timestamp(row["created_at"]),
-        )
-        for row in records
-    ]
+    return [Adjustment.from_record(record) for record in records]
 
 
 def first_period(model: DemandServingModel) -> pd.Timestamp:
@@ -55,28 +44,24 @@ def first_period(model: DemandServingModel) -> pd.Timestamp:
     return pd.Timestamp(first.ds[0])
 
 
-def expire_passed(store: OrderStore, model: DemandServingModel) -> list[str]:
-    """Mark active adjustments whose last period is before the first served one as expired
-    (an audited event by ``ordercast``); their kept values stay for forecast value added."""
+def reapply(store: OrderStore, model: DemandServingModel) -> AdjustedForecast:
+    """Expire the adjustments whose last period is before the first one ``model`` serves
+    (an audited event by ``ordercast``; their kept values stay for forecast value added),
+    apply the others and keep the values each one now sets in the periods not yet begun;
+    logs each one that no longer applies."""
     cut = first_period(model)
-    passed = [a for a in stored_adjustments(store) if a.end < cut]
-    values = read_values(store)
+    adjustments = stored_adjustments(store)
+    still = active(adjustments, cut)
+    passed = [a for a in adjustments if a not in still]
+    values = read_values(store) if passed else pd.DataFrame(columns=["adjustment_id"])
     for adjustment in passed:
         own = values[values["adjustment_id"] == adjustment.id]
         close_adjustment(store, adjustment.id, "expired", SYSTEM_AUTHOR, own)
         logger.info(
             "adjustment %s (%s %s) expired", adjustment.id, adjustment.level, adjustment.series_id
         )
-    return [a.id for a in passed]
-
-
-def reapply(store: OrderStore, model: DemandServingModel) -> AdjustedForecast:
-    """Expire the passed adjustments, apply the active ones to ``model`` and keep the values
-    each one now sets in the periods not yet begun; logs each one that no longer applies."""
-    expire_passed(store, model)
-    adjusted = apply_adjustments(model, stored_adjustments(store))
-    origin = first_period(model) - pd.Timedelta(days=1)
-    record_values(store, adjusted.applied, origin)
+    adjusted = apply_adjustments(model, still)
+    record_values(store, adjusted.applied, cut - pd.Timedelta(days=1))
     for row in adjusted.orphaned.itertuples(index=False):
         logger.warning(
             "adjustment %s by %s on %s %s no longer applies: %s",

@@ -118,16 +118,7 @@ def planned(core: DemandCore, adjustments_json: str) -> AdjustedForecast:
     records = json.loads(adjustments_json)
     if not isinstance(records, list):
         raise ValueError("give a JSON list of adjustments, as GET .../adjustments answers")
-    fields = ("id", "level", "series_id", "start", "end", "kind", "value", "author", "reason")
-    adjustments = [
-        Adjustment(
-            **{name: record[name] for name in fields},
-            reason_code=record.get("reason_code"),
-            split=record.get("split"),
-            created_at=pd.Timestamp(record["created_at"]),
-        )
-        for record in records
-    ]
+    adjustments = [Adjustment.from_record(record) for record in records]
     if not isinstance(core, DemandServingModel):
         raise ValueError("this demand model cannot be adjusted")
     return apply_adjustments(core, adjustments)

@@ -26,6 +26,7 @@ from api.routes.orders import IsoDate
 from forecasting.demand.adjustments import (
     AdjustedForecast,
     Adjustment,
+    active,
     check_adjustment,
 )
 from forecasting.demand.serving import DemandServingModel
@@ -162,7 +163,7 @@ def create(
     )
     store = _store(request)
     cut = first_period(core)
-    existing = [a for a in stored_adjustments(store) if a.end >= cut]
+    existing = active(stored_adjustments(store), cut)
     codes = request.app.state.settings.adjustments.reason_codes
     result = check_adjustment(core, adjustment, existing, reason_codes=codes)
     own = result.applied[result.applied["adjustment_id"] == adjustment.id]

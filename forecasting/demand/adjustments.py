@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -77,6 +77,26 @@ class Adjustment:
     def __post_init__(self) -> None:
         for name in ("start", "end", "created_at"):  # ISO text from a store or a request
             object.__setattr__(self, name, pd.Timestamp(getattr(self, name)))
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Adjustment:
+        """An adjustment from a stored row or an API record (the same field names; missing
+        reason codes and splits as None or NaN)."""
+        code, split = record.get("reason_code"), record.get("split")
+        return cls(
+            id=str(record["id"]),
+            level=str(record["level"]),
+            series_id=str(record["series_id"]),
+            start=record["start"],
+            end=record["end"],
+            kind=record["kind"],
+            value=float(record["value"]),
+            author=str(record["author"]),
+            reason=str(record["reason"]),
+            reason_code=str(code) if isinstance(code, str) else None,
+            split=split if isinstance(split, dict) else None,
+            created_at=record["created_at"],
+        )
 
 
 def active(adjustments: Sequence[Adjustment], today: pd.Timestamp) -> list[Adjustment]:
