@@ -246,17 +246,19 @@ def parse_dates(values: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series,
         return parsed.astype("datetime64[ns]").dt.normalize(), []
     raw = values.astype("string").str.strip()
     raw = raw.mask(raw == "")
-    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    todo = raw.notna()
+    # By position, not by label: a file's index may repeat labels (a ragged CSV row makes
+    # pandas take its first field as the index), and label assignment would then fail.
+    text = raw.to_numpy(dtype=object)
+    found = np.full(len(raw), np.datetime64("NaT"), dtype="datetime64[ns]")
+    todo = raw.notna().to_numpy()
     for fmt in (*formats, "ISO8601"):
         if not todo.any():
             break
-        attempt = pd.to_datetime(raw[todo], format=fmt, errors="coerce")
-        parsed.loc[attempt.index] = attempt.astype("datetime64[ns]")
-        todo &= parsed.isna()
-    bad_positions = np.flatnonzero(todo.to_numpy())
-    bad = [(int(p), raw.iloc[p]) for p in bad_positions]
-    return parsed.dt.normalize(), bad
+        attempt = pd.to_datetime(pd.Series(text[todo]), format=fmt, errors="coerce")
+        found[todo] = attempt.to_numpy(dtype="datetime64[ns]")
+        todo &= np.isnat(found)
+    bad = [(int(p), raw.iloc[p]) for p in np.flatnonzero(todo)]
+    return pd.Series(found, index=values.index).dt.normalize(), bad
 
 
 def _parse_numbers(values: pd.Series) -> tuple[pd.Series, list]:

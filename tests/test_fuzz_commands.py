@@ -136,3 +136,15 @@ def test_commands_reading_order_lines(folder: Path, name: str, content: bytes) -
 @given(content=SERIES_FILES)
 def test_commands_reading_series(folder: Path, name: str, content: bytes) -> None:
     _run_on(folder, SERIES_COMMANDS[name], content)
+
+
+def test_a_ragged_row_that_repeats_index_labels_is_reported_not_a_crash(folder: Path) -> None:
+    """Found by the fuzz test: one row longer than the header makes pandas index the file by
+    its first field, so the labels repeat; date parsing went by label and crashed (exit 1)."""
+    content = (
+        b"order_id,line_id,sku,site,order_date,promised_date,quantity,delivered_date\n"
+        b'"O1","L1","SKU-1","SITE-1","","","0.0","",""\n'
+        b'"O1","L1","SKU-1","SITE-1","2023-01-01","2023-01-01","0.0","2023-01-01"\n'
+    )
+    for name in ("validate", "ingest"):
+        _run_on(folder, ORDER_COMMANDS[name], content)
