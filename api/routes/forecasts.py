@@ -23,7 +23,7 @@ from api.errors import documented
 from api.model_store import LoadedModel
 from forecasting.capacity.forecaster import OUTPUT_COLUMNS
 from forecasting.capacity.scenario import CapacityScenario
-from forecasting.cores import DemandCore
+from forecasting.cores import CapacityCore, DemandCore
 from forecasting.quantiles import quantile_columns
 from forecasting.queries import (
     CapacityQuery,
@@ -314,7 +314,32 @@ CAPACITY_COLUMNS = tuple(c for c in OUTPUT_COLUMNS if c not in ("site", "ds"))
     summary="Workload, capacity, shortfall probability and backlog per site and day",
     responses=ERRORS,
 )
-def capacity(request: CapacityRequest, _: ReadRole, loaded: CapacityModel) -> Response:
+async def capacity(
+    request: CapacityRequest, _: ReadRole, loaded: CapacityModel, cache: ResponseCacheDep
+) -> Response:
+    # The outlook is a seeded simulation of the loaded version, so the same question to the
+    # same version has the same answer: simulate it once (in a thread, a few to tens of ms
+    # per site), then serve the stored bytes on the event loop. Planners and dashboards ask
+    # the same few sites and horizons all day; without this, a few capacity requests a
+    # second held the single worker and queued every other request behind them.
+    scenario = None if request.scenario is None else request.scenario.model_dump_json()
+    key = (
+        "capacity",
+        loaded.version,
+        loaded.loaded_at,
+        tuple(request.sites),
+        request.horizon,
+        scenario,
+    )
+    body = cache.get(key)
+    if body is None:
+        body = await run_in_threadpool(capacity_body, loaded, request)
+        cache.put(key, body)
+    return Response(body, media_type="application/json")
+
+
+def capacity_body(loaded: LoadedModel[CapacityCore], request: CapacityRequest) -> bytes:
+    """The JSON answer to ``request`` from ``loaded`` (raises the core's domain errors)."""
     query = CapacityQuery(request.horizon, sites=request.sites, scenario=request.scenario)
     frame = answer_capacity(loaded.core, query)
     days = {
@@ -324,7 +349,7 @@ def capacity(request: CapacityRequest, _: ReadRole, loaded: CapacityModel) -> Re
     for column in CAPACITY_COLUMNS:
         days[column] = [_finite(v) for v in np.asarray(frame[column], dtype=float).tolist()]
     rows = [dict(zip(days, values, strict=True)) for values in zip(*days.values(), strict=True)]
-    return json_response({"model_version": loaded.version, "days": rows})
+    return dumps({"model_version": loaded.version, "days": rows})
 
 
 def _finite(value: float) -> float:

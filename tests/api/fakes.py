@@ -72,6 +72,7 @@ class FakeCapacity:
     def __init__(self, sites: Sequence[str] = SITES, capacity: float = 100.0) -> None:
         self.sites = tuple(sites)
         self.capacity = capacity
+        self.predictions = 0  # how many outlooks were computed (the API caches answers)
 
     @property
     def sites_(self) -> Sequence[str]:
@@ -83,6 +84,7 @@ class FakeCapacity:
         sites: Sequence[str] | None = None,
         scenario: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
+        self.predictions += 1
         chosen = list(sites) if sites is not None else list(self.sites)
         for site in chosen:
             if site not in self.sites:

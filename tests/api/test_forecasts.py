@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.fakes import FakeLoader
+
 DEMAND = "/v1/forecasts/demand"
 CAPACITY = "/v1/forecasts/capacity"
 
@@ -162,3 +164,25 @@ def test_non_finite_numbers_are_refused_as_such(client: TestClient, bad: str) ->
     )
     assert response.status_code == 422, response.text
     assert "finite number" in response.text
+
+
+def test_capacity_outlook_is_computed_once_per_question_and_version(
+    client: TestClient, loader: FakeLoader
+) -> None:
+    core = client.app.state.store.snapshot.models["capacity"].core  # type: ignore[attr-defined]
+    plain = {"sites": ["SITE-A"], "horizon": 3}
+    first = client.post(CAPACITY, json=plain)
+    again = client.post(CAPACITY, json=plain)
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert core.predictions == 1
+
+    what_if = {**plain, "scenario": {"capacity_factor": 0.5}}
+    scenario = client.post(CAPACITY, json=what_if)
+    assert scenario.json()["days"][0]["capacity"] == 50.0
+    assert core.predictions == 2
+
+    loader.version = "2"
+    assert client.post("/v1/admin/reload").status_code == 200
+    swapped = client.post(CAPACITY, json=plain)
+    assert swapped.json()["model_version"] == "2"  # not the old version's stored answer
