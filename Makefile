@@ -48,6 +48,10 @@ demo: $(VENV)/.installed-base
 
 ## test: install with the test extra and run the whole suite (what CI runs)
 test: $(VENV)/.installed-test
+	@# The pages' browser tests drive Debian's Chromium (Playwright cannot download its own
+	@# here); as root, install it when missing. Otherwise tests/web fail saying how.
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; fi
 	$(BIN)/python -m pytest
 
 ## test-fast: unit tests only (no MLflow server, no uvicorn, no notebooks, no training runs)

@@ -30,6 +30,7 @@ from api.routes import (
     orders,
 )
 from api.security import is_loopback
+from api.web import install_web
 from forecasting.errors import ConfigError
 from forecasting.redaction import redact
 from ordercast.settings import Settings, load_settings
@@ -128,4 +129,5 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router)
+    install_web(app)  # the planner's pages under /web, behind the same keys and roles
     return app
