@@ -46,13 +46,15 @@ demo: $(VENV)/.installed-base
 	  echo "demo 5/5: serving the API"; \
 	  $(BIN)/ordercast serve --host $(HOST) --port $(PORT); fi
 
-## test: install with the test extra and run the whole suite (what CI runs)
+## test: install with the test extra and run the whole suite (what CI runs) on TEST_WORKERS
+## pytest-xdist workers, a whole module per worker at a time (module fixtures built once)
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test
 	@# The pages' browser tests drive Debian's Chromium (Playwright cannot download its own
 	@# here); as root, install it when missing. Otherwise tests/web fail saying how.
 	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; fi
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 ## test-fast: unit tests only (no MLflow server, no uvicorn, no notebooks, no training runs)
 test-fast: $(VENV)/.installed-test
