@@ -220,3 +220,5 @@ async def checked_csrf(
 
 Reader = Annotated[WebUser, Depends(needs("read"))]
 Writer = Annotated[WebUser, Depends(needs("write"))]
+# After the role: a read key's post is told about its role, not about a token.
+CsrfChecked = Annotated[WebUser, Depends(checked_csrf)]

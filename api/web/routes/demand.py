@@ -19,7 +19,7 @@ from api.routes.adjustments import AdjustmentRequest
 from api.routes.forecasts import Real
 from api.security import allows
 from api.web.demand_view import SeriesRef, chart_csv, chart_data, period_unit
-from api.web.session import CsrfError, Reader, Writer, sessions_of
+from api.web.session import CsrfChecked, Reader, Writer, sessions_of
 from api.web.state import WebState, WebStateDep
 from api.web.templating import render
 from forecasting.cores import DemandCore
@@ -130,13 +130,12 @@ def adjust(
     body: PageAdjustment,
     request: Request,
     user: Writer,
+    _: CsrfChecked,
     web: WebStateDep,
     loaded: DemandModel,
 ) -> Any:
     """POST /v1/forecasts/demand/adjustments' own function, for the signed-in writer; the
     CSRF token comes in the X-CSRF-Token header."""
-    if not sessions_of(request).csrf_ok(user, request.headers.get("x-csrf-token")):
-        raise CsrfError()
     ref = _chosen(web, loaded, body.level, body.series)
     try:
         api_body = AdjustmentRequest(

@@ -44,8 +44,11 @@
         series.map((s) => Object.assign({ value: (u, v) => number(v), points: { show: false } }, s))
       ),
       bands: bands || [],
+      // The legend names the lines; values are in the table view beside the chart.
+      legend: { live: false },
       axes: [
-        { label: "Period end (ISO date)", values: (u, splits) => splits.map(isoDate) },
+        // 90 px between dates: an ISO date is ~70 px wide, so labels never overlap.
+        { label: "Period end (ISO date)", space: 90, values: (u, splits) => splits.map(isoDate) },
         { label: yLabel, size: 70, values: (u, splits) => splits.map(number) },
       ],
     };
