@@ -5,13 +5,17 @@ Runs every notebook headless with nbclient (as ``tests/notebooks`` does, but wit
 prints per notebook its wall seconds, its CPU seconds (user + system of the kernel and the
 worker processes it started) and the load average at start and at end, then PASS or FAIL
 against the 60 s target of issue #22 item 7. On a shared machine the wall time is the
-load's as much as ours; the CPU time is ours, and CPU seconds over the core count bound
-what the wall time would be on a quiet machine from below.
+load's as much as ours; the CPU time is ours, except that on a busy machine the OpenMP
+threads of scikit-learn's boosting (02, 04) spin while they wait for a core and inflate
+it many times (a 500-round global model on 10,000 rows at load 8: 95 CPU-s with 2 threads,
+5.5 with one). ``--omp-threads 1`` shows the work without that spinning; its CPU seconds
+are about what a quiet machine takes in wall seconds (less where joblib uses both cores).
 
 Each notebook runs with its working directory at ``notebooks/``, as in JupyterLab; the
 executed notebook is not written back (``--keep DIR`` writes the executed copies there).
 
-    .venv/bin/python benchmarks/notebooks.py [--only 02] [--small] [--keep DIR]
+    .venv/bin/python benchmarks/notebooks.py [--only 02] [--small] [--cells] [--keep DIR]
+                                             [--omp-threads 1]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,12 +67,23 @@ def execute(path: Path, keep: Path | None) -> None:
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
+    for number, cell in enumerate(book.cells):
+        stamps = cell.metadata.get("execution", {})
+        if cell.cell_type == "code" and "shell.execute_reply" in stamps:
+            seconds = (
+                datetime.fromisoformat(stamps["shell.execute_reply"])
+                - datetime.fromisoformat(stamps["iopub.execute_input"])
+            ).total_seconds()
+            first = cell.source.splitlines()[0] if cell.source else ""
+            print(f"    cell {number:>2} {seconds:7.1f} s  {first[:60]}")
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         nbformat.write(book, keep / path.name)
 
 
-def run_one(path: Path, small: bool, keep: Path | None, omp_threads: int | None) -> Timed:
+def run_one(
+    path: Path, small: bool, keep: Path | None, omp_threads: int | None, cells: bool
+) -> Timed:
     """Time one notebook in a subprocess, so its kernel and workers are counted as our children."""
     leaked = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")  # as tests/notebooks drops them
     env = {k: v for k, v in os.environ.items() if k not in leaked}
@@ -85,6 +101,8 @@ def run_one(path: Path, small: bool, keep: Path | None, omp_threads: int | None)
     wall, used = time.perf_counter() - started, children_cpu() - cpu
     if done.returncode != 0:
         print(done.stderr[-3000:], file=sys.stderr)
+    if cells:
+        print(done.stdout, end="")
     return Timed(path.stem, wall, used, load_start, os.getloadavg()[0], done.returncode == 0)
 
 
@@ -114,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         help="OMP_NUM_THREADS for the kernel: 1 shows the work without OpenMP threads spinning "
         "against other processes' (on a busy machine they inflate CPU seconds many times)",
     )
+    parser.add_argument(
+        "--cells", action="store_true", help="print each code cell's wall seconds before its row"
+    )
     parser.add_argument("--execute", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.execute is not None:
@@ -132,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'notebook':<26}{'wall s':>8}{'CPU s':>8}{'load start':>12}{'load end':>10}  result")
     results = []
     for path in paths:
-        timed = run_one(path, args.small, args.keep, args.omp_threads)
+        timed = run_one(path, args.small, args.keep, args.omp_threads, args.cells)
         results.append(timed)
         verdict = "ERROR" if not timed.ok else ("PASS" if timed.wall <= TARGET_SECONDS else "FAIL")
         print(row(timed, verdict), flush=True)
