@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -143,13 +144,23 @@ def shortfalls(outlook: pd.DataFrame) -> list[Shortfall]:
 
 
 class OverviewFigures:
-    """The figures above, each kept for ``ttl`` seconds per model version; thread-safe."""
+    """The figures above, kept per model version; thread-safe.
+
+    A figure older than ``ttl`` seconds is still answered at once while one worker thread
+    recomputes it (the overview must not wait seconds for a fresh read of the store every
+    ``ttl``); the first computation of a figure is done once, however many requests ask.
+    """
 
     def __init__(self, handle: OrderStoreHandle, ttl: float) -> None:
         self._handle = handle
         self._ttl = ttl
         self._lock = threading.Lock()
         self._kept: dict[Hashable, tuple[float, Any]] = {}
+        self._first: dict[Hashable, threading.Lock] = {}
+        self._refreshing: set[Hashable] = set()
+        # One worker: refreshes queue behind each other instead of competing for the cores
+        # that serve requests.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-figures")
 
     def orders(self) -> pd.DataFrame:
         return self.kept(("orders",), lambda: read_orders(self._handle.get()))
@@ -183,17 +194,49 @@ class OverviewFigures:
 
         return self.kept(("capacity", loaded.version, loaded.loaded_at), compute)
 
+    def warm(self, snapshot: Snapshot) -> None:
+        """Compute the overview's figures now (called while a planner signs in)."""
+        try:
+            self.book()
+            self.risk(snapshot)
+            self.shortfalls(snapshot)
+        except Exception:  # the overview will show the error; a warm-up must not
+            logger.exception("computing the overview's figures failed")
+
     def kept(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """``compute()``, or its value kept under ``key`` for up to ``ttl`` seconds."""
+        """``compute()``'s value kept under ``key``: computed on first use, recomputed in
+        the background once older than ``ttl`` seconds (the older value answers
+        meanwhile)."""
         now = time.monotonic()
         with self._lock:
             kept = self._kept.get(key)
-        if kept is not None and now - kept[0] < self._ttl:
-            return kept[1]
-        # Computed outside the lock: a slow store read does not hold up other figures.
-        value = compute()
+            if kept is not None:
+                if now - kept[0] >= self._ttl and key not in self._refreshing:
+                    self._refreshing.add(key)
+                    self._worker.submit(self._refresh, key, compute)
+                return kept[1]
+            first = self._first.setdefault(key, threading.Lock())
+        with first:  # concurrent first askers wait for one computation, not start their own
+            with self._lock:
+                kept = self._kept.get(key)
+            if kept is not None:
+                return kept[1]
+            value = compute()
+            self._keep(key, value)
+            return value
+
+    def _refresh(self, key: Hashable, compute: Callable[[], Any]) -> None:
+        try:
+            self._keep(key, compute())
+        except Exception:  # the older figure stays; the next request after ttl tries again
+            logger.exception("recomputing the overview's %s failed", key)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+
+    def _keep(self, key: Hashable, value: Any) -> None:
+        now = time.monotonic()
         with self._lock:
-            # Figures of replaced model versions are dropped with their expiry.
-            self._kept = {k: v for k, v in self._kept.items() if now - v[0] < self._ttl}
+            # Figures nobody asked for in 4 ttl (those of replaced models) are dropped.
+            self._kept = {k: v for k, v in self._kept.items() if now - v[0] < 4 * self._ttl}
             self._kept[key] = (now, value)
-        return value

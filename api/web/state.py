@@ -3,6 +3,7 @@ the demand series index of the serving model."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -11,13 +12,15 @@ import pandas as pd
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
-from api.model_store import LoadedModel
+from api.model_store import LoadedModel, Snapshot
 from api.web.demand_view import SeriesIndex
 from api.web.figures import OverviewFigures
 from api.web.session import Sessions
 from forecasting.accuracy import series_actuals
 from forecasting.cores import DemandCore
 from ordercast.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,6 +43,15 @@ class WebState:
         with self._lock:
             self._index = (key, index)
         return index
+
+    def warm(self, snapshot: Snapshot) -> None:
+        """Compute what the first pages need from the store: the overview's figures and
+        the demand history (called while a planner signs in)."""
+        self.figures.warm(snapshot)
+        try:
+            self.actuals()
+        except Exception:  # the demand page will show the error; a warm-up must not
+            logger.exception("building the demand history failed")
 
     def actuals(self) -> pd.DataFrame:
         """Every served series' actuals by period (level-prefixed ids), as the accuracy

@@ -7,9 +7,10 @@ import secrets
 from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from api.deps import CurrentSnapshot
 from api.web.session import (
     COOKIE_PATH,
     MAX_AGE_SECONDS,
@@ -21,6 +22,7 @@ from api.web.session import (
 from api.web.session import (
     cookie_secure as secure,
 )
+from api.web.state import WebStateDep
 from api.web.templating import render
 
 router = APIRouter(prefix="/web", tags=["pages"])
@@ -35,11 +37,18 @@ def home() -> RedirectResponse:
 
 @router.get("/sign-in")
 def sign_in_page(
-    request: Request, target: Annotated[str, Query(alias="next", max_length=2000)] = HOME
+    request: Request,
+    web: WebStateDep,
+    snapshot: CurrentSnapshot,
+    warm_up: BackgroundTasks,
+    target: Annotated[str, Query(alias="next", max_length=2000)] = HOME,
 ) -> Response:
     sessions = sessions_of(request)
     if sessions.read(request.cookies.get(SESSION_COOKIE)) is not None:
         return RedirectResponse(_safe_next(target), status_code=303)
+    # The overview's store figures take seconds to compute the first time: start while the
+    # planner types the key (after this page is sent; a stranger learns nothing from it).
+    warm_up.add_task(web.warm, snapshot)
     return _form(request, _safe_next(target), None)
 
 
