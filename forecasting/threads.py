@@ -9,13 +9,24 @@ Below a few tens of thousands of rows one thread is faster; above, the trees' wo
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
+from functools import cache
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 SINGLE_THREAD_ROWS = 20_000
 
 
+@cache
+def _controller() -> ThreadpoolController:
+    # Finding the loaded thread pools scans every shared library of the process (~12 ms);
+    # threadpool_limits() does it on each call, which was a third of a 5-line at-risk
+    # request. The libraries do not change once the models are loaded: scan once.
+    return ThreadpoolController()
+
+
 def prediction_threads(rows: int) -> AbstractContextManager:
     """A context in which tree predictions of ``rows`` rows run on the right thread count."""
-    return threadpool_limits(limits=1 if rows < SINGLE_THREAD_ROWS else None, user_api="openmp")
+    if rows >= SINGLE_THREAD_ROWS:
+        return nullcontext()
+    return _controller().limit(limits=1, user_api="openmp")

@@ -284,15 +284,14 @@ class AtRiskModel(BaseEstimator):
             return pd.DataFrame(columns=OUTPUT_COLUMNS)
         history, memory = self._history(orders, as_of)
         features = self.space_.frame(orders, snaps, history, memory)
-        p = self.predict_proba_frame(features)
         lines = orders.loc[snaps["row"].to_numpy()].reset_index(drop=True)
+        p, reasons = explain(self, features, lines=lines)
         if self.delay_model_ is not None:
             with prediction_threads(len(features)):
                 delay = self.delay_model_.predict(features[self.features_])
             delay_if_late = np.clip(delay, 1, None)
         else:
             delay_if_late = np.full(len(p), self.mean_delay_)
-        reasons = explain(self, features, p, lines=lines)
         return pd.DataFrame(
             {
                 "order_id": lines["order_id"].to_numpy(),

@@ -111,11 +111,11 @@ def _number(value: float) -> str:
 def explain(
     model: AtRiskModel,
     features: pd.DataFrame,
-    p: np.ndarray,
     top: int = 3,
     lines: pd.DataFrame | None = None,
-) -> list[list[str]]:
-    """``top`` lists (reason_1, reason_2, reason_3) of phrases, one entry per line.
+) -> tuple[np.ndarray, list[list[str]]]:
+    """p_late of each line, and ``top`` lists (reason_1, reason_2, reason_3) of phrases,
+    one entry per line.
 
     With ``lines`` (the scored order lines, in the rows of ``features``) a track record
     names its group: "country Zambia", not just "country".
@@ -124,10 +124,11 @@ def explain(
     # which is most of the scoring time on API-sized batches.
     groups = factors(model.used_features_)
     n = len(features)
-    occluded = _occluded_batch(features, model.features_, groups, model.reference_)
-    # One prediction over all occluded copies: the booster's per-call overhead dominates
-    # a feature-by-feature loop on API-sized batches.
-    p_occluded = model.predict_proba_frame(occluded).reshape(len(groups), n).T
+    # One prediction over the lines as they are and all their occluded copies: the
+    # booster's per-call overhead (its column transformer) dominates on API-sized batches.
+    batch = _occluded_batch(features, model.features_, [[], *groups], model.reference_)
+    p_all = model.predict_proba_frame(batch).reshape(len(groups) + 1, n)
+    p, p_occluded = p_all[0], p_all[1:].T
     contributions = p[:, None] - p_occluded
     order = np.argsort(-contributions, axis=1)[:, :top]
     quoted = [_quoted(features, group, model.reference_) for group in groups]
@@ -143,7 +144,7 @@ def explain(
             owner = " / ".join(str(part[i]) for part in parts) if parts is not None else None
             column, values = quoted[j]
             out[rank].append(phrase(column[i], values[i], owner))
-    return out
+    return p, out
 
 
 def _quoted(

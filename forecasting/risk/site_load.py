@@ -19,6 +19,8 @@ or later leaks in.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 
@@ -32,13 +34,20 @@ REVERSION_DAYS = 28
 
 
 def site_table(
-    history: pd.DataFrame, last: pd.Timestamp, remembered: pd.DataFrame | None = None
+    history: pd.DataFrame,
+    last: pd.Timestamp,
+    remembered: pd.DataFrame | None = None,
+    sites: Collection[str] | None = None,
+    dates: pd.DatetimeIndex | None = None,
 ) -> pd.DataFrame:
     """Per site and day up to ``last``, the capacity and arrival rates known at the end of
     that day: ``capacity`` (units a day), ``arrivals`` (last 28 days), ``long_run`` (last
     364), indexed by ``site`` (str) and ``date``. Empty when nothing flowed by ``last``.
 
     ``remembered``: :func:`daily_work` of lines not in ``history``; they add to its flows.
+    ``sites`` and ``dates``, when given, limit the rows to those sites and days (the same
+    values as the full table's: every figure is per site, and a day's figures look back
+    only); a scoring batch asks about a few sites on one day, not years of every site.
     """
     daily = daily_work(history, until=last)
     if remembered is not None and not remembered.empty:
@@ -47,19 +56,27 @@ def site_table(
     if daily.empty:
         return pd.DataFrame(columns=["capacity", "arrivals", "long_run"])
     days = pd.date_range(daily.index.get_level_values("date").min(), last, freq="D")
+    if sites is not None:
+        daily = daily[daily.index.get_level_values("site").isin(list(sites))]
+        if daily.empty:
+            return pd.DataFrame(columns=["capacity", "arrivals", "long_run"])
     flows = queue_flows(daily, days)
-    estimate = capacity_history(flows)
+    ends = None if dates is None else days[days.isin(dates)]
+    estimate = capacity_history(flows, ends)
     capacity = estimate.groupby(["site", "date"])["capacity_units"].mean()
     released = flows.set_index(["site", "date"])["released"].groupby(level="site")
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
-            "capacity": capacity,
             "arrivals": released.transform(lambda s: s.rolling(ARRIVAL_DAYS, min_periods=7).mean()),
             "long_run": released.transform(
                 lambda s: s.rolling(LONG_RUN_DAYS, min_periods=7).mean()
             ),
         }
     )
+    if ends is not None:
+        table = table[table.index.get_level_values("date").isin(ends)]
+    table.insert(0, "capacity", capacity.reindex(table.index))
+    return table
 
 
 def site_load(
@@ -81,7 +98,13 @@ def site_load(
     known_at = moments - pd.Timedelta(days=1)  # the end of the day before the moment
     at = pd.DataFrame(np.nan, index=range(len(sites)), columns=["capacity", "arrivals", "long_run"])
     if len(sites):
-        table = site_table(history, known_at.max(), remembered)
+        table = site_table(
+            history,
+            known_at.max(),
+            remembered,
+            sites=set(sites),
+            dates=pd.DatetimeIndex(known_at.unique()),
+        )
         if not table.empty:
             keys = pd.MultiIndex.from_arrays([sites, known_at])
             at = table.reindex(keys).reset_index(drop=True)
