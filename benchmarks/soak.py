@@ -55,28 +55,54 @@ AROUND_SWAP_SECONDS = 1.0
 Request = tuple[str, bytes]
 
 
-def mixed_requests(pairs: list[tuple[str, str]]) -> list[Request]:
-    """Demand forecasts, capacity outlooks and 5-line at-risk batches, interleaved 6:2:1."""
+PATHS = {
+    "demand": "/v1/forecasts/demand",
+    "capacity": "/v1/forecasts/capacity",
+    "risk": "/v1/orders/at-risk",
+}
+DEFAULT_MIX = {"demand": 6, "capacity": 2, "risk": 1}
+
+
+def parse_mix(text: str) -> dict[str, int]:
+    """``demand=6,capacity=2,risk=1`` -> requests of each kind per round (0 leaves a kind out)."""
+    mix: dict[str, int] = {}
+    for part in text.split(","):
+        kind, _, count = part.partition("=")
+        if kind.strip() not in PATHS or not count.strip().isdigit():
+            raise SystemExit(f"--mix: '{part}' is not KIND=COUNT with KIND one of {list(PATHS)}")
+        mix[kind.strip()] = int(count)
+    if not any(mix.values()):
+        raise SystemExit("--mix: every count is 0")
+    return mix
+
+
+def mixed_requests(
+    pairs: list[tuple[str, str]], mix: dict[str, int] = DEFAULT_MIX
+) -> list[Request]:
+    """Demand forecasts, capacity outlooks and 5-line at-risk batches, interleaved by
+    ``mix`` (default 6:2:1)."""
     sites = sorted({site for _, site in pairs})
-    demand = [
-        {"sku": sku, "site": site, "horizon": 13, "quantiles": QUANTILES} for sku, site in pairs
-    ]
-    capacity = [{"sites": [site], "horizon": 14} for site in sites]
-    risk = at_risk_bodies(pairs, 5, 50)
+    bodies = {
+        "demand": [
+            {"sku": sku, "site": site, "horizon": 13, "quantiles": QUANTILES} for sku, site in pairs
+        ],
+        "capacity": [{"sites": [site], "horizon": 14} for site in sites],
+        "risk": at_risk_bodies(pairs, 5, 50),
+    }
+    taken = dict.fromkeys(PATHS, 0)
     requests: list[Request] = []
-    for i in range(len(demand)):
-        requests.append(("/v1/forecasts/demand", json.dumps(demand[i]).encode()))
-        if i % 3 == 0:
-            body = capacity[i % len(capacity)]
-            requests.append(("/v1/forecasts/capacity", json.dumps(body).encode()))
-        if i % 6 == 0:
-            requests.append(("/v1/orders/at-risk", json.dumps(risk[i % len(risk)]).encode()))
+    for _ in range(len(pairs) // max(1, mix.get("demand", 0) or 1)):
+        for kind, count in mix.items():
+            for _ in range(count):
+                body = bodies[kind][taken[kind] % len(bodies[kind])]
+                taken[kind] += 1
+                requests.append((PATHS[kind], json.dumps(body).encode()))
     return requests
 
 
 async def mixed_open_loop(
     url: str, requests: list[Request], rate: float, seconds: float
-) -> list[tuple[float, float, int]]:
+) -> list[tuple[float, float, int, str]]:
     """``rate`` requests/s for ``seconds``: (wall-clock scheduled time, latency ms, status)
     of each, so the caller can set them against the swap times."""
     parsed = httpx.URL(url)
@@ -84,7 +110,7 @@ async def mixed_open_loop(
     idle: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(256):
         idle.put_nowait(Connection(host, port))
-    results: list[tuple[float, float, int]] = []
+    results: list[tuple[float, float, int, str]] = []
     wall_offset = time.time() - time.perf_counter()
 
     async def one(i: int, scheduled: float) -> None:
@@ -97,7 +123,7 @@ async def mixed_open_loop(
             status = 0
         idle.put_nowait(connection)
         latency = (time.perf_counter() - scheduled) * 1000
-        results.append((scheduled + wall_offset, latency, status))
+        results.append((scheduled + wall_offset, latency, status, path))
 
     start = time.perf_counter()
     tasks = []
@@ -177,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--swap-every", type=float, default=30.0, help="Seconds between swaps")
     parser.add_argument("--store", help="Tracking URI (default: MLFLOW_TRACKING_URI or models/)")
     parser.add_argument("--train", action="store_true", help="Train demo models into a temp store")
+    parser.add_argument(
+        "--mix",
+        default="demand=6,capacity=2,risk=1",
+        help="Requests of each kind per round, e.g. demand=6,capacity=2,risk=0 to leave "
+        "at-risk batches out and see what the other kinds alone meet",
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="ordercast-soak-"))
@@ -188,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.train or not all(has_champion(uri, kind) for kind in KINDS):
         uri = train_demo(work)
     versions = two_demand_versions(uri)
-    requests = mixed_requests(demand_series(uri))
+    requests = mixed_requests(demand_series(uri), parse_mix(args.mix))
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "ORDERCAST_API_KEYS": ""}
     env.pop("ORDERCAST_CONFIG", None)
     port = free_port()
@@ -226,16 +258,18 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
 
-    times = np.asarray([t for t, _, _ in results])
-    latencies = np.asarray([ms for _, ms, _ in results])
-    ok = np.asarray([status == 200 for _, _, status in results])
+    times = np.asarray([t for t, _, _, _ in results])
+    latencies = np.asarray([ms for _, ms, _, _ in results])
+    ok = np.asarray([status == 200 for _, _, status, _ in results])
+    paths = np.asarray([path for _, _, _, path in results])
     near = np.zeros(len(results), dtype=bool)
     for began, _, _ in swaps:
         near |= np.abs(times - began) <= AROUND_SWAP_SECONDS
     statuses: dict[int, int] = {}
-    for _, _, status in results:
+    for _, _, status, _ in results:
         statuses[status] = statuses.get(status, 0) + 1
-    print(f"{len(results)} requests in {args.seconds:g} s at {args.rate:g}/s; statuses {statuses}")
+    print(f"{len(results)} requests in {args.seconds:g} s at {args.rate:g}/s; mix {args.mix}")
+    print(f"statuses {statuses}")
     print(f"swaps: {len(swaps)}, reload statuses {sorted({s for _, _, s in swaps})}")
     print(f"{'requests':<26} {'answered':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     print(summary("all", latencies[ok], int((~ok).sum())))
@@ -247,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     print(summary("away from swaps", latencies[ok & ~near], int((~ok & ~near).sum())))
+    for kind, path in PATHS.items():
+        mine = paths == path
+        if mine.any():
+            print(summary(f"  {kind}", latencies[ok & mine], int((~ok & mine).sum())))
     p99_all = np.percentile(latencies[ok], 99) if ok.any() else float("inf")
     p99_near = np.percentile(latencies[ok & near], 99) if (ok & near).any() else float("nan")
     p99_away = np.percentile(latencies[ok & ~near], 99) if (ok & ~near).any() else float("nan")
