@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.web.routes.placeholders import PENDING
 from tests.api.conftest import ADMIN_KEY, READ_KEY
 from tests.api.fakes import HORIZON
 from tests.web.conftest import Watched
@@ -105,7 +106,7 @@ def test_the_csv_and_placeholder_pages(watched: Watched, screenshots: Path) -> N
         page.click("#csv-link")
     text = Path(download.value.path()).read_text()
     assert text.splitlines()[0] == "level,series_id,ds,actual,statistical,adjusted,p10,p90"
-    for name in ("capacity", "at-risk", "models"):
+    for name in PENDING:  # the pages still to be built
         page.click(f"nav a[href='/web/{name}']")
         page.wait_for_url(f"**/web/{name}")
         assert "not built yet" in page.locator("main").inner_text()
