@@ -35,6 +35,7 @@ def install_web(app: FastAPI) -> None:
         sessions=sessions,
         templates=make_templates(),
         figures=OverviewFigures(app.state.order_store, ttl=settings.api.poll_seconds),
+        accuracy=app.state.accuracy,
     )
     for module in ROUTERS:
         # Pages are not API: kept out of the OpenAPI schema (and so out of schemathesis).

@@ -22,7 +22,7 @@ import pandas as pd
 from api.model_store import Snapshot, is_capacity, is_risk
 from api.order_store import OrderStoreHandle
 from forecasting.queries import CapacityQuery, answer_capacity, answer_risk
-from store.orders import read_orders
+from store.orders import latest_batch, read_orders
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -158,12 +158,26 @@ class OverviewFigures:
         self._kept: dict[Hashable, tuple[float, Any]] = {}
         self._first: dict[Hashable, threading.Lock] = {}
         self._refreshing: set[Hashable] = set()
+        self._orders: tuple[int | None, pd.DataFrame] | None = None  # (batch id, lines)
         # One worker: refreshes queue behind each other instead of competing for the cores
         # that serve requests.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-figures")
 
     def orders(self) -> pd.DataFrame:
-        return self.kept(("orders",), lambda: read_orders(self._handle.get()))
+        """Every stored line; read again only after an ingest batch changed the store (a
+        read of the demo's 320,000 lines takes seconds)."""
+        return self.kept(("orders",), self._read_orders)
+
+    def _read_orders(self) -> pd.DataFrame:
+        store = self._handle.get()
+        batch = latest_batch(store)
+        stamp = None if batch is None else batch.id
+        last = self._orders
+        if last is not None and last[0] == stamp:
+            return last[1]
+        frame = read_orders(store)
+        self._orders = (stamp, frame)
+        return frame
 
     def book(self) -> OrderBook:
         return self.kept(("book",), lambda: order_book(self.orders()))

@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import pandas as pd
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 
+from api.accuracy_cache import AccuracyCache
 from api.model_store import LoadedModel, Snapshot
+from api.routes.accuracy import AccuracyRow, accuracy
+from api.routes.models import KindModels, list_models
 from api.web.demand_view import SeriesIndex
 from api.web.figures import OverviewFigures
 from api.web.session import Sessions
@@ -29,6 +32,7 @@ class WebState:
     sessions: Sessions
     templates: Jinja2Templates
     figures: OverviewFigures
+    accuracy: AccuracyCache
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _index: tuple[object, SeriesIndex] | None = None
 
@@ -44,14 +48,36 @@ class WebState:
             self._index = (key, index)
         return index
 
+    def models(self, snapshot: Snapshot) -> list[KindModels]:
+        """GET /v1/models' answer, kept per set of served versions: its drift flag reads
+        every order line and the published forecasts (seconds on the demo history)."""
+        served = tuple(sorted((k, m.version, m.loaded_at) for k, m in snapshot.models.items()))
+        return self.figures.kept(
+            ("models", served), lambda: list_models(snapshot, "read", self.accuracy)
+        )
+
+    def accuracy_by_lag(self) -> tuple[list[AccuracyRow], str | None]:
+        """GET /v1/accuracy's rows by lag (the first four lags), or why there are none."""
+
+        def compute() -> tuple[list[AccuracyRow], str | None]:
+            try:
+                answer = accuracy("read", self.accuracy, since=None, by="lag")
+            except HTTPException as exc:  # 404: nothing published yet; 503: store down
+                return [], str(exc.detail)
+            return [row for row in answer.rows if row.lag is not None][:4], None
+
+        return self.figures.kept(("accuracy",), compute)
+
     def warm(self, snapshot: Snapshot) -> None:
         """Compute what the first pages need from the store: the overview's figures and
         the demand history (called while a planner signs in)."""
         self.figures.warm(snapshot)
         try:
+            self.models(snapshot)
+            self.accuracy_by_lag()
             self.actuals()
-        except Exception:  # the demand page will show the error; a warm-up must not
-            logger.exception("building the demand history failed")
+        except Exception:  # the pages will show the error; a warm-up must not
+            logger.exception("computing the pages' figures failed")
 
     def actuals(self) -> pd.DataFrame:
         """Every served series' actuals by period (level-prefixed ids), as the accuracy

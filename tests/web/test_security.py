@@ -171,7 +171,8 @@ def test_a_write_key_reads_no_page(web_url: str) -> None:
 
 def test_an_adjustment_needs_the_csrf_token(web_url: str, clients: list[httpx.Client]) -> None:
     client, csrf = signed_in(web_url, ADMIN_KEY, clients)
-    for headers in ({}, {"X-CSRF-Token": "x" + csrf[1:]}):
+    wrong = ("B" if csrf[0] == "A" else "A") + csrf[1:]  # one character off, never the token
+    for headers in ({}, {"X-CSRF-Token": wrong}):
         refused = client.post("/web/demand/adjustments", json=ADJUSTMENT, headers=headers)
         assert refused.status_code == 403 and refused.json()["code"] == "csrf"
     done = client.post("/web/demand/adjustments", json=ADJUSTMENT, headers={"X-CSRF-Token": csrf})

@@ -5,13 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.accuracy_cache import AccuracyCacheDep
 from api.deps import CurrentSnapshot
-from api.routes.accuracy import accuracy
-from api.routes.models import list_models
 from api.web.figures import LIKELY, SHORTFALL_DAYS
 from api.web.session import Reader, sessions_of
 from api.web.state import WebStateDep
@@ -23,14 +20,12 @@ logger = logging.getLogger(__name__)
 
 @router.get("/overview")
 def overview(
-    request: Request,
-    user: Reader,
-    web: WebStateDep,
-    snapshot: CurrentSnapshot,
-    cache: AccuracyCacheDep,
+    request: Request, user: Reader, web: WebStateDep, snapshot: CurrentSnapshot
 ) -> Response:
-    # The same functions as GET /v1/models and GET /v1/accuracy, called in-process.
-    models = list_models(snapshot, user.role, cache)
+    # GET /v1/models' and GET /v1/accuracy's own functions, called in-process and kept
+    # with the store figures (api/web/state.py).
+    models = web.models(snapshot)
+    rows, note = web.accuracy_by_lag()
     context: dict[str, Any] = {
         "title": "Overview",
         "user": user,
@@ -43,12 +38,7 @@ def overview(
         "models": models,
         "waiting": snapshot.waiting_for,
         "drift": next((m.drift for m in models if m.kind == "demand"), None),
-        "accuracy": None,
-        "accuracy_note": None,
+        "accuracy": rows,
+        "accuracy_note": note,
     }
-    try:
-        answer = accuracy(user.role, cache, since=None, by="lag")
-        context["accuracy"] = [row for row in answer.rows if row.lag is not None][:4]
-    except HTTPException as exc:  # 404: nothing published and scored yet; 503: store down
-        context["accuracy_note"] = str(exc.detail)
     return render(request, "overview.html", context)
