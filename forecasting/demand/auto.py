@@ -42,6 +42,7 @@ from forecasting.demand.config import (
     SelectionConfig,
 )
 from forecasting.demand.frames import check_future, check_series_frame, regularize
+from forecasting.demand.global_model import MIN_POINTS as GLOBAL_MIN_POINTS
 from forecasting.demand.global_model import GlobalForecasts, global_forecasts
 from forecasting.demand.registry import GLOBAL, parse_model_list
 from forecasting.demand.seasonality import default_horizon, default_seasons
@@ -145,15 +146,37 @@ class AutoForecaster(BaseEstimator):
         if mode == "off":
             return False
         lengths = data.groupby("series_id").size()
-        enough = int((lengths >= 2 * self.max_horizon_ + 8).sum())
+        # The global model trains on every series cut n_windows x horizon before its end,
+        # and needs GLOBAL_MIN_POINTS of what is left (a 39-month panel with 3 windows of
+        # 12 keeps 3: it used to be switched on, then raised "no series has enough points").
+        needed = max(
+            2 * self.max_horizon_ + 8,
+            self.backtest.n_windows * self.max_horizon_ + GLOBAL_MIN_POINTS + 1,
+        )
+        enough = int((lengths >= needed).sum())
         if mode == "on":
             if enough == 0:
                 raise ConfigError(
-                    "global_model='on' needs series of at least "
-                    f"{2 * self.max_horizon_ + 8} points; the longest has {int(lengths.max())}"
+                    f"global_model='on' needs series of at least {needed} points with "
+                    f"{self.backtest.n_windows} backtest window(s) of {self.max_horizon_}; the "
+                    f"longest has {int(lengths.max())}: use fewer windows or a shorter horizon"
                 )
             return True
-        return (named is None or GLOBAL in named) and enough >= MIN_GLOBAL_SERIES
+        if named is not None and GLOBAL not in named:
+            return False
+        if enough < MIN_GLOBAL_SERIES:
+            logger.info(
+                "global model: off, %d series have the %d points it needs (%d windows of %d "
+                "held out, %d left to learn from); it needs %d such series",
+                enough,
+                needed,
+                self.backtest.n_windows,
+                self.max_horizon_,
+                GLOBAL_MIN_POINTS + 1,
+                MIN_GLOBAL_SERIES,
+            )
+            return False
+        return True
 
     def _fit_global(self, data: pd.DataFrame, future: pd.DataFrame | None) -> GlobalForecasts:
         config = self.global_model
