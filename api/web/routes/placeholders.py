@@ -12,7 +12,6 @@ from api.web.templating import render
 
 router = APIRouter(prefix="/web", tags=["pages"])
 PENDING = {
-    "at-risk": "At-risk orders",
     "models": "Models",
 }
 
