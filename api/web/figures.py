@@ -227,7 +227,10 @@ class OverviewFigures:
             if kept is not None:
                 if now - kept[0] >= self._ttl and key not in self._refreshing:
                     self._refreshing.add(key)
-                    self._worker.submit(self._refresh, key, compute)
+                    try:
+                        self._worker.submit(self._refresh, key, compute)
+                    except RuntimeError:  # the interpreter is exiting: no refresh is needed
+                        self._refreshing.discard(key)
                 return kept[1]
             first = self._first.setdefault(key, threading.Lock())
         with first:  # concurrent first askers wait for one computation, not start their own
