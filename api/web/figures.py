@@ -217,6 +217,24 @@ class OverviewFigures:
         except Exception:  # the overview will show the error; a warm-up must not
             logger.exception("computing the overview's figures failed")
 
+    def peek(self, key: Hashable, compute: Callable[[], T]) -> T | None:
+        """Like :meth:`kept`, but never waits: None (and the computation started in the
+        background) when there is no value yet. For figures a page can show later."""
+        with self._lock:
+            known = key in self._kept
+        if known:
+            return self.kept(key, compute)
+        with self._lock:
+            if key in self._refreshing:
+                return None
+            self._refreshing.add(key)
+        try:
+            self._worker.submit(self._refresh, key, compute)
+        except RuntimeError:  # the interpreter is exiting
+            with self._lock:
+                self._refreshing.discard(key)
+        return None
+
     def kept(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``'s value kept under ``key``: computed on first use, recomputed in
         the background once older than ``ttl`` seconds (the older value answers

@@ -19,9 +19,10 @@ from api.routes.models import KindModels, list_models
 from api.web.demand_view import SeriesIndex
 from api.web.figures import OverviewFigures
 from api.web.session import Sessions
-from forecasting.accuracy import series_actuals
+from forecasting.accuracy import NothingPublishedError, series_actuals
 from forecasting.cores import DemandCore
 from ordercast.settings import Settings
+from training.adjustments import fva_report
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,24 @@ class WebState:
 
         return self.figures.kept(("accuracy",), compute)
 
+    def fva(self) -> dict[str, float | None] | None:
+        """Forecast value added per adjustment id, from GET /v1/accuracy/fva's own
+        function (positive: the adjustment helped; None: no complete period yet); None
+        while it is first computed in the background (it reads every order line)."""
+
+        def compute() -> dict[str, float | None]:
+            try:
+                report = fva_report(self.settings)
+            except NothingPublishedError:  # no adjustment has an actual yet
+                return {}
+            rows = report.per_adjustment
+            return {
+                str(i): (float(v) if pd.notna(v) else None)
+                for i, v in zip(rows["adjustment_id"], rows["fva"], strict=True)
+            }
+
+        return self.figures.peek(("fva",), compute)
+
     def warm(self, snapshot: Snapshot) -> None:
         """Compute what the first pages need from the store: the overview's figures and
         the demand history (called while a planner signs in)."""
@@ -76,6 +95,7 @@ class WebState:
             self.models(snapshot)
             self.accuracy_by_lag()
             self.actuals()
+            self.fva()
         except Exception:  # the pages will show the error; a warm-up must not
             logger.exception("computing the pages' figures failed")
 

@@ -50,7 +50,7 @@ def demand_page(
         "csrf": sessions_of(request).csrf_token(user),
         "ref": ref,
         "data": data,
-        "history": _history(request, ref),
+        "history": _history(request, ref, web),
         "series_count": len(index),
         "unit": period_unit(data["freq"]),
         "can_adjust": writer,
@@ -89,7 +89,7 @@ def series_data(
     """The chart's columns and the adjustment history: what the page redraws from."""
     ref = _chosen(web, loaded, level, series_id)
     data = chart_data(loaded, ref, adjustments.current(loaded), web.actuals())
-    return JSONResponse({"chart": data, "history": _history(request, ref)})
+    return JSONResponse({"chart": data, "history": _history(request, ref, web)})
 
 
 @router.get("/data.csv")
@@ -170,10 +170,13 @@ def _chosen(
     return found
 
 
-def _history(request: Request, ref: SeriesRef) -> list[dict[str, Any]]:
-    """Every adjustment of the series, newest first, with its status."""
+def _history(request: Request, ref: SeriesRef, web: WebState) -> list[dict[str, Any]]:
+    """Every adjustment of the series, newest first, with its status and forecast value
+    added (``fva``: None until one of its periods is complete; ``fva_known`` false while
+    the report is still being computed)."""
     handle: OrderStoreHandle = request.app.state.order_store
     frame = read_adjustments(handle.get(), level=ref.level, series_id=ref.series_id)
+    fva = web.fva()
     rows = []
     for record in frame.sort_values("created_at", ascending=False).to_dict("records"):
         rows.append(
@@ -190,6 +193,8 @@ def _history(request: Request, ref: SeriesRef) -> list[dict[str, Any]]:
                 if pd.isna(record["reason_code"])
                 else str(record["reason_code"]),
                 "status": str(record["status"]),
+                "fva": None if fva is None else fva.get(str(record["id"])),
+                "fva_known": fva is not None,
             }
         )
     return rows

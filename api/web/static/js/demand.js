@@ -47,13 +47,25 @@
 
   const KINDS = { set: "set to", add: "add", percent: "change by %" };
 
+  // Forecast value added in WAPE points (positive: the adjustment helped).
+  function valueAdded(a) {
+    if (!a.fva_known) {
+      return "computing…";
+    }
+    if (a.fva === null) {
+      return "no actuals yet";
+    }
+    const points = 100 * a.fva;
+    return (points > 0 ? "+" : "") + oc.number(points);
+  }
+
   function fillHistory(history) {
     const body = document.querySelector("#history tbody");
     body.replaceChildren();
     if (!history.length) {
       const row = body.insertRow();
       const td = row.insertCell();
-      td.colSpan = 7;
+      td.colSpan = 8;
       td.textContent = "No adjustment of this series yet.";
       return;
     }
@@ -66,6 +78,7 @@
       cell(row, a.start === a.end ? a.start : a.start + " to " + a.end, false);
       cell(row, a.reason + (a.reason_code ? " (" + a.reason_code + ")" : ""), false);
       cell(row, a.status, false);
+      cell(row, valueAdded(a), true);
     });
   }
 
