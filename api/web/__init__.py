@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from api.errors import error_response
 from api.web.assets import SessionStatic
 from api.web.figures import OverviewFigures
-from api.web.routes import at_risk, auth, capacity, demand, overview, placeholders
+from api.web.routes import at_risk, auth, capacity, demand, models, overview, placeholders
 from api.web.session import (
     CsrfError,
     PageForbidden,
@@ -23,7 +23,7 @@ from api.web.session import (
 from api.web.state import WebState
 from api.web.templating import make_templates, render
 
-ROUTERS = (auth, overview, demand, capacity, at_risk, placeholders)
+ROUTERS = (auth, overview, demand, capacity, at_risk, models, placeholders)
 
 
 def install_web(app: FastAPI) -> None:

@@ -23,10 +23,16 @@ DATA = [
     "/web/demand/series?q=sku",
     "/web/demand/data?level=total&series=__total__",
     "/web/demand/data.csv?level=total&series=__total__",
+    "/web/capacity/data.csv",
+    "/web/at-risk/data.csv",
 ]
 ASSETS = [
     "/web/static/js/demand.js",
     "/web/static/js/charts.js",
+    "/web/static/js/capacity.js",
+    "/web/static/js/at_risk.js",
+    "/web/static/js/models.js",
+    "/web/static/planning.css",
     "/web/static/vendor/uplot/uPlot.iife.min.js",
     "/web/static/vendor/uplot/uPlot.min.css",
 ]
