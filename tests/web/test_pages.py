@@ -3,6 +3,7 @@ adjustment form changes the chart and the API, and nothing logs an error."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -75,6 +76,10 @@ def test_an_adjustment_redraws_the_chart_and_reaches_the_api(
     sign_in(page, ADMIN_KEY, "/web/demand?level=sku,site&series=SKU-2|SITE-B")
     before = chart(page, "demand")["data"]
     first = next(i for i, v in enumerate(before[3]) if v is not None)
+    # Two periods, picked from the served forecast's (ISO) period ends.
+    periods = page.locator("#adjust-form select[name=end] option").all_inner_texts()
+    assert periods[0] == before_day(before, first) and len(periods) == HORIZON
+    page.select_option("#adjust-form select[name=end]", periods[1])
     page.select_option("#adjust-form select[name=kind]", "set")
     page.fill("#adjust-form input[name=value]", "500")
     page.fill("#adjust-form input[name=reason]", "ACME confirmed a 500-unit call-off")
@@ -82,7 +87,7 @@ def test_an_adjustment_redraws_the_chart_and_reaches_the_api(
     page.wait_for_selector("#adjust-status:has-text('Applied')")
 
     after = chart(page, "demand")["data"]
-    assert after[3][first] == 500  # the plan (adjusted line) redrawn
+    assert after[3][first] == after[3][first + 1] == 500  # the plan (adjusted line) redrawn
     assert after[2][first] == before[2][first]  # the statistical line unchanged
     history = page.locator("#history tbody tr").first.inner_text()
     assert "api-key-3" in history and "ACME confirmed" in history and "active" in history
@@ -110,3 +115,10 @@ def test_the_csv_and_placeholder_pages(watched: Watched, screenshots: Path) -> N
         page.click(f"nav a[href='/web/{name}']")
         page.wait_for_url(f"**/web/{name}")
         assert "not built yet" in page.locator("main").inner_text()
+
+
+def before_day(columns: list[list[float | None]], index: int) -> str:
+    """The ISO date of a chart column's ``index`` (x is in epoch seconds, UTC)."""
+    seconds = columns[0][index]
+    assert seconds is not None
+    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%d}"

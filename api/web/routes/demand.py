@@ -55,9 +55,9 @@ def demand_page(
         "unit": period_unit(data["freq"]),
         "can_adjust": writer,
         "reason_codes": web.settings.adjustments.reason_codes,
-        "first_period": next(
-            (d for d, v in zip(data["ds"], data["adjusted"], strict=True) if v is not None), None
-        ),
+        # The form offers the forecast's periods (ISO, as served): an adjustment must start
+        # on a served period, and one of history is refused.
+        "periods": [d for d, v in zip(data["ds"], data["adjusted"], strict=True) if v is not None],
     }
     return render(request, "demand.html", context)
 
