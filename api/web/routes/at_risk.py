@@ -24,7 +24,8 @@ from forecasting.cores import RiskCore
 from forecasting.queries import answer_risk
 
 router = APIRouter(prefix="/web/at-risk", tags=["pages"])
-SHOWN = 1000  # rows in the page's table; the CSV has every line of the view
+SHOWN = 250  # rows in the page's table (worst first); the CSV has every line of the view
+CUSTOMERS_LISTED = 300  # customers offered in the filter's list: those with the most risk
 BANDS = ("high", "medium", "low")
 COLUMNS = [
     "order_id",
@@ -51,8 +52,11 @@ class Worklist:
 
     as_of: pd.Timestamp | None
     model_version: str
-    lines: pd.DataFrame  # COLUMNS, sorted by p_late descending
+    lines: pd.DataFrame  # COLUMNS and week_start, sorted by p_late descending
     unscored: int  # open lines the model gave no score (its reasons are in the JSON API)
+    sites: tuple[str, ...] = ()
+    customers: tuple[str, ...] = ()  # the filter's suggestions (any customer may be typed)
+    weeks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,11 +88,11 @@ def score_book(orders: pd.DataFrame, core: RiskCore, version: str) -> Worklist:
     """Every line open at the store's last order date, scored by ``core``: what the
     planning loop and the overview score (``open_lines``, then ``answer_risk``)."""
     if orders.empty:
-        return Worklist(None, version, pd.DataFrame(columns=COLUMNS), 0)
+        return Worklist(None, version, pd.DataFrame(columns=[*COLUMNS, "week_start"]), 0)
     as_of = pd.Timestamp(orders["order_date"].max()).normalize()
     lines = open_lines(orders, as_of)
     if lines.empty:
-        return Worklist(as_of, version, pd.DataFrame(columns=COLUMNS), 0)
+        return Worklist(as_of, version, pd.DataFrame(columns=[*COLUMNS, "week_start"]), 0)
     answer = answer_risk(core, lines, as_of)  # one row per line, in the lines' order
     scored = answer["scored"].to_numpy(bool)
     promised = pd.to_datetime(lines["promised_date"])
@@ -104,6 +108,10 @@ def score_book(orders: pd.DataFrame, core: RiskCore, version: str) -> Worklist:
             "promised_date": promised.dt.strftime("%Y-%m-%d"),
             # ISO week, e.g. 2024-W02: the week a scheduler chases in.
             "promised_week": promised.dt.strftime("%G-W%V"),
+            # The week's Monday: where the chart puts the week's lines.
+            "week_start": (promised - pd.to_timedelta(promised.dt.weekday, unit="D")).dt.strftime(
+                "%Y-%m-%d"
+            ),
             "p_late": answer["p_late"].to_numpy(float),
             "risk_band": answer["risk_band"].astype(str).to_numpy(),
             "expected_delay_days": answer["expected_delay_days"].to_numpy(float),
@@ -113,7 +121,18 @@ def score_book(orders: pd.DataFrame, core: RiskCore, version: str) -> Worklist:
         }
     )[scored]
     ordered = out.sort_values(["p_late", "promised_date", "line_id"], ascending=[False, True, True])
-    return Worklist(as_of, version, ordered.reset_index(drop=True), int((~scored).sum()))
+    named = ordered[ordered["customer"] != ""]
+    # The customers whose open lines add up to the most lateness risk, up to CUSTOMERS_LISTED.
+    risk = named.groupby("customer")["p_late"].sum().sort_values(ascending=False)
+    return Worklist(
+        as_of,
+        version,
+        ordered.reset_index(drop=True),
+        int((~scored).sum()),
+        sites=tuple(sorted(ordered["site"].unique())),
+        customers=tuple(sorted(risk.index[:CUSTOMERS_LISTED])),
+        weeks=tuple(sorted(ordered["promised_week"].unique())),
+    )
 
 
 def worklist(web: WebState, loaded: LoadedModel[RiskCore]) -> Worklist:
@@ -143,7 +162,6 @@ def at_risk_page(
     book = worklist(web, loaded)
     chosen = _filters(site, band, customer, week)
     view = chosen.apply(book.lines)
-    lines = book.lines
     context: dict[str, Any] = {
         "title": "At-risk orders",
         "user": user,
@@ -155,9 +173,9 @@ def at_risk_page(
         "matching": len(view),
         "shown": min(SHOWN, len(view)),
         "counts": {b: int((view["risk_band"] == b).sum()) for b in BANDS},
-        "sites": sorted(lines["site"].unique().tolist()),
-        "customers": sorted(c for c in lines["customer"].unique().tolist() if c),
-        "weeks": sorted(lines["promised_week"].unique().tolist()),
+        "sites": book.sites,
+        "customers": book.customers,
+        "weeks": book.weeks,
         "bands": BANDS,
         "chart": weekly(view),
     }
@@ -179,7 +197,7 @@ def at_risk_csv(
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for row in view.itertuples(index=False):
+    for row in view[COLUMNS].itertuples(index=False):
         writer.writerow(
             [
                 f"{v:.4f}" if isinstance(v, float) and name != "quantity" else v
@@ -195,12 +213,10 @@ def at_risk_csv(
 
 def weekly(view: pd.DataFrame) -> dict[str, Any]:
     """Lines of the view by promised week (the week's Monday) and band: the chart."""
-    if view.empty:
-        return {"weeks": [], **{b: [] for b in BANDS}}
-    monday = pd.to_datetime(view["promised_date"]).dt.to_period("W-SUN").dt.start_time
-    counts = pd.crosstab(monday, view["risk_band"]).reindex(columns=list(BANDS), fill_value=0)
-    counts = counts.sort_index()
+    # numpy, not crosstab: a pivot of the demo's 2,600 open lines took ~80 ms a page.
+    weeks, position = np.unique(view["week_start"].to_numpy(str), return_inverse=True)
+    bands = view["risk_band"].to_numpy(str)
     return {
-        "weeks": [f"{d:%Y-%m-%d}" for d in counts.index],
-        **{b: [int(v) for v in counts[b]] for b in BANDS},
+        "weeks": weeks.tolist(),
+        **{b: np.bincount(position[bands == b], minlength=len(weeks)).tolist() for b in BANDS},
     }
