@@ -103,6 +103,20 @@ def test_an_adjustment_redraws_the_chart_and_reaches_the_api(
     assert answer["points"][0]["mean"] == 500
     assert answer["points"][0]["statistical"] == before[2][first]
 
+    # Revoked (audited, not erased): the plan is the statistical forecast again.
+    page.click("#history tbody tr >> nth=0 >> button.revoke")
+    page.wait_for_selector("#adjust-status:has-text('Revoked')")
+    assert chart(page, "demand")["data"][3][first] == before[3][first]
+    assert "revoked" in page.locator("#history tbody tr").first.inner_text()
+    assert page.locator("#history button.revoke").count() == 0
+    again = httpx.post(
+        f"{web_url}/v1/forecasts/demand",
+        headers={"X-API-Key": READ_KEY},
+        json={"sku": "SKU-2", "site": "SITE-B", "horizon": 1},
+        timeout=30,
+    ).json()
+    assert again["points"][0]["mean"] == before[3][first]
+
 
 def test_the_csv_and_placeholder_pages(watched: Watched, screenshots: Path) -> None:
     page = watched.page

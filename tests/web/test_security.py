@@ -184,6 +184,15 @@ def test_an_adjustment_needs_the_csrf_token(web_url: str, clients: list[httpx.Cl
     done = client.post("/web/demand/adjustments", json=ADJUSTMENT, headers={"X-CSRF-Token": csrf})
     assert done.status_code == 201, done.text
     assert done.json()["adjustment"]["author"] == "api-key-3"
+    revoke = f"/web/demand/adjustments/{done.json()['adjustment']['id']}/revoke"
+    for headers in ({}, {"X-CSRF-Token": wrong}):
+        kept = client.post(revoke, headers=headers)
+        assert kept.status_code == 403 and kept.json()["code"] == "csrf"
+    reader, reader_csrf = signed_in(web_url, READ_KEY, clients)
+    refused = reader.post(revoke, headers={"X-CSRF-Token": reader_csrf})
+    assert refused.status_code == 403 and "'write' role" in refused.json()["message"]
+    revoked = client.post(revoke, headers={"X-CSRF-Token": csrf})
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
 
 
 def test_sign_out_needs_the_token_and_ends_the_session(

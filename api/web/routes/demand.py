@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -151,6 +151,19 @@ def adjust(
         raise RequestValidationError(exc.errors()) from exc
     answer = adjustments_api.create(api_body, user.role, loaded, request)
     return JSONResponse(answer.model_dump(mode="json"), status_code=201)
+
+
+@router.post("/adjustments/{adjustment_id}/revoke")
+def revoke(
+    adjustment_id: Annotated[str, Path(max_length=64)],
+    request: Request,
+    user: Writer,
+    _: CsrfChecked,
+) -> JSONResponse:
+    """DELETE /v1/forecasts/demand/adjustments/{id}'s own function (audited, not erased),
+    for the signed-in writer; the CSRF token comes in the X-CSRF-Token header."""
+    record = adjustments_api.revoke(adjustment_id, user.role, request)
+    return JSONResponse(record.model_dump(mode="json"))
 
 
 def _chosen(

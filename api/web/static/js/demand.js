@@ -59,13 +59,49 @@
     return (points > 0 ? "+" : "") + oc.number(points);
   }
 
+  const canRevoke = document.getElementById("history").dataset.canRevoke === "yes";
+
+  function csrfToken() {
+    const field = document.querySelector("#adjust-form input[name=csrf]");
+    return field ? field.value : "";
+  }
+
+  // Re-read the series (chart, table, history) from the server and draw it again.
+  async function reload() {
+    const fresh = await fetch("/web/demand/data?" + seriesQuery(state.chart), {
+      headers: { Accept: "application/json" },
+    });
+    state = await fresh.json();
+    show();
+  }
+
+  // Revoking is audited, not erased: the row stays in the history as "revoked".
+  async function revoke(id, button) {
+    const status = document.getElementById("adjust-status");
+    button.disabled = true;
+    const response = await fetch("/web/demand/adjustments/" + encodeURIComponent(id) + "/revoke", {
+      method: "POST",
+      headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
+    });
+    const answer = await response.json();
+    if (!response.ok) {
+      status.className = "problem";
+      status.textContent = "Not revoked: " + (answer.message || response.statusText);
+      button.disabled = false;
+      return;
+    }
+    await reload();
+    status.className = "";
+    status.textContent = "Revoked: adjustment " + id.slice(0, 8) + ".";
+  }
+
   function fillHistory(history) {
     const body = document.querySelector("#history tbody");
     body.replaceChildren();
     if (!history.length) {
       const row = body.insertRow();
       const td = row.insertCell();
-      td.colSpan = 8;
+      td.colSpan = canRevoke ? 9 : 8;
       td.textContent = "No adjustment of this series yet.";
       return;
     }
@@ -79,6 +115,17 @@
       cell(row, a.reason + (a.reason_code ? " (" + a.reason_code + ")" : ""), false);
       cell(row, a.status, false);
       cell(row, valueAdded(a), true);
+      if (canRevoke) {
+        const td = row.insertCell();
+        if (a.status === "active") {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = "revoke";
+          button.textContent = "Revoke";
+          button.addEventListener("click", () => revoke(a.id, button));
+          td.appendChild(button);
+        }
+      }
     });
   }
 
@@ -173,11 +220,7 @@
         status.className = "problem";
         return;
       }
-      const fresh = await fetch("/web/demand/data?" + seriesQuery(state.chart), {
-        headers: { Accept: "application/json" },
-      });
-      state = await fresh.json();
-      show();
+      await reload();
       status.className = "";
       status.textContent = "Applied: adjustment " + answer.adjustment.id.slice(0, 8) + ".";
     });
