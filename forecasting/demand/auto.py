@@ -34,6 +34,7 @@ from joblib import Parallel, delayed, parallel_config
 from sklearn.base import BaseEstimator
 from tqdm.auto import tqdm
 
+from forecasting.demand.backtest import backtest_frame
 from forecasting.demand.base import DEFAULT_QUANTILES, forecast_frames, infer_freq
 from forecasting.demand.config import (
     BacktestConfig,
@@ -339,7 +340,7 @@ def selection_frame(fits: Iterable[SeriesFit]) -> pd.DataFrame:
 
 
 def _backtest_frame(fits: Iterable[SeriesFit]) -> pd.DataFrame:
-    return pd.DataFrame(
+    return backtest_frame(
         [
             {"series_id": f.series_id, "demand_class": f.demand_class, **row}
             for f in fits

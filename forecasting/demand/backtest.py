@@ -162,6 +162,21 @@ def ensemble_rows(
     return rows
 
 
+METRIC_COLUMNS = ["mase", "rmsse", "smape", "wape", "bias", "scaled_pinball", "coverage"]
+# A backtest's columns, so that one in which no series was long enough for a window is an
+# empty frame that can still be merged and summarised (not one with no columns at all).
+BACKTEST_COLUMNS = [
+    "series_id", "demand_class", "window", "cutoff", "model", "score", *METRIC_COLUMNS
+]  # fmt: skip
+
+
+def backtest_frame(rows: Sequence[dict]) -> pd.DataFrame:
+    """Backtest rows as a frame with :data:`BACKTEST_COLUMNS` (first), even when empty."""
+    frame = pd.DataFrame(list(rows))
+    extra = [c for c in frame.columns if c not in BACKTEST_COLUMNS]
+    return frame.reindex(columns=[*BACKTEST_COLUMNS, *extra])
+
+
 def backtest(
     frame: pd.DataFrame,
     horizon: int,
@@ -186,11 +201,11 @@ def backtest(
         rows, _ = backtest_values(y, models, windows, season_length, quantiles)
         klass = classify_values(y)[2]
         out.extend({"series_id": series_id, "demand_class": klass, **r} for r in rows)
-    return pd.DataFrame(out)
+    return backtest_frame(out)
 
 
 def summarize(metrics: pd.DataFrame, by: Sequence[str] = ("model",)) -> pd.DataFrame:
     """Mean of each metric by ``by`` (e.g. model, or model and demand class)."""
-    numeric = ["mase", "rmsse", "smape", "wape", "bias", "scaled_pinball", "coverage", "score"]
+    numeric = [*METRIC_COLUMNS, "score"]
     present = [c for c in numeric if c in metrics.columns]
     return metrics.groupby(list(by))[present].mean().reset_index()
