@@ -13,6 +13,7 @@ aliases back where they were.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -75,6 +76,9 @@ class GateDecision:
 
 def score_text(metric: str, score: float) -> str:
     """``brier 0.1234 (lower is better)``: a score with its metric and direction."""
+    if not math.isfinite(score):
+        # e.g. demand on a history shorter than one backtest window: nothing was scored.
+        return f"{metric} not measured (no evaluation window fits the history)"
     return f"{metric} {score:.4g} ({DIRECTION})"
 
 
