@@ -3,6 +3,8 @@ same keys and roles; see api/web/README.md for how to add a page."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from functools import partial
 
 from fastapi import FastAPI, Request
@@ -37,6 +39,7 @@ def install_web(app: FastAPI) -> None:
         figures=OverviewFigures(app.state.order_store, ttl=settings.api.poll_seconds),
         accuracy=app.state.accuracy,
     )
+    _warm_at_start(app)
     for module in ROUTERS:
         # Pages are not API: kept out of the OpenAPI schema (and so out of schemathesis).
         app.include_router(module.router, include_in_schema=False)
@@ -59,6 +62,23 @@ def install_web(app: FastAPI) -> None:
     async def csrf(request: Request, exc: CsrfError) -> JSONResponse:
         message = "missing or wrong CSRF token: reload the page and try again"
         return error_response(request, 403, "csrf", message)
+
+
+def _warm_at_start(app: FastAPI) -> None:
+    """Wrap the app's lifespan: once it has started (the models loaded, or the poller
+    started), a background thread computes the pages' figures (api/web/state.py)."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):  # api.main's lifespan keeps no state: it yields None
+            app.state.web.start_warming(app.state.store)
+            try:
+                yield
+            finally:
+                app.state.web.stop_warming()
+
+    app.router.lifespan_context = lifespan
 
 
 def _wants_page(request: Request) -> bool:

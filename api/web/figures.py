@@ -4,6 +4,11 @@ Reading every order line and scoring the open book takes a second or more on the
 history, far beyond a page's budget; the figures change only when lines are ingested or a
 model is swapped, so they are kept for ``api.poll_seconds`` (the staleness the service
 already accepts for its models and accuracy reports) and recomputed when the models change.
+
+The app computes them in a background thread as soon as it starts (``WebState.start_warming``);
+pages ask with a short ``wait`` and show a note for what is still being computed rather than
+wait seconds. The open book is scored once per risk model version and store state
+(:meth:`OverviewFigures.worklist`) for both the overview's risk tile and the at-risk page.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from api.model_store import Snapshot, is_capacity, is_risk
+from api.model_store import LoadedModel, Snapshot, is_capacity, is_risk
 from api.order_store import OrderStoreHandle
+from forecasting.cores import RiskCore
 from forecasting.queries import CapacityQuery, answer_capacity, answer_risk
 from store.orders import latest_batch, read_orders
 
@@ -30,6 +36,24 @@ T = TypeVar("T")
 RECENT_WEEKS, BEFORE_WEEKS = 4, 13  # on-time rate: the last 4 weeks against the 13 before
 SHORTFALL_DAYS = 14  # sites with a likely shortfall over the next two weeks
 LIKELY = 0.5  # a day's shortfall is likely when its probability is at least this
+CUSTOMERS_LISTED = 300  # customers offered in the at-risk filter: those with the most risk
+FIRST_LOCKS_KEPT = 256  # per-key first-computation locks kept before idle ones are dropped
+COLUMNS = [
+    "order_id",
+    "line_id",
+    "site",
+    "customer",
+    "sku",
+    "quantity",
+    "promised_date",
+    "promised_week",
+    "p_late",
+    "risk_band",
+    "expected_delay_days",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+]
 
 
 @dataclass(frozen=True)
@@ -114,11 +138,78 @@ def open_lines(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return orders[keep].reset_index(drop=True)
 
 
-def risk_summary(answer: pd.DataFrame, as_of: pd.Timestamp) -> RiskSummary:
-    scored = answer[answer["scored"].astype(bool)]
-    bands = scored["risk_band"].astype(str)
+@dataclass(frozen=True)
+class Worklist:
+    """The scored open book as of ``as_of`` (None: the store holds no lines), worst first."""
+
+    as_of: pd.Timestamp | None
+    model_version: str
+    lines: pd.DataFrame  # COLUMNS and week_start, sorted by p_late descending
+    unscored: int  # open lines the model gave no score (its reasons are in the JSON API)
+    sites: tuple[str, ...] = ()
+    customers: tuple[str, ...] = ()  # the filter's suggestions (any customer may be typed)
+    weeks: tuple[str, ...] = ()
+
+
+def score_book(orders: pd.DataFrame, core: RiskCore, version: str) -> Worklist:
+    """Every line open at the store's last order date, scored by ``core``: what the
+    planning loop scores (``open_lines``, then ``answer_risk``); the at-risk page's
+    worklist and the overview's risk tile."""
+    if orders.empty:
+        return Worklist(None, version, pd.DataFrame(columns=[*COLUMNS, "week_start"]), 0)
+    as_of = pd.Timestamp(orders["order_date"].max()).normalize()
+    lines = open_lines(orders, as_of)
+    if lines.empty:
+        return Worklist(as_of, version, pd.DataFrame(columns=[*COLUMNS, "week_start"]), 0)
+    answer = answer_risk(core, lines, as_of)  # one row per line, in the lines' order
+    scored = answer["scored"].to_numpy(bool)
+    promised = pd.to_datetime(lines["promised_date"])
+    customer = lines["customer"] if "customer" in lines else pd.Series("", index=lines.index)
+    out = pd.DataFrame(
+        {
+            "order_id": lines["order_id"].astype(str),
+            "line_id": lines["line_id"].astype(str),
+            "site": lines["site"].astype(str),
+            "customer": customer.fillna("").astype(str),
+            "sku": lines["sku"].astype(str),
+            "quantity": pd.to_numeric(lines["quantity"]).to_numpy(float),
+            "promised_date": promised.dt.strftime("%Y-%m-%d"),
+            # ISO week, e.g. 2024-W02: the week a scheduler chases in.
+            "promised_week": promised.dt.strftime("%G-W%V"),
+            # The week's Monday: where the chart puts the week's lines.
+            "week_start": (promised - pd.to_timedelta(promised.dt.weekday, unit="D")).dt.strftime(
+                "%Y-%m-%d"
+            ),
+            "p_late": answer["p_late"].to_numpy(float),
+            "risk_band": answer["risk_band"].astype(str).to_numpy(),
+            "expected_delay_days": answer["expected_delay_days"].to_numpy(float),
+            "reason_1": answer["reason_1"].fillna("").astype(str).to_numpy(),
+            "reason_2": answer["reason_2"].fillna("").astype(str).to_numpy(),
+            "reason_3": answer["reason_3"].fillna("").astype(str).to_numpy(),
+        }
+    )[scored]
+    ordered = out.sort_values(["p_late", "promised_date", "line_id"], ascending=[False, True, True])
+    named = ordered[ordered["customer"] != ""]
+    # The customers whose open lines add up to the most lateness risk, up to CUSTOMERS_LISTED.
+    risk = named.groupby("customer")["p_late"].sum().sort_values(ascending=False)
+    return Worklist(
+        as_of,
+        version,
+        ordered.reset_index(drop=True),
+        int((~scored).sum()),
+        sites=tuple(sorted(ordered["site"].unique())),
+        customers=tuple(sorted(risk.index[:CUSTOMERS_LISTED])),
+        weeks=tuple(sorted(ordered["promised_week"].unique())),
+    )
+
+
+def risk_summary(book: Worklist) -> RiskSummary | None:
+    """The overview's risk tile from the scored book; None when the store holds no lines."""
+    if book.as_of is None:
+        return None
+    bands = book.lines["risk_band"].astype(str)
     return RiskSummary(
-        as_of, len(scored), int((bands == "high").sum()), int((bands == "medium").sum())
+        book.as_of, len(book.lines), int((bands == "high").sum()), int((bands == "medium").sum())
     )
 
 
@@ -144,11 +235,12 @@ def shortfalls(outlook: pd.DataFrame) -> list[Shortfall]:
 
 
 class OverviewFigures:
-    """The figures above, kept per model version; thread-safe.
+    """The figures above, kept per model version and store state; thread-safe.
 
     A figure older than ``ttl`` seconds is still answered at once while one worker thread
     recomputes it (the overview must not wait seconds for a fresh read of the store every
-    ``ttl``); the first computation of a figure is done once, however many requests ask.
+    ``ttl``); the first computation of a figure is done once, however many threads ask
+    (:meth:`kept` waits for it, :meth:`peek` does not).
     """
 
     def __init__(self, handle: OrderStoreHandle, ttl: float) -> None:
@@ -157,7 +249,8 @@ class OverviewFigures:
         self._lock = threading.Lock()
         self._kept: dict[Hashable, tuple[float, Any]] = {}
         self._first: dict[Hashable, threading.Lock] = {}
-        self._refreshing: set[Hashable] = set()
+        self._computing: set[Hashable] = set()  # first computations under way
+        self._refreshing: set[Hashable] = set()  # queued on or run by the worker
         self._orders: tuple[int | None, pd.DataFrame] | None = None  # (batch id, lines)
         # One worker: refreshes queue behind each other instead of competing for the cores
         # that serve requests.
@@ -179,24 +272,27 @@ class OverviewFigures:
         self._orders = (stamp, frame)
         return frame
 
-    def book(self) -> OrderBook:
-        return self.kept(("book",), lambda: order_book(self.orders()))
+    def book(self, wait: float | None = None) -> OrderBook | None:
+        """The order book; with ``wait`` (seconds), None when it is not computed by then
+        (it goes on in the background). Without, waits for it (never None)."""
+        return self.get(("book",), lambda: order_book(self.orders()), wait)
 
-    def risk(self, snapshot: Snapshot) -> RiskSummary | None:
-        """High- and medium-risk open lines as of the store's last order date; None when
-        the risk model is not loaded or the store is empty."""
-        loaded = snapshot.models.get("risk")
-        as_of = self.book().as_of
-        if loaded is None or not is_risk(loaded) or as_of is None:
+    def worklist(self, loaded: LoadedModel[RiskCore], wait: float | None = None) -> Worklist | None:
+        """The open book scored by ``loaded``, kept per risk model version and store state
+        (the kept lines' count and last order date): the at-risk page's worklist and the
+        overview's risk tile share it. ``wait`` as in :meth:`book`."""
+        deadline = None if wait is None else time.monotonic() + wait
+        orders = self.get(("orders",), self._read_orders, wait)
+        if orders is None:
             return None
+        as_of = None if orders.empty else pd.Timestamp(orders["order_date"].max())
+        key = ("worklist", loaded.version, loaded.loaded_at, as_of, len(orders))
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self.get(key, lambda: score_book(orders, loaded.core, loaded.version), left)
 
-        def compute() -> RiskSummary:
-            lines = open_lines(self.orders(), as_of)
-            return risk_summary(answer_risk(loaded.core, lines, as_of), as_of)
-
-        return self.kept(("risk", loaded.version, loaded.loaded_at), compute)
-
-    def shortfalls(self, snapshot: Snapshot) -> list[Shortfall] | None:
+    def shortfalls(self, snapshot: Snapshot, wait: float | None = None) -> list[Shortfall] | None:
+        """Sites with a likely shortfall; None when the capacity model is not loaded (or,
+        with ``wait``, while the simulation runs)."""
         loaded = snapshot.models.get("capacity")
         if loaded is None or not is_capacity(loaded):
             return None
@@ -206,34 +302,53 @@ class OverviewFigures:
         def compute() -> list[Shortfall]:
             return shortfalls(answer_capacity(core, CapacityQuery(horizon, sites=core.sites_)))
 
-        return self.kept(("capacity", loaded.version, loaded.loaded_at), compute)
+        return self.get(("capacity", loaded.version, loaded.loaded_at), compute, wait)
 
     def warm(self, snapshot: Snapshot) -> None:
-        """Compute the overview's figures now (called while a planner signs in)."""
+        """Compute the overview's and the at-risk page's figures now (in the start-up
+        warm-up thread, or while a planner signs in)."""
         try:
             self.book()
-            self.risk(snapshot)
+            loaded = snapshot.models.get("risk")
+            if loaded is not None and is_risk(loaded):
+                self.worklist(loaded)
             self.shortfalls(snapshot)
         except Exception:  # the overview will show the error; a warm-up must not
             logger.exception("computing the overview's figures failed")
 
-    def peek(self, key: Hashable, compute: Callable[[], T]) -> T | None:
-        """Like :meth:`kept`, but never waits: None (and the computation started in the
-        background) when there is no value yet. For figures a page can show later."""
+    def get(self, key: Hashable, compute: Callable[[], T], wait: float | None) -> T | None:
+        """:meth:`kept` without ``wait`` (None), else :meth:`peek` waiting at most ``wait`` s."""
+        return self.kept(key, compute) if wait is None else self.peek(key, compute, wait)
+
+    def peek(self, key: Hashable, compute: Callable[[], T], wait: float = 0.0) -> T | None:
+        """Like :meth:`kept`, but waits at most ``wait`` seconds: None (and the computation
+        going on in the background) when there is no value by then."""
         with self._lock:
             known = key in self._kept
         if known:
             return self.kept(key, compute)
-        with self._lock:
-            if key in self._refreshing:
-                return None
-            self._refreshing.add(key)
-        try:
-            self._worker.submit(self._refresh, key, compute)
-        except RuntimeError:  # the interpreter is exiting
+        self._start(key, compute)
+        deadline = time.monotonic() + wait
+        while True:
             with self._lock:
+                kept = self._kept.get(key)
+            if kept is not None:
+                return kept[1]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(0.01, left))
+
+    def _start(self, key: Hashable, compute: Callable[[], Any]) -> None:
+        """Queue ``key``'s computation on the worker unless it is under way already."""
+        with self._lock:
+            if key in self._refreshing or key in self._computing or key in self._kept:
+                return
+            self._refreshing.add(key)
+            try:
+                self._worker.submit(self._refresh, key, compute)
+            except RuntimeError:  # the interpreter is exiting
                 self._refreshing.discard(key)
-        return None
 
     def kept(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``'s value kept under ``key``: computed on first use, recomputed in
@@ -254,17 +369,28 @@ class OverviewFigures:
         with first:  # concurrent first askers wait for one computation, not start their own
             with self._lock:
                 kept = self._kept.get(key)
+                if kept is None:
+                    self._computing.add(key)
             if kept is not None:
                 return kept[1]
-            value = compute()
+            try:
+                value = compute()
+            finally:
+                with self._lock:
+                    self._computing.discard(key)
             self._keep(key, value)
             return value
 
     def _refresh(self, key: Hashable, compute: Callable[[], Any]) -> None:
         try:
-            self._keep(key, compute())
-        except Exception:  # the older figure stays; the next request after ttl tries again
-            logger.exception("recomputing the overview's %s failed", key)
+            with self._lock:
+                known = key in self._kept
+            if known:
+                self._keep(key, compute())
+            else:  # a first computation: through kept's lock, never twice at once
+                self.kept(key, compute)
+        except Exception:  # the older figure stays; the next request tries again
+            logger.exception("computing the pages' %s failed", key)
         finally:
             with self._lock:
                 self._refreshing.discard(key)
@@ -275,3 +401,9 @@ class OverviewFigures:
             # Figures nobody asked for in 4 ttl (those of replaced models) are dropped.
             self._kept = {k: v for k, v in self._kept.items() if now - v[0] < 4 * self._ttl}
             self._kept[key] = (now, value)
+            if len(self._first) > FIRST_LOCKS_KEPT:  # bounded: drop the idle ones
+                self._first = {
+                    k: lock
+                    for k, lock in self._first.items()
+                    if k in self._kept or k in self._computing or lock.locked()
+                }

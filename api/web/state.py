@@ -1,5 +1,6 @@
 """What the pages keep per app: the session signer, the templates, the store figures and
-the demand series index of the serving model."""
+the demand series index of the serving model; and the thread that computes the figures
+when the app starts (:meth:`WebState.start_warming`, from the app's lifespan)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Annotated
 
 import pandas as pd
 from fastapi import Depends, HTTPException, Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from api.accuracy_cache import AccuracyCache
-from api.model_store import LoadedModel, Snapshot
+from api.model_store import LoadedModel, ModelStore, Snapshot
 from api.routes.accuracy import AccuracyRow, accuracy
 from api.routes.models import KindModels, list_models
 from api.web.demand_view import SeriesIndex
@@ -25,6 +27,16 @@ from ordercast.settings import Settings
 from training.adjustments import fva_report
 
 logger = logging.getLogger(__name__)
+GRACE = 0.1  # seconds a page waits for a figure still being computed, then says so
+MODELS_POLL = 0.2  # seconds between looks at the model store while its first load runs
+REFRESH_AFTER = 5  # seconds: a page with figures still being computed reloads itself
+
+
+def pending_page(response: Response) -> Response:
+    """``response`` (a page that says some figures are still being computed) reloading
+    itself after a few seconds."""
+    response.headers["Refresh"] = str(REFRESH_AFTER)
+    return response
 
 
 @dataclass
@@ -34,8 +46,51 @@ class WebState:
     templates: Jinja2Templates
     figures: OverviewFigures
     accuracy: AccuracyCache
+    grace: float = GRACE  # how long a page waits for a figure being computed
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _index: tuple[object, SeriesIndex] | None = None
+    _ready: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _warming: threading.Lock = field(default_factory=threading.Lock)
+    _thread: threading.Thread | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True once the start-up warm-up computed the pages' figures (or gave up)."""
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout: float) -> bool:
+        return self._ready.wait(timeout)
+
+    def start_warming(self, store: ModelStore) -> None:
+        """Compute the pages' figures in a background thread, once the model store's first
+        load has answered (the app's lifespan calls this: a planner's first page finds them
+        ready instead of waiting 15 s on the demo store)."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._warm_up, args=(store,), name="web-warm-up", daemon=True
+            )
+        self._thread.start()
+
+    def stop_warming(self) -> None:
+        """Stop waiting for the models (a computation under way finishes on its own: the
+        thread is a daemon)."""
+        self._stop.set()
+
+    def _warm_up(self, store: ModelStore) -> None:
+        try:
+            snapshot = store.snapshot
+            # The poller's first load: a service started without models (or a registry
+            # that does not answer) is checked again, a warm-up waits for the answer.
+            while snapshot.checked_at is None and not self._stop.wait(MODELS_POLL):
+                snapshot = store.snapshot
+            if not self._stop.is_set():
+                with self._warming:
+                    self._warm(snapshot)
+        finally:
+            self._ready.set()
 
     def series_index(self, loaded: LoadedModel[DemandCore]) -> SeriesIndex:
         """The picker's index of ``loaded``'s series, built once per model version (one
@@ -52,13 +107,27 @@ class WebState:
     def models(self, snapshot: Snapshot) -> list[KindModels]:
         """GET /v1/models' answer, kept per set of served versions: its drift flag reads
         every order line and the published forecasts (seconds on the demo history)."""
+        models = self.models_now(snapshot, None)
+        assert models is not None  # without a wait, the figures wait for it
+        return models
+
+    def models_now(self, snapshot: Snapshot, wait: float | None) -> list[KindModels] | None:
+        """:meth:`models`, or None while it is computed (waiting at most ``wait`` s)."""
         served = tuple(sorted((k, m.version, m.loaded_at) for k, m in snapshot.models.items()))
-        return self.figures.kept(
-            ("models", served), lambda: list_models(snapshot, "read", self.accuracy)
+        return self.figures.get(
+            ("models", served), lambda: list_models(snapshot, "read", self.accuracy), wait
         )
 
     def accuracy_by_lag(self) -> tuple[list[AccuracyRow], str | None]:
         """GET /v1/accuracy's rows by lag (the first four lags), or why there are none."""
+        rows = self.accuracy_by_lag_now(None)
+        assert rows is not None  # without a wait, the figures wait for it
+        return rows
+
+    def accuracy_by_lag_now(
+        self, wait: float | None
+    ) -> tuple[list[AccuracyRow], str | None] | None:
+        """:meth:`accuracy_by_lag`, or None while it is computed (at most ``wait`` s)."""
 
         def compute() -> tuple[list[AccuracyRow], str | None]:
             try:
@@ -67,7 +136,7 @@ class WebState:
                 return [], str(exc.detail)
             return [row for row in answer.rows if row.lag is not None][:4], None
 
-        return self.figures.kept(("accuracy",), compute)
+        return self.figures.get(("accuracy",), compute, wait)
 
     def fva(self) -> dict[str, float | None] | None:
         """Forecast value added per adjustment id, from GET /v1/accuracy/fva's own
@@ -88,12 +157,22 @@ class WebState:
         return self.figures.peek(("fva",), compute)
 
     def warm(self, snapshot: Snapshot) -> None:
-        """Compute what the first pages need from the store: the overview's figures and
-        the demand history (called while a planner signs in)."""
+        """Compute what the first pages need from the store (called while a planner signs
+        in); nothing while the start-up warm-up runs (the same figures, computed once)."""
+        if not self._warming.acquire(blocking=False):
+            return
+        try:
+            self._warm(snapshot)
+        finally:
+            self._warming.release()
+
+    def _warm(self, snapshot: Snapshot) -> None:
+        """The overview's and at-risk page's figures first, then the accuracy, the models'
+        drift check and the demand history."""
         self.figures.warm(snapshot)
         try:
-            self.models(snapshot)
             self.accuracy_by_lag()
+            self.models(snapshot)
             self.actuals()
             self.fva()
         except Exception:  # the pages will show the error; a warm-up must not

@@ -68,7 +68,11 @@ def web_url(real_store: RealRegistry, tmp_path_factory: pytest.TempPathFactory) 
             ),
         }
     )
-    with live_server(create_app(settings, poll=False)) as base:
+    app = create_app(settings, poll=False)
+    with live_server(app) as base:
+        # The pages' figures are computed in the background from the start; the browser
+        # tests check the pages with them (tests/web/test_warm_up.py checks the wait).
+        assert app.state.web.wait_ready(300), "the pages' figures were not computed"
         yield base
 
 

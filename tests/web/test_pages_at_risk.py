@@ -73,6 +73,7 @@ def test_an_empty_store_is_said_plainly(tmp_path: Path) -> None:
     OrderStore.open(url)
     settings = settings_with().model_copy(update={"database": DatabaseSettings(url=url)})
     with TestClient(create_app(settings, loader=FakeLoader("1"), poll=False)) as client:
+        assert client.app.state.web.wait_ready(60)  # type: ignore[attr-defined]
         form = client.get("/web/sign-in")
         token = re.search(r'name="csrf" value="([^"]+)"', form.text)
         assert token is not None

@@ -16,47 +16,16 @@ from fastapi.responses import Response
 
 from api.deps import RiskModel
 from api.model_store import LoadedModel
-from api.web.figures import open_lines
+from api.web.figures import COLUMNS, Worklist
 from api.web.session import Reader, sessions_of
-from api.web.state import WebState, WebStateDep
+from api.web.state import WebState, WebStateDep, pending_page
 from api.web.templating import render
 from forecasting.cores import RiskCore
-from forecasting.queries import answer_risk
 
 router = APIRouter(prefix="/web/at-risk", tags=["pages"])
 SHOWN = 250  # rows in the page's table (worst first); the CSV has every line of the view
-CUSTOMERS_LISTED = 300  # customers offered in the filter's list: those with the most risk
 BANDS = ("high", "medium", "low")
-COLUMNS = [
-    "order_id",
-    "line_id",
-    "site",
-    "customer",
-    "sku",
-    "quantity",
-    "promised_date",
-    "promised_week",
-    "p_late",
-    "risk_band",
-    "expected_delay_days",
-    "reason_1",
-    "reason_2",
-    "reason_3",
-]
 Text = Annotated[str, Query(max_length=200)]
-
-
-@dataclass(frozen=True)
-class Worklist:
-    """The scored open book as of ``as_of`` (None: the store holds no lines), worst first."""
-
-    as_of: pd.Timestamp | None
-    model_version: str
-    lines: pd.DataFrame  # COLUMNS and week_start, sorted by p_late descending
-    unscored: int  # open lines the model gave no score (its reasons are in the JSON API)
-    sites: tuple[str, ...] = ()
-    customers: tuple[str, ...] = ()  # the filter's suggestions (any customer may be typed)
-    weeks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,64 +53,12 @@ class Filters:
         return urlencode({k: v for k, v in fields.items() if v})
 
 
-def score_book(orders: pd.DataFrame, core: RiskCore, version: str) -> Worklist:
-    """Every line open at the store's last order date, scored by ``core``: what the
-    planning loop and the overview score (``open_lines``, then ``answer_risk``)."""
-    if orders.empty:
-        return Worklist(None, version, pd.DataFrame(columns=[*COLUMNS, "week_start"]), 0)
-    as_of = pd.Timestamp(orders["order_date"].max()).normalize()
-    lines = open_lines(orders, as_of)
-    if lines.empty:
-        return Worklist(as_of, version, pd.DataFrame(columns=[*COLUMNS, "week_start"]), 0)
-    answer = answer_risk(core, lines, as_of)  # one row per line, in the lines' order
-    scored = answer["scored"].to_numpy(bool)
-    promised = pd.to_datetime(lines["promised_date"])
-    customer = lines["customer"] if "customer" in lines else pd.Series("", index=lines.index)
-    out = pd.DataFrame(
-        {
-            "order_id": lines["order_id"].astype(str),
-            "line_id": lines["line_id"].astype(str),
-            "site": lines["site"].astype(str),
-            "customer": customer.fillna("").astype(str),
-            "sku": lines["sku"].astype(str),
-            "quantity": pd.to_numeric(lines["quantity"]).to_numpy(float),
-            "promised_date": promised.dt.strftime("%Y-%m-%d"),
-            # ISO week, e.g. 2024-W02: the week a scheduler chases in.
-            "promised_week": promised.dt.strftime("%G-W%V"),
-            # The week's Monday: where the chart puts the week's lines.
-            "week_start": (promised - pd.to_timedelta(promised.dt.weekday, unit="D")).dt.strftime(
-                "%Y-%m-%d"
-            ),
-            "p_late": answer["p_late"].to_numpy(float),
-            "risk_band": answer["risk_band"].astype(str).to_numpy(),
-            "expected_delay_days": answer["expected_delay_days"].to_numpy(float),
-            "reason_1": answer["reason_1"].fillna("").astype(str).to_numpy(),
-            "reason_2": answer["reason_2"].fillna("").astype(str).to_numpy(),
-            "reason_3": answer["reason_3"].fillna("").astype(str).to_numpy(),
-        }
-    )[scored]
-    ordered = out.sort_values(["p_late", "promised_date", "line_id"], ascending=[False, True, True])
-    named = ordered[ordered["customer"] != ""]
-    # The customers whose open lines add up to the most lateness risk, up to CUSTOMERS_LISTED.
-    risk = named.groupby("customer")["p_late"].sum().sort_values(ascending=False)
-    return Worklist(
-        as_of,
-        version,
-        ordered.reset_index(drop=True),
-        int((~scored).sum()),
-        sites=tuple(sorted(ordered["site"].unique())),
-        customers=tuple(sorted(risk.index[:CUSTOMERS_LISTED])),
-        weeks=tuple(sorted(ordered["promised_week"].unique())),
-    )
-
-
 def worklist(web: WebState, loaded: LoadedModel[RiskCore]) -> Worklist:
-    """The scored book, kept per risk model version and store state (the kept order lines
-    and their last order date): scoring the demo's open book takes seconds."""
-    orders = web.figures.orders()
-    as_of = None if orders.empty else pd.Timestamp(orders["order_date"].max())
-    key = ("at-risk", loaded.version, loaded.loaded_at, as_of, len(orders))
-    return web.figures.kept(key, lambda: score_book(orders, loaded.core, loaded.version))
+    """The scored book, shared with the overview (``OverviewFigures.worklist``), waiting
+    for it when it is not computed yet: the CSV's answer."""
+    book = web.figures.worklist(loaded)
+    assert book is not None  # without a wait, the figures wait for it
+    return book
 
 
 def _filters(site: str, band: str, customer: str, week: str) -> Filters:
@@ -159,8 +76,12 @@ def at_risk_page(
     customer: Text = "",
     week: Text = "",
 ) -> Response:
-    book = worklist(web, loaded)
+    book = web.figures.worklist(loaded, wait=web.grace)
     chosen = _filters(site, band, customer, week)
+    if book is None:  # the start-up warm-up (or a new model or ingest) is still scoring it
+        csrf = sessions_of(request).csrf_token(user)
+        waiting = {"title": "At-risk orders", "user": user, "csrf": csrf, "pending": True}
+        return pending_page(render(request, "at_risk.html", waiting))
     view = chosen.apply(book.lines)
     context: dict[str, Any] = {
         "title": "At-risk orders",
