@@ -42,6 +42,10 @@ def configure_logging(level: int = logging.INFO, json_lines: bool = False) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # A library's warning (scikit-learn's "least populated class" on a small history) is
+    # printed raw by Python; with --log-json every stderr line must be JSON, so warnings go
+    # through the logger ("py.warnings") and come out as records like any other line.
+    logging.captureWarnings(json_lines)
     for noisy in ("mlflow", "alembic", "urllib3", "distributed", "matplotlib", "numba"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     for own in MLFLOW_OWN_LOGGERS:
