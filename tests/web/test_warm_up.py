@@ -91,6 +91,17 @@ def test_the_figures_are_computed_at_start_without_a_sign_in(
         assert web.figures.shortfalls(client.app.state.store.snapshot, wait=0) is not None  # type: ignore[attr-defined]
         assert web.accuracy_by_lag_now(0) is not None
         assert calls == [1]
+        # Read from the open and recently promised lines only: the same as from every line.
+        every = web.figures.orders()
+        assert len(web.figures.recent()) < len(every)
+        assert figures.order_book(every) == book
+        whole = figures.score_book(every, loaded.core, loaded.version)
+        pd.testing.assert_frame_equal(whole.lines, scored.lines)
+        assert (whole.as_of, whole.unscored, whole.customers) == (
+            scored.as_of,
+            scored.unscored,
+            scored.customers,
+        )
 
 
 def test_the_open_book_is_scored_once_for_both_pages(
