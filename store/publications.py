@@ -91,10 +91,11 @@ def read_published_forecasts(
     store: OrderStore,
     since: pd.Timestamp | None = None,
     publication_ids: Sequence[int] | None = None,
+    lags: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Published forecasts with their publication: ``publication_id, kind, model_version,
     origin, level, series_id, ds, lag, model, mean, q10, q50, q90``; only periods ``ds`` on
-    or after ``since`` and only ``publication_ids`` when given."""
+    or after ``since``, only ``publication_ids`` and only ``lags`` when given."""
     f, p = published_forecasts.c, publications.c
     query = sa.select(
         f.publication_id,
@@ -113,6 +114,8 @@ def read_published_forecasts(
         query = query.where(f.ds >= pd.Timestamp(since).date())
     if publication_ids is not None:
         query = query.where(f.publication_id.in_([int(i) for i in publication_ids]))
+    if lags is not None:
+        query = query.where(f.lag.in_([int(lag) for lag in lags]))
     query = query.order_by(f.publication_id, f.series_id, f.ds)
     names = [
         "publication_id",

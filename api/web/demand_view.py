@@ -111,10 +111,13 @@ def chart_data(
     ref: SeriesRef,
     adjusted: Adjusted | None,
     actuals: pd.DataFrame,
+    published: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The series' chart as JSON-able columns on one time axis: ``ds`` (ISO dates),
-    ``actual`` (history), ``statistical``, ``adjusted``, ``p10``, ``p90`` (forecast), None
-    where a column has no value; with the model, version, frequency and warnings."""
+    ``actual`` (history), ``statistical``, ``adjusted``, ``p10``, ``p90`` (forecast),
+    ``published`` (the forecast published one period before each period: what the plan
+    said, against what happened), None where a column has no value; with the model,
+    version, frequency and warnings."""
     request = DemandRequest(
         **ref.request_keys(),
         horizon=loaded.core.max_horizon,
@@ -126,7 +129,13 @@ def chart_data(
     history = history.sort_values("ds").tail(HISTORY_PERIODS)
     past = pd.DatetimeIndex(history["ds"]).strftime("%Y-%m-%d").tolist()
     ahead = [p["ds"] for p in points]
-    ds = sorted(set(past) | set(ahead))
+    said: dict[str, float] = {}
+    if published is not None and len(past):
+        mine = published[published["series_id"] == f"{ref.level}:{ref.series_id}"]
+        mine = mine[mine["ds"] >= pd.Timestamp(past[0])]
+        days = pd.DatetimeIndex(mine["ds"]).strftime("%Y-%m-%d").tolist()
+        said = dict(zip(days, mine["mean"].to_numpy(float).tolist(), strict=True))
+    ds = sorted(set(past) | set(ahead) | set(said))
     actual = dict(zip(past, history["y"].to_numpy(float).tolist(), strict=True))
     by_day = {p["ds"]: p for p in points}
     low, high = (f"{q:g}" for q in BAND)
@@ -150,6 +159,7 @@ def chart_data(
         "p10": column(lambda p: p["quantiles"][low]),
         "p90": column(lambda p: p["quantiles"][high]),
         "adjustments": column(lambda p: float(len(p["adjustments"]))),
+        "published": [_finite(said[d]) if d in said else None for d in ds],
     }
 
 
@@ -163,6 +173,7 @@ def chart_csv(data: dict[str, Any]) -> str:
             "adjusted": data["adjusted"],
             "p10": data["p10"],
             "p90": data["p90"],
+            "published_lag1": data["published"],
         }
     )
     frame.insert(0, "series_id", data["series_id"])

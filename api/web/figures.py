@@ -34,6 +34,7 @@ from store.orders import (
     read_open_or_promised_after,
     read_orders,
 )
+from store.publications import read_publications, read_published_forecasts
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -258,6 +259,7 @@ class OverviewFigures:
         self._refreshing: set[Hashable] = set()  # queued on or run by the worker
         self._orders: tuple[int | None, pd.DataFrame] | None = None  # (batch id, lines)
         self._recent: tuple[int | None, pd.DataFrame] | None = None  # (batch id, lines)
+        self._published: tuple[int | None, pd.DataFrame] | None = None  # (publication, lag 1)
         # One worker: refreshes queue behind each other instead of competing for the cores
         # that serve requests.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-figures")
@@ -276,6 +278,26 @@ class OverviewFigures:
             return last[1]
         frame = read_orders(store)
         self._orders = (stamp, frame)
+        return frame
+
+    def published(self) -> pd.DataFrame:
+        """What planners were told one period ahead: the lag-1 forecasts of every
+        publication (``series_id`` level-prefixed, ``ds``, ``mean``; the latest publication
+        per period when several forecast it); read again only after a new publication."""
+        return self.kept(("published",), self._read_published)
+
+    def _read_published(self) -> pd.DataFrame:
+        store = self._handle.get()
+        ids = read_publications(store)["id"]
+        stamp = int(ids.max()) if len(ids) else None
+        last = self._published
+        if last is not None and last[0] == stamp:
+            return last[1]
+        frame = read_published_forecasts(store, lags=[1])
+        frame = frame.sort_values("publication_id", kind="stable")
+        frame = frame.drop_duplicates(["series_id", "ds"], keep="last")
+        frame = frame[["series_id", "ds", "mean"]].reset_index(drop=True)
+        self._published = (stamp, frame)
         return frame
 
     def recent(self) -> pd.DataFrame:

@@ -178,6 +178,10 @@ class WebState:
         except Exception:  # the pages will show the error; a warm-up must not
             logger.exception("computing the pages' figures failed")
 
+    def published(self) -> pd.DataFrame:
+        """The lag-1 forecasts published for each series and period (level-prefixed ids)."""
+        return self.figures.published()
+
     def actuals(self) -> pd.DataFrame:
         """Every served series' actuals by period (level-prefixed ids), as the accuracy
         check builds them, from the kept order lines."""

@@ -17,7 +17,9 @@ from tests.web.pages import chart, sign_in
 
 pytestmark = pytest.mark.slow  # a live uvicorn and a browser
 
-SERIES = ["Period", "Actual", "Statistical", "Adjusted (plan)", "P10", "P90"]
+SERIES = [
+    "Period", "Actual", "Statistical", "Adjusted (plan)", "P10", "P90", "Published 1 ahead"
+]  # fmt: skip
 
 
 def test_sign_in_then_the_overview(watched: Watched, screenshots: Path) -> None:
@@ -124,7 +126,9 @@ def test_the_csv_and_placeholder_pages(watched: Watched, screenshots: Path) -> N
     with page.expect_download() as download:
         page.click("#csv-link")
     text = Path(download.value.path()).read_text()
-    assert text.splitlines()[0] == "level,series_id,ds,actual,statistical,adjusted,p10,p90"
+    assert text.splitlines()[0] == (
+        "level,series_id,ds,actual,statistical,adjusted,p10,p90,published_lag1"
+    )
     for name in PENDING:  # the pages still to be built
         page.click(f"nav a[href='/web/{name}']")
         page.wait_for_url(f"**/web/{name}")

@@ -42,7 +42,7 @@ def demand_page(
 ) -> Response:
     index = web.series_index(loaded)
     ref = _chosen(web, loaded, level, series_id)
-    data = chart_data(loaded, ref, adjustments.current(loaded), web.actuals())
+    data = chart_data(loaded, ref, adjustments.current(loaded), web.actuals(), web.published())
     writer = allows(user.role, "write")
     context: dict[str, Any] = {
         "title": f"Demand: {ref.label}",
@@ -88,7 +88,7 @@ def series_data(
 ) -> JSONResponse:
     """The chart's columns and the adjustment history: what the page redraws from."""
     ref = _chosen(web, loaded, level, series_id)
-    data = chart_data(loaded, ref, adjustments.current(loaded), web.actuals())
+    data = chart_data(loaded, ref, adjustments.current(loaded), web.actuals(), web.published())
     return JSONResponse({"chart": data, "history": _history(request, ref, web)})
 
 
@@ -102,7 +102,7 @@ def series_csv(
     series_id: SeriesId = None,
 ) -> Response:
     ref = _chosen(web, loaded, level, series_id)
-    data = chart_data(loaded, ref, adjustments.current(loaded), web.actuals())
+    data = chart_data(loaded, ref, adjustments.current(loaded), web.actuals(), web.published())
     name = f"demand-{ref.level}-{ref.series_id}".replace("|", "_").replace(",", "_")
     return Response(
         chart_csv(data),

@@ -19,8 +19,9 @@
         { label: "Adjusted (plan)", stroke: p.vermillion, width: 2 },
         { label: "P10", stroke: p.sky, width: 1 },
         { label: "P90", stroke: p.sky, width: 1 },
+        { label: "Published 1 ahead", stroke: p.green, width: 2, dash: [2, 3] },
       ],
-      [x, chart.actual, chart.statistical, chart.adjusted, chart.p10, chart.p90],
+      [x, chart.actual, chart.statistical, chart.adjusted, chart.p10, chart.p90, chart.published],
       [{ series: [5, 4], fill: "rgba(86, 180, 233, 0.25)" }]
     );
   }
@@ -39,7 +40,7 @@
     chart.ds.forEach((day, i) => {
       const row = body.insertRow();
       cell(row, day, false);
-      [chart.actual, chart.statistical, chart.adjusted, chart.p10, chart.p90].forEach((col) =>
+      [chart.actual, chart.statistical, chart.adjusted, chart.p10, chart.p90, chart.published].forEach((col) =>
         cell(row, oc.number(col[i]), true)
       );
     });
