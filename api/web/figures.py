@@ -28,6 +28,7 @@ from api.model_store import LoadedModel, Snapshot, is_capacity, is_risk
 from api.order_store import OrderStoreHandle
 from forecasting.cores import RiskCore
 from forecasting.queries import CapacityQuery, answer_capacity, answer_risk
+from store.database import OrderStore
 from store.orders import (
     last_order_date,
     latest_batch,
@@ -240,6 +241,43 @@ def shortfalls(outlook: pd.DataFrame) -> list[Shortfall]:
     return sorted(out, key=lambda s: (-s.days, s.site))
 
 
+Stamped = tuple[int | None, pd.DataFrame]  # (what the store was at when read, the frame)
+
+
+def _unless_read(
+    last: Stamped | None, stamp: int | None, read: Callable[[], pd.DataFrame]
+) -> Stamped:
+    """``last`` when it was read at ``stamp``, else ``(stamp, read())``: a frame read
+    again only after the store changed."""
+    if last is not None and last[0] == stamp:
+        return last
+    return stamp, read()
+
+
+def _batch_id(store: OrderStore) -> int | None:
+    """The latest ingest batch's id (None before any ingest): what the lines read depend on."""
+    batch = latest_batch(store)
+    return None if batch is None else batch.id
+
+
+def _lag_one(store: OrderStore) -> pd.DataFrame:
+    """The lag-1 forecasts of every publication, the latest publication per period."""
+    frame = read_published_forecasts(store, lags=[1])
+    frame = frame.sort_values("publication_id", kind="stable")
+    frame = frame.drop_duplicates(["series_id", "ds"], keep="last")
+    return frame[["series_id", "ds", "mean"]].reset_index(drop=True)
+
+
+def _recent_lines(store: OrderStore) -> pd.DataFrame:
+    """The lines open at the store's last order date or promised in the on-time windows."""
+    as_of = last_order_date(store)
+    if as_of is None:
+        return read_orders(store)  # the empty canonical frame
+    as_of = as_of.normalize()
+    window = pd.Timedelta(weeks=RECENT_WEEKS + BEFORE_WEEKS)
+    return read_open_or_promised_after(store, as_of, as_of - window)
+
+
 class OverviewFigures:
     """The figures above, kept per model version and store state; thread-safe.
 
@@ -257,9 +295,9 @@ class OverviewFigures:
         self._first: dict[Hashable, threading.Lock] = {}
         self._computing: set[Hashable] = set()  # first computations under way
         self._refreshing: set[Hashable] = set()  # queued on or run by the worker
-        self._orders: tuple[int | None, pd.DataFrame] | None = None  # (batch id, lines)
-        self._recent: tuple[int | None, pd.DataFrame] | None = None  # (batch id, lines)
-        self._published: tuple[int | None, pd.DataFrame] | None = None  # (publication, lag 1)
+        self._orders: Stamped | None = None  # (batch id, lines)
+        self._recent: Stamped | None = None  # (batch id, lines)
+        self._published: Stamped | None = None  # (publication, lag 1)
         # One worker: refreshes queue behind each other instead of competing for the cores
         # that serve requests.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-figures")
@@ -271,14 +309,8 @@ class OverviewFigures:
 
     def _read_orders(self) -> pd.DataFrame:
         store = self._handle.get()
-        batch = latest_batch(store)
-        stamp = None if batch is None else batch.id
-        last = self._orders
-        if last is not None and last[0] == stamp:
-            return last[1]
-        frame = read_orders(store)
-        self._orders = (stamp, frame)
-        return frame
+        self._orders = _unless_read(self._orders, _batch_id(store), lambda: read_orders(store))
+        return self._orders[1]
 
     def published(self) -> pd.DataFrame:
         """What planners were told one period ahead: the lag-1 forecasts of every
@@ -290,15 +322,8 @@ class OverviewFigures:
         store = self._handle.get()
         ids = read_publications(store)["id"]
         stamp = int(ids.max()) if len(ids) else None
-        last = self._published
-        if last is not None and last[0] == stamp:
-            return last[1]
-        frame = read_published_forecasts(store, lags=[1])
-        frame = frame.sort_values("publication_id", kind="stable")
-        frame = frame.drop_duplicates(["series_id", "ds"], keep="last")
-        frame = frame[["series_id", "ds", "mean"]].reset_index(drop=True)
-        self._published = (stamp, frame)
-        return frame
+        self._published = _unless_read(self._published, stamp, lambda: _lag_one(store))
+        return self._published[1]
 
     def recent(self) -> pd.DataFrame:
         """The lines the book and the worklist need: those open at the store's last order
@@ -308,20 +333,8 @@ class OverviewFigures:
 
     def _read_recent(self) -> pd.DataFrame:
         store = self._handle.get()
-        batch = latest_batch(store)
-        stamp = None if batch is None else batch.id
-        last = self._recent
-        if last is not None and last[0] == stamp:
-            return last[1]
-        as_of = last_order_date(store)
-        if as_of is None:
-            frame = read_orders(store)  # the empty canonical frame
-        else:
-            as_of = as_of.normalize()
-            window = pd.Timedelta(weeks=RECENT_WEEKS + BEFORE_WEEKS)
-            frame = read_open_or_promised_after(store, as_of, as_of - window)
-        self._recent = (stamp, frame)
-        return frame
+        self._recent = _unless_read(self._recent, _batch_id(store), lambda: _recent_lines(store))
+        return self._recent[1]
 
     def book(self, wait: float | None = None) -> OrderBook | None:
         """The order book; with ``wait`` (seconds), None when it is not computed by then

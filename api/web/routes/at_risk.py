@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.deps import RiskModel
@@ -61,8 +61,13 @@ def worklist(web: WebState, loaded: LoadedModel[RiskCore]) -> Worklist:
     return book
 
 
-def _filters(site: str, band: str, customer: str, week: str) -> Filters:
+def _filters(site: Text = "", band: Text = "", customer: Text = "", week: Text = "") -> Filters:
+    """The view's filters from the query (``site``, ``band``, ``customer``, ``week``),
+    trimmed, the band in lower case: the page and its CSV read the same ones."""
     return Filters(site.strip(), band.strip().lower(), customer.strip(), week.strip())
+
+
+Chosen = Annotated[Filters, Depends(_filters)]
 
 
 @router.get("")
@@ -71,13 +76,9 @@ def at_risk_page(
     user: Reader,
     web: WebStateDep,
     loaded: RiskModel,
-    site: Text = "",
-    band: Text = "",
-    customer: Text = "",
-    week: Text = "",
+    chosen: Chosen,
 ) -> Response:
     book = web.figures.worklist(loaded, wait=web.grace)
-    chosen = _filters(site, band, customer, week)
     if book is None:  # the start-up warm-up (or a new model or ingest) is still scoring it
         csrf = sessions_of(request).csrf_token(user)
         waiting = {"title": "At-risk orders", "user": user, "csrf": csrf, "pending": True}
@@ -108,13 +109,10 @@ def at_risk_csv(
     _: Reader,
     web: WebStateDep,
     loaded: RiskModel,
-    site: Text = "",
-    band: Text = "",
-    customer: Text = "",
-    week: Text = "",
+    chosen: Chosen,
 ) -> Response:
     """Every line of the page's current view (same filters, same order) as CSV."""
-    view = _filters(site, band, customer, week).apply(worklist(web, loaded).lines)
+    view = chosen.apply(worklist(web, loaded).lines)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)

@@ -38,8 +38,7 @@ async def capacity_page(
     site: Site = None,
     horizon: Days = None,
 ) -> Response:
-    chosen, days = _chosen(loaded, site, horizon)
-    plan = await outlook(loaded, cache, chosen, days, None)
+    chosen, days, plan = await _plan(loaded, cache, site, horizon)
     context: dict[str, Any] = {
         "title": f"Capacity: {chosen}",
         "user": user,
@@ -65,8 +64,7 @@ async def capacity_csv(
     horizon: Days = None,
 ) -> Response:
     """The chart's days as CSV: the JSON route's columns, one row per day."""
-    chosen, days = _chosen(loaded, site, horizon)
-    plan = await outlook(loaded, cache, chosen, days, None)
+    chosen, days, plan = await _plan(loaded, cache, site, horizon)
     out = io.StringIO()
     writer = csv.DictWriter(out, ["site", "ds", *CAPACITY_COLUMNS], lineterminator="\n")
     writer.writeheader()
@@ -159,6 +157,18 @@ def summary(answer: dict[str, Any]) -> dict[str, Any]:
         "workload": sum(d["workload_p50"] for d in days),
         "capacity": sum(d["capacity"] for d in days),
     }
+
+
+async def _plan(
+    loaded: LoadedModel[CapacityCore],
+    cache: ResponseCache,
+    site: str | None,
+    horizon: int | None,
+) -> tuple[str, int, dict[str, Any]]:
+    """The site and horizon asked for (as ``_chosen`` picks them) and the plan's outlook
+    for them (no scenario): what the page and its CSV show."""
+    chosen, days = _chosen(loaded, site, horizon)
+    return chosen, days, await outlook(loaded, cache, chosen, days, None)
 
 
 def _chosen(

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from api.adjusted_demand import AdjustmentsView
 from api.deps import AdjustmentsDep, DemandModel
 from api.model_store import LoadedModel
 from api.order_store import OrderStoreHandle
@@ -41,8 +42,7 @@ def demand_page(
     series_id: SeriesId = None,
 ) -> Response:
     index = web.series_index(loaded)
-    ref = _chosen(web, loaded, level, series_id)
-    data = chart_data(loaded, ref, adjustments.current(loaded), web.actuals(), web.published())
+    ref, data = _chart(web, loaded, adjustments, level, series_id)
     writer = allows(user.role, "write")
     context: dict[str, Any] = {
         "title": f"Demand: {ref.label}",
@@ -87,8 +87,7 @@ def series_data(
     series_id: SeriesId = None,
 ) -> JSONResponse:
     """The chart's columns and the adjustment history: what the page redraws from."""
-    ref = _chosen(web, loaded, level, series_id)
-    data = chart_data(loaded, ref, adjustments.current(loaded), web.actuals(), web.published())
+    ref, data = _chart(web, loaded, adjustments, level, series_id)
     return JSONResponse({"chart": data, "history": _history(request, ref, web)})
 
 
@@ -101,8 +100,7 @@ def series_csv(
     level: Level = None,
     series_id: SeriesId = None,
 ) -> Response:
-    ref = _chosen(web, loaded, level, series_id)
-    data = chart_data(loaded, ref, adjustments.current(loaded), web.actuals(), web.published())
+    ref, data = _chart(web, loaded, adjustments, level, series_id)
     name = f"demand-{ref.level}-{ref.series_id}".replace("|", "_").replace(",", "_")
     return Response(
         chart_csv(data),
@@ -181,6 +179,20 @@ def _chosen(
     if found is None:
         raise HTTPException(404, f"no served demand series {series_id!r} at level {level!r}")
     return found
+
+
+def _chart(
+    web: WebState,
+    loaded: LoadedModel[DemandCore],
+    adjustments: AdjustmentsView,
+    level: str | None,
+    series_id: str | None,
+) -> tuple[SeriesRef, dict[str, Any]]:
+    """The series asked for (as ``_chosen`` picks it) and its chart's columns: actuals,
+    the statistical and adjusted forecasts, the band and the published forecast."""
+    ref = _chosen(web, loaded, level, series_id)
+    data = chart_data(loaded, ref, adjustments.current(loaded), web.actuals(), web.published())
+    return ref, data
 
 
 def _history(request: Request, ref: SeriesRef, web: WebState) -> list[dict[str, Any]]:

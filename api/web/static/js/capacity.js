@@ -3,6 +3,7 @@
 "use strict";
 (function () {
   const oc = window.ordercast;
+  const cell = oc.cell;
   const state = JSON.parse(document.getElementById("capacity-data").textContent);
   const compare = document.getElementById("compare");
   const planBox = document.getElementById("capacity-chart");
@@ -46,14 +47,6 @@
       columns(days),
       [{ series: [3, 1], fill: "rgba(86, 180, 233, 0.25)" }]
     );
-  }
-
-  function cell(row, text, numeric) {
-    const td = row.insertCell();
-    td.textContent = text;
-    if (numeric) {
-      td.className = "n";
-    }
   }
 
   function percent(value) {
@@ -141,15 +134,7 @@
     }
     status.className = "";
     status.textContent = "Simulating…";
-    const response = await fetch("/web/capacity/what-if", {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        Accept: "application/json",
-        "X-CSRF-Token": fields.get("csrf"),
-      },
-      body: JSON.stringify(body),
-    });
+    const response = await oc.postJson("/web/capacity/what-if", fields.get("csrf"), body);
     const answer = await response.json();
     if (!response.ok) {
       status.textContent = "Not simulated: " + (answer.message || response.statusText);

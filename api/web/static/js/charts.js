@@ -1,6 +1,6 @@
-// Shared chart helpers for the planner's pages: the colour-blind-safe Okabe-Ito palette,
-// ISO dates in UTC, numbers with thousands separators, and a registry of drawn charts
-// (window.ordercast.charts) that the browser tests read.
+// Shared helpers for the planner's pages: the colour-blind-safe Okabe-Ito palette, ISO
+// dates in UTC, numbers with thousands separators, table cells, JSON posts with the CSRF
+// token, and a registry of drawn charts (window.ordercast.charts) that the browser tests read.
 "use strict";
 (function () {
   const palette = {
@@ -25,6 +25,30 @@
 
   function epochSeconds(isoDay) {
     return Date.parse(isoDay + "T00:00:00Z") / 1000;
+  }
+
+  // A new cell at the end of table row `row` holding `text`; a numeric one is right-aligned
+  // (class "n").
+  function cell(row, text, numeric) {
+    const td = row.insertCell();
+    td.textContent = text;
+    if (numeric) {
+      td.className = "n";
+    }
+  }
+
+  // POST `body` as JSON to `path` with the CSRF `token` in the X-CSRF-Token header (the
+  // session's check for a page's action); resolves to the fetch Response.
+  function postJson(path, token, body) {
+    return fetch(path, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRF-Token": token,
+      },
+      body: JSON.stringify(body),
+    });
   }
 
   // A time-series chart in `element`: `series` are uPlot series options after the x axis,
@@ -63,4 +87,6 @@
   window.ordercast.number = number;
   window.ordercast.epochSeconds = epochSeconds;
   window.ordercast.timeChart = timeChart;
+  window.ordercast.cell = cell;
+  window.ordercast.postJson = postJson;
 })();

@@ -2,6 +2,7 @@
 "use strict";
 (function () {
   const oc = window.ordercast;
+  const cell = oc.cell;
   const chartBox = document.getElementById("demand-chart");
   const unit = chartBox.dataset.unit;
   let state = JSON.parse(document.getElementById("demand-data").textContent);
@@ -24,14 +25,6 @@
       [x, chart.actual, chart.statistical, chart.adjusted, chart.p10, chart.p90, chart.published],
       [{ series: [5, 4], fill: "rgba(86, 180, 233, 0.25)" }]
     );
-  }
-
-  function cell(row, text, numeric) {
-    const td = row.insertCell();
-    td.textContent = text;
-    if (numeric) {
-      td.className = "n";
-    }
   }
 
   function fillTable(chart) {
@@ -206,15 +199,7 @@
         reason_code: fields.get("reason_code") || null,
       };
       status.textContent = "Applying…";
-      const response = await fetch("/web/demand/adjustments", {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/json",
-          Accept: "application/json",
-          "X-CSRF-Token": fields.get("csrf"),
-        },
-        body: JSON.stringify(body),
-      });
+      const response = await oc.postJson("/web/demand/adjustments", fields.get("csrf"), body);
       const answer = await response.json();
       if (response.status !== 201) {
         status.textContent = "Not applied: " + (answer.message || response.statusText);

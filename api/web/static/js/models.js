@@ -39,15 +39,7 @@
     }
     status.className = "";
     status.textContent = what + "…";
-    const response = await fetch(path, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        Accept: "application/json",
-        "X-CSRF-Token": csrf.value,
-      },
-      body: JSON.stringify(body),
-    });
+    const response = await oc.postJson(path, csrf.value, body);
     const answer = await response.json();
     if (!response.ok) {
       status.className = "problem";
