@@ -10,6 +10,7 @@ lock, so ingest batches are applied one after another and each one's counts are 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,10 @@ CONNECT_TIMEOUT_SECONDS = 10
 # numbers would do, as long as nothing else in the database uses them).
 _WRITE_LOCK_KEY = 0x0DE5_CA57
 _MIGRATE_LOCK_KEY = 0x0DE5_CA58
+# Alembic keeps the running migration in module-level state (``alembic.context``): two
+# threads of one process upgrading at once (a server's background figures opening a store
+# while a command opens another) take each other's context ("KeyError: 'script'").
+_UPGRADING = threading.Lock()
 _WRITE_OPTION = "ordercast_write"
 
 
@@ -94,7 +99,8 @@ class OrderStore:
             if current == head:
                 return
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            with _UPGRADING:
+                command.upgrade(config, "head")
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[Connection]:
