@@ -226,7 +226,7 @@ def test_global_model_needs_enough_series_or_length() -> None:
     few = seasonal_frame()[lambda f: f["series_id"].isin(["s00", "s01"])]
     assert AutoForecaster(horizon=7, parallel=SERIAL).fit(few).global_ is None  # auto: too few
     short = seasonal_frame().groupby("series_id").head(12)
-    with pytest.raises(ConfigError, match="global_model='on' needs series of at least 22"):
+    with pytest.raises(ConfigError, match="needs series of at least 30 points with 3"):
         AutoForecaster(horizon=7, parallel=SERIAL, global_model=GlobalModelConfig(mode="on")).fit(
             short
         )
