@@ -3,7 +3,6 @@ happened (#19: "past published forecasts against actuals")."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import pandas as pd
@@ -18,6 +17,7 @@ from store.publications import publish_forecasts
 from tests.api.conftest import settings_with
 from tests.api.fakes import FakeLoader
 from tests.web.conftest import history_records
+from tests.web.test_warm_up import signed_in
 
 SERIES = "sku,site:SKU-2|SITE-B"
 QUERY = "level=sku,site&series=SKU-2|SITE-B"
@@ -56,14 +56,6 @@ def settings(tmp_path) -> Settings:
     publish(url, "2023-11-26", [("2023-12-03", 1, 11.0), ("2023-12-10", 2, 99.0)])
     publish(url, "2023-12-03", [("2023-12-10", 1, 12.5), ("2023-12-17", 2, 77.0)])
     return settings_with().model_copy(update={"database": DatabaseSettings(url=url)})
-
-
-def signed_in(client: TestClient) -> TestClient:
-    form = client.get("/web/sign-in")
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert token is not None
-    client.post("/web/sign-in", data={"csrf": token.group(1)})  # loopback, no keys: admin
-    return client
 
 
 def test_the_chart_carries_the_lag_1_forecast_of_each_past_period(settings: Settings) -> None:
