@@ -22,13 +22,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: benchmarks.train is a sibling to reuse
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.train import children_cpu  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -46,12 +51,6 @@ class Timed:
     load_start: float
     load_end: float
     ok: bool
-
-
-def children_cpu() -> float:
-    """CPU seconds (user + system) of every finished child process so far."""
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
 
 
 def execute(path: Path, keep: Path | None) -> None:
