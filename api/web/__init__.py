@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from api.errors import error_response
 from api.web.assets import SessionStatic
 from api.web.figures import OverviewFigures
-from api.web.routes import at_risk, auth, capacity, demand, models, overview, placeholders
+from api.web.routes import at_risk, auth, capacity, demand, models, overview
 from api.web.session import (
     CsrfError,
     PageForbidden,
@@ -25,7 +25,7 @@ from api.web.session import (
 from api.web.state import WebState
 from api.web.templating import make_templates, render
 
-ROUTERS = (auth, overview, demand, capacity, at_risk, models, placeholders)
+ROUTERS = (auth, overview, demand, capacity, at_risk, models)
 
 
 def install_web(app: FastAPI) -> None:

@@ -25,8 +25,7 @@ PAGE_HEADERS = {
     # Pages show a signed-in planner's data: not kept by shared caches or the back button.
     "Cache-Control": "no-store",
 }
-# The nav every page shows, in order: (path under /web, title). Pages still to be built
-# show a short placeholder (api/web/routes/placeholders.py) until their router replaces it.
+# The nav every page shows, in order: (path under /web, title).
 NAV = (
     ("/web/overview", "Overview"),
     ("/web/demand", "Demand"),
