@@ -60,19 +60,22 @@ def clients() -> Iterator[list[httpx.Client]]:
         client.close()
 
 
+def form_csrf(html: str) -> str:
+    """The CSRF token in a page's form (the sign-in form, or a signed-in page's)."""
+    token = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert token is not None
+    return token.group(1)
+
+
 def signed_in(web_url: str, key: str, clients: list[httpx.Client]) -> tuple[httpx.Client, str]:
     """A client with a session for ``key`` (closed after the test) and its CSRF token."""
     client = httpx.Client(base_url=web_url, timeout=30)
     clients.append(client)
-    form = client.get("/web/sign-in")
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert token is not None
-    client.post("/web/sign-in", data={"key": key, "csrf": token.group(1), "next": "/web/demand"})
+    token = form_csrf(client.get("/web/sign-in").text)
+    client.post("/web/sign-in", data={"key": key, "csrf": token, "next": "/web/demand"})
     page = client.get("/web/overview")
     assert page.status_code == 200, page.text
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert csrf is not None
-    return client, csrf.group(1)
+    return client, form_csrf(page.text)
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -114,11 +117,10 @@ def test_cookie_flags(web_url: str) -> None:
         form = client.get("/web/sign-in")
         sign_in_cookie = form.headers["set-cookie"].lower()
         assert "httponly" in sign_in_cookie and "samesite=strict" in sign_in_cookie
-        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert token is not None
+        token = form_csrf(form.text)
         answer = client.post(
             "/web/sign-in",
-            data={"key": ADMIN_KEY, "csrf": token.group(1), "next": "/web/demand"},
+            data={"key": ADMIN_KEY, "csrf": token, "next": "/web/demand"},
         )
     assert answer.status_code == 303 and answer.headers["location"] == "/web/demand"
     session = next(
@@ -136,9 +138,8 @@ def test_sign_in_needs_its_form_token_and_a_known_key(web_url: str) -> None:
         no_token = client.post("/web/sign-in", data={"key": ADMIN_KEY, "csrf": "guess"})
         assert no_token.status_code == 403 and "ordercast_session" not in client.cookies
         form = client.get("/web/sign-in")
-        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert token is not None
-        wrong = client.post("/web/sign-in", data={"key": "not-a-key", "csrf": token.group(1)})
+        token = form_csrf(form.text)
+        wrong = client.post("/web/sign-in", data={"key": "not-a-key", "csrf": token})
         assert wrong.status_code == 401 and "Unknown key" in wrong.text
         assert "ordercast_session" not in client.cookies
 
@@ -146,11 +147,10 @@ def test_sign_in_needs_its_form_token_and_a_known_key(web_url: str) -> None:
 def test_sign_in_goes_back_only_to_a_page_of_this_app(web_url: str) -> None:
     with httpx.Client(base_url=web_url, timeout=30) as client:
         form = client.get("/web/sign-in")
-        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert token is not None
+        token = form_csrf(form.text)
         answer = client.post(
             "/web/sign-in",
-            data={"key": READ_KEY, "csrf": token.group(1), "next": "//evil.example/web/x"},
+            data={"key": READ_KEY, "csrf": token, "next": "//evil.example/web/x"},
         )
     assert answer.headers["location"] == "/web/overview"
 
@@ -168,9 +168,8 @@ def test_a_write_key_reads_no_page(web_url: str) -> None:
     """As in the API: a write key is an order-management system's, which reads nothing."""
     with httpx.Client(base_url=web_url, timeout=30) as client:
         form = client.get("/web/sign-in")
-        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert token is not None
-        client.post("/web/sign-in", data={"key": WRITE_KEY, "csrf": token.group(1)})
+        token = form_csrf(form.text)
+        client.post("/web/sign-in", data={"key": WRITE_KEY, "csrf": token})
         page = client.get("/web/overview", headers={"Accept": "text/html"})
         assert page.status_code == 403 and "needs the &#39;read&#39; role" in page.text
 
@@ -213,9 +212,8 @@ def test_without_keys_the_local_user_continues_as_admin() -> None:
     with TestClient(app) as client:
         form = client.get("/web/sign-in")
         assert "No API key is configured" in form.text and 'name="key"' not in form.text
-        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert token is not None
-        client.post("/web/sign-in", data={"csrf": token.group(1)})
+        token = form_csrf(form.text)
+        client.post("/web/sign-in", data={"csrf": token})
         page = client.get("/web/demand")
         assert page.status_code == 200 and "local (admin)" in page.text
         assert 'id="adjust-form"' in page.text
