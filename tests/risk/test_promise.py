@@ -1,0 +1,174 @@
+"""Promise dates quoted at a target on-time probability (forecasting.risk.promise)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.errors import ConfigError, DataContractError
+from forecasting.risk.model import AtRiskModel
+from forecasting.risk.promise import (
+    MAX_DAYS,
+    CurveCalibration,
+    PromiseQuotes,
+    quote_promise,
+)
+from forecasting.synthetic import generate_orders
+
+MAX = 60  # candidate days: enough to see each line's curve cross the targets below
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[AtRiskModel, pd.DataFrame]:
+    """A small model trained on synthetic history; 40 lines ordered after its training."""
+    orders = generate_orders(sites=2, skus=6, days=150, seed=3).orders
+    as_of = orders["order_date"].min() + pd.Timedelta(days=120)
+    model = AtRiskModel(n_models=1, max_iter=30, lookahead_days=30).fit(orders, as_of=as_of)
+    later = orders[orders["order_date"] >= as_of]
+    # Lines of both sites, so the site's load and record move the quotes.
+    new = later.groupby("site", observed=True).head(20).reset_index(drop=True)
+    return model, new.drop(columns=["promised_date", "delivered_date", "ship_date"])
+
+
+def targets_between(quotes: PromiseQuotes) -> list[float]:
+    """Targets that land inside the curves (not all met on the first day, some met)."""
+    curve = quotes.curve["p_on_time"]
+    return [float(np.quantile(curve, q)) for q in (0.2, 0.5, 0.8)]
+
+
+@pytest.fixture(scope="module")
+def quoted(fitted: tuple[AtRiskModel, pd.DataFrame]) -> PromiseQuotes:
+    model, lines = fitted
+    return quote_promise(model, lines, 0.5, max_days=MAX)
+
+
+def test_the_curve_is_non_decreasing_per_line(quoted: PromiseQuotes) -> None:
+    for _, one in quoted.curve.groupby("line_id"):
+        assert len(one) == MAX
+        assert np.all(np.diff(one["p_on_time"].to_numpy()) >= 0)
+        assert one["date"].is_monotonic_increasing
+
+
+def test_the_quote_is_the_first_date_reaching_the_target(
+    fitted: tuple[AtRiskModel, pd.DataFrame], quoted: PromiseQuotes
+) -> None:
+    model, lines = fitted
+    met = 0
+    for target in targets_between(quoted):
+        quotes = quote_promise(model, lines, target, max_days=MAX)
+        curves = dict(tuple(quotes.curve.groupby("line_id")))
+        for row in quotes.quotes.itertuples():
+            curve = curves[row.line_id].set_index("date")["p_on_time"]
+            if pd.isna(row.quoted_date):
+                assert curve.max() < target
+                assert f"reaches {target:.0%}" in row.note
+                continue
+            met += 1
+            assert row.p_on_time >= target
+            assert curve[row.quoted_date] == pytest.approx(row.p_on_time)
+            day_before = row.quoted_date - pd.Timedelta(days=1)
+            if day_before > row.quoted_from:  # not the first candidate
+                assert curve[day_before] < target
+            assert row.reason_1  # the model's reason at the quoted date
+    assert met > 0
+
+
+def test_a_higher_target_never_quotes_an_earlier_date(
+    fitted: tuple[AtRiskModel, pd.DataFrame], quoted: PromiseQuotes
+) -> None:
+    model, lines = fitted
+    never = pd.Timestamp.max
+    previous = None
+    for target in sorted(targets_between(quoted)):
+        dates = quote_promise(model, lines, target, max_days=MAX).quotes["quoted_date"]
+        dates = dates.fillna(never)
+        if previous is not None:
+            assert (dates >= previous).all()
+        previous = dates
+
+
+def test_a_line_quotes_the_same_alone_and_in_a_batch(
+    fitted: tuple[AtRiskModel, pd.DataFrame], quoted: PromiseQuotes
+) -> None:
+    model, lines = fitted
+    target = targets_between(quoted)[1]
+    together = quote_promise(model, lines, target, max_days=MAX)
+    for position in (0, len(lines) - 1):
+        alone = quote_promise(model, lines.iloc[[position]], target, max_days=MAX)
+        mine = together.quotes.iloc[position]
+        assert alone.quotes["quoted_date"].iloc[0] == mine["quoted_date"] or (
+            pd.isna(alone.quotes["quoted_date"].iloc[0]) and pd.isna(mine["quoted_date"])
+        )
+        line_curve = together.curve[together.curve["line_id"] == mine["line_id"]]
+        assert alone.curve["p_on_time"].tolist() == line_curve["p_on_time"].tolist()
+
+
+def test_actions_say_what_would_change_the_quote(quoted: PromiseQuotes) -> None:
+    actions = quoted.quotes["actions"]
+    assert all(len(said) <= 3 for said in actions)
+    said = [text for line in actions for text in line]
+    assert said, "no line got an action"
+    assert all("% on time" in text for text in said)
+
+
+def test_as_of_after_the_order_date_quotes_from_as_of(
+    fitted: tuple[AtRiskModel, pd.DataFrame],
+) -> None:
+    model, lines = fitted
+    later = lines["order_date"].max() + pd.Timedelta(days=10)
+    quotes = quote_promise(model, lines.head(3), 0.5, as_of=later, max_days=5)
+    assert (quotes.quotes["quoted_from"] == later).all()
+    assert quotes.curve["date"].min() == later + pd.Timedelta(days=1)
+
+
+@pytest.mark.parametrize("target", [0, 1, 1.2, -0.1, float("nan")])
+def test_a_target_outside_zero_and_one_is_a_config_error(
+    fitted: tuple[AtRiskModel, pd.DataFrame], target: float
+) -> None:
+    model, lines = fitted
+    with pytest.raises(ConfigError, match="strictly between 0 and 1"):
+        quote_promise(model, lines, target)
+
+
+@pytest.mark.parametrize("max_days", [0, MAX_DAYS + 1])
+def test_too_many_candidate_days_is_a_config_error(
+    fitted: tuple[AtRiskModel, pd.DataFrame], max_days: int
+) -> None:
+    model, lines = fitted
+    with pytest.raises(ConfigError, match=f"1 to {MAX_DAYS} days"):
+        quote_promise(model, lines, 0.9, max_days=max_days)
+
+
+@pytest.mark.parametrize("column", ["site", "order_date"])
+def test_a_line_without_site_or_order_date_is_named(
+    fitted: tuple[AtRiskModel, pd.DataFrame], column: str
+) -> None:
+    model, lines = fitted
+    broken = lines.head(4).copy()
+    broken.loc[2, column] = None
+    with pytest.raises(DataContractError, match=f"row 3, column '{column}'"):
+        quote_promise(model, broken, 0.9)
+    with pytest.raises(DataContractError, match=f"column '{column}': column missing"):
+        quote_promise(model, lines.drop(columns=[column]), 0.9)
+
+
+def test_an_unfitted_model_is_a_config_error(fitted: tuple[AtRiskModel, pd.DataFrame]) -> None:
+    with pytest.raises(ConfigError, match="fitted"):
+        quote_promise(AtRiskModel(), fitted[1], 0.9)
+
+
+def test_a_calibration_maps_the_curve_before_the_target(
+    fitted: tuple[AtRiskModel, pd.DataFrame],
+) -> None:
+    model, lines = fitted
+    raw = quote_promise(model, lines.head(5), 0.5, max_days=10)
+    # A map that halves every probability: nothing reaches 0.5 any more.
+    halved = CurveCalibration(x=(0.0, 1.0), y=(0.0, 0.5))
+    mapped = quote_promise(model, lines.head(5), 0.5, max_days=10, calibration=halved)
+    assert mapped.curve["p_on_time"].to_numpy() == pytest.approx(
+        raw.curve["p_on_time"].to_numpy() / 2, abs=1e-4
+    )
+    assert mapped.quotes["quoted_date"].isna().all()
+    with pytest.raises(ConfigError, match="non-decreasing"):
+        CurveCalibration(x=(0.0, 1.0), y=(1.0, 0.0))
