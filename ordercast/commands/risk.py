@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import joblib
 import pandas as pd
 import typer
+from tqdm.auto import tqdm
 
 from forecasting.errors import ConfigError
 from forecasting.loaders import load_orders
@@ -15,6 +17,12 @@ from forecasting.queries import answer_risk
 from forecasting.risk.bands import check_bands
 from forecasting.risk.evaluate import evaluate as evaluate_model
 from forecasting.risk.model import AtRiskModel
+from forecasting.risk.walk_forward import (
+    Cadence,
+    walk_forward_metrics,
+    walk_forward_model,
+)
+from forecasting.risk.walk_forward import walk_forward as walk_forward_scores
 from ordercast.outputs import write_frame
 from ordercast.settings import load_settings
 
@@ -136,34 +144,181 @@ def score(
     )
 
 
+WALK_FORWARD_HELP = (
+    "Evaluate as the service runs: retrain at --split-date and then every month (monthly, "
+    "on the 1st) or every 7 days (weekly) on what was known at that date; score each line "
+    "promised before the next retraining on its scoring day (its order date, or the "
+    "retraining date if it was ordered before), with track records and site load from the "
+    "deliveries known that day. Without it: one training as of --split-date, records "
+    "frozen there."
+)
+
+
 @risk_app.command()
 def evaluate(
     data: str = typer.Argument(
         ..., help="Order history with deliveries (a file or a database URL)."
     ),
-    split_date: str = typer.Option(..., "--split-date", help="Train as of this date."),
+    split_date: str = typer.Option(
+        ..., "--split-date", help="Train as of this date (walk-forward: the first retraining)."
+    ),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
     out: Path | None = typer.Option(None, "--out", help="Also write the scored lines."),
     tolerance_days: int = typer.Option(0, "--tolerance-days", min=0, help=TOLERANCE_HELP),
     bands: str = typer.Option("0.2,0.5", "--bands", help=BANDS_HELP),
+    walk_forward: Cadence | None = typer.Option(
+        None, "--walk-forward", help=WALK_FORWARD_HELP, case_sensitive=False
+    ),
+    until: str | None = typer.Option(
+        None,
+        "--until",
+        help="Walk-forward only: score the lines promised up to this date (inclusive), e.g. "
+        "to choose settings on an earlier period. Default: the last promised date with a "
+        "known delivery.",
+    ),
 ) -> None:
-    """Train as of --split-date; score every line promised on or after it; print metrics.
+    """Score every line promised on or after --split-date with what was known before it;
+    print the metrics.
 
     ROC-AUC, PR-AUC, Brier score beside the training base rate's, expected calibration
     error and the precision among the 10% riskiest lines. --out writes the scored lines
     in the columns of `risk score` plus `late`, so anyone can recompute them.
+
+    With --walk-forward the model is retrained on a schedule (see the option) and two
+    baselines are scored on the same lines by the same walk: plain gradient boosting on
+    the lines' own attributes (no track records, no site load), retrained on the same
+    dates, and the late rate of the line's lane (site x shipment mode, or site x region)
+    over the 365 days before its scoring day. The Brier score is compared with each
+    window's training base rate (the late share of the lines promised before its
+    retraining date). --out then writes line_id, scored_at, trained_at, p_late,
+    risk_band, reason_1..3, late, base_rate and the baselines' p_late_static_booster and
+    p_late_lane_rate.
     """
     split = _date(split_date, "--split-date")
     thresholds = _bands(bands)
+    if walk_forward is None:
+        if until is not None:
+            raise ConfigError("--until applies to a --walk-forward evaluation only")
+        lines = load_orders(data, mapping)
+        model = AtRiskModel(tolerance_days=tolerance_days, bands=thresholds)
+        scored, metrics = evaluate_model(model, lines, split, tolerance_days)
+        if out is not None:
+            write_frame(scored, out)
+        for name, value in metrics.items():
+            typer.echo(f"{name:>16}: {value:,.4f}")
+        return
+    last = None if until is None else _date(until, "--until")
     lines = load_orders(data, mapping)
-    model = AtRiskModel(tolerance_days=tolerance_days, bands=thresholds)
-    scored, metrics = evaluate_model(model, lines, split, tolerance_days)
+    scored = _walk(lines, split, walk_forward, last, tolerance_days, thresholds)
     if out is not None:
         write_frame(scored, out)
-    for name, value in metrics.items():
-        typer.echo(f"{name:>16}: {value:,.4f}")
+    table = walk_forward_metrics(scored)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        typer.echo(table.round(4).to_string(index=False))
+    first, end = scored["scored_at"].min(), scored["scored_at"].max()
+    typer.echo(
+        f"{len(scored):,} lines scored {first:%Y-%m-%d}..{end:%Y-%m-%d}, "
+        f"{scored['trained_at'].nunique()} trainings ({walk_forward})"
+        + (f" -> {out}" if out is not None else "")
+    )
+
+
+def _walk(
+    lines: pd.DataFrame,
+    split: pd.Timestamp,
+    cadence: Cadence,
+    until: pd.Timestamp | None,
+    tolerance_days: int,
+    bands: tuple[float, float],
+) -> pd.DataFrame:
+    """The walk-forward rows, with a progress bar of its windows on a terminal's stderr."""
+    bar = tqdm(desc="walk forward", unit="window", disable=not sys.stderr.isatty(), leave=False)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        return walk_forward_scores(
+            lines,
+            split,
+            cadence,
+            until=until,
+            tolerance_days=tolerance_days,
+            model_factory=lambda: walk_forward_model(tolerance_days, bands),
+            progress=progress,
+        )
+    finally:
+        bar.close()
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
     app.add_typer(risk_app, name="risk")
+
+
+@risk_app.command()
+def promise(
+    orders: str = typer.Argument(
+        ...,
+        help="New order lines (CSV, Parquet or a database URL): site, order date, "
+        "quantity and attributes; a promised date is not needed.",
+    ),
+    target: float = typer.Option(
+        ..., "--target", help="On-time probability the quoted date must reach, e.g. 0.9."
+    ),
+    model: str = typer.Option(
+        "models:/ordercast-risk@champion",
+        "--model",
+        help="Saved at-risk model (models:/ordercast-risk@champion, or a joblib path with "
+        "--trust). Its memory of settled lines gives the records and site load.",
+    ),
+    out: Path = typer.Option(..., "--out", help="Quotes (.csv, .csv.gz or .parquet)."),
+    mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Quote as of this day (default: each line at its order date)."
+    ),
+    max_days: int = typer.Option(
+        180, "--max-days", help="Latest candidate date, in days after the quoting day (1-366)."
+    ),
+    curve: Path | None = typer.Option(
+        None, "--curve", help="Also write each line's curve: line_id, date, p_on_time."
+    ),
+    trust: bool = typer.Option(False, "--trust", help=TRUST_HELP),
+    config: Path | None = typer.Option(
+        None, help="YAML overriding configs/default.yaml (the store --model models:/... reads)."
+    ),
+) -> None:
+    """The earliest promise date of each new line whose on-time probability reaches --target.
+
+    Every candidate date from 1 to --max-days days after the line's order date (or --as-of,
+    if later) is scored by the at-risk model; the on-time probability 1 - p_late is made
+    non-decreasing in the date (a line in time for a promise is in time for any later one),
+    and the first date reaching the target is quoted. Writes one row per line, in the
+    order of ORDERS: order_id, line_id, quoted_from, quoted_date, p_on_time, target,
+    reason_1..3 (the model's reasons at the quoted date), actions (what would change it:
+    another shipment mode, carrier or site, a later or earlier date, with their
+    probabilities; joined by ' | ') and note (why a line has no quote: no date within
+    --max-days reaches the target). Exit 2, nothing written, for a target outside (0, 1),
+    --max-days outside 1-366 or a line without order date, site or quantity.
+    """
+    from forecasting.risk.promise import check_max_days, check_target, quote_promise
+    from ordercast.new_lines import load_new_lines
+
+    # Checked before the model and the data are read: a typo fails fast.
+    wanted, days = check_target(target), check_max_days(max_days)
+    moment = None if as_of is None else _date(as_of, "--as-of")
+    lines = load_new_lines(orders, mapping)
+    fitted = _load_model(model, config, trust)
+    quotes = quote_promise(fitted, lines, wanted, as_of=moment, max_days=days)
+    table = quotes.quotes.assign(actions=[" | ".join(said) for said in quotes.quotes["actions"]])
+    write_frame(table, out)
+    if curve is not None:
+        write_frame(quotes.curve, curve)
+    quoted = int(table["quoted_date"].notna().sum())
+    missed = len(table) - quoted
+    typer.echo(
+        f"quoted {quoted:,} of {len(table):,} lines at {wanted:.0%} on time -> {out}"
+        + (f"; {missed:,} reach it on no date within {days} days (see note)" if missed else "")
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +18,7 @@ from forecasting.risk.promise import (
     quote_promise,
 )
 from forecasting.synthetic import generate_orders
+from ordercast.cli import main
 
 MAX = 60  # candidate days: enough to see each line's curve cross the targets below
 
@@ -58,19 +62,19 @@ def test_the_quote_is_the_first_date_reaching_the_target(
     for target in targets_between(quoted):
         quotes = quote_promise(model, lines, target, max_days=MAX)
         curves = dict(tuple(quotes.curve.groupby("line_id")))
-        for row in quotes.quotes.itertuples():
-            curve = curves[row.line_id].set_index("date")["p_on_time"]
-            if pd.isna(row.quoted_date):
+        for row in quotes.quotes.to_dict("records"):
+            curve = curves[row["line_id"]].set_index("date")["p_on_time"]
+            if pd.isna(row["quoted_date"]):
                 assert curve.max() < target
-                assert f"reaches {target:.0%}" in row.note
+                assert f"reaches {target:.0%}" in row["note"]
                 continue
             met += 1
-            assert row.p_on_time >= target
-            assert curve[row.quoted_date] == pytest.approx(row.p_on_time)
-            day_before = row.quoted_date - pd.Timedelta(days=1)
-            if day_before > row.quoted_from:  # not the first candidate
+            assert row["p_on_time"] >= target
+            assert curve[row["quoted_date"]] == pytest.approx(row["p_on_time"])
+            day_before = row["quoted_date"] - pd.Timedelta(days=1)
+            if day_before > row["quoted_from"]:  # not the first candidate
                 assert curve[day_before] < target
-            assert row.reason_1  # the model's reason at the quoted date
+            assert row["reason_1"]  # the model's reason at the quoted date
     assert met > 0
 
 
@@ -172,3 +176,76 @@ def test_a_calibration_maps_the_curve_before_the_target(
     assert mapped.quotes["quoted_date"].isna().all()
     with pytest.raises(ConfigError, match="non-decreasing"):
         CurveCalibration(x=(0.0, 1.0), y=(1.0, 0.0))
+
+
+# ------------------------------------------------------------ ordercast risk promise
+
+
+@pytest.fixture(scope="module")
+def saved(
+    fitted: tuple[AtRiskModel, pd.DataFrame], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """The fitted model as a joblib file and the new lines as a CSV without promised dates."""
+    model, lines = fitted
+    folder = tmp_path_factory.mktemp("promise")
+    joblib.dump(model, folder / "model.joblib")
+    lines.head(6).to_csv(folder / "new.csv", index=False)
+    return folder / "model.joblib", folder / "new.csv"
+
+
+def run(saved: tuple[Path, Path], out: Path, *extra: str, source: Path | None = None) -> int:
+    model, lines = saved
+    argv = ["risk", "promise", str(source or lines), "--model", str(model), "--trust"]
+    return main([*argv, "--out", str(out), *extra])
+
+
+def test_the_command_writes_one_quote_per_line(
+    saved: tuple[Path, Path], fitted: tuple[AtRiskModel, pd.DataFrame], tmp_path: Path
+) -> None:
+    out = tmp_path / "quotes.csv"
+    assert (
+        run(saved, out, "--target", "0.6", "--max-days", "30", "--curve", str(tmp_path / "c.csv"))
+        == 0
+    )
+    quotes = pd.read_csv(out, parse_dates=["quoted_date"])
+    expected = [
+        "order_id", "line_id", "quoted_from", "quoted_date", "p_on_time", "target",
+        "reason_1", "reason_2", "reason_3", "actions", "note",
+    ]  # fmt: skip
+    assert list(quotes.columns) == expected
+    assert quotes["line_id"].tolist() == fitted[1]["line_id"].head(6).tolist()
+    # The same quotes as the function gives the frame.
+    direct = quote_promise(fitted[0], fitted[1].head(6), 0.6, max_days=30).quotes
+    assert quotes["quoted_date"].tolist() == direct["quoted_date"].tolist()
+    assert len(pd.read_csv(tmp_path / "c.csv")) == 6 * 30
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (("--target", "1.5"), "strictly between 0 and 1"),
+        (("--target", "0.9", "--max-days", "400"), "1 to 366 days"),
+    ],
+)
+def test_bad_options_exit_2_and_write_nothing(
+    saved: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    extra: tuple[str, ...], says: str,
+) -> None:  # fmt: skip
+    out = tmp_path / "quotes.csv"
+    assert run(saved, out, *extra) == 2
+    assert says in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_line_without_a_site_exits_2_naming_it(
+    saved: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = pd.read_csv(saved[1])
+    broken.loc[1, "site"] = None
+    source = tmp_path / "broken.csv"
+    broken.to_csv(source, index=False)
+    out = tmp_path / "quotes.csv"
+    assert run(saved, out, "--target", "0.9", source=source) == 2
+    err = capsys.readouterr().err
+    assert "site" in err and "line 3" in err
+    assert not out.exists()
