@@ -64,22 +64,33 @@ CURVE_COLUMNS = ["line_id", "date", "p_on_time"]
 
 @dataclass(frozen=True)
 class CurveCalibration:
-    """A non-decreasing map from the model's on-time probability to the observed on-time
-    rate (``np.interp`` through ``x``, ``y``), fitted on a replay of past quotes."""
+    """P(delivered by d) from the model's P(on time if promised d) and the days ahead
+    ``k`` of ``d``: ``sigmoid(c0 + c1 logit(p) + c2 log k + c3 (log k)^2 + c4 logit(p) log k)``,
+    fitted on a replay of past quotes (benchmarks/promise.py).
 
-    x: tuple[float, ...]
-    y: tuple[float, ...]
+    Why the days ahead enter: the at-risk model learnt p_late from promises planners set,
+    which were feasible; asked about a promise a day after ordering it answers much as it
+    does for a promise months out, while nothing is delivered in a day. ``coef``
+    ``(0, 1, 0, 0, 0)`` is the identity.
+    """
+
+    coef: tuple[float, float, float, float, float]
 
     def __post_init__(self) -> None:
-        if len(self.x) != len(self.y) or len(self.x) < 2:
-            raise ConfigError(
-                "a curve calibration needs at least two (x, y) points, as many x as y"
-            )
-        if np.any(np.diff(self.x) < 0) or np.any(np.diff(self.y) < 0):
-            raise ConfigError("a curve calibration's x and y must be non-decreasing")
+        if len(self.coef) != 5 or not np.all(np.isfinite(self.coef)):
+            raise ConfigError(f"a curve calibration has 5 finite coefficients, not {self.coef!r}")
 
-    def __call__(self, p: np.ndarray) -> np.ndarray:
-        return np.interp(p, self.x, self.y)
+    @staticmethod
+    def terms(p: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """The four terms (columns) the coefficients after ``c0`` multiply."""
+        clipped = np.clip(p, 1e-6, 1 - 1e-6)
+        logit = np.log(clipped / (1 - clipped))
+        ahead = np.log(np.maximum(days, 1).astype(float))
+        return np.stack([logit, ahead, ahead**2, logit * ahead], axis=-1)
+
+    def __call__(self, p: np.ndarray, days: np.ndarray) -> np.ndarray:
+        z = self.coef[0] + self.terms(p, days) @ np.asarray(self.coef[1:])
+        return np.asarray(1 / (1 + np.exp(-z)))
 
 
 @dataclass(frozen=True)
@@ -160,8 +171,9 @@ def quote_promise(
     the model uses; a ``promised_date`` is ignored). ``as_of``: quote as of this day
     (default: each line at its order date; a line ordered earlier is quoted from
     ``as_of``). Candidates run 1 to ``max_days`` days after that moment. ``calibration``
-    maps the model's probability to the on-time rate observed in a replay (applied before
-    the target is compared).
+    maps the model's probability and the days ahead to the on-time rate observed in a
+    replay (:class:`CurveCalibration`; applied before the curve is made non-decreasing
+    and the target compared).
 
     Raises :class:`ConfigError` for a target outside (0, 1), ``max_days`` outside 1 to
     :data:`MAX_DAYS` or an unfitted model; :class:`DataContractError` for a line that
@@ -190,7 +202,7 @@ def quote_promise(
     candidates = _with(base, rows, promised=dates)
     features = _features(model, candidates)
     p_late = model.predict_proba_frame(features).reshape(n, max_days)
-    p_on_time = _on_time(1.0 - p_late, calibration)
+    p_on_time = _on_time(1.0 - p_late, np.broadcast_to(steps, p_late.shape), calibration)
     # Rounded before the target is compared: the probability reported is the one compared.
     curve = np.round(np.maximum.accumulate(p_on_time, axis=1), 4)
     reached = curve >= target
@@ -203,7 +215,8 @@ def quote_promise(
     p_pick = curve[np.arange(n), pick]
     actions = _shift_actions(curve, pick, dates.reshape(n, max_days), quoted)
     # The two alternatives that help most, then the date trade-off: three actions at most.
-    for i, said in enumerate(_alternative_actions(model, base, pick_dates, p_pick, calibration)):
+    alternatives = _alternative_actions(model, base, pick_dates, p_pick, calibration)
+    for i, said in enumerate(alternatives):
         best = [text for _, text in sorted(said, reverse=True)[:2]]
         actions[i] = [*best, *actions[i]][:3]
     note = [
@@ -282,8 +295,8 @@ def _reasons(model: AtRiskModel, picked: pd.DataFrame) -> pd.DataFrame:
     return model.score_lines(picked, after_all, snapshots=snaps, batch_history=False)
 
 
-def _on_time(p: np.ndarray, calibration: CurveCalibration | None) -> np.ndarray:
-    return p if calibration is None else calibration(p)
+def _on_time(p: np.ndarray, days: np.ndarray, calibration: CurveCalibration | None) -> np.ndarray:
+    return p if calibration is None else calibration(p, days)
 
 
 def _shift_actions(
@@ -329,7 +342,9 @@ def _alternative_actions(
         tried = np.repeat(np.asarray(values, dtype=object), n)
         frame = _with(base, rows, promised=dates[rows])
         frame[column] = tried
-        p = _on_time(1.0 - model.predict_proba_frame(_features(model, frame)), calibration)
+        ahead = (frame["promised_date"] - frame["quoted_from"]).dt.days.to_numpy()
+        p_late = model.predict_proba_frame(_features(model, frame))
+        p = _on_time(1.0 - p_late, ahead, calibration)
         p = p.reshape(len(values), n)
         own = base[column].astype(str).to_numpy()
         p = np.where(np.asarray(values, dtype=object)[:, None] == own[None, :], -np.inf, p)

@@ -167,15 +167,25 @@ def test_a_calibration_maps_the_curve_before_the_target(
 ) -> None:
     model, lines = fitted
     raw = quote_promise(model, lines.head(5), 0.5, max_days=10)
-    # A map that halves every probability: nothing reaches 0.5 any more.
-    halved = CurveCalibration(x=(0.0, 1.0), y=(0.0, 0.5))
-    mapped = quote_promise(model, lines.head(5), 0.5, max_days=10, calibration=halved)
-    assert mapped.curve["p_on_time"].to_numpy() == pytest.approx(
-        raw.curve["p_on_time"].to_numpy() / 2, abs=1e-4
+    identity = CurveCalibration((0.0, 1.0, 0.0, 0.0, 0.0))
+    same = quote_promise(model, lines.head(5), 0.5, max_days=10, calibration=identity)
+    assert same.curve["p_on_time"].to_numpy() == pytest.approx(
+        raw.curve["p_on_time"].to_numpy(), abs=2e-4
     )
+    # A map that says nothing is delivered in time: no date reaches 0.5 any more.
+    never = CurveCalibration((-50.0, 0.0, 0.0, 0.0, 0.0))
+    mapped = quote_promise(model, lines.head(5), 0.5, max_days=10, calibration=never)
     assert mapped.quotes["quoted_date"].isna().all()
-    with pytest.raises(ConfigError, match="non-decreasing"):
-        CurveCalibration(x=(0.0, 1.0), y=(1.0, 0.0))
+    # Days ahead enter: a map rising with them quotes later dates only.
+    later = CurveCalibration((-3.0, 1.0, 1.5, 0.0, 0.0))
+    shifted = quote_promise(model, lines.head(5), 0.5, max_days=10, calibration=later)
+    never_quoted = pd.Timestamp.max
+    assert (
+        shifted.quotes["quoted_date"].fillna(never_quoted)
+        >= raw.quotes["quoted_date"].fillna(never_quoted)
+    ).all()
+    with pytest.raises(ConfigError, match="5 finite coefficients"):
+        CurveCalibration((0.0, 1.0))  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------ ordercast risk promise

@@ -1,0 +1,268 @@
+"""Benchmark: are promise dates quoted at 90% (80%) on time kept 90% (80%) of the time? (#21)
+
+A walk-forward replay on SCMS. At each monthly retraining date ``t`` from a start date,
+the at-risk model is fitted on what was known then (``AtRiskModel().fit(orders,
+as_of=t)``); every line ordered in the month (with a recorded order date: the export
+invents one for lines from the RDC, 140 days before their promise) is quoted at its order
+date by :func:`forecasting.risk.promise.quote_promise`, the model's memory refreshed with
+the deliveries known that day (``model.with_history(orders, order_day)``). Each line's
+curve gives its quotes at 90% and 80%; a quote is kept when the line was delivered by
+the quoted date (tolerance 0, as the labels). The quoted dates are compared with the
+dates the history promised: median days earlier (-) or later (+), and the on-time rate
+each would have had on the same lines.
+
+Settings are chosen on the development period (lines ordered 2011-07-01 to 2013-06-30):
+whether the curve needs a calibration, and the calibration itself, an isotonic map from
+the model's P(on time) to the observed rate of "delivered by d", fitted on every (line,
+candidate date d) of the development replay. The test period (2013-07-01 on) is
+reported once, raw and with that map. Targets: 87-93% kept at 90%, 77-83% at 80%.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/promise.py [--cache /tmp/work/promise-replay]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from forecasting.loaders import load_orders
+from forecasting.risk.model import AtRiskModel
+from forecasting.risk.promise import MAX_DAYS, CurveCalibration, quote_promise
+
+REPO = Path(__file__).resolve().parent.parent
+SCMS = REPO.parent / "shared" / "data" / "scms-delivery-history.csv.gz"
+MAPPING = REPO / "configs" / "mappings" / "scms.yaml"
+DEV = ("2011-07-01", "2013-07-01")
+BANDS = {0.9: (0.87, 0.93), 0.8: (0.77, 0.83)}
+OUTCOMES = ("promised_date", "delivered_date", "ship_date", "delivery_recorded_date", "late")
+
+
+@dataclass
+class Replay:
+    """Per quoted line: its id, order date, history's promise, delivery, retraining date
+    and the quote a lane's delivery times would give (``lane_q80``, ``lane_q90``: days),
+    and its curves (P(on time) for promise dates 1..max_days days after ordering): raw,
+    and through the calibration when the replay had one."""
+
+    lines: pd.DataFrame
+    curves: np.ndarray
+    calibrated: np.ndarray | None = None
+
+
+def replay(
+    orders: pd.DataFrame,
+    start: str,
+    end: pd.Timestamp,
+    max_days: int,
+    calibration: CurveCalibration | None = None,
+) -> Replay:
+    """Walk forward monthly from ``start`` to ``end`` (exclusive)."""
+    real = orders[~orders["order_date_imputed"].astype(bool)]
+    kept: list[pd.DataFrame] = []
+    curves: list[np.ndarray] = []
+    calibrated: list[np.ndarray] = []
+    for t in pd.date_range(start, end, freq="MS"):
+        if t >= end:
+            break
+        month = real[(real["order_date"] >= t) & (real["order_date"] < t + pd.offsets.MonthBegin())]
+        if month.empty:
+            continue
+        started = time.perf_counter()
+        model = AtRiskModel(random_state=0).fit(orders, as_of=t)
+        fitted = time.perf_counter() - started
+        for day, lines in month.groupby("order_date"):
+            refreshed = model.with_history(orders, day)
+            new = lines.drop(columns=list(OUTCOMES), errors="ignore")
+            for out, mapping in ((curves, None), (calibrated, calibration)):
+                if out is calibrated and calibration is None:
+                    continue
+                quotes = quote_promise(refreshed, new, 0.9, max_days=max_days, calibration=mapping)
+                out.append(quotes.curve["p_on_time"].to_numpy(float).reshape(len(lines), -1))
+            lanes = lane_quotes(orders, lines, pd.Timestamp(day))
+            kept.append(
+                lines[["line_id", "order_date", "promised_date", "delivered_date"]].assign(
+                    trained=t, **lanes
+                )
+            )
+        print(
+            f"  {t:%Y-%m}: {len(month):4d} lines, fit {fitted:5.1f} s, "
+            f"all {time.perf_counter() - started:5.1f} s",
+            flush=True,
+        )
+    return Replay(
+        pd.concat(kept, ignore_index=True),
+        np.vstack(curves),
+        np.vstack(calibrated) if calibrated else None,
+    )
+
+
+def lane_quotes(orders: pd.DataFrame, lines: pd.DataFrame, day: pd.Timestamp) -> dict[str, Any]:
+    """The peer: quote the 80th / 90th percentile of the days from order to delivery of the
+    lines of the same site and shipment mode delivered in the year before ``day`` (all
+    lines of the year when the lane has fewer than 20)."""
+    known = orders[
+        (orders["delivered_date"] < day)
+        & (orders["order_date"] >= day - pd.Timedelta(days=365))
+        & ~orders["order_date_imputed"].astype(bool)
+    ]
+    took = (known["delivered_date"] - known["order_date"]).dt.days
+    lane = known["site"].astype(str) + "/" + known["shipment_mode"].astype(str)
+    mine = lines["site"].astype(str) + "/" + lines["shipment_mode"].astype(str)
+    out: dict[str, Any] = {}
+    for q in (0.8, 0.9):
+        overall = float(took.quantile(q)) if len(took) else np.nan
+        by_lane = took.groupby(lane).quantile(q)
+        counts = took.groupby(lane).size()
+        usable = by_lane[counts >= 20]
+        out[f"lane_q{round(q * 100)}"] = mine.map(usable).fillna(overall).to_numpy(float)
+    return out
+
+
+def quoted_dates(run: Replay, curves: np.ndarray, target: float) -> np.ndarray:
+    """The first date whose probability reaches ``target`` (NaT: none within the curve)."""
+    reached = curves >= target
+    first = reached.argmax(axis=1)
+    dates = run.lines["order_date"].to_numpy("datetime64[ns]") + (first + 1).astype(
+        "timedelta64[D]"
+    )
+    return np.where(reached.any(axis=1), dates, np.datetime64("NaT"))
+
+
+def check(run: Replay, dates: np.ndarray, target: float) -> dict[str, object]:
+    """How often the quoted ``dates`` (NaT: no quote) at ``target`` were kept, against the
+    history's promises on the same lines."""
+    quoted = ~np.isnat(dates)
+    lines = run.lines[quoted]
+    delivered = lines["delivered_date"].to_numpy("datetime64[ns]")
+    promised = lines["promised_date"].to_numpy("datetime64[ns]")
+    kept = float(np.mean(delivered <= dates[quoted])) if quoted.any() else float("nan")
+    low, high = BANDS[target]
+    shift = (dates[quoted] - promised).astype("timedelta64[D]").astype(float)
+    return {
+        "target": target,
+        "lines": len(run.lines),
+        "quoted": int(quoted.sum()),
+        "kept": kept,
+        "verdict": "PASS" if low <= kept <= high else "FAIL",
+        "median_days_vs_history": float(np.median(shift)) if quoted.any() else float("nan"),
+        "history_kept": float(np.mean(delivered <= promised)) if quoted.any() else float("nan"),
+    }
+
+
+def lane_dates(run: Replay, target: float) -> np.ndarray:
+    days = np.ceil(run.lines[f"lane_q{round(target * 100)}"].to_numpy(float))
+    order = run.lines["order_date"].to_numpy("datetime64[ns]")
+    return order + np.maximum(days, 1).astype("timedelta64[D]")
+
+
+def fit_calibration(run: Replay) -> CurveCalibration:
+    """The logistic map from (P(on time if promised d), days ahead of d) to whether the
+    line was delivered by d, over every line and candidate date of the replay."""
+    curves = run.curves
+    days = np.broadcast_to(np.arange(1, curves.shape[1] + 1), curves.shape)
+    took = (run.lines["delivered_date"] - run.lines["order_date"]).dt.days.to_numpy(float)
+    by_d = (took[:, None] <= days).ravel()
+    terms = CurveCalibration.terms(curves.ravel(), days.ravel())
+    fit = LogisticRegression(C=1e4, max_iter=1000).fit(terms, by_d)
+    return CurveCalibration(
+        (float(fit.intercept_[0]), *(float(c) for c in fit.coef_[0]))  # type: ignore[arg-type]
+    )
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    head = (
+        f"{'period':<28}{'curve':<22}{'target':>7}{'lines':>7}{'quoted':>7}{'kept':>7}"
+        f"{'band':>12}{'':>6}{'days vs hist':>13}{'hist kept':>10}"
+    )
+    out = [head, "-" * len(head)]
+    for r in rows:
+        low, high = BANDS[float(r["target"])]  # type: ignore[arg-type]
+        out.append(
+            f"{r['period']!s:<28}{r['curve']!s:<22}{r['target']:>7.0%}{r['lines']:>7}"
+            f"{r['quoted']:>7}{r['kept']:>7.1%}{f'{low:.0%}-{high:.0%}':>12}"
+            f"{r['verdict']!s:>6}{r['median_days_vs_history']:>+13.0f}{r['history_kept']:>10.1%}"
+        )
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SCMS)
+    parser.add_argument("--max-days", type=int, default=MAX_DAYS)
+    parser.add_argument(
+        "--cache", type=Path, help="Keep the replays in this folder and reuse them."
+    )
+    parser.add_argument("--calibration-out", type=Path, help="Write the chosen map here (JSON).")
+    args = parser.parse_args()
+    if not args.data.exists():
+        raise SystemExit(f"{args.data} not found: the benchmark needs the SCMS history")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    orders = load_orders(args.data, MAPPING)
+    end = orders["order_date"].max() + pd.Timedelta(days=1)
+    periods = {
+        f"dev {DEV[0]}..{DEV[1]}": (DEV[0], pd.Timestamp(DEV[1])),
+        f"test {DEV[1]}..{end:%Y-%m-%d}": (DEV[1], end),
+    }
+    runs: dict[str, Replay] = {}
+    calibration: CurveCalibration | None = None
+    for name, (start, stop) in periods.items():
+        # The development replay chooses the calibration; the test replay uses it.
+        cached = None if args.cache is None else args.cache / f"replay-{start}"
+        if cached is not None and cached.with_suffix(".npz").exists():
+            data = np.load(cached.with_suffix(".npz"))
+            lines = pd.read_parquet(cached.with_suffix(".parquet"))
+            runs[name] = Replay(lines, data["raw"], data.get("calibrated"))
+            print(f"{name}: replay read from {cached}.*")
+        else:
+            print(f"{name}: walk-forward replay, monthly retraining", flush=True)
+            started = time.perf_counter()
+            runs[name] = replay(orders, start, stop, args.max_days, calibration)
+            print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                runs[name].lines.to_parquet(cached.with_suffix(".parquet"))
+                arrays = {"raw": runs[name].curves}
+                if runs[name].calibrated is not None:
+                    arrays["calibrated"] = runs[name].calibrated
+                np.savez(cached.with_suffix(".npz"), **arrays)  # type: ignore[arg-type]
+        if calibration is None:
+            calibration = fit_calibration(runs[name])
+            print(f"calibration chosen on {name}: coef {np.round(calibration.coef, 4).tolist()}")
+            if args.calibration_out is not None:
+                args.calibration_out.write_text(
+                    json.dumps({"coef": calibration.coef, "chosen_on": name})
+                )
+    rows = []
+    for name, run in runs.items():
+        curves = {"at-risk raw": run.curves}
+        if run.calibrated is not None:
+            curves["at-risk calibrated"] = run.calibrated
+        for target in BANDS:
+            for curve_name, curve in curves.items():
+                dates = quoted_dates(run, curve, target)
+                rows.append({"period": name, "curve": curve_name, **check(run, dates, target)})
+            lane = check(run, lane_dates(run, target), target)
+            rows.append({"period": name, "curve": "lane quantile", **lane})
+    print()
+    print(table(rows))
+    print(
+        "\nkept: share of quoted lines delivered by the quoted date; days vs hist: median "
+        "quoted minus promised date; hist kept: share delivered by the history's promise "
+        "(same lines). Calibration (logistic in logit p and log days ahead) chosen on the "
+        "development replay, applied in the test replay; lane quantile: the peer, the "
+        "80th/90th percentile of order-to-delivery days of the site x shipment mode over "
+        "the year before each order."
+    )
+
+
+if __name__ == "__main__":
+    main()
