@@ -77,7 +77,7 @@ def warm(loaded: Served) -> None:
             answer_capacity(loaded.core, CapacityQuery(horizon=1, sites=sites))
         elif is_risk(loaded):
             as_of = pd.Timestamp("2024-01-01")
-            answer_risk(loaded.core, warm_up_line(as_of), as_of)
+            answer_risk(loaded.core, warm_up_line(as_of), as_of, batch_history=False)
     except OrdercastError:
         return
     except Exception as exc:

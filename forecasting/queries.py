@@ -214,7 +214,9 @@ RISK_COLUMNS = (
 )
 
 
-def answer_risk(core: RiskCore, orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def answer_risk(
+    core: RiskCore, orders: pd.DataFrame, as_of: pd.Timestamp, *, batch_history: bool = True
+) -> pd.DataFrame:
     """Every line of ``orders`` (contract columns, datetime64 dates), in their order:
     ``order_id, line_id, promised_date, p_late, risk_band, expected_delay_days,
     reason_1..3, scored, status, unscored_reason`` (:data:`RISK_COLUMNS`).
@@ -222,7 +224,9 @@ def answer_risk(core: RiskCore, orders: pd.DataFrame, as_of: pd.Timestamp) -> pd
     A line open at ``as_of`` with valid dates is scored (``scored`` true, ``status``
     "scored"); any other line has empty score columns, a ``status`` code and an
     ``unscored_reason`` saying why, in words (see :mod:`forecasting.risk.line_status`).
-    Delivered lines still reach the core: its site and track-record features count them.
+    With ``batch_history`` (a file of the whole history) delivered lines still reach the
+    core: its site and track-record features count them. Without it (a request's lines)
+    every line is scored from the core's memory alone, whatever else the batch holds.
 
     Raises :class:`DataContractError` for a repeated ``line_id`` (its answers could not
     be told apart), and the core's domain errors.
@@ -241,7 +245,7 @@ def answer_risk(core: RiskCore, orders: pd.DataFrame, as_of: pd.Timestamp) -> pd
     # Lines with broken dates would skew the features; lines ordered later are not known yet.
     usable = (status == SCORED) | (status == DELIVERED_BEFORE_AS_OF)
     scores = (
-        core.score_lines(orders[usable], as_of)
+        core.score_lines(orders[usable], as_of, batch_history=batch_history)
         if to_score.any()
         else pd.DataFrame(columns=["line_id", *RISK_SCORE_COLUMNS])
     )
@@ -260,7 +264,7 @@ def answer_risk(core: RiskCore, orders: pd.DataFrame, as_of: pd.Timestamp) -> pd
         }
     )
     for column in RISK_SCORE_COLUMNS:
-        if column in ("p_late", "expected_delay_days"):
+        if column in ("p_late", "expected_delay_days", "delay_p50_days", "delay_p90_days"):
             values = pd.to_numeric(by_line[column]).to_numpy(float)
             out[column] = np.where(scored, values, np.nan)
         else:  # reasons a core does not give stay empty

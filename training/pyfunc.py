@@ -204,6 +204,6 @@ class RiskModel(PythonModel):
         if not report.ok:
             raise MlflowException(str(report.issues[0]), INVALID_PARAMETER_VALUE)
         try:
-            return answer_risk(self.core, report.frame, as_of)
+            return answer_risk(self.core, report.frame, as_of, batch_history=False)
         except OrdercastError as exc:
             raise MlflowException(str(exc), INVALID_PARAMETER_VALUE) from exc

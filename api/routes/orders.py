@@ -232,8 +232,25 @@ class LineRisk(BaseModel):
     p_late: float | None = Field(
         None, ge=0, le=1, description="Probability the line ships after promise; null unscored"
     )
-    risk_band: str | None = Field(None, examples=["high"], description="null when unscored")
-    expected_delay_days: float | None = Field(None, description="null when unscored")
+    risk_band: str | None = Field(
+        None,
+        examples=["high"],
+        description="low, medium, high (p_late thresholds), or overdue: past its promised "
+        "date and undelivered at as_of, late for certain (p_late 1); null when unscored",
+    )
+    expected_delay_days: float | None = Field(
+        None,
+        description="Days late expected: p_late x the delay if late; for an overdue line "
+        "the mean total delay. null when unscored",
+    )
+    delay_p50_days: float | None = Field(
+        None,
+        description="Overdue lines only: median total days late at delivery, from past "
+        "lines already as late at the site (or every site); null otherwise",
+    )
+    delay_p90_days: float | None = Field(
+        None, description="Overdue lines only: 90th percentile of total days late; null otherwise"
+    )
     reason_1: str | None = Field(None, description="Strongest reason for the score")
     reason_2: str | None = None
     reason_3: str | None = None
@@ -279,9 +296,11 @@ def orders_frame(lines: list[OrderLine]) -> pd.DataFrame:
     response_model=AtRiskResponse,
     summary="Probability, band, expected delay and reasons per open order line",
     description="Scores the whole batch in one vectorised call of the champion at-risk model. "
-    "Send the lines open at `as_of`: the model remembers the lines delivered before its "
-    "training date (on-time records, site throughput), so a batch needs no history of its "
-    "own; lines delivered since then count only if the batch carries them. "
+    "Send the lines open at `as_of`: the model remembers the order book as of its last "
+    "refresh (on-time records, site throughput, open work), and every line is scored from "
+    "that memory alone, so its score does not depend on the other lines of the request. "
+    "A line past its promised date and undelivered is `overdue` (p_late 1) with how late "
+    "it is expected to be (`delay_p50_days`, `delay_p90_days`). "
     "Line ids must be unique within a batch. Fields beyond the order-history contract "
     f"(carrier, product_family, promotion ...) are attributes the model may use, as `ordercast "
     f"risk score` keeps a file's other columns: {LIMITS}. "
@@ -304,7 +323,9 @@ def at_risk(
         line_id = request.orders[position].line_id
         problem = f"duplicate line_id '{line_id}'"
         raise DataContractError([ContractIssue(None, f"orders.{position}.line_id", problem)])
-    answer = answer_risk(loaded.core, orders_frame(request.orders), pd.Timestamp(request.as_of))
+    answer = answer_risk(
+        loaded.core, orders_frame(request.orders), pd.Timestamp(request.as_of), batch_history=False
+    )
     scored = answer["scored"].to_numpy(bool).tolist()
     out: dict[str, list[Any]] = {
         "order_id": answer["order_id"].astype(str).tolist(),
@@ -329,6 +350,11 @@ def at_risk(
             )
         ],
     }
+    for column in ("delay_p50_days", "delay_p90_days"):
+        values = np.asarray(answer[column], float).tolist()
+        out[column] = [
+            v if ok and math.isfinite(v) else None for ok, v in zip(scored, values, strict=True)
+        ]
     for column in ("reason_1", "reason_2", "reason_3"):
         out[column] = [None if pd.isna(v) or v == "" else str(v) for v in answer[column]]
     lines = [dict(zip(out, row, strict=True)) for row in zip(*out.values(), strict=True)]

@@ -168,7 +168,8 @@ def score_book(orders: pd.DataFrame, core: RiskCore, version: str) -> Worklist:
     lines = open_lines(orders, as_of)
     if lines.empty:
         return Worklist(as_of, version, pd.DataFrame(columns=[*COLUMNS, "week_start"]), 0)
-    answer = answer_risk(core, lines, as_of)  # one row per line, in the lines' order
+    # One row per line, in the lines' order, each from the memory alone (as the API scores).
+    answer = answer_risk(core, lines, as_of, batch_history=False)
     scored = answer["scored"].to_numpy(bool)
     promised = pd.to_datetime(lines["promised_date"])
     customer = lines["customer"] if "customer" in lines else pd.Series("", index=lines.index)

@@ -277,6 +277,11 @@ class FeatureSpace:
         out["site_backlog_days"] = load["backlog_days"].to_numpy()
         # As of the snapshot's moment, like the records: in an evaluation, a line ordered
         # after the split must not see the site as it was on its order date.
+        table = None
+        if memory is not None and history.empty:
+            # Scored against the memory alone: its per-day site table, kept between batches.
+            known_at = pd.DatetimeIndex((moment.dt.normalize() - pd.Timedelta(days=1)).unique())
+            table = memory.site_days(known_at)
         projected = site_load(
             history,
             lines["site"],
@@ -284,6 +289,7 @@ class FeatureSpace:
             lines["promised_date"],
             load["open_units"].to_numpy(),
             remembered=memory.daily() if memory is not None else None,
+            table=table,
         )
         out["site_utilization"] = projected["utilization"].to_numpy()
         out["site_backlog_days_at_promise"] = projected["backlog_days_at_promise"].to_numpy()

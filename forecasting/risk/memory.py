@@ -1,11 +1,15 @@
-"""What a fitted at-risk model remembers of its training history.
+"""What a fitted at-risk model remembers of the order book.
 
-A planner's batch (an API call) carries the open lines only. The features of those
-lines also count what happened before: each vendor's, lane's and site's on-time record,
-the site's throughput and recent orders. Without that history every record is empty and
-every site looks idle, and a batch scored in the middle of a backlog comes out as calm
-as any other. So the model keeps the lines settled (delivered) before its training date
-as the events the features count, and adds them to whatever a batch brings.
+A planner's batch (an API call) carries a few open lines. The features of those lines
+also count the rest of the book: each vendor's, lane's and site's on-time record, the
+site's throughput, open work and recent orders. Without that every record is empty and
+every site looks idle; and were the load counted from the batch's own lines, a line's
+score would change with what else a colleague sent. So the model keeps the book as it
+stood on its as-of date — every line ordered before it, the deliveries and shipments
+made before it, and nothing after — as the events the features count: the outcomes
+known by then (delivered, or promised and not delivered), each site's order flow and its
+daily released and shipped work. Scored against the memory alone a line's features
+depend on the line, the memory and the moment, never on the other lines of a request.
 
 Lines the model remembers are recognised by a hash of their ``line_id`` and left out of
 a batch's own history, so a file that repeats them is not counted twice.
@@ -13,7 +17,9 @@ a batch's own history, so a file that repeats them is not counted twice.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -27,6 +33,11 @@ from forecasting.risk.history import (
     outcome_events,
     work_events,
 )
+from forecasting.risk.labels import delay_days
+from forecasting.risk.site_load import EMPTY_SITE_TABLE, daily_site_table
+
+# Days of site tables kept: a service scores on today (and a replay on a few days at once).
+MAX_CACHED_DAYS = 8
 
 
 def line_hashes(line_ids: pd.Series) -> np.ndarray:
@@ -34,9 +45,43 @@ def line_hashes(line_ids: pd.Series) -> np.ndarray:
     return pd.util.hash_pandas_object(line_ids.astype(str), index=False).to_numpy()
 
 
+def as_known_at(history: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The lines of ``history`` ordered before ``as_of`` as they stood then: a delivery or a
+    shipment on or after ``as_of`` had not happened (its date is emptied)."""
+    book = history[history["order_date"] < as_of].copy()
+    for column in ("delivered_date", "ship_date"):
+        if column in book.columns:
+            book[column] = book[column].where(book[column] < as_of)
+    return book.reset_index(drop=True)
+
+
+class BookEvents:
+    """The events of a set of lines, compacted: outcomes per group (of ``outcomes_of``, the
+    lines whose outcome is known), order flow and daily work per site."""
+
+    def __init__(
+        self,
+        lines: pd.DataFrame,
+        outcomes_of: pd.DataFrame,
+        groups: Mapping[str, tuple[str, ...]],
+        tolerance_days: int,
+    ) -> None:
+        lines, outcomes_of = lines.reset_index(drop=True), outcomes_of.reset_index(drop=True)
+        self.outcomes = {
+            name: outcome_events(outcomes_of, joined(outcomes_of, cols), tolerance_days).compact()
+            for name, cols in groups.items()
+        }
+        flows = work_events(lines, lines["site"].astype(str))
+        self.work = WorkEvents(
+            *(getattr(flows, field.name).compact() for field in dataclasses.fields(flows))
+        )
+        self.daily = daily_work(lines)
+
+
 class HistoryMemory:
-    """The lines of ``history`` delivered before ``as_of``, as the events the features count
-    (late: delivered more than ``tolerance_days`` after the promise, as the records count).
+    """The book of ``history`` as known at ``as_of`` (:func:`as_known_at`), as the events the
+    features count (late: delivered more than ``tolerance_days`` after the promise, or that
+    date passed undelivered, as the records count).
 
     Kept as event tables with one entry per group and day (:meth:`GroupEvents.compact`),
     so the memory grows with the calendar and the number of groups rather than with the
@@ -53,28 +98,51 @@ class HistoryMemory:
         tolerance_days: int = 0,
     ) -> None:
         self.as_of = pd.Timestamp(as_of)
-        settled = history[history["delivered_date"] < self.as_of].reset_index(drop=True)
+        book = as_known_at(history, self.as_of)
         self.groups = {
-            name: cols for name, cols in groups.items() if all(c in settled.columns for c in cols)
+            name: cols for name, cols in groups.items() if all(c in book.columns for c in cols)
         }
-        self._outcomes = {
-            name: outcome_events(settled, joined(settled, cols), tolerance_days).compact()
-            for name, cols in self.groups.items()
-        }
-        site = settled["site"].astype(str)
-        flows = work_events(settled, site)
-        self._work = WorkEvents(
-            *(getattr(flows, field.name).compact() for field in dataclasses.fields(flows))
+        delivered = book["delivered_date"].notna()
+        # Outcomes known by as_of only: a line promised later and still open has none yet
+        # (counted as late from its promise, it would be late in every later scoring).
+        known = outcome_known(book, self.as_of, tolerance_days)
+        self._settled = BookEvents(book[delivered], book[delivered], self.groups, tolerance_days)
+        self._open = BookEvents(
+            book[~delivered], book[~delivered & known], self.groups, tolerance_days
         )
-        self._daily = daily_work(settled)
-        self.line_count = len(settled)
-        self.hashes = np.sort(line_hashes(settled["line_id"]))
+        # The open lines themselves: a file of the whole history brings newer versions of
+        # them (delivered since), which replace these (:meth:`settled_view`).
+        self.open_lines = book[~delivered].reset_index(drop=True)
+        self.line_count = len(book)
+        self.hashes = np.sort(line_hashes(book.loc[delivered, "line_id"]))
+        self.delays = late_delays(book, tolerance_days)
+        self.include_open = True
+        self._site_days: dict[pd.Timestamp, pd.DataFrame] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        # The per-day site tables are a cache, rebuilt on demand: not part of the model.
+        state = dict(self.__dict__)
+        state["_site_days"] = {}
+        state.pop("_lock", None)
+        return state
 
     def __len__(self) -> int:
         return self.line_count
 
+    def settled_view(self) -> HistoryMemory:
+        """This memory without its open lines: for a batch that is itself the history and
+        brings the open lines as they stand now (:attr:`open_lines` fills in the rest)."""
+        view = copy.copy(self)
+        view.include_open = False
+        view._site_days = {}
+        view.__dict__.pop("_lock", None)
+        return view
+
+    def _parts(self) -> list[BookEvents]:
+        return [self._settled, self._open] if self.include_open else [self._settled]
+
     def unseen(self, orders: pd.DataFrame) -> np.ndarray:
-        """True for the rows of ``orders`` whose line the model does not remember."""
+        """True for the rows of ``orders`` whose line the memory does not hold as delivered."""
         hashes = line_hashes(orders["line_id"])
         if len(self.hashes) == 0:
             return np.ones(len(hashes), dtype=bool)
@@ -83,12 +151,57 @@ class HistoryMemory:
 
     def outcomes(self, name: str) -> list[GroupEvents]:
         """The outcome events of group ``name`` (none if the training data lacked it)."""
-        return [self._outcomes[name]] if name in self._outcomes else []
+        return [part.outcomes[name] for part in self._parts() if name in part.outcomes]
 
     def work(self) -> list[WorkEvents]:
         """The order flow of each site."""
-        return [self._work]
+        return [part.work for part in self._parts()]
 
     def daily(self) -> pd.DataFrame:
         """Units released (ordered) and shipped per site and day (a ``daily_work`` table)."""
-        return self._daily
+        if not self.include_open:
+            return self._settled.daily
+        if "_daily" not in self.__dict__:
+            both = pd.concat([self._settled.daily, self._open.daily])
+            self.__dict__["_daily"] = both.groupby(level=[0, 1]).sum().sort_index()
+        return self.__dict__["_daily"]
+
+    def site_days(self, days: pd.DatetimeIndex) -> pd.DataFrame:
+        """:func:`~forecasting.risk.site_load.site_table` of the remembered flows alone for
+        ``days`` (every site), kept per day: a service scores many batches on one day and
+        the table (a queue over years of days) would otherwise be rebuilt for each."""
+        cache = self.__dict__.setdefault("_site_days", {})
+        # The API scores from a thread pool: one thread fills a day, the others wait for it.
+        with self.__dict__.setdefault("_lock", threading.Lock()):
+            missing = [day for day in days if day not in cache]
+            if missing:
+                table = daily_site_table(
+                    self.daily(), max(missing), dates=pd.DatetimeIndex(missing)
+                )
+                dates = table.index.get_level_values("date")
+                for day in missing:
+                    if len(cache) >= MAX_CACHED_DAYS:
+                        cache.pop(next(iter(cache)))
+                    cache[day] = table[dates == day]
+            parts = [cache[day] for day in days]
+        return pd.concat(parts) if parts else EMPTY_SITE_TABLE.copy()
+
+
+def outcome_known(book: pd.DataFrame, as_of: pd.Timestamp, tolerance_days: int = 0) -> pd.Series:
+    """True for the lines of ``book`` (as known at ``as_of``) whose outcome was known then:
+    delivered, or promised (plus tolerance) before ``as_of`` and not delivered."""
+    due = book["promised_date"] + pd.Timedelta(days=tolerance_days)
+    return book["delivered_date"].notna() | (due < as_of)
+
+
+def late_delays(book: pd.DataFrame, tolerance_days: int = 0) -> pd.DataFrame:
+    """``site`` (str) and ``delay_days`` of each delivered late line, what an overdue line's
+    delay is read from."""
+    delay = delay_days(book)
+    late = delay > tolerance_days
+    return pd.DataFrame(
+        {
+            "site": book.loc[late, "site"].astype(str).to_numpy(),
+            "delay_days": delay[late].to_numpy(),
+        }
+    )

@@ -19,6 +19,7 @@ keyword of ``fit``. Lines are scored by :meth:`AtRiskModel.score_lines` (scikit-
 from __future__ import annotations
 
 import copy
+import logging
 
 import numpy as np
 import pandas as pd
@@ -32,12 +33,17 @@ from forecasting.risk.bands import check_bands, risk_band
 from forecasting.risk.features import FeatureSpace, scoring_snapshots, training_snapshots
 from forecasting.risk.labels import delay_days
 from forecasting.risk.memory import HistoryMemory
-from forecasting.risk.reasons import explain
+from forecasting.risk.overdue import overdue_delay
+from forecasting.risk.reasons import NOTHING_STANDS_OUT, explain, phrase
 from forecasting.risk.seed_average import SeedAverage
 from forecasting.risk.split_features import booster_order, split_features
 from forecasting.risk.validation import check_orders
 from forecasting.threads import prediction_threads
 
+logger = logging.getLogger(__name__)
+# Fewer training snapshots than this: simpler trees (chosen as a guard, not tuned: at the
+# default 31 leaves of 20 lines a booster on a few hundred snapshots memorises them).
+SMALL_HISTORY = 2000
 OUTPUT_COLUMNS = [
     "order_id",
     "line_id",
@@ -45,6 +51,8 @@ OUTPUT_COLUMNS = [
     "p_late",
     "risk_band",
     "expected_delay_days",
+    "delay_p50_days",
+    "delay_p90_days",
     "reason_1",
     "reason_2",
     "reason_3",
@@ -145,21 +153,41 @@ class AtRiskModel(BaseEstimator):
         order = np.argsort(snaps["moment"].to_numpy(), kind="stable")
         cut = int(len(order) * (1 - self.calibration_share))
         fit_idx, cal_idx = order[:cut], order[cut:]
+        self.fit_notes_: list[str] = []
+        if len(np.unique(snaps["label"].to_numpy()[fit_idx])) < 2:
+            # A short history: the older part alone has one outcome. Every labelled
+            # snapshot trains the boosters; the probabilities stay uncalibrated.
+            fit_idx, cal_idx = order, order[:0]
+            self._note("too few late lines to keep a calibration slice: p_late is uncalibrated")
         fit_idx = _sample(fit_idx, self.max_fit_snapshots, self.random_state)
         snaps, (fit_idx, cal_idx) = _kept(snaps, fit_idx, cal_idx)
         self.space_ = FeatureSpace(history, self.tolerance_days)
         features = self.space_.frame(history, snaps, history)
         # The boosters' own column order (categorical first): the same fits, and the order
-        # split_features reads their trees in.
-        self.features_ = booster_order(features)
+        # split_features reads their trees in. A feature with no value in the lines the
+        # boosters learn from (an attribute a short history barely fills) is left out.
+        empty = features.iloc[fit_idx].isna().all()
+        if empty.any():
+            self._note(
+                f"left out {int(empty.sum())} feature(s) with no value in the training lines: "
+                + ", ".join(empty.index[empty])
+            )
+        self.features_ = booster_order(features.loc[:, ~empty])
         features = features[self.features_]
         labels = snaps["label"].to_numpy(int)
+        leaves, leaf_size = self.max_leaf_nodes, self.min_samples_leaf
+        if len(fit_idx) < SMALL_HISTORY:
+            leaves, leaf_size = min(leaves, 8), min(leaf_size, max(3, len(fit_idx) // 40))
+            self._note(
+                f"small history ({len(fit_idx):,} training snapshots, under {SMALL_HISTORY:,}): "
+                f"simpler trees ({leaves} leaves, at least {leaf_size} lines a leaf)"
+            )
         booster = SeedAverage(
             HistGradientBoostingClassifier(
                 max_iter=self.max_iter,
                 learning_rate=self.learning_rate,
-                max_leaf_nodes=self.max_leaf_nodes,
-                min_samples_leaf=self.min_samples_leaf,
+                max_leaf_nodes=leaves,
+                min_samples_leaf=leaf_size,
                 l2_regularization=self.l2_regularization,
                 categorical_features="from_dtype",
             ),
@@ -176,10 +204,16 @@ class AtRiskModel(BaseEstimator):
         self.reference_ = _reference_row(features.iloc[fit_idx])
         delays = delay_days(history.loc[snaps["row"]]).to_numpy()
         late_known = (labels == 1) & np.isfinite(delays)
+        # The delay model learns from the late lines only: their own columns with values.
+        self.delay_features_ = [
+            c for c in self.features_ if features.loc[late_known, c].notna().any()
+        ]
         self.delay_model_ = (
             HistGradientBoostingRegressor(
                 max_iter=100, categorical_features="from_dtype", random_state=self.random_state
-            ).fit(features[late_known], np.clip(delays[late_known], 1, None))
+            ).fit(
+                features.loc[late_known, self.delay_features_], np.clip(delays[late_known], 1, None)
+            )
             if late_known.sum() > 20
             else None
         )
@@ -187,6 +221,11 @@ class AtRiskModel(BaseEstimator):
         self.trained_as_of_ = as_of
         self.memory_ = HistoryMemory(history, as_of, self.space_.groups, self.tolerance_days)
         return self
+
+    def _note(self, text: str) -> None:
+        """Say what a short history made the fit leave out (kept in ``fit_notes_``)."""
+        logger.warning("at-risk model: %s", text)
+        self.fit_notes_.append(text)
 
     def with_history(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> AtRiskModel:
         """A copy of this fitted model that remembers ``orders`` as known at ``as_of``.
@@ -246,53 +285,76 @@ class AtRiskModel(BaseEstimator):
         )
         return np.clip(calibrated + 1e-6 * (raw - 0.5), 0.0, 1.0)
 
-    def feature_frame(self, orders: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFrame:
+    def feature_frame(
+        self, orders: pd.DataFrame, as_of: pd.Timestamp | str, *, batch_history: bool = True
+    ) -> pd.DataFrame:
         """The features of the lines open at ``as_of``, in the row order of
-        :meth:`score_lines`."""
+        :meth:`score_lines` (``batch_history`` as there)."""
         as_of = pd.Timestamp(as_of)
         check_orders(orders, as_of)
         snaps = scoring_snapshots(orders, as_of)
-        history, memory = self._history(orders, as_of)
+        history, memory = self._history(orders, as_of, batch_history)
         return self.space_.frame(orders, snaps, history, memory)[self.features_]
 
     def _history(
-        self, orders: pd.DataFrame, as_of: pd.Timestamp
+        self, orders: pd.DataFrame, as_of: pd.Timestamp, batch_history: bool = True
     ) -> tuple[pd.DataFrame, HistoryMemory | None]:
-        """The batch's own history before ``as_of`` and the remembered lines it lacks.
+        """The batch's own history before ``as_of`` and the remembered book it lacks.
 
-        A batch of open lines (an API call) gets the records and site flows of the
-        training history; a full history file repeats the remembered lines, which then
-        count once.
+        With ``batch_history`` a file of the whole history brings the lines since the
+        memory's date, and lines the memory holds count once. Without it (the API) the
+        batch brings nothing: every record and every site's load is the memory's, so a
+        line's score does not depend on what else the request carries.
         """
         history = orders[orders["order_date"] < as_of]
         if self.memory_ is None:  # a model stripped of its memory scores the batch alone
             return history, None
-        return history[self.memory_.unseen(history)], self.memory_
+        if not batch_history:
+            return history.iloc[:0], self.memory_
+        own = history[self.memory_.unseen(history)]
+        # The lines open when the memory was made, as they stand in the file where it has
+        # them (delivered since, perhaps), as the memory kept them where it does not.
+        kept = self.memory_.open_lines
+        kept = kept[~kept["line_id"].isin(orders["line_id"]) & (kept["order_date"] < as_of)]
+        if not kept.empty:
+            own = pd.concat([own, kept], ignore_index=True)
+        return own, self.memory_.settled_view()
 
     def score_lines(
-        self, orders: pd.DataFrame, as_of: pd.Timestamp | str, snapshots: pd.DataFrame | None = None
+        self,
+        orders: pd.DataFrame,
+        as_of: pd.Timestamp | str,
+        snapshots: pd.DataFrame | None = None,
+        *,
+        batch_history: bool = True,
     ) -> pd.DataFrame:
         """Risk of every line open at ``as_of`` (or of the given snapshots), with reasons.
 
         One row per line (``OUTPUT_COLUMNS``): p_late, its band, the expected delay in
-        days and up to three reasons ("" where fewer stand out).
+        days and up to three reasons; every line has a first reason, or says that no
+        single factor stands out. A line past its promise (plus tolerance) and still
+        undelivered at its moment is late for certain: p_late 1, band "overdue", and
+        how late instead (``delay_p50_days``, ``delay_p90_days``: total days late at
+        delivery, :mod:`forecasting.risk.overdue`); these two are empty for other lines.
+        ``batch_history``: see :meth:`_history` (False: scores from the memory alone).
         """
         as_of = pd.Timestamp(as_of)
         check_orders(orders, as_of)
         snaps = scoring_snapshots(orders, as_of) if snapshots is None else snapshots
         if snaps.empty:
             return pd.DataFrame(columns=OUTPUT_COLUMNS)
-        history, memory = self._history(orders, as_of)
+        history, memory = self._history(orders, as_of, batch_history)
         features = self.space_.frame(orders, snaps, history, memory)
         lines = orders.loc[snaps["row"].to_numpy()].reset_index(drop=True)
         p, reasons = explain(self, features, lines=lines)
         if self.delay_model_ is not None:
             with prediction_threads(len(features)):
-                delay = self.delay_model_.predict(features[self.features_])
+                columns = getattr(self, "delay_features_", self.features_)
+                delay = self.delay_model_.predict(features[columns])
             delay_if_late = np.clip(delay, 1, None)
         else:
             delay_if_late = np.full(len(p), self.mean_delay_)
-        return pd.DataFrame(
+        out = pd.DataFrame(
             {
                 "order_id": lines["order_id"].to_numpy(),
                 "line_id": lines["line_id"].to_numpy(),
@@ -300,11 +362,57 @@ class AtRiskModel(BaseEstimator):
                 "p_late": np.round(p, 4),
                 "risk_band": risk_band(p, self.bands),
                 "expected_delay_days": np.round(p * delay_if_late, 2),
+                "delay_p50_days": np.nan,
+                "delay_p90_days": np.nan,
                 "reason_1": reasons[0],
                 "reason_2": reasons[1],
                 "reason_3": reasons[2],
             }
         )
+        moments = pd.to_datetime(snaps["moment"]).dt.normalize().reset_index(drop=True)
+        due = lines["promised_date"] + pd.Timedelta(days=self.tolerance_days)
+        overdue = (due < moments).to_numpy()
+        if overdue.any():
+            self._overdue(out, lines, moments, overdue, memory)
+        return out
+
+    def _overdue(
+        self,
+        out: pd.DataFrame,
+        lines: pd.DataFrame,
+        moments: pd.Series,
+        overdue: np.ndarray,
+        memory: HistoryMemory | None,
+    ) -> None:
+        """Fill the rows of overdue lines in ``out``: late for certain, and how late."""
+        days_late = (moments - lines["promised_date"]).dt.days.to_numpy(float)[overdue]
+        delays = getattr(memory, "delays", None)
+        if delays is None:  # a model saved before the memory kept delays
+            delays = pd.DataFrame({"site": [], "delay_days": []})
+        sites = lines.loc[overdue, "site"].astype(str)
+        delay = overdue_delay(delays, sites, days_late)
+        rows = np.flatnonzero(overdue)
+        out.loc[rows, "p_late"] = 1.0
+        out.loc[rows, "risk_band"] = "overdue"
+        out.loc[rows, "expected_delay_days"] = np.round(delay.mean, 2)
+        out.loc[rows, "delay_p50_days"] = np.round(delay.p50, 1)
+        out.loc[rows, "delay_p90_days"] = np.round(delay.p90, 1)
+        model_reason = out.loc[rows, "reason_1"].to_numpy(object)
+        passed = [phrase("time_left_days", -d) for d in days_late]
+        history = [
+            f"late lines {'from ' + site if site else 'of every site'} already {days_late[k]:.0f}+ "
+            f"days late were delivered a median of {delay.p50[k]:.0f} days late "
+            f"({delay.lines[k]:,} lines)"
+            if delay.lines[k]
+            else "no late delivery on record to say how late"
+            for k, site in enumerate(delay.site)
+        ]
+        out.loc[rows, "reason_1"] = passed
+        out.loc[rows, "reason_2"] = history
+        out.loc[rows, "reason_3"] = [
+            "" if r == NOTHING_STANDS_OUT or "promised date passed" in str(r) else r
+            for r in model_reason
+        ]
 
 
 def _sample(rows: np.ndarray, most: int | None, random_state: int) -> np.ndarray:

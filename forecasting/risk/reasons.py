@@ -24,9 +24,6 @@ if TYPE_CHECKING:  # the model imports this module to explain its scores
 
 # How to say a feature and its value; {v} is the line's value.
 PHRASES: dict[str, str] = {
-    "lead_time_days": "quoted lead time {v:.0f} days",
-    "time_left_days": "{v:.0f} days left until the promised date",
-    "age_days": "ordered {v:.0f} days ago",
     "site_backlog_days": "site's open work is {v:.1f} days of its recent shipping",
     "site_overdue_lines": "{v:.0f} overdue lines open at the site",
     "site_open_units": "{v:,.0f} units open at the site",
@@ -34,9 +31,6 @@ PHRASES: dict[str, str] = {
     "site_backlog_days_at_promise": "site projected to have {v:.1f} days of work queued "
     "on the promised date",
     "quantity": "quantity {v:,.0f}",
-    "promised_month": "promised in month {v:.0f}",
-    "promised_weekday": "promised on weekday {v:.0f} (0 = Monday)",
-    "days_until_ordered": "to be ordered {v:.0f} days after the scoring date",
 }
 RECORD_NAMES = {
     "vendor": "vendor",
@@ -48,6 +42,24 @@ RECORD_NAMES = {
     "product": "product group",
 }
 MIN_CONTRIBUTION = 0.005
+# Said when no factor moves p_late by MIN_CONTRIBUTION: the line is as risky as its
+# factors together make it, none of them on its own.
+NOTHING_STANDS_OUT = "no single factor stands out: each moves the risk by less than half a point"
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 # Track-record features: suffix -> how to say the record ({who} the group, {v} the value).
 RECORD_PHRASES = {
     "_late_rate_90d": "{who} late on {v:.0%} of lines in the last 90 days",
@@ -76,14 +88,42 @@ def phrase(feature: str, value: Any, group_value: str | None = None) -> str:
         if group_value:
             who = f"{who} {group_value}"
         return template.format(who=who, v=float(value))
-    if feature == "time_left_days" and float(value) < 0:
-        return f"promised date passed {abs(float(value)):.0f} days ago, still not delivered"
+    if isinstance(value, int | float | np.floating | np.integer):
+        calendar = _calendar_phrase(feature, float(value))
+        if calendar is not None:
+            return calendar
     said = PHRASES.get(feature)
     if said is not None:
         return said.format(v=float(value))
     if isinstance(value, int | float | np.floating | np.integer):
         return f"{feature.replace('_', ' ')} {_number(float(value))}"
     return f"{feature.replace('_', ' ')} is {value}"
+
+
+def _days(count: float) -> str:
+    """ "1 day", "3 days"."""
+    return f"{count:.0f} day" if round(count) in (1, -1) else f"{count:.0f} days"
+
+
+def _calendar_phrase(feature: str, value: float) -> str | None:
+    """Dates and durations in words ("promised on a Saturday", "1 day left"); None for a
+    feature that is not one."""
+    if feature == "time_left_days":
+        if value < 0:
+            return f"promised date passed {_days(abs(value))} ago, still not delivered"
+        return "due today" if value == 0 else f"{_days(value)} left until the promised date"
+    if feature in ("promised_weekday", "order_weekday") and 0 <= value <= 6:
+        day = WEEKDAYS[int(value)]
+        return f"promised on a {day}" if feature == "promised_weekday" else f"ordered on a {day}"
+    if feature == "promised_month" and 1 <= value <= 12:
+        return f"promised in {MONTHS[int(value) - 1]}"
+    if feature == "age_days":
+        return "ordered today" if value == 0 else f"ordered {_days(value)} ago"
+    if feature == "lead_time_days":
+        return f"quoted lead time {_days(value)}"
+    if feature == "days_until_ordered":
+        return f"to be ordered {_days(value)} after the scoring date"
+    return None
 
 
 def factors(columns: list[str]) -> list[list[str]]:
@@ -131,14 +171,18 @@ def explain(
     p, p_occluded = p_all[0], p_all[1:].T
     contributions = p[:, None] - p_occluded
     order = np.argsort(-contributions, axis=1)[:, :top]
+    given = order.shape[1]  # fewer factors than reasons asked for: the rest stay empty
     quoted = [_quoted(features, group, model.reference_) for group in groups]
     owners = _record_owners(model, [group[0] for group in groups], lines)
     out: list[list[str]] = [[] for _ in range(top)]
     for i in range(n):
         for rank in range(top):
+            if rank >= given:
+                out[rank].append(NOTHING_STANDS_OUT if rank == 0 else "")
+                continue
             j = order[i, rank]
             if contributions[i, j] < MIN_CONTRIBUTION:
-                out[rank].append("")
+                out[rank].append(NOTHING_STANDS_OUT if rank == 0 else "")
                 continue
             parts = owners[j]
             owner = " / ".join(str(part[i]) for part in parts) if parts is not None else None

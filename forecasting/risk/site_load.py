@@ -33,6 +33,9 @@ LONG_RUN_DAYS = 364
 REVERSION_DAYS = 28
 
 
+EMPTY_SITE_TABLE = pd.DataFrame(columns=["capacity", "arrivals", "long_run"])
+
+
 def site_table(
     history: pd.DataFrame,
     last: pd.Timestamp,
@@ -52,14 +55,24 @@ def site_table(
     daily = daily_work(history, until=last)
     if remembered is not None and not remembered.empty:
         daily = pd.concat([daily, remembered]).groupby(level=[0, 1]).sum()
+    return daily_site_table(daily, last, sites, dates)
+
+
+def daily_site_table(
+    daily: pd.DataFrame,
+    last: pd.Timestamp,
+    sites: Collection[str] | None = None,
+    dates: pd.DatetimeIndex | None = None,
+) -> pd.DataFrame:
+    """:func:`site_table` from a :func:`daily_work` table."""
     daily = daily[daily.index.get_level_values("date") <= last]
     if daily.empty:
-        return pd.DataFrame(columns=["capacity", "arrivals", "long_run"])
+        return EMPTY_SITE_TABLE.copy()
     days = pd.date_range(daily.index.get_level_values("date").min(), last, freq="D")
     if sites is not None:
         daily = daily[daily.index.get_level_values("site").isin(list(sites))]
         if daily.empty:
-            return pd.DataFrame(columns=["capacity", "arrivals", "long_run"])
+            return EMPTY_SITE_TABLE.copy()
     flows = queue_flows(daily, days)
     ends = None if dates is None else days[days.isin(dates)]
     estimate = capacity_history(flows, ends)
@@ -86,11 +99,14 @@ def site_load(
     promised: pd.Series,
     open_units: np.ndarray,
     remembered: pd.DataFrame | None = None,
+    table: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``utilization`` and ``backlog_days_at_promise`` of each line (NaN where unknown),
     with ``capacity`` (units a day) beside them.
 
     ``remembered``: :func:`daily_work` of lines not in ``history``; they add to its flows.
+    ``table``: the :func:`site_table` rows of the lines' sites and days, when the caller
+    holds them already (``history`` and ``remembered`` are then not read).
     """
     moments = pd.to_datetime(moments).dt.normalize().reset_index(drop=True)
     promised = pd.to_datetime(promised).reset_index(drop=True)
@@ -98,13 +114,14 @@ def site_load(
     known_at = moments - pd.Timedelta(days=1)  # the end of the day before the moment
     at = pd.DataFrame(np.nan, index=range(len(sites)), columns=["capacity", "arrivals", "long_run"])
     if len(sites):
-        table = site_table(
-            history,
-            known_at.max(),
-            remembered,
-            sites=set(sites),
-            dates=pd.DatetimeIndex(known_at.unique()),
-        )
+        if table is None:
+            table = site_table(
+                history,
+                known_at.max(),
+                remembered,
+                sites=set(sites),
+                dates=pd.DatetimeIndex(known_at.unique()),
+            )
         if not table.empty:
             keys = pd.MultiIndex.from_arrays([sites, known_at])
             at = table.reindex(keys).reset_index(drop=True)

@@ -123,8 +123,21 @@ def test_open_lines_are_scored_with_meaningful_reasons(history) -> None:
     open_at = (history["order_date"] <= as_of) & ~(history["delivered_date"] < as_of)
     assert len(scored) == int(open_at.sum())
     assert scored["p_late"].between(0, 1).all()
-    assert set(scored["risk_band"]) <= {"low", "medium", "high"}
-    risky = scored.nlargest(20, "p_late")
+    assert set(scored["risk_band"]) <= {"low", "medium", "high", "overdue"}
+    # Past its promise and undelivered: late for certain, with how late instead.
+    passed = (scored["promised_date"] < as_of).to_numpy()
+    assert passed.any() and (~passed).any()
+    overdue = scored[passed]
+    assert (overdue["risk_band"] == "overdue").all() and (overdue["p_late"] == 1).all()
+    days = (as_of - overdue["promised_date"]).dt.days
+    assert (overdue["delay_p50_days"] >= days).all()
+    assert (overdue["delay_p90_days"] >= overdue["delay_p50_days"]).all()
+    assert overdue["reason_1"].str.contains("promised date passed").all()
+    assert scored.loc[~passed, ["delay_p50_days", "delay_p90_days"]].isna().all().all()
+    assert (scored.loc[~passed, "risk_band"] != "overdue").all()
+    # Every line has a first reason, or says that nothing stands out.
+    assert (scored["reason_1"] != "").all()
+    risky = scored[~passed].nlargest(20, "p_late")
     assert (risky["reason_1"] != "").all()
     words = " ".join(risky[["reason_1", "reason_2", "reason_3"]].to_numpy().ravel())
     assert any(k in words for k in ("late on", "site", "days left", "lead time"))

@@ -1,0 +1,74 @@
+"""How late an overdue line will be: its delay, given it is already this many days late.
+
+A line past its promise and undelivered is late with certainty; what a planner needs is
+how late. The answer is read from the delays of the late lines delivered before the
+scoring moment (the model's memory): of those delayed at least as long as the line is
+already, the median and 90th percentile of the total delay, from the line's own site
+when it has ``MIN_LINES`` such lines and from every site otherwise. A line overdue longer
+than nearly any line ever was has few such neighbours; there the tail beyond the 90th
+percentile of all delays, shifted to the line's own delay (peaks over a threshold: how
+far past a long delay a delivery still runs), stands in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MIN_LINES = 20
+TAIL_QUANTILE = 0.9
+
+
+@dataclass(frozen=True)
+class OverdueDelay:
+    """Per line: total days late at delivery (P50, P90, mean), and how many past lines,
+    and of which site ("" for every site), the figures come from."""
+
+    p50: np.ndarray
+    p90: np.ndarray
+    mean: np.ndarray
+    lines: np.ndarray
+    site: np.ndarray
+
+
+def overdue_delay(delays: pd.DataFrame, sites: pd.Series, days_late: np.ndarray) -> OverdueDelay:
+    """The delay of lines of ``sites`` already ``days_late`` days past their promise.
+
+    ``delays``: ``site`` and ``delay_days`` of past late lines (:func:`late_delays`).
+    """
+    sites = sites.astype(str).reset_index(drop=True)
+    days_late = np.asarray(days_late, dtype=float)
+    n = len(days_late)
+    out = {k: np.full(n, np.nan) for k in ("p50", "p90", "mean")}
+    count = np.zeros(n, dtype=np.int64)
+    source = np.full(n, "", dtype=object)
+    every = np.sort(delays["delay_days"].to_numpy(float))
+    by_site = {
+        str(site): np.sort(group.to_numpy(float))
+        for site, group in delays.groupby("site")["delay_days"]
+    }
+    for i in range(n):
+        own = by_site.get(sites.iloc[i], every[:0])
+        for name, pool in ((sites.iloc[i], own), ("", every)):
+            tail = pool[np.searchsorted(pool, days_late[i], side="left") :]
+            if len(tail) >= MIN_LINES:
+                out["p50"][i], out["p90"][i] = np.quantile(tail, [0.5, 0.9])
+                out["mean"][i], count[i], source[i] = tail.mean(), len(tail), name
+                break
+        else:
+            if len(every):
+                excess = _tail_excess(every)
+                out["p50"][i], out["p90"][i] = days_late[i] + np.quantile(excess, [0.5, 0.9])
+                out["mean"][i], count[i] = days_late[i] + excess.mean(), len(excess)
+            else:  # nothing was ever late: no better guess than the days already passed
+                out["p50"][i] = out["p90"][i] = out["mean"][i] = days_late[i]
+    return OverdueDelay(out["p50"], out["p90"], out["mean"], count, source)
+
+
+def _tail_excess(delays: np.ndarray) -> np.ndarray:
+    """How far past the ``TAIL_QUANTILE`` delay the delays beyond it ran."""
+    threshold = float(np.quantile(delays, TAIL_QUANTILE))
+    beyond = delays[delays > threshold] - threshold
+    return beyond if len(beyond) else np.zeros(1)

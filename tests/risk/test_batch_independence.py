@@ -1,0 +1,72 @@
+"""A line's score is a property of the line, not of the request it came in: its records
+and its site's load come from the model's memory of the book, never from the other lines
+sent with it."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.queries import answer_risk
+from forecasting.risk.memory import as_known_at
+from forecasting.risk.model import AtRiskModel
+from forecasting.synthetic import generate_orders
+
+SCORE = ["p_late", "risk_band", "expected_delay_days", "reason_1", "reason_2", "reason_3"]
+
+
+@pytest.fixture(scope="module")
+def book() -> tuple[AtRiskModel, pd.DataFrame, pd.Timestamp]:
+    history = generate_orders(sites=2, skus=30, days=260, seed=11).orders
+    as_of = history["order_date"].min() + pd.Timedelta(days=220)
+    model = AtRiskModel(max_iter=60, n_models=1).fit(history, as_of=as_of)
+    model = pickle.loads(pickle.dumps(model))  # as a service holds it
+    open_at = (history["order_date"] <= as_of) & ~(history["delivered_date"] < as_of)
+    return (
+        model,
+        as_known_at(history, as_of)[open_at[history["order_date"] < as_of].to_numpy()],
+        as_of,
+    )
+
+
+def scores(model: AtRiskModel, lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    answer = answer_risk(model, lines, as_of, batch_history=False)
+    return answer.set_index("line_id")[SCORE]
+
+
+def test_a_line_scores_the_same_alone_in_fifty_and_in_the_whole_book(book) -> None:
+    model, lines, as_of = book
+    assert len(lines) > 200
+    whole = scores(model, lines, as_of)
+    rng = np.random.default_rng(0)
+    for line in rng.choice(len(lines), 5, replace=False):
+        alone = scores(model, lines.iloc[[line]], as_of)
+        others = rng.choice(np.delete(np.arange(len(lines)), line), 49, replace=False)
+        fifty = scores(model, lines.iloc[[line, *others]], as_of)
+        line_id = lines["line_id"].iloc[line]
+        pd.testing.assert_series_equal(alone.loc[line_id], whole.loc[line_id])
+        pd.testing.assert_series_equal(fifty.loc[line_id], whole.loc[line_id])
+
+
+def test_lines_a_request_adds_do_not_move_the_others(book) -> None:
+    """New lines (not in the memory) at one site, thousands of units: the other lines'
+    site load is the memory's, so their scores stay."""
+    model, lines, as_of = book
+    sample = lines.head(30)
+    flood = lines.head(200).copy()
+    flood["line_id"] = "NEW-" + flood["line_id"].astype(str)
+    flood["quantity"] = flood["quantity"] * 1000
+    flood["ship_date"] = pd.NaT  # not shipped yet: open work at the site
+    before = scores(model, sample, as_of)
+    after = scores(model, pd.concat([sample, flood], ignore_index=True), as_of)
+    pd.testing.assert_frame_equal(after.loc[before.index], before)
+    # Not vacuous: read as a file of the whole history, the flood is open work at the site.
+    flooded = pd.concat([sample, flood], ignore_index=True)
+    as_file = model.feature_frame(flooded, as_of)["site_open_units"].head(len(sample))
+    from_memory = model.feature_frame(flooded, as_of, batch_history=False)["site_open_units"]
+    alone = model.feature_frame(sample, as_of, batch_history=False)["site_open_units"]
+    np.testing.assert_array_equal(from_memory.head(len(sample)), alone)
+    assert (as_file.to_numpy() > alone.to_numpy() + 1000).all()
