@@ -90,8 +90,12 @@ def precision_at(y: np.ndarray, p: np.ndarray, share: float = 0.1) -> float:
     return float(y[top].mean())
 
 
-def risk_metrics(y: np.ndarray, p: np.ndarray, base_rate: float) -> dict[str, float]:
-    """ROC-AUC, PR-AUC, Brier (and the base rate's), ECE, precision in the top 10%."""
+def risk_metrics(y: np.ndarray, p: np.ndarray, base_rate: float | np.ndarray) -> dict[str, float]:
+    """ROC-AUC, PR-AUC, Brier (and the base rate's), ECE, precision in the top 10%.
+
+    ``base_rate``: one rate for every line, or one per line (a walk-forward evaluation
+    compares each line with its own window's training base rate).
+    """
     y = np.asarray(y, dtype=int)
     both = len(np.unique(y)) == 2
     return {
