@@ -28,6 +28,7 @@ from api.routes import (
     ingest,
     models,
     orders,
+    promise,
 )
 from api.security import is_loopback
 from api.web import install_web
@@ -123,6 +124,7 @@ def create_app(
         forecast_batch,
         adjustments,
         orders,
+        promise,
         ingest,
         accuracy,
         admin,

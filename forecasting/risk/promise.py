@@ -170,10 +170,10 @@ def quote_promise(
     ``lines``: new order lines (``line_id, site, order_date, quantity`` and any attributes
     the model uses; a ``promised_date`` is ignored). ``as_of``: quote as of this day
     (default: each line at its order date; a line ordered earlier is quoted from
-    ``as_of``). Candidates run 1 to ``max_days`` days after that moment. ``calibration``
-    maps the model's probability and the days ahead to the on-time rate observed in a
-    replay (:class:`CurveCalibration`; applied before the curve is made non-decreasing
-    and the target compared).
+    ``as_of``, and from the day the model's memory stands at, if later). Candidates run 1
+    to ``max_days`` days after that moment. ``calibration`` maps the model's probability
+    and the days ahead to the on-time rate observed in a replay (:class:`CurveCalibration`;
+    applied before the curve is made non-decreasing and the target compared).
 
     Raises :class:`ConfigError` for a target outside (0, 1), ``max_days`` outside 1 to
     :data:`MAX_DAYS` or an unfitted model; :class:`DataContractError` for a line that
@@ -189,7 +189,7 @@ def quote_promise(
             "lines of the request; quote with a model as fit or with_history leave it"
         )
     check_lines(lines)
-    base = _base_lines(lines, as_of)
+    base = _base_lines(lines, as_of, model.memory_.as_of)
     n = len(base)
     if n == 0:
         return PromiseQuotes(
@@ -251,14 +251,21 @@ def quote_promise(
     return PromiseQuotes(quotes, curve_frame)
 
 
-def _base_lines(lines: pd.DataFrame, as_of: pd.Timestamp | str | None) -> pd.DataFrame:
+def _base_lines(
+    lines: pd.DataFrame, as_of: pd.Timestamp | str | None, known: pd.Timestamp
+) -> pd.DataFrame:
     """The lines as the model reads them, unpromised and undelivered, each with the moment
-    it is quoted from (its order date, or ``as_of`` if later)."""
+    it is quoted from: its order date, or ``as_of`` or the date the model's memory ``known``
+    stands at, whichever is latest (a promise is made going forward from what is known;
+    the model knows nothing of the days before its memory's as it stood then)."""
     base = lines.reset_index(drop=True).copy()
     base["order_date"] = pd.to_datetime(base["order_date"]).dt.normalize()
     if "order_id" not in base.columns:
         base["order_id"] = base["line_id"]
-    start = base["order_date"].to_numpy("datetime64[ns]")
+    start = np.maximum(
+        base["order_date"].to_numpy("datetime64[ns]"),
+        pd.Timestamp(known).normalize().to_datetime64(),
+    )
     if as_of is not None:
         start = np.maximum(start, pd.Timestamp(as_of).normalize().to_datetime64())
     base["quoted_from"] = start

@@ -32,7 +32,9 @@ app = create_app(
     settings_with(api_keys=f"{READ_KEY}:read,{ADMIN_KEY}:admin"), loader=FakeLoader(), poll=False
 )
 app.state.store.refresh()  # load the fake champions now (the ASGI transport skips lifespan)
-schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+# The fake risk core cannot quote promise dates (it is no AtRiskModel): that operation is
+# checked the same way against a trained model in tests/api/test_promise.py.
+schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path="/v1/orders/promise")
 
 
 def valid_requests_refused_only_by_the_model(ctx, response, case) -> None:  # type: ignore[no-untyped-def]

@@ -126,6 +126,15 @@ def test_as_of_after_the_order_date_quotes_from_as_of(
     assert quotes.curve["date"].min() == later + pd.Timedelta(days=1)
 
 
+def test_a_line_ordered_before_the_models_memory_is_quoted_from_its_date(
+    fitted: tuple[AtRiskModel, pd.DataFrame],
+) -> None:
+    model, lines = fitted
+    old = lines.head(2).assign(order_date=pd.Timestamp("2000-01-03"))
+    quotes = quote_promise(model, old, 0.5, max_days=5)
+    assert (quotes.quotes["quoted_from"] == model.memory_.as_of).all()
+
+
 @pytest.mark.parametrize("target", [0, 1, 1.2, -0.1, float("nan")])
 def test_a_target_outside_zero_and_one_is_a_config_error(
     fitted: tuple[AtRiskModel, pd.DataFrame], target: float
