@@ -93,6 +93,17 @@ class CurveCalibration:
         return np.asarray(1 / (1 + np.exp(-z)))
 
 
+def parse_calibration(data: object) -> CurveCalibration:
+    """A :class:`CurveCalibration` from its JSON form, ``{"coef": [c0, c1, c2, c3, c4]}``
+    (what benchmarks/promise.py writes); :class:`ConfigError` for anything else."""
+    coef = data.get("coef") if isinstance(data, dict) else None
+    if not isinstance(coef, list) or not all(
+        isinstance(c, int | float) and not isinstance(c, bool) for c in coef
+    ):
+        raise ConfigError(f'a curve calibration is {{"coef": [five numbers]}}, not {data!r:.80}')
+    return CurveCalibration(tuple(float(c) for c in coef))  # type: ignore[arg-type]  # length checked by the class
+
+
 @dataclass(frozen=True)
 class PromiseQuotes:
     """``quotes``: one row per line, in the order given (:data:`QUOTE_COLUMNS`;
@@ -255,9 +266,9 @@ def _base_lines(
     lines: pd.DataFrame, as_of: pd.Timestamp | str | None, known: pd.Timestamp
 ) -> pd.DataFrame:
     """The lines as the model reads them, unpromised and undelivered, each with the moment
-    it is quoted from: its order date, or ``as_of`` or the date the model's memory ``known``
-    stands at, whichever is latest (a promise is made going forward from what is known;
-    the model knows nothing of the days before its memory's as it stood then)."""
+    it is quoted from: its order date, ``as_of`` or the date the model's memory ``known``
+    stands at, whichever is latest (a promise is made going forward from what the model
+    knows, not from a day it knows only in hindsight)."""
     base = lines.reset_index(drop=True).copy()
     base["order_date"] = pd.to_datetime(base["order_date"]).dt.normalize()
     if "order_id" not in base.columns:

@@ -285,6 +285,12 @@ def promise(
     curve: Path | None = typer.Option(
         None, "--curve", help="Also write each line's curve: line_id, date, p_on_time."
     ),
+    calibration: Path | None = typer.Option(
+        None,
+        "--calibration",
+        help='JSON {"coef": [5 numbers]} mapping the model\'s P(on time) and the days '
+        "ahead to the rate observed in a replay (benchmarks/promise.py --calibration-out).",
+    ),
     trust: bool = typer.Option(False, "--trust", help=TRUST_HELP),
     config: Path | None = typer.Option(
         None, help="YAML overriding configs/default.yaml (the store --model models:/... reads)."
@@ -301,17 +307,35 @@ def promise(
     another shipment mode, carrier or site, a later or earlier date, with their
     probabilities; joined by ' | ') and note (why a line has no quote: no date within
     --max-days reaches the target). Exit 2, nothing written, for a target outside (0, 1),
-    --max-days outside 1-366 or a line without order date, site or quantity.
+    --max-days outside 1-366, an unreadable --calibration or a line without order date,
+    site or quantity.
     """
-    from forecasting.risk.promise import check_max_days, check_target, quote_promise
+    import json
+
+    from forecasting.risk.promise import (
+        check_max_days,
+        check_target,
+        parse_calibration,
+        quote_promise,
+    )
     from ordercast.new_lines import load_new_lines
 
     # Checked before the model and the data are read: a typo fails fast.
     wanted, days = check_target(target), check_max_days(max_days)
+    mapping_of_p = None
+    if calibration is not None:
+        try:
+            mapping_of_p = parse_calibration(json.loads(calibration.read_text()))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"--calibration {calibration}: not a readable JSON file ({exc})"
+            ) from exc
     moment = None if as_of is None else _date(as_of, "--as-of")
     lines = load_new_lines(orders, mapping)
     fitted = _load_model(model, config, trust)
-    quotes = quote_promise(fitted, lines, wanted, as_of=moment, max_days=days)
+    quotes = quote_promise(
+        fitted, lines, wanted, as_of=moment, max_days=days, calibration=mapping_of_p
+    )
     table = quotes.quotes.assign(actions=[" | ".join(said) for said in quotes.quotes["actions"]])
     write_frame(table, out)
     if curve is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import joblib
@@ -267,4 +268,27 @@ def test_a_line_without_a_site_exits_2_naming_it(
     assert run(saved, out, "--target", "0.9", source=source) == 2
     err = capsys.readouterr().err
     assert "site" in err and "line 3" in err
+    assert not out.exists()
+
+
+def test_the_command_applies_a_calibration_file(
+    saved: tuple[Path, Path], fitted: tuple[AtRiskModel, pd.DataFrame], tmp_path: Path
+) -> None:
+    never = tmp_path / "never.json"
+    never.write_text(json.dumps({"coef": [-50, 0, 0, 0, 0], "chosen_on": "a test"}))
+    out = tmp_path / "quotes.csv"
+    assert run(saved, out, "--target", "0.6", "--max-days", "10", "--calibration", str(never)) == 0
+    assert pd.read_csv(out)["quoted_date"].isna().all()
+    assert pd.read_csv(out)["note"].str.contains("reaches 60%").all()
+
+
+@pytest.mark.parametrize("text", ["not json", '{"coef": [1, 2]}', '{"coef": "abc"}', "[]"])
+def test_an_unusable_calibration_file_exits_2(
+    saved: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    broken = tmp_path / "calibration.json"
+    broken.write_text(text)
+    out = tmp_path / "quotes.csv"
+    assert run(saved, out, "--target", "0.9", "--calibration", str(broken)) == 2
+    assert "calibration" in capsys.readouterr().err
     assert not out.exists()
