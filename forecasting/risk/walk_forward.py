@@ -211,7 +211,7 @@ def _window(
     out = pd.concat(parts, ignore_index=True).set_index("row").loc[lines.index]
     out["trained_at"] = trained_at
     out["late"] = late.loc[lines.index].astype(int).to_numpy()
-    out["base_rate"] = base_rate
+    out["base_rate"] = round(base_rate, 4)
     out["p_late_static_booster"] = np.round(static_p, 4)
     out["p_late_lane_rate"] = out["p_late_lane_rate"].round(4)
     return out.reset_index(drop=True)
