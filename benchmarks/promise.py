@@ -28,7 +28,6 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,10 +86,9 @@ def replay(
                     continue
                 quotes = quote_promise(refreshed, new, 0.9, max_days=max_days, calibration=mapping)
                 out.append(quotes.curve["p_on_time"].to_numpy(float).reshape(len(lines), -1))
-            lanes = lane_quotes(orders, lines, pd.Timestamp(day))
             kept.append(
                 lines[["line_id", "order_date", "promised_date", "delivered_date"]].assign(
-                    trained=t, **lanes
+                    trained=t
                 )
             )
         print(
@@ -105,25 +103,45 @@ def replay(
     )
 
 
-def lane_quotes(orders: pd.DataFrame, lines: pd.DataFrame, day: pd.Timestamp) -> dict[str, Any]:
-    """The peer: quote the 80th / 90th percentile of the days from order to delivery of the
-    lines of the same site and shipment mode delivered in the year before ``day`` (all
-    lines of the year when the lane has fewer than 20)."""
-    known = orders[
-        (orders["delivered_date"] < day)
-        & (orders["order_date"] >= day - pd.Timedelta(days=365))
-        & ~orders["order_date_imputed"].astype(bool)
-    ]
-    took = (known["delivered_date"] - known["order_date"]).dt.days
-    lane = known["site"].astype(str) + "/" + known["shipment_mode"].astype(str)
-    mine = lines["site"].astype(str) + "/" + lines["shipment_mode"].astype(str)
-    out: dict[str, Any] = {}
-    for q in (0.8, 0.9):
-        overall = float(took.quantile(q)) if len(took) else np.nan
-        by_lane = took.groupby(lane).quantile(q)
-        counts = took.groupby(lane).size()
-        usable = by_lane[counts >= 20]
-        out[f"lane_q{round(q * 100)}"] = mine.map(usable).fillna(overall).to_numpy(float)
+def lane_quotes(orders: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """The peer: for each line, the 80th and 90th percentile of the days from order to
+    delivery of its lane (site x shipment mode; all lines when the lane has fewer than 20)
+    over the lines ordered in the year before its order day, as known that day: a line not
+    delivered by then counts as still open (Kaplan-Meier), not as missing, or the slow
+    lines would drop out. ``lane_q80``, ``lane_q90`` in days (inf: not reached)."""
+    real = orders[~orders["order_date_imputed"].astype(bool)]
+    lane_of = real["site"].astype(str) + "/" + real["shipment_mode"].astype(str)
+    out = pd.DataFrame(np.inf, index=lines.index, columns=["lane_q80", "lane_q90"])
+    full = orders.set_index("line_id").loc[lines["line_id"]]
+    mine = (full["site"].astype(str) + "/" + full["shipment_mode"].astype(str)).to_numpy()
+    for day, rows in lines.groupby("order_date").groups.items():
+        window = real[
+            (real["order_date"] < day) & (real["order_date"] >= day - pd.Timedelta(days=365))
+        ]
+        done = (window["delivered_date"] < day).to_numpy()
+        end = window["delivered_date"].where(done, day)
+        duration = (end - window["order_date"]).dt.days.to_numpy(float)
+        lanes = lane_of.loc[window.index].to_numpy()
+        for row in rows:
+            position = lines.index.get_loc(row)
+            same = lanes == mine[position]
+            use = same if same.sum() >= 20 else np.ones(len(lanes), dtype=bool)
+            out.loc[row] = km_quantiles(duration[use], done[use], (0.8, 0.9))
+    return out
+
+
+def km_quantiles(duration: np.ndarray, event: np.ndarray, levels: tuple[float, ...]) -> list[float]:
+    """Kaplan-Meier quantiles of ``duration`` (``event`` false: still open, censored)."""
+    if len(duration) == 0:
+        return [np.inf] * len(levels)
+    order = np.argsort(duration, kind="stable")
+    d, e = duration[order], event[order].astype(float)
+    at_risk = len(d) - np.arange(len(d))
+    done = 1 - np.cumprod(1 - e / at_risk)
+    out = []
+    for level in levels:
+        hit = np.flatnonzero(done >= level)
+        out.append(float(d[hit[0]]) if hit.size else np.inf)
     return out
 
 
@@ -161,7 +179,9 @@ def check(run: Replay, dates: np.ndarray, target: float) -> dict[str, object]:
 def lane_dates(run: Replay, target: float) -> np.ndarray:
     days = np.ceil(run.lines[f"lane_q{round(target * 100)}"].to_numpy(float))
     order = run.lines["order_date"].to_numpy("datetime64[ns]")
-    return order + np.maximum(days, 1).astype("timedelta64[D]")
+    finite = np.isfinite(days)
+    ahead = np.where(finite, np.maximum(days, 1), 0).astype("timedelta64[D]")
+    return np.where(finite, order + ahead, np.datetime64("NaT"))
 
 
 def fit_calibration(run: Replay) -> CurveCalibration:
@@ -243,9 +263,15 @@ def main() -> None:
                 )
     rows = []
     for name, run in runs.items():
+        mine = run.lines.drop(columns=["lane_q80", "lane_q90"], errors="ignore")
+        run.lines = pd.concat([mine, lane_quotes(orders, mine)], axis=1)
         curves = {"at-risk raw": run.curves}
         if run.calibrated is not None:
             curves["at-risk calibrated"] = run.calibrated
+        elif calibration is not None:  # the replay that chose it: in-sample, for reference
+            days = np.broadcast_to(np.arange(1, run.curves.shape[1] + 1), run.curves.shape)
+            mapped = np.maximum.accumulate(calibration(run.curves, days), axis=1)
+            curves["calibrated in-sample"] = np.round(mapped, 4)
         for target in BANDS:
             for curve_name, curve in curves.items():
                 dates = quoted_dates(run, curve, target)

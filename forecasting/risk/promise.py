@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import ConfigError, ContractIssue, DataContractError
+from forecasting.risk.memory import MAX_CACHED_DAYS
 from forecasting.risk.model import AtRiskModel
 
 DEFAULT_MAX_DAYS = 180
@@ -201,11 +202,41 @@ def quote_promise(
         )
     check_lines(lines)
     base = _base_lines(lines, as_of, model.memory_.as_of)
-    n = len(base)
-    if n == 0:
+    if base.empty:
         return PromiseQuotes(
             pd.DataFrame(columns=QUOTE_COLUMNS), pd.DataFrame(columns=CURVE_COLUMNS)
         )
+    # The memory keeps the site table of MAX_CACHED_DAYS days at a time and fails when one
+    # call asks for more: lines quoted from more days go in groups of days. A quote depends
+    # on its line alone, so the groups give the answer one call would.
+    days = base["quoted_from"].to_numpy("datetime64[ns]")
+    distinct = np.unique(days)
+    if len(distinct) <= MAX_CACHED_DAYS:
+        return _quote(model, base, target, max_days, calibration)
+    parts = [
+        _quote(model, base[np.isin(days, group)], target, max_days, calibration)
+        for group in np.array_split(distinct, -(-len(distinct) // MAX_CACHED_DAYS))
+    ]
+    position = {line_id: i for i, line_id in enumerate(base["line_id"])}
+    quotes = pd.concat([part.quotes for part in parts], ignore_index=True)
+    order = np.argsort(quotes["line_id"].map(position).to_numpy(), kind="stable")
+    curve = pd.concat([part.curve for part in parts], ignore_index=True)
+    curve_order = np.argsort(curve["line_id"].map(position).to_numpy(), kind="stable")
+    return PromiseQuotes(
+        quotes.iloc[order].reset_index(drop=True), curve.iloc[curve_order].reset_index(drop=True)
+    )
+
+
+def _quote(
+    model: AtRiskModel,
+    base: pd.DataFrame,
+    target: float,
+    max_days: int,
+    calibration: CurveCalibration | None,
+) -> PromiseQuotes:
+    """:func:`quote_promise` of the prepared lines ``base`` (:func:`_base_lines`)."""
+    base = base.reset_index(drop=True)
+    n = len(base)
     start = base["quoted_from"].to_numpy("datetime64[ns]")
     steps = np.arange(1, max_days + 1)
     rows = np.repeat(np.arange(n), max_days)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from forecasting.errors import ConfigError, DataContractError
+from forecasting.risk.memory import MAX_CACHED_DAYS
 from forecasting.risk.model import AtRiskModel
 from forecasting.risk.promise import (
     MAX_DAYS,
@@ -104,6 +105,28 @@ def test_a_line_quotes_the_same_alone_and_in_a_batch(
         mine = together.quotes.iloc[position]
         assert alone.quotes["quoted_date"].iloc[0] == mine["quoted_date"] or (
             pd.isna(alone.quotes["quoted_date"].iloc[0]) and pd.isna(mine["quoted_date"])
+        )
+        line_curve = together.curve[together.curve["line_id"] == mine["line_id"]]
+        assert alone.curve["p_on_time"].tolist() == line_curve["p_on_time"].tolist()
+
+
+def test_lines_quoted_from_many_days_come_back_in_order_as_each_alone(
+    fitted: tuple[AtRiskModel, pd.DataFrame],
+) -> None:
+    model, lines = fitted
+    first = lines["order_date"].min()
+    spread = lines.head(MAX_CACHED_DAYS + 4).copy()
+    # Days in reverse, so grouping the days must restore the lines' order.
+    spread["order_date"] = [first + pd.Timedelta(days=20 - i) for i in range(len(spread))]
+    together = quote_promise(model, spread, 0.6, max_days=15)
+    assert together.quotes["line_id"].tolist() == spread["line_id"].tolist()
+    assert together.curve["line_id"].drop_duplicates().tolist() == spread["line_id"].tolist()
+    for position in (0, len(spread) - 1):
+        alone = quote_promise(model, spread.iloc[[position]], 0.6, max_days=15)
+        mine = together.quotes.iloc[position]
+        assert alone.quotes["quoted_from"].iloc[0] == mine["quoted_from"]
+        assert alone.quotes["p_on_time"].fillna(-1).iloc[0] == (
+            -1 if pd.isna(mine["p_on_time"]) else mine["p_on_time"]
         )
         line_curve = together.curve[together.curve["line_id"] == mine["line_id"]]
         assert alone.curve["p_on_time"].tolist() == line_curve["p_on_time"].tolist()
