@@ -379,22 +379,33 @@ def _alternative_actions(
 ) -> list[list[tuple[float, str]]]:
     """Per line, the best other value of each :data:`ALTERNATIVE_COLUMNS` attribute the
     model knows (shipment mode, carrier, site), with its on-time probability at the same
-    date, when it is at least :data:`MIN_GAIN` better: (gain, phrase) pairs. One
-    prediction per attribute for every line and value."""
+    date, when it is at least :data:`MIN_GAIN` better: (gain, phrase) pairs. Every line,
+    attribute and value in one prediction."""
     n = len(base)
     out: list[list[tuple[float, str]]] = [[] for _ in range(n)]
-    for column, wording in ALTERNATIVE_COLUMNS.items():
-        values = model.space_.categorical.get(column, [])[:MAX_ALTERNATIVES]
-        if column not in base.columns or len(values) < 2:
-            continue
-        rows = np.tile(np.arange(n), len(values))
-        tried = np.repeat(np.asarray(values, dtype=object), n)
-        frame = _with(base, rows, promised=dates[rows])
-        frame[column] = tried
-        ahead = (frame["promised_date"] - frame["quoted_from"]).dt.days.to_numpy()
-        p_late = model.predict_proba_frame(_features(model, frame))
-        p = _on_time(1.0 - p_late, ahead, calibration)
-        p = p.reshape(len(values), n)
+    tried: list[tuple[str, str, list[str]]] = [
+        (column, wording, model.space_.categorical.get(column, [])[:MAX_ALTERNATIVES])
+        for column, wording in ALTERNATIVE_COLUMNS.items()
+        if column in base.columns
+    ]
+    tried = [(column, wording, values) for column, wording, values in tried if len(values) > 1]
+    if not tried:
+        return out
+    blocks = []
+    for column, _, values in tried:
+        block = _with(
+            base, np.tile(np.arange(n), len(values)), promised=np.tile(dates, len(values))
+        )
+        block[column] = np.repeat(np.asarray(values, dtype=object), n)
+        blocks.append(block)
+    frame = pd.concat(blocks, ignore_index=True)
+    ahead = (frame["promised_date"] - frame["quoted_from"]).dt.days.to_numpy()
+    p_late = model.predict_proba_frame(_features(model, frame))
+    p_all = _on_time(1.0 - p_late, ahead, calibration)
+    offset = 0
+    for column, wording, values in tried:
+        p = p_all[offset : offset + n * len(values)].reshape(len(values), n)
+        offset += n * len(values)
         own = base[column].astype(str).to_numpy()
         p = np.where(np.asarray(values, dtype=object)[:, None] == own[None, :], -np.inf, p)
         best = p.argmax(axis=0)
