@@ -173,17 +173,20 @@ class HistoryMemory:
         cache = self.__dict__.setdefault("_site_days", {})
         # The API scores from a thread pool: one thread fills a day, the others wait for it.
         with self.__dict__.setdefault("_lock", threading.Lock()):
+            fresh: dict[pd.Timestamp, pd.DataFrame] = {}
             missing = [day for day in days if day not in cache]
             if missing:
                 table = daily_site_table(
                     self.daily(), max(missing), dates=pd.DatetimeIndex(missing)
                 )
                 dates = table.index.get_level_values("date")
-                for day in missing:
-                    if len(cache) >= MAX_CACHED_DAYS:
-                        cache.pop(next(iter(cache)))
-                    cache[day] = table[dates == day]
-            parts = [cache[day] for day in days]
+                fresh = {day: table[dates == day] for day in missing}
+            # Read before keeping: a call asking for more days than are kept gets them all.
+            parts = [cache[day] if day in cache else fresh[day] for day in days]
+            for day, rows in fresh.items():
+                if len(cache) >= MAX_CACHED_DAYS:
+                    cache.pop(next(iter(cache)))
+                cache[day] = rows
         return pd.concat(parts) if parts else EMPTY_SITE_TABLE.copy()
 
 

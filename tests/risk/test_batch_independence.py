@@ -70,3 +70,16 @@ def test_lines_a_request_adds_do_not_move_the_others(book) -> None:
     alone = model.feature_frame(sample, as_of, batch_history=False)["site_open_units"]
     np.testing.assert_array_equal(from_memory.head(len(sample)), alone)
     assert (as_file.to_numpy() > alone.to_numpy() + 1000).all()
+
+
+def test_one_call_over_more_days_than_the_memory_keeps_scores_each_as_alone(book) -> None:
+    """The memory keeps a few days of site tables; a call spanning more still gets them."""
+    model, lines, as_of = book
+    row = lines.index[0]
+    days = [as_of - pd.Timedelta(days=k) for k in range(12)]
+    snaps = pd.DataFrame({"row": [row] * len(days), "moment": days})
+    together = model.score_lines(lines, as_of, snapshots=snaps, batch_history=False)
+    for k, day in enumerate(days):
+        one = pd.DataFrame({"row": [row], "moment": [day]})
+        alone = model.score_lines(lines, as_of, snapshots=one, batch_history=False)
+        assert together["p_late"].iloc[k] == alone["p_late"].iloc[0]
