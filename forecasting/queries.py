@@ -265,7 +265,9 @@ def answer_risk(
     )
     for column in RISK_SCORE_COLUMNS:
         if column in ("p_late", "expected_delay_days", "delay_p50_days", "delay_p90_days"):
-            values = pd.to_numeric(by_line[column]).to_numpy(float)
+            # A core that gives no delay quantiles (an older model) leaves them empty.
+            given = by_line[column] if column in by_line.columns else np.nan
+            values = pd.to_numeric(pd.Series(given, index=by_line.index)).to_numpy(float)
             out[column] = np.where(scored, values, np.nan)
         else:  # reasons a core does not give stay empty
             text = by_line[column].tolist() if column in by_line.columns else [None] * len(out)

@@ -24,7 +24,12 @@ class KnownRisk(AtRiskModel):
     where the model is found, not how it scores."""
 
     def score_lines(
-        self, orders: pd.DataFrame, as_of: pd.Timestamp | str, snapshots: object = None
+        self,
+        orders: pd.DataFrame,
+        as_of: pd.Timestamp | str,
+        snapshots: object = None,
+        *,
+        batch_history: bool = True,
     ) -> pd.DataFrame:
         return FakeRisk().score_lines(orders, pd.Timestamp(as_of))
 

@@ -136,6 +136,43 @@ def training_snapshots(
     return pd.concat(parts, ignore_index=True)
 
 
+def open_book_snapshots(
+    orders: pd.DataFrame,
+    as_of: pd.Timestamp,
+    start: pd.Timestamp,
+    tolerance_days: int = 0,
+    complete_cohorts: bool = False,
+    every_days: int = 7,
+) -> pd.DataFrame:
+    """Snapshots (``row``, ``moment``, ``label``) of the open book every ``every_days`` from
+    ``start`` to ``as_of``: each day, every line open then and not yet past its promise
+    (plus tolerance), whose outcome is known at ``as_of``.
+
+    What the service scores is the open book on a day, and a line stays in it as long as
+    it is open: late lines, open longer, weigh more there than among snapshots taken once
+    per line. Calibrated on these, p_late means what it says of the book a planner sees.
+    """
+    as_of = pd.Timestamp(as_of)
+    labels = labels_as_of(orders, as_of, tolerance_days)
+    usable = labels.notna()
+    if complete_cohorts:
+        usable &= orders["promised_date"] < as_of
+    due = orders["promised_date"] + pd.Timedelta(days=tolerance_days)
+    parts = []
+    for day in pd.date_range(
+        pd.Timestamp(start).normalize(), as_of - pd.Timedelta(days=1), freq=f"{every_days}D"
+    ):
+        rows = open_at(orders, day) & ~(due < day) & usable
+        parts.append(
+            pd.DataFrame(
+                {"row": orders.index[rows], "moment": day, "label": labels[rows].to_numpy()}
+            )
+        )
+    if not parts:
+        return pd.DataFrame({"row": [], "moment": pd.to_datetime([]), "label": []})
+    return pd.concat(parts, ignore_index=True)
+
+
 def open_at(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     """Which lines are open at ``as_of`` (a boolean per row): ordered by then, not
     delivered before it. The one rule for which lines get a score."""

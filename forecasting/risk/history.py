@@ -7,14 +7,16 @@ Counting is vectorised with sorted event dates and ``searchsorted`` per group.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 from forecasting.risk.labels import is_late
 
+T = TypeVar("T")
 _SPAN = 10_000_000  # days: more than any date range, so key * _SPAN + day sorts by key, day
 
 
@@ -87,6 +89,12 @@ def _sum_before(
     return out
 
 
+def _nonempty(history: pd.DataFrame, build: Callable[[], T]) -> list[T]:
+    """``[build()]`` when ``history`` has lines; none for an empty one (a request scored
+    from the memory alone), whose tables would only add zeros at a cost per call."""
+    return [build()] if len(history) else []
+
+
 def joined(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     """The values of ``columns`` joined by ``|`` per row (vectorised; a row-wise join is slow)."""
     first, *rest = (frame[c].astype(str) for c in columns)
@@ -157,7 +165,18 @@ def on_time_records(
     ``tolerance_days``: days after the promise a delivery still counts as on time.
     """
     now = queries["moment"].to_numpy("datetime64[ns]")
-    tables = [outcome_events(history, group, tolerance_days), *remembered]
+    tables = [
+        *_nonempty(history, lambda: outcome_events(history, group, tolerance_days)),
+        *remembered,
+    ]
+    if not tables:  # nothing known at all: every record is the prior
+        zeros = np.zeros(len(now))
+        return {
+            w: pd.DataFrame(
+                {"rate": np.full(len(now), prior_rate), "lines": zeros}, index=queries.index
+            )
+            for w in windows
+        }
     dates = [now, *(now - np.timedelta64(window, "D") for window in windows)]
     (lines_now, lates_now), *earlier = _sum_before(tables, query_group, dates)
     records = {}
@@ -218,7 +237,9 @@ def open_work(
     flows (:func:`work_events`) of lines not in ``history``; their counts add to it.
     """
     now = queries["moment"].to_numpy("datetime64[ns]")
-    flows = [work_events(history, group), *remembered]
+    flows = [*_nonempty(history, lambda: work_events(history, group)), *remembered]
+    if not flows:  # nothing known: no open work anywhere
+        flows = [work_events(history, group)]
 
     def total(kind: str, *dates: np.ndarray) -> list[np.ndarray]:
         tables = [getattr(flow, kind) for flow in flows]

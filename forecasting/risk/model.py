@@ -30,7 +30,12 @@ from sklearn.frozen import FrozenEstimator
 
 from forecasting.errors import ConfigError, DataContractError
 from forecasting.risk.bands import check_bands, risk_band
-from forecasting.risk.features import FeatureSpace, scoring_snapshots, training_snapshots
+from forecasting.risk.features import (
+    FeatureSpace,
+    open_book_snapshots,
+    scoring_snapshots,
+    training_snapshots,
+)
 from forecasting.risk.labels import delay_days
 from forecasting.risk.memory import HistoryMemory
 from forecasting.risk.overdue import overdue_delay
@@ -44,6 +49,8 @@ logger = logging.getLogger(__name__)
 # Fewer training snapshots than this: simpler trees (chosen as a guard, not tuned: at the
 # default 31 leaves of 20 lines a booster on a few hundred snapshots memorises them).
 SMALL_HISTORY = 2000
+# Open-book calibration snapshots kept at most (a long history's book, weekly, is large).
+MAX_CALIBRATION_SNAPSHOTS = 100_000
 OUTPUT_COLUMNS = [
     "order_id",
     "line_id",
@@ -67,6 +74,10 @@ class AtRiskModel(BaseEstimator):
     of the booster and its ``max_leaf_nodes`` / ``min_samples_leaf`` /
     ``l2_regularization``, ``calibration`` (``"sigmoid"`` or ``"isotonic"``),
     ``calibration_share`` (newest share of snapshots kept for calibration),
+    ``calibrate_on`` (``"open_book"``: the calibration learns from the open book as it
+    stood each week over that newest share, every line open then and not yet overdue,
+    which is what the service scores; ``"snapshots"``: from the newest training snapshots
+    themselves, one or a few per line),
     ``complete_cohorts`` (train only on lines promised before the training date, all of
     whose outcomes are known, rather than also on the early deliveries among the lines
     promised later; on by default), ``lookahead_days`` (also learn from snapshots up to
@@ -85,6 +96,7 @@ class AtRiskModel(BaseEstimator):
     # A model pickled before this parameter existed has no such attribute: it reads this
     # (for get_params and repr; it was fitted on every snapshot).
     max_fit_snapshots: int | None = None
+    calibrate_on: str = "snapshots"
 
     def __init__(
         self,
@@ -106,6 +118,7 @@ class AtRiskModel(BaseEstimator):
         # (Brier 0.0113 against 0.0117), 150,000 worse (0.0140); histories with fewer
         # snapshots (SCMS, about 10,000 lines) are untouched.
         max_fit_snapshots: int | None = 300_000,
+        calibrate_on: str = "open_book",
     ) -> None:
         self.tolerance_days = tolerance_days
         self.bands = bands
@@ -121,6 +134,7 @@ class AtRiskModel(BaseEstimator):
         self.lookahead_days = lookahead_days
         self.n_models = n_models
         self.max_fit_snapshots = max_fit_snapshots
+        self.calibrate_on = calibrate_on
 
     def fit(
         self, X: pd.DataFrame, y: None = None, *, as_of: pd.Timestamp | str | None = None
@@ -139,6 +153,8 @@ class AtRiskModel(BaseEstimator):
         orders = X
         as_of = pd.Timestamp(as_of)
         check_bands(self.bands)
+        if self.calibrate_on not in ("open_book", "snapshots"):
+            raise ConfigError(f"calibrate_on '{self.calibrate_on}': use 'open_book' or 'snapshots'")
         check_orders(orders, as_of)
         history = orders[orders["order_date"] < as_of]
         snaps = training_snapshots(
@@ -154,6 +170,8 @@ class AtRiskModel(BaseEstimator):
         cut = int(len(order) * (1 - self.calibration_share))
         fit_idx, cal_idx = order[:cut], order[cut:]
         self.fit_notes_: list[str] = []
+        if self.calibrate_on == "open_book" and 0 < cut < len(order):
+            snaps, fit_idx, cal_idx = self._open_book_calibration(history, as_of, snaps, order, cut)
         if len(np.unique(snaps["label"].to_numpy()[fit_idx])) < 2:
             # A short history: the older part alone has one outcome. Every labelled
             # snapshot trains the boosters; the probabilities stay uncalibrated.
@@ -222,6 +240,32 @@ class AtRiskModel(BaseEstimator):
         self.memory_ = HistoryMemory(history, as_of, self.space_.groups, self.tolerance_days)
         return self
 
+    def _open_book_calibration(
+        self,
+        history: pd.DataFrame,
+        as_of: pd.Timestamp,
+        snaps: pd.DataFrame,
+        order: np.ndarray,
+        cut: int,
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """The training snapshots with open-book calibration snapshots appended (weekly from
+        the moment of the newest training share to ``as_of``), and the positions the
+        boosters and the calibration learn from. A line in the calibration book leaves the
+        boosters' part: calibrated on lines they learnt, the scores would look surer than
+        they are."""
+        start = pd.Timestamp(snaps["moment"].iloc[order[cut]])
+        book = open_book_snapshots(
+            history, as_of, start, self.tolerance_days, self.complete_cohorts
+        )
+        book = book.iloc[
+            _sample(np.arange(len(book)), MAX_CALIBRATION_SNAPSHOTS, self.random_state)
+        ]
+        if book["label"].nunique() < 2:
+            return snaps, order[:cut], order[cut:]
+        fit_idx = order[:cut][~snaps["row"].iloc[order[:cut]].isin(book["row"]).to_numpy()]
+        combined = pd.concat([snaps, book], ignore_index=True)
+        return combined, fit_idx, np.arange(len(snaps), len(combined))
+
     def _note(self, text: str) -> None:
         """Say what a short history made the fit leave out (kept in ``fit_notes_``)."""
         logger.warning("at-risk model: %s", text)
@@ -276,7 +320,27 @@ class AtRiskModel(BaseEstimator):
         such a plateau the boosters' score still ranks the lines, so it breaks the ties
         (moving p_late by at most 1e-6, far below anything calibration can resolve).
         """
-        raw = self.booster_.predict_proba(features[self.features_])[:, 1]
+        return self._calibrated(self.booster_.predict_proba(features[self.features_])[:, 1])
+
+    def occlusion_scores(self, batch: pd.DataFrame, lines: int) -> tuple[np.ndarray, np.ndarray]:
+        """p_late of the first ``lines`` rows of ``batch`` (the lines as they are) and the
+        calibrated score of every row by the first booster alone (the lines' occluded
+        copies follow them), from which the reasons are measured.
+
+        One booster answers for the occlusion: the seeds' boosters agree on what drives a
+        line, and running all of them over every occluded copy tripled the cost of a
+        request's reasons.
+        """
+        boosters = self.booster_.estimators_
+        features = batch[self.features_]
+        with prediction_threads(len(features)):
+            first = boosters[0].predict_proba(features)[:, 1]
+            others = [b.predict_proba(features.iloc[:lines])[:, 1] for b in boosters[1:]]
+        raw = (first[:lines] + np.sum(others, axis=0)) / len(boosters) if others else first[:lines]
+        return self._calibrated(raw), self._calibrated(first)
+
+    def _calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """The calibration's map of the boosters' score (see :meth:`predict_proba_frame`)."""
         if self.model_ is self.booster_:
             return raw
         calibrated = np.mean(

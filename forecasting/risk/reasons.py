@@ -167,9 +167,9 @@ def explain(
     # One prediction over the lines as they are and all their occluded copies: the
     # booster's per-call overhead (its column transformer) dominates on API-sized batches.
     batch = _occluded_batch(features, model.features_, [[], *groups], model.reference_)
-    p_all = model.predict_proba_frame(batch).reshape(len(groups) + 1, n)
-    p, p_occluded = p_all[0], p_all[1:].T
-    contributions = p[:, None] - p_occluded
+    p, by_one = model.occlusion_scores(batch, n)
+    by_one = by_one.reshape(len(groups) + 1, n)
+    contributions = by_one[0][:, None] - by_one[1:].T
     order = np.argsort(-contributions, axis=1)[:, :top]
     given = order.shape[1]  # fewer factors than reasons asked for: the rest stay empty
     quoted = [_quoted(features, group, model.reference_) for group in groups]

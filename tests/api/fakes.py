@@ -121,7 +121,9 @@ class FakeCapacity:
 class FakeRisk:
     """At-risk scores from slack days: p_late = 1 / (1 + slack) for open lines."""
 
-    def score_lines(self, orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    def score_lines(
+        self, orders: pd.DataFrame, as_of: pd.Timestamp, *, batch_history: bool = True
+    ) -> pd.DataFrame:
         slack = (orders["promised_date"] - as_of).dt.days.clip(lower=0).to_numpy(float)
         p_late = 1.0 / (1.0 + slack)
         band = np.select([p_late >= 0.5, p_late >= 0.2], ["high", "medium"], "low")
