@@ -44,6 +44,8 @@ QUOTED_TRANSIT = {"web": 3, "retail": 4, "b2b": 6}
 # of erratic and lumpy SKUs are much larger; steady SKUs sell similar sizes everywhere.
 CHANNEL_SIZE = {"web": 1.0, "retail": 3.0, "b2b": 8.0}
 STEADY_CHANNEL_SIZE = {"web": 1.0, "retail": 1.2, "b2b": 1.5}
+# How long past the end the open lines' outcomes are simulated (SyntheticHistory.open_outcomes).
+AFTER_END_DAYS = 120
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,18 @@ class SyntheticHistory:
     ``orders``: canonical order lines; ``capacity``: ``site, date, capacity_units`` (the
     true calendar); ``site_daily``: ``site, date, capacity_units, released_units,
     shipped_units, backlog_units`` (end-of-day backlog; ``backlog_t = backlog_{t-1} +
-    released_t - shipped_t`` exactly); ``sku_classes``: ``sku, demand_class`` as intended.
+    released_t - shipped_t`` exactly); ``sku_classes``: ``sku, demand_class`` as intended;
+    ``open_outcomes``: ``line_id, delivered_date`` of every line not delivered by the end,
+    when it would be delivered (NaT if not within ``AFTER_END_DAYS``): the queue run on
+    past the end with no new orders, which for a first-in first-out queue is exactly what
+    happens to the open lines, so the open book's risk scores can be checked.
     """
 
     orders: pd.DataFrame
     capacity: pd.DataFrame
     site_daily: pd.DataFrame
     sku_classes: pd.DataFrame
+    open_outcomes: pd.DataFrame
 
 
 def capacity_path_for(out: str | Path) -> Path:
@@ -99,11 +106,18 @@ def generate_orders(
     line_limit = np.maximum(1.0, np.floor(0.25 * capacity.max(axis=1)))
     lines["quantity"] = np.minimum(lines["quantity"], line_limit[lines["site"]])
     ship_day = _ship_fifo(lines, capacity, days)
-    orders = _order_frame(rng, lines, catalogue, calendar, site_names, ship_day)
+    # The same queue run on past the end: later orders never overtake (first in, first
+    # out), so the open lines ship as they would have. Capacity repeats its last four
+    # weeks; nothing is drawn from rng, so the history itself is unchanged.
+    after = np.tile(capacity[:, -28:], (1, -(-AFTER_END_DAYS // 28)))[:, :AFTER_END_DAYS]
+    ship_later = _ship_fifo(lines, np.concatenate([capacity, after], axis=1), days + AFTER_END_DAYS)
+    orders, open_outcomes = _order_frame(
+        rng, lines, catalogue, calendar, site_names, ship_day, ship_later
+    )
     site_daily = _site_daily(lines, ship_day, capacity, calendar, site_names)
     capacity_frame = site_daily[["site", "date", "capacity_units"]].copy()
     classes = pd.DataFrame({"sku": catalogue["sku"], "demand_class": catalogue["demand_class"]})
-    return SyntheticHistory(orders, capacity_frame, site_daily, classes)
+    return SyntheticHistory(orders, capacity_frame, site_daily, classes, open_outcomes)
 
 
 def _catalogue(rng: np.random.Generator, skus: int, sites: int) -> dict[str, np.ndarray]:
@@ -270,8 +284,11 @@ def _order_frame(
     calendar: pd.DatetimeIndex,
     site_names: np.ndarray,
     ship_day: np.ndarray,
-) -> pd.DataFrame:
-    """Assemble canonical order lines: customers, orders, promised and delivery dates.
+    ship_later: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Assemble canonical order lines: customers, orders, promised and delivery dates;
+    and the delivery dates, past the end, of the lines open at the end (``ship_later``:
+    each line's ship day in a queue run on past the end).
 
     Everything is computed on integer codes and sorted once; text columns are built at the
     end, as categoricals (few distinct values) or Arrow strings (ids), which keeps 10
@@ -312,10 +329,19 @@ def _order_frame(
         np.array(["W", "R", "B"])[customers // 10_000], (customers % 10_000).astype(str)
     )
     promotion = take(lines["promotion"])
-    return pd.DataFrame(
+    line_ids = _ids("L", np.arange(1, n + 1), 9)
+    later = take(np.where(ship_later >= 0, ship_later + transit, -1))
+    still_open = ~take(delivered)
+    open_outcomes = pd.DataFrame(
+        {
+            "line_id": line_ids[still_open].reset_index(drop=True),
+            "delivered_date": to_date(later[still_open]),
+        }
+    )
+    orders = pd.DataFrame(
         {
             "order_id": _ids("O", take(order_codes) + 1, 8),
-            "line_id": _ids("L", np.arange(1, n + 1), 9),
+            "line_id": line_ids,
             "sku": _categorical(sku_idx, cat["sku"]),
             "site": _categorical(take(lines["site"]), site_names),
             "channel": _categorical(take(channel), CHANNELS),
@@ -333,6 +359,7 @@ def _order_frame(
             "promotion": promotion,
         }
     )
+    return orders, open_outcomes
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pd.Series:
