@@ -29,6 +29,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.frozen import FrozenEstimator
 
 from forecasting.errors import ConfigError, DataContractError
+from forecasting.risk.actions import best_actions
 from forecasting.risk.bands import check_bands, risk_band
 from forecasting.risk.features import (
     FeatureSpace,
@@ -63,6 +64,7 @@ OUTPUT_COLUMNS = [
     "reason_1",
     "reason_2",
     "reason_3",
+    "action",
 ]
 
 
@@ -436,6 +438,10 @@ class AtRiskModel(BaseEstimator):
         moments = pd.to_datetime(snaps["moment"]).dt.normalize().reset_index(drop=True)
         due = lines["promised_date"] + pd.Timedelta(days=self.tolerance_days)
         overdue = (due < moments).to_numpy()
+        # What would lower the risk, for the lines a planner acts on (the high band; an
+        # overdue line is late whatever changes now).
+        high = (risk_band(p, self.bands) == "high") & ~overdue
+        out["action"] = best_actions(self, lines, moments, high)
         if overdue.any():
             self._overdue(out, lines, moments, overdue, memory)
         return out
