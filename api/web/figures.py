@@ -60,6 +60,7 @@ COLUMNS = [
     "reason_1",
     "reason_2",
     "reason_3",
+    "action",
 ]
 
 
@@ -194,6 +195,7 @@ def score_book(orders: pd.DataFrame, core: RiskCore, version: str) -> Worklist:
             "reason_1": answer["reason_1"].fillna("").astype(str).to_numpy(),
             "reason_2": answer["reason_2"].fillna("").astype(str).to_numpy(),
             "reason_3": answer["reason_3"].fillna("").astype(str).to_numpy(),
+            "action": answer["action"].fillna("").astype(str).to_numpy(),
         }
     )[scored]
     ordered = out.sort_values(["p_late", "promised_date", "line_id"], ascending=[False, True, True])

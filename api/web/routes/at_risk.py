@@ -24,7 +24,8 @@ from forecasting.cores import RiskCore
 
 router = APIRouter(prefix="/web/at-risk", tags=["pages"])
 SHOWN = 250  # rows in the page's table (worst first); the CSV has every line of the view
-BANDS = ("high", "medium", "low")
+# Overdue: past the promise and undelivered, late for certain (p_late 1).
+BANDS = ("overdue", "high", "medium", "low")
 Text = Annotated[str, Query(max_length=200)]
 
 

@@ -12,11 +12,12 @@
       "at-risk",
       "Lines per week",
       [
+        { label: "Overdue", stroke: p.black, width: 2 },
         { label: "High risk", stroke: p.vermillion, width: 2 },
         { label: "Medium risk", stroke: p.orange, width: 2, dash: [6, 4] },
         { label: "Low risk", stroke: p.green, width: 2, dash: [2, 3] },
       ],
-      [data.weeks.map(oc.epochSeconds), data.high, data.medium, data.low]
+      [data.weeks.map(oc.epochSeconds), data.overdue, data.high, data.medium, data.low]
     );
   }
 
