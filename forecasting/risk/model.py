@@ -31,6 +31,7 @@ from sklearn.frozen import FrozenEstimator
 from forecasting.errors import ConfigError, DataContractError
 from forecasting.risk.actions import best_actions
 from forecasting.risk.bands import check_bands, risk_band
+from forecasting.risk.delivery_time import fit_delivery_time
 from forecasting.risk.features import (
     FeatureSpace,
     open_book_snapshots,
@@ -240,6 +241,8 @@ class AtRiskModel(BaseEstimator):
         self.mean_delay_ = float(np.nanmean(delays[late_known])) if late_known.any() else 1.0
         self.trained_as_of_ = as_of
         self.memory_ = HistoryMemory(history, as_of, self.space_.groups, self.tolerance_days)
+        # How long a new line takes, which promises are quoted from (None: too short a history).
+        self.delivery_time_ = fit_delivery_time(orders, as_of, self.random_state)
         return self
 
     def _open_book_calibration(
