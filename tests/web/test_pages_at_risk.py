@@ -21,7 +21,7 @@ from tests.web.pages import chart, sign_in
 
 pytestmark = pytest.mark.slow  # a live uvicorn and a browser
 
-SERIES = ["Period", "High risk", "Medium risk", "Low risk"]
+SERIES = ["Period", "Overdue", "High risk", "Medium risk", "Low risk"]
 
 
 def percents(page: Any) -> list[float]:
