@@ -9,6 +9,7 @@ and adjustments to record.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from api.main import create_app
@@ -46,7 +48,13 @@ def history_records() -> list[dict[str, Any]]:
     frame = orders.orders
     frame["sku"] = frame["sku"].map(dict(zip(sorted(frame["sku"].unique()), SKUS, strict=True)))
     frame["site"] = frame["site"].map(dict(zip(sorted(frame["site"].unique()), SITES, strict=True)))
-    frame = frame.astype(object).where(frame.notna(), None)
+    return as_records(frame)
+
+
+def as_records(orders: pd.DataFrame) -> list[dict[str, Any]]:
+    """Order lines as the ingest takes them: dates as ISO text, missing values None."""
+    # pandas-stubs list no overload for None as the replacement, which pandas documents.
+    frame = orders.astype(object).where(orders.notna(), None)  # type: ignore[call-overload]
     for column in ("order_date", "promised_date", "ship_date", "delivered_date"):
         frame[column] = [None if v is None else f"{v:%Y-%m-%d}" for v in frame[column]]
     return frame.to_dict("records")
@@ -105,10 +113,11 @@ class Watched:
     problems: list[str] = field(default_factory=list)
 
 
-@pytest.fixture()
-def watched(browser: Any, web_url: str) -> Iterator[Watched]:
-    """A fresh browser context (no cookies) whose problems fail the test at the end."""
-    context = browser.new_context(base_url=web_url, viewport={"width": 1280, "height": 900})
+@contextlib.contextmanager
+def watching(browser: Any, base_url: str) -> Iterator[Watched]:
+    """A fresh browser context (no cookies) on ``base_url`` at a laptop's size; any console
+    error, page error, failed request or HTTP >= 400 fails the test at the end."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     seen = Watched(page)
     page.on(
@@ -130,9 +139,18 @@ def watched(browser: Any, web_url: str) -> Iterator[Watched]:
             else None
         ),
     )
-    yield seen
-    context.close()
+    try:
+        yield seen
+    finally:
+        context.close()
     assert not seen.problems, "\n".join(seen.problems)
+
+
+@pytest.fixture()
+def watched(browser: Any, web_url: str) -> Iterator[Watched]:
+    """:func:`watching` the shared app's pages."""
+    with watching(browser, web_url) as seen:
+        yield seen
 
 
 @pytest.fixture(scope="session")

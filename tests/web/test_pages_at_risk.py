@@ -44,7 +44,7 @@ def test_the_worklist_filters_and_exports_its_view(watched: Watched, screenshots
     first = rows.first.inner_text()
     assert re.search(r"\d{4}-\d{2}-\d{2}", first)  # the promised date, ISO
     assert page.locator("#worklist tbody tr").first.locator("ol.reasons li").count() == 3
-    page.screenshot(path=screenshots / "at-risk.png", full_page=True)
+    page.screenshot(path=screenshots / "at-risk-fake-model.png", full_page=True)
 
     page.select_option("#filters select[name=site]", "SITE-A")
     page.select_option("#filters select[name=band]", "high")

@@ -40,7 +40,7 @@ def test_the_plan_and_a_what_if_side_by_side(watched: Watched, screenshots: Path
     assert set(scenario["data"][4]) == {75}
     assert set(chart(page, "capacity", "#capacity-chart")["data"][4]) == {100}
     assert page.locator("#compare-table tbody tr").count() == 2
-    page.screenshot(path=screenshots / "capacity.png", full_page=True)
+    page.screenshot(path=screenshots / "capacity-fake-model.png", full_page=True)
 
     # The CSV holds the days of the table view.
     with page.expect_download() as download:

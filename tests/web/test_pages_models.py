@@ -64,7 +64,7 @@ def test_the_three_kinds_and_their_gate(watched: Watched, screenshots: Path) -> 
     assert page.locator("button.promote, button.rollback").count() == 0
     # Nothing published in the test store: the page says why there is no accuracy yet.
     assert "No accuracy yet" in page.locator("#accuracy").inner_text()
-    page.screenshot(path=screenshots / "models.png", full_page=True)
+    page.screenshot(path=screenshots / "models-fake-model.png", full_page=True)
 
 
 def watch(page: Any) -> list[str]:

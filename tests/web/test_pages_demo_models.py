@@ -1,0 +1,180 @@
+"""The capacity, at-risk and models pages in a real browser on real models (#19: "open
+every page on the demo models"): a capacity forecaster and an at-risk model trained on a
+demo-like history, registered as ``ordercast train`` registers them and served by the
+production registry loader, with a few publications whose accuracy is known.
+
+The screenshots of these pages are the README's (docs/img/capacity.png, at-risk.png,
+models.png): ORDERCAST_README_SCREENSHOTS=docs/img refreshes them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from api.main import create_app
+from forecasting.capacity import CapacityForecaster
+from forecasting.risk.model import AtRiskModel
+from ordercast.settings import ApiSettings, DatabaseSettings
+from store.database import OrderStore
+from store.ingest import ingest_records
+from tests.api.conftest import ADMIN_KEY, READ_KEY, live_server
+from tests.web.conftest import as_records, watching
+from tests.web.demo_models import (
+    PUBLISHED_ERRORS,
+    DemoRegistry,
+    demo_orders,
+    fit_capacity,
+    fit_risk,
+    publish_known_errors,
+)
+from tests.web.pages import chart, sign_in
+
+pytestmark = pytest.mark.slow  # two model fits, a live uvicorn and a browser
+
+CAPACITY_SERIES = [
+    "Period", "Workload P10", "Workload P50", "Workload P90", "Capacity", "Likely shortfall"
+]  # fmt: skip
+RISK_SERIES = ["Period", "Overdue", "High risk", "Medium risk", "Low risk"]
+ACCURACY_SERIES = ["Period", "WAPE", "Expected WAPE (backtest)", "P10–P90 coverage"]
+SITE = "SITE-2"
+DAYS = 28  # the capacity page's default horizon
+
+
+@dataclass(frozen=True)
+class Demo:
+    url: str
+    orders: pd.DataFrame
+    capacity: CapacityForecaster
+    risk: AtRiskModel
+    origins: list[str]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The app over a registry holding the trained models (every kind's v1 champion) and an
+    order store holding their history and five publications."""
+    folder = tmp_path_factory.mktemp("demo-models")
+    orders = demo_orders()
+    capacity, risk = fit_capacity(orders), fit_risk(orders)
+    registry = DemoRegistry(folder)
+    registry.promote("demand", registry.register_demand(1.0))
+    registry.promote("capacity", registry.register_trained("capacity", capacity, orders))
+    registry.promote("risk", registry.register_trained("risk", risk, orders))
+    url = f"sqlite:///{folder / 'orders.db'}"
+    store = OrderStore.open(url)
+    ingest_records(store, as_records(orders), source="demo-model tests")
+    origins = publish_known_errors(store, orders, registry.settings.demand.freq)
+    settings = registry.settings.model_copy(
+        update={
+            "database": DatabaseSettings(url=url),
+            "api": ApiSettings(
+                api_keys=f"{READ_KEY}:read,{ADMIN_KEY}:admin",
+                keys_file=folder / "api-keys.json",
+                poll_seconds=3600,
+            ),
+        }
+    )
+    app = create_app(settings, poll=False)
+    with live_server(app) as base:
+        assert app.state.web.wait_ready(300), "the pages' figures were not computed"
+        yield Demo(base, orders, capacity, risk, origins)
+
+
+def test_the_capacity_page_draws_the_trained_outlook(
+    browser: Any, demo: Demo, screenshots: Path
+) -> None:
+    with watching(browser, demo.url) as seen:
+        page = seen.page
+        sign_in(page, READ_KEY, f"/web/capacity?site={SITE}")
+        plan = chart(page, "capacity", "#capacity-chart")
+        assert plan["labels"] == CAPACITY_SERIES
+        points = dict(zip(plan["labels"], plan["points"], strict=True))
+        assert points["Period"] == points["Workload P50"] == points["Capacity"] == DAYS
+        # The page draws the trained model's own outlook, day by day.
+        outlook = demo.capacity.predict(DAYS, sites=[SITE])
+        for column, drawn in zip(("workload_p10", "workload_p50", "workload_p90", "capacity"),
+                                 plan["data"][1:5], strict=True):  # fmt: skip
+            assert drawn == pytest.approx(outlook[column].tolist(), rel=1e-6), column
+        p10, p50, p90 = (plan["data"][i] for i in (1, 2, 3))
+        assert all(lo <= mid <= hi for lo, mid, hi in zip(p10, p50, p90, strict=True))
+        assert page.locator("#chart-table tbody tr").count() == DAYS
+
+        # A fifth less capacity beside the plan: the scenario's capacity line is 0.8 times it.
+        page.fill("#what-if-form input[name=capacity_change_pct]", "-20")
+        page.click("#what-if-form button[type=submit]")
+        page.wait_for_selector("#what-if-status:has-text('beside the plan')")
+        scenario = chart(page, "capacity-whatif", "#capacity-whatif-chart")
+        assert scenario["labels"] == CAPACITY_SERIES
+        assert scenario["data"][4] == pytest.approx([0.8 * c for c in plan["data"][4]], rel=1e-6)
+        # Less capacity can only leave as many shortfall days or more.
+        assert scenario["points"][5] >= plan["points"][5]
+        page.screenshot(path=screenshots / "capacity.png", full_page=True)
+
+
+def percent_cells(page: Any) -> list[int]:
+    cells = page.locator("#worklist tbody tr td:first-child").all_inner_texts()
+    return [int(c.replace("%", "").strip()) for c in cells]
+
+
+def test_the_at_risk_page_lists_the_trained_models_scores(
+    browser: Any, demo: Demo, screenshots: Path
+) -> None:
+    with watching(browser, demo.url) as seen:
+        page = seen.page
+        sign_in(page, READ_KEY, "/web/at-risk")
+        drawn = chart(page, "at-risk", "#at-risk-chart")
+        assert drawn["labels"] == RISK_SERIES
+        count = re.match(r"([\d,]+) lines in this view", page.locator("#view-count").inner_text())
+        assert count is not None
+        matching = int(count.group(1).replace(",", ""))
+        # Every line of the view is in one week and one band of the chart.
+        assert sum(sum(v for v in column if v) for column in drawn["data"][1:]) == matching
+        scores = percent_cells(page)
+        assert 10 < len(scores) <= matching and scores == sorted(scores, reverse=True)
+
+        # Each line says what the trained model says of it alone, as of the page's date.
+        as_of = re.search(r"Open lines as of (\d{4}-\d{2}-\d{2})", page.inner_text("main"))
+        assert as_of is not None
+        rows = page.locator("#worklist tbody tr")
+        for i in (0, len(scores) // 2, len(scores) - 1):
+            line_id = rows.nth(i).get_attribute("data-line")
+            line = demo.orders[demo.orders["line_id"] == line_id]
+            alone = demo.risk.score_lines(line, pd.Timestamp(as_of.group(1)), batch_history=False)
+            assert abs(100 * float(alone["p_late"].iloc[0]) - scores[i]) <= 0.5, line_id
+            band = rows.nth(i).locator("td:nth-child(2)").inner_text()
+            assert band == alone["risk_band"].iloc[0]
+            assert rows.nth(i).locator("ol.reasons li").count() >= 1
+        # The laptop's screen, not the whole page: 250 rows make a picture nobody reads
+        # (and take Chromium seconds to paint).
+        page.screenshot(path=screenshots / "at-risk.png")
+
+
+def test_the_models_page_shows_the_registry_and_accuracy_over_time(
+    browser: Any, demo: Demo, screenshots: Path
+) -> None:
+    with watching(browser, demo.url) as seen:
+        page = seen.page
+        sign_in(page, ADMIN_KEY, "/web/models")
+        for kind in ("demand", "capacity", "risk"):
+            section = page.locator(f"#kind-{kind}")
+            assert section.locator(".serving").inner_text() == "v1"
+            assert "promoted" in section.locator("table.versions tbody tr").first.inner_text()
+
+        # Five lag-1 publications, each off by a known share: WAPE 5 %, 10 % ... 25 %, every
+        # actual inside its interval, against the backtest's 12 %.
+        drawn = chart(page, "accuracy", "#accuracy-chart")
+        assert drawn["labels"] == ACCURACY_SERIES
+        assert drawn["points"] == [len(PUBLISHED_ERRORS)] * len(ACCURACY_SERIES)
+        assert drawn["data"][1] == pytest.approx([100 * e for e in PUBLISHED_ERRORS])
+        assert drawn["data"][2] == pytest.approx([12.0] * len(PUBLISHED_ERRORS))
+        assert drawn["data"][3] == pytest.approx([100.0] * len(PUBLISHED_ERRORS))
+        origins = page.locator("#accuracy-table tbody tr td:first-child").all_text_contents()
+        assert origins == demo.origins
+        page.screenshot(path=screenshots / "models.png", full_page=True)
