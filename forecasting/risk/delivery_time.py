@@ -4,7 +4,7 @@ The at-risk model learnt p_late from the promises planners set, which were feasi
 their line, so it cannot say how long a line takes (#21). This model learns the days
 from order to delivery themselves, from the lines ordered in the ``window_days`` before
 the training date ``as_of``, and gives for a new line (its attributes as ordered: site,
-shipment mode, country, vendor, product, quantity, value, weight, order month ...) the
+shipment mode, country, vendor, product, quantity, value, weight ...) the
 quantiles of those days at the levels :data:`LEVELS`, and by interpolation the
 probability of delivery within any number of days, the curve a promise is quoted from.
 
@@ -24,7 +24,8 @@ every quantile down, most when deliveries are slow. Here:
   that the Kaplan-Meier coverage on them equals the level: the residual
   ``log(1 + days) - quantile`` of a delivered line is an event, that of an open line
   censored at its days open so far. An open line already past its quantile counts as
-  missed; one not yet past it counts as far as it is known. So the quantiles follow
+  missed; one not yet past it counts as far as it is known (where too many are open
+  to reach a level, the least shift the data allow). So the quantiles follow
   the recent speed of delivery (SCMS: order to delivery p90 about 400 days in
   2011-2012, 266 from 2013-07).
 
@@ -46,7 +47,7 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from forecasting.errors import ConfigError, DataContractError
-from forecasting.risk.features import FeatureSpace
+from forecasting.risk.features import FeatureSpace, _as_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +86,10 @@ def durations(orders: pd.DataFrame, as_of: pd.Timestamp) -> Durations:
 
 def km_quantiles(values: np.ndarray, event: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Kaplan-Meier quantiles of ``values`` (``event`` false: censored, the true value is
-    larger): per level the smallest value where the estimated distribution reaches it,
-    NaN where it never does (too much censoring to tell)."""
+    larger): per level the smallest value where the estimated distribution reaches it.
+    Where it never does (the lines beyond the last event are all censored) the quantile
+    lies beyond the first of those censored values, which is returned: the least value
+    the data allow."""
     if len(values) == 0:
         return np.full(len(levels), np.nan)
     # At a tie an event comes before a censoring (a censored line outlived that value).
@@ -94,7 +97,9 @@ def km_quantiles(values: np.ndarray, event: np.ndarray, levels: np.ndarray) -> n
     v, e = values[order], event[order].astype(float)
     at_risk = len(v) - np.arange(len(v))
     reached = 1 - np.cumprod(1 - e / at_risk)
-    out = np.full(len(levels), np.nan)
+    events = np.flatnonzero(e > 0)
+    beyond = v[events[-1] + 1] if events.size and events[-1] + 1 < len(v) else v[0]
+    out = np.full(len(levels), float(beyond))
     for i, level in enumerate(levels):
         hit = np.flatnonzero(reached >= level - 1e-12)
         if hit.size:
@@ -216,13 +221,7 @@ class DeliveryTimeModel(BaseEstimator):
             seen = np.log1p(d.days[recent])
             for i, level in enumerate(levels):
                 shift = km_quantiles(seen - raw[:, i], d.delivered[recent], np.array([level]))
-                if np.isfinite(shift[0]):
-                    self.shift_[i] = shift[0]
-                else:
-                    self._note(
-                        f"level {level:g}: the newest {self.calibration_days} days' lines are "
-                        "too often still open to measure its coverage; left unshifted"
-                    )
+                self.shift_[i] = shift[0]
         elif self.calibration_days > 0:
             self._note(
                 f"{int(recent.sum())} lines in the newest {self.calibration_days} days, under "
@@ -236,7 +235,7 @@ class DeliveryTimeModel(BaseEstimator):
             return d.delivered.astype(float)
         # G(s) among the boosters' lines: the share ordered at least s days before as_of.
         horizon = np.sort(open_for[older])
-        share = 1 - np.searchsorted(horizon, d.days, side="left") / max(len(horizon), 1)
+        share = 1 - np.searchsorted(horizon, d.days, side="right") / max(len(horizon), 1)
         return np.where(d.delivered, 1 / np.maximum(share, 1 / MAX_WEIGHT), 0.0)
 
     def _note(self, text: str) -> None:
@@ -245,7 +244,11 @@ class DeliveryTimeModel(BaseEstimator):
 
     def _columns(self, lines: pd.DataFrame) -> None:
         """The attributes learnt from: FeatureSpace's numeric and categorical columns (what
-        a line has when ordered: no dates, ids or outcomes), plus the order month."""
+        a line has when ordered: no dates, ids or outcomes). Not the order month: within a
+        window of a year or two it tells how long a line has been open, so the censoring
+        weights, which assume the time open says nothing of the line's own speed, would
+        not hold within a month (on a synthetic history without seasons the boosters
+        found the newest months fast and the oldest slow, 3 points over the levels)."""
         space = FeatureSpace(lines)
         self.numeric_ = [c for c in space.numeric if c not in NOT_FEATURES]
         self.categorical_ = {c: v for c, v in space.categorical.items() if c not in NOT_FEATURES}
@@ -256,8 +259,8 @@ class DeliveryTimeModel(BaseEstimator):
         out = pd.DataFrame(index=range(len(lines)))
         for column in self.numeric_:
             values = lines[column] if column in lines.columns else pd.Series(np.nan, lines.index)
-            out[column] = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
-        out["order_month"] = pd.to_datetime(lines["order_date"]).dt.month.to_numpy(float)
+            # As the at-risk features read them: "True" from a CSV is 1, as true from JSON.
+            out[column] = _as_numbers(values).to_numpy()
         for column, categories in self.categorical_.items():
             texts = (
                 lines[column].astype(str).to_numpy()

@@ -13,6 +13,16 @@ so a later date cannot be less likely kept than an earlier one. The quote is the
 earliest candidate whose probability reaches the target (the running maximum first
 reaches it where the raw curve first does).
 
+Where the model carries a delivery-time model (``delivery_time_``, fitted with it: see
+:mod:`forecasting.risk.delivery_time`) and no :class:`CurveCalibration` is given, the
+curve is that model's instead: ``P(on time if promised d) = P(delivered within
+d - order date days)``. The at-risk model learnt p_late from feasible promises and
+hardly moves with ``d``; the delivery-time model knows how long a line takes. The
+reasons stay the at-risk model's at the quoted date, and the alternatives (another
+shipment mode, carrier or site) are measured on the curve quoted from. A model pickled
+before delivery-time models existed (or fitted on too short a history for one) quotes
+from the at-risk curve as before.
+
 A quote depends on the line and the model's memory only: the features are computed with
 an empty batch history (records, site load and open work come from what the model
 remembers), so one line quoted alone or among a thousand gets the same date, and a
@@ -27,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import ConfigError, ContractIssue, DataContractError
+from forecasting.risk.delivery_time import DeliveryTimeModel
 from forecasting.risk.memory import MAX_CACHED_DAYS
 from forecasting.risk.model import AtRiskModel
 
@@ -185,7 +196,9 @@ def quote_promise(
     ``as_of``, and from the day the model's memory stands at, if later). Candidates run 1
     to ``max_days`` days after that moment. ``calibration`` maps the model's probability
     and the days ahead to the on-time rate observed in a replay (:class:`CurveCalibration`;
-    applied before the curve is made non-decreasing and the target compared).
+    applied before the curve is made non-decreasing and the target compared). Without a
+    calibration, a model carrying a delivery-time model (``delivery_time_``) is quoted
+    from that model's curve (see the module docstring), others from the at-risk curve.
 
     Raises :class:`ConfigError` for a target outside (0, 1), ``max_days`` outside 1 to
     :data:`MAX_DAYS` or an unfitted model; :class:`DataContractError` for a line that
@@ -242,9 +255,13 @@ def _quote(
     rows = np.repeat(np.arange(n), max_days)
     dates = start[rows] + np.tile(steps, n).astype("timedelta64[D]")
     candidates = _with(base, rows, promised=dates)
-    features = _features(model, candidates)
-    p_late = model.predict_proba_frame(features).reshape(n, max_days)
-    p_on_time = _on_time(1.0 - p_late, np.broadcast_to(steps, p_late.shape), calibration)
+    timing = delivery_time_of(model) if calibration is None else None
+    if timing is not None:
+        since_order = _days_since_order(candidates).reshape(n, max_days)
+        p_on_time = timing.p_delivered_within(base, since_order)
+    else:
+        p_late = model.predict_proba_frame(_features(model, candidates)).reshape(n, max_days)
+        p_on_time = _on_time(1.0 - p_late, np.broadcast_to(steps, p_late.shape), calibration)
     # Rounded before the target is compared: the probability reported is the one compared.
     curve = np.round(np.maximum.accumulate(p_on_time, axis=1), 4)
     reached = curve >= target
@@ -257,7 +274,7 @@ def _quote(
     p_pick = curve[np.arange(n), pick]
     actions = _shift_actions(curve, pick, dates.reshape(n, max_days), quoted)
     # The two alternatives that help most, then the date trade-off: three actions at most.
-    alternatives = _alternative_actions(model, base, pick_dates, p_pick, calibration)
+    alternatives = _alternative_actions(model, base, pick_dates, p_pick, calibration, timing)
     for i, said in enumerate(alternatives):
         best = [text for _, text in sorted(said, reverse=True)[:2]]
         actions[i] = [*best, *actions[i]][:3]
@@ -291,6 +308,18 @@ def _quote(
         }
     )
     return PromiseQuotes(quotes, curve_frame)
+
+
+def delivery_time_of(model: AtRiskModel) -> DeliveryTimeModel | None:
+    """The model's delivery-time model, or None: a model pickled before it existed has no
+    such attribute, one fitted on a short history holds None."""
+    timing = getattr(model, "delivery_time_", None)
+    return timing if isinstance(timing, DeliveryTimeModel) else None
+
+
+def _days_since_order(frame: pd.DataFrame) -> np.ndarray:
+    """Days from each row's order date to its promised date."""
+    return (frame["promised_date"] - frame["order_date"]).dt.days.to_numpy(float)
 
 
 def _base_lines(
@@ -376,11 +405,13 @@ def _alternative_actions(
     dates: np.ndarray,
     p_now: np.ndarray,
     calibration: CurveCalibration | None,
+    timing: DeliveryTimeModel | None = None,
 ) -> list[list[tuple[float, str]]]:
     """Per line, the best other value of each :data:`ALTERNATIVE_COLUMNS` attribute the
     model knows (shipment mode, carrier, site), with its on-time probability at the same
     date, when it is at least :data:`MIN_GAIN` better: (gain, phrase) pairs. Every line,
-    attribute and value in one prediction."""
+    attribute and value in one prediction, of the delivery-time model ``timing`` when the
+    quote comes from its curve."""
     n = len(base)
     out: list[list[tuple[float, str]]] = [[] for _ in range(n)]
     tried: list[tuple[str, str, list[str]]] = [
@@ -399,9 +430,12 @@ def _alternative_actions(
         block[column] = np.repeat(np.asarray(values, dtype=object), n)
         blocks.append(block)
     frame = pd.concat(blocks, ignore_index=True)
-    ahead = (frame["promised_date"] - frame["quoted_from"]).dt.days.to_numpy()
-    p_late = model.predict_proba_frame(_features(model, frame))
-    p_all = _on_time(1.0 - p_late, ahead, calibration)
+    if timing is not None:
+        p_all = timing.p_delivered_within(frame, _days_since_order(frame)[:, None])[:, 0]
+    else:
+        ahead = (frame["promised_date"] - frame["quoted_from"]).dt.days.to_numpy()
+        p_late = model.predict_proba_frame(_features(model, frame))
+        p_all = _on_time(1.0 - p_late, ahead, calibration)
     offset = 0
     for column, wording, values in tried:
         p = p_all[offset : offset + n * len(values)].reshape(len(values), n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -195,11 +196,54 @@ def test_an_unfitted_model_is_a_config_error(fitted: tuple[AtRiskModel, pd.DataF
         quote_promise(AtRiskModel(), fitted[1], 0.9)
 
 
+def at_risk_only(model: AtRiskModel) -> AtRiskModel:
+    """The model as pickled before delivery-time models existed: no such attribute."""
+    old = copy.copy(model)
+    del old.delivery_time_
+    return old
+
+
+def test_a_model_with_a_delivery_time_model_quotes_from_its_curve(
+    fitted: tuple[AtRiskModel, pd.DataFrame], quoted: PromiseQuotes
+) -> None:
+    model, lines = fitted
+    timing = model.delivery_time_
+    assert timing is not None
+    start = quoted.quotes["quoted_from"].to_numpy("datetime64[D]")
+    ordered = pd.to_datetime(lines["order_date"]).to_numpy("datetime64[D]")
+    waited = (start - ordered).astype(float)
+    since_order = waited[:, None] + np.arange(1, MAX + 1)[None, :]
+    expected = np.round(timing.p_delivered_within(lines, since_order), 4)
+    assert quoted.curve["p_on_time"].to_numpy().reshape(len(lines), MAX) == pytest.approx(expected)
+    # The at-risk model still gives the reasons at the quoted date.
+    assert quoted.quotes["reason_1"].str.len().gt(0).all()
+
+
+def test_a_model_without_a_delivery_time_model_quotes_from_the_at_risk_curve(
+    fitted: tuple[AtRiskModel, pd.DataFrame],
+) -> None:
+    model, lines = fitted
+    old = at_risk_only(model)
+    fallback = quote_promise(old, lines.head(5), 0.5, max_days=10)
+    also_none = copy.copy(model)
+    also_none.delivery_time_ = None  # a history too short for one
+    none = quote_promise(also_none, lines.head(5), 0.5, max_days=10)
+    # A calibration asks for the at-risk curve; the identity leaves it as it is.
+    identity = CurveCalibration((0.0, 1.0, 0.0, 0.0, 0.0))
+    at_risk = quote_promise(model, lines.head(5), 0.5, max_days=10, calibration=identity)
+    timing = quote_promise(model, lines.head(5), 0.5, max_days=10)
+    assert fallback.curve["p_on_time"].tolist() == none.curve["p_on_time"].tolist()
+    assert fallback.curve["p_on_time"].to_numpy() == pytest.approx(
+        at_risk.curve["p_on_time"].to_numpy(), abs=2e-4
+    )
+    assert not np.allclose(fallback.curve["p_on_time"], timing.curve["p_on_time"], atol=0.01)
+
+
 def test_a_calibration_maps_the_curve_before_the_target(
     fitted: tuple[AtRiskModel, pd.DataFrame],
 ) -> None:
     model, lines = fitted
-    raw = quote_promise(model, lines.head(5), 0.5, max_days=10)
+    raw = quote_promise(at_risk_only(model), lines.head(5), 0.5, max_days=10)
     identity = CurveCalibration((0.0, 1.0, 0.0, 0.0, 0.0))
     same = quote_promise(model, lines.head(5), 0.5, max_days=10, calibration=identity)
     assert same.curve["p_on_time"].to_numpy() == pytest.approx(
