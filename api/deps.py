@@ -9,9 +9,10 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
 from api.adjusted_demand import AdjustmentsView
+from api.key_file import ServedKeys
 from api.model_store import LoadedModel, Served, Snapshot, is_capacity, is_demand, is_risk
 from api.response_cache import ResponseCache
-from api.security import KeyRing, allows
+from api.security import allows
 from forecasting.cores import AnyCore, CapacityCore, DemandCore, RiskCore
 from ordercast.settings import Settings
 
@@ -38,7 +39,7 @@ async def caller_role(
     request: Request, key: Annotated[str | None, Security(api_key_header)]
 ) -> str:
     """The role the presented key grants; 401 without a key or with an unknown one."""
-    ring: KeyRing = request.app.state.keys
+    ring: ServedKeys = request.app.state.keys
     if ring.empty:
         request.state.caller = "local"
         return "admin"  # no keys configured: allowed on loopback only (checked at start-up)

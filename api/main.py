@@ -13,7 +13,7 @@ from api import errors
 from api.accuracy_cache import AccuracyCache
 from api.adjusted_demand import AdjustmentsView
 from api.docs_assets import install_docs
-from api.key_file import key_ring
+from api.key_file import ServedKeys
 from api.middleware import RequestContext
 from api.model_store import Loader, ModelStore, Poller
 from api.order_store import OrderStoreHandle
@@ -63,7 +63,7 @@ def create_app(
     Raises :class:`ConfigError` when no API key is configured and the host is not loopback.
     """
     settings = settings or load_settings()
-    keys = key_ring(settings.api.api_keys, settings.api.keys_file)
+    keys = ServedKeys(settings.api.api_keys, settings.api.keys_file)
     if keys.empty and not is_loopback(settings.api.host):
         raise ConfigError(
             f"no API keys configured: refusing to serve on {settings.api.host}, which is not a "

@@ -33,7 +33,7 @@ class KeyRing:
                 raise ConfigError(
                     f"API key entry #{number}: write key:role with role read, write or admin"
                 )
-            entries.append((_digest(key), role, f"api-key-{number}"))
+            entries.append((key_digest(key), role, f"api-key-{number}"))
         return cls(tuple(entries))
 
     def with_digests(self, named: list[tuple[str, str, str]]) -> KeyRing:
@@ -50,7 +50,7 @@ class KeyRing:
         nothing."""
         if not presented:
             return None
-        digest = _digest(presented)
+        digest = key_digest(presented)
         found = None
         for known, role, name in self.digests:
             if hmac.compare_digest(known, digest):
@@ -75,5 +75,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _digest(key: str) -> bytes:
+def key_digest(key: str) -> bytes:
+    """What the key ring holds of a key: its SHA-256."""
     return hashlib.sha256(key.encode()).digest()

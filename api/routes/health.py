@@ -7,8 +7,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentSnapshot, api_key_header
+from api.key_file import ServedKeys
 from api.model_store import Snapshot
-from api.security import KeyRing
 from forecasting.redaction import redact
 
 # What a caller without a key learns of a load failure: that it failed, not where or why
@@ -64,7 +64,7 @@ def ready(snapshot: CurrentSnapshot, request: Request) -> JSONResponse:
     # Open to probes without a key; the reasons behind a failure only with a valid one. The
     # header is read here, not through the security scheme, so the documented endpoint stays
     # open (a declared scheme would tell clients and schema checkers a key is required).
-    ring: KeyRing = request.app.state.keys
+    ring: ServedKeys = request.app.state.keys
     key = request.headers.get(api_key_header.model.name)
     disclose = ring.empty or (key is not None and ring.role_of(key) is not None)
     body = ready_body(snapshot, disclose=disclose)

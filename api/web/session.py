@@ -1,10 +1,13 @@
 """Signed-in planners: a key entered once becomes a signed session cookie.
 
-The cookie carries the key holder's name and role, a random session id and when it was
-issued, signed with HMAC-SHA256; never the key. It is HttpOnly (no script reads it) and
-SameSite=Strict (no other site's page sends it), and every form also carries a CSRF token
-bound to the session id, so a forged form from elsewhere fails even where SameSite is not
-honoured. Roles are the API's: a page needs ``read``, an adjustment ``write``.
+The cookie carries the key holder's name and role, which key it was (an HMAC of the key's
+digest under the signing secret, which says nothing of the key), a random session id and
+when it was issued, signed with HMAC-SHA256; never the key. Every request checks that the
+key ring (as the key file says now) still holds that key with that name and role, so a
+revoked or replaced key's sessions end at their next request. It is HttpOnly (no script
+reads it) and SameSite=Strict (no other site's page sends it), and every form also carries
+a CSRF token bound to the session id, so a forged form from elsewhere fails even where
+SameSite is not honoured. Roles are the API's: a page needs ``read``, an adjustment ``write``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from api.security import KeyRing, allows
+from api.key_file import ServedKeys
+from api.security import allows, key_digest
 
 SESSION_COOKIE = "ordercast_session"
 # Before sign-in there is no session to bind a token to: the sign-in form's token is
@@ -59,6 +63,7 @@ class WebUser:
 
     name: str
     role: str
+    key_id: str  # which key signed in: see Sessions._key_id
     session_id: str
     issued: int
 
@@ -66,7 +71,7 @@ class WebUser:
 class Sessions:
     """Issues and checks session cookies and CSRF tokens with one secret."""
 
-    def __init__(self, secret: Callable[[], bytes], keys: KeyRing) -> None:
+    def __init__(self, secret: Callable[[], bytes], keys: ServedKeys) -> None:
         # Made on first use, not at start-up: a service nobody signs in to writes nothing
         # beside its key file.
         self._make_secret = secret
@@ -80,16 +85,20 @@ class Sessions:
         create_app checks at start-up)."""
         return self._keys.empty
 
-    def holder(self, key: str | None) -> tuple[str, str] | None:
-        """``(name, role)`` of a presented key (the local admin when no key exists)."""
+    def issue(self, key: str | None, now: float | None = None) -> str | None:
+        """A session cookie for the holder of a presented key (the local admin when no key
+        exists), or None when the key grants nothing."""
         if self.open_access:
-            return (LOCAL, "admin")
-        return self._keys.holder_of(key)
-
-    def issue(self, name: str, role: str, now: float | None = None) -> str:
+            name, role, key_id = LOCAL, "admin", ""
+        else:
+            holder = self._keys.holder_of(key)
+            if holder is None or key is None:
+                return None
+            (name, role), key_id = holder, self._key_id(key_digest(key))
         payload = {
             "n": name,
             "r": role,
+            "k": key_id,
             "s": secrets.token_urlsafe(16),
             "t": int(time.time() if now is None else now),
         }
@@ -97,8 +106,8 @@ class Sessions:
         return f"{body}.{self._sign(body)}"
 
     def read(self, cookie: str | None, now: float | None = None) -> WebUser | None:
-        """The user a cookie names, or None if it is missing, forged, expired or names a
-        holder the key ring no longer grants that role."""
+        """The user a cookie names, or None if it is missing, forged, expired or was signed
+        in with a key the key ring no longer holds under that name and role."""
         if not cookie or cookie.count(".") != 1:
             return None
         body, signature = cookie.split(".")
@@ -107,7 +116,11 @@ class Sessions:
         try:
             payload = json.loads(_unb64(body))
             user = WebUser(
-                str(payload["n"]), str(payload["r"]), str(payload["s"]), int(payload["t"])
+                str(payload["n"]),
+                str(payload["r"]),
+                str(payload["k"]),
+                str(payload["s"]),
+                int(payload["t"]),
             )
         except (ValueError, KeyError, TypeError):
             return None
@@ -128,7 +141,18 @@ class Sessions:
     def _still_granted(self, user: WebUser) -> bool:
         if self.open_access:
             return user.name == LOCAL and user.role == "admin"
-        return any(name == user.name and role == user.role for _, role, name in self._keys.digests)
+        return any(
+            name == user.name
+            and role == user.role
+            and hmac.compare_digest(self._key_id(digest), user.key_id)
+            for digest, role, name in self._keys.digests
+        )
+
+    def _key_id(self, digest: bytes) -> str:
+        """Which key a session was signed in with: bound to the key itself, so a key replaced
+        under the same name and role (`ordercast keys create --replace`) ends the old key's
+        sessions too; keyed by the secret, so the cookie says nothing of the key."""
+        return self._sign(f"key:{digest.hex()}")
 
     def _sign(self, text: str) -> str:
         if self._secret is None:

@@ -33,14 +33,14 @@ def create(
     ),
     config: Path | None = typer.Option(None, help=CONFIG_HELP),
 ) -> None:
-    """Make a key and print it (once). A running `ordercast serve` needs a restart to see it."""
+    """Make a key and print it (once). A running `ordercast serve` takes it at once."""
     settings = load_settings(config)
     path = settings.api.keys_file or DEFAULT_KEYS_FILE
     plain = create_key(path, name, role, replace=replace)
     base = f"http://{settings.api.host}:{settings.api.port}"
     typer.echo(f"{name} ({role}): {plain}")
     typer.echo(f"  use it as: curl -H 'X-API-Key: {plain}' {base}/v1/models")
-    typer.echo(f"  kept as a digest in {path}; `ordercast serve` reads it at start-up")
+    typer.echo(f"  kept as a digest in {path}; a running `ordercast serve` accepts it now")
 
 
 @keys_app.command("list")
@@ -60,10 +60,11 @@ def revoke(
     name: str = typer.Argument(..., help="The key's name."),
     config: Path | None = typer.Option(None, help=CONFIG_HELP),
 ) -> None:
-    """Remove a key (takes effect when `ordercast serve` restarts)."""
+    """Remove a key: a running `ordercast serve` refuses it, and ends the pages' sessions
+    signed in with it, from its next request."""
     path = _path(config)
     revoke_key(path, name)
-    typer.echo(f"revoked {name}; restart `ordercast serve` to stop accepting it")
+    typer.echo(f"revoked {name}; the service refuses it from its next request")
 
 
 def register(app: typer.Typer) -> None:

@@ -60,14 +60,13 @@ async def sign_in(request: Request) -> Response:
     if not cookie_token or not hmac.compare_digest(cookie_token, form.get("csrf", "")):
         return _form(request, target, "The form expired: sign in again.", status_code=403)
     sessions = sessions_of(request)
-    holder = sessions.holder(form.get("key", "").strip())
-    if holder is None:
+    cookie = sessions.issue(form.get("key", "").strip())
+    if cookie is None:
         return _form(request, target, "Unknown key: check it and try again.", status_code=401)
-    name, role = holder
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        sessions.issue(name, role),
+        cookie,
         max_age=MAX_AGE_SECONDS,
         path=COOKIE_PATH,
         httponly=True,
