@@ -76,7 +76,10 @@ def warm(loaded: Served) -> None:
             sites = list(loaded.core.sites_)[:1] or None
             answer_capacity(loaded.core, CapacityQuery(horizon=1, sites=sites))
         elif is_risk(loaded):
-            as_of = pd.Timestamp("2024-01-01")
+            # On the day the memory stands at: the day the service scores, whose site table
+            # the warm-up then leaves in the memory's cache.
+            memory = getattr(loaded.core, "memory_", None)
+            as_of = pd.Timestamp(getattr(memory, "as_of", None) or "2024-01-01")
             answer_risk(loaded.core, warm_up_line(as_of), as_of, batch_history=False)
     except OrdercastError:
         return

@@ -33,7 +33,12 @@ LONG_RUN_DAYS = 364
 REVERSION_DAYS = 28
 
 
-EMPTY_SITE_TABLE = pd.DataFrame(columns=["capacity", "arrivals", "long_run"])
+EMPTY_SITE_TABLE = pd.DataFrame(
+    columns=["capacity", "arrivals", "long_run"],
+    index=pd.MultiIndex.from_arrays(
+        [pd.Index([], dtype=object), pd.DatetimeIndex([])], names=["site", "date"]
+    ),
+)
 
 
 def site_table(

@@ -83,3 +83,15 @@ def test_one_call_over_more_days_than_the_memory_keeps_scores_each_as_alone(book
         one = pd.DataFrame({"row": [row], "moment": [day]})
         alone = model.score_lines(lines, as_of, snapshots=one, batch_history=False)
         assert together["p_late"].iloc[k] == alone["p_late"].iloc[0]
+
+
+def test_a_line_scored_before_anything_was_known_gets_a_score(book) -> None:
+    """A day before the first order: no site has a table that day (the API's warm-up
+    once asked this, and an empty table without index names failed)."""
+    model, lines, _ = book
+    line = lines.head(1).copy()
+    early = line["order_date"].iloc[0] - pd.Timedelta(days=400)
+    line["order_date"] = early - pd.Timedelta(days=3)
+    line["promised_date"] = early + pd.Timedelta(days=2)
+    scored = model.score_lines(line, early, batch_history=False)
+    assert len(scored) == 1 and 0 <= scored["p_late"].iloc[0] <= 1
