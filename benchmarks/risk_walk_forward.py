@@ -93,7 +93,7 @@ def main() -> None:
             args.out_dir.mkdir(parents=True, exist_ok=True)
             scored.to_csv(args.out_dir / f"walk-forward-{period}.csv", index=False)
         table = walk_forward_metrics(scored)
-        label = f"{start}..{until or scored['scored_at'].max():%Y-%m-%d}"
+        label = f"{start}..{until or format(scored['scored_at'].max(), '%Y-%m-%d')}"
         table.insert(0, "period", label)
         table["seconds"] = round(seconds)
         tables.append(table)
