@@ -90,12 +90,18 @@ class RiskCore(Protocol):
     """Late-delivery risk of open order lines (:class:`forecasting.risk.model.AtRiskModel`)."""
 
     def score_lines(
-        self, orders: pd.DataFrame, as_of: pd.Timestamp, *, batch_history: bool = True
+        self,
+        orders: pd.DataFrame,
+        as_of: pd.Timestamp,
+        *,
+        batch_history: bool = True,
+        actions: bool = True,
     ) -> pd.DataFrame:
         """One row per line open at ``as_of``: ``order_id, line_id, promised_date, p_late,
         risk_band, expected_delay_days, delay_p50_days, delay_p90_days, reason_1..3``.
         ``batch_history`` False: the other lines of ``orders`` are not the history its
-        features count (a request's lines, not a file of the whole history)."""
+        features count (a request's lines, not a file of the whole history). ``actions``
+        False: no ``action`` (what would lower a high line's risk) is computed."""
         ...
 
 

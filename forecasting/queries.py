@@ -215,7 +215,12 @@ RISK_COLUMNS = (
 
 
 def answer_risk(
-    core: RiskCore, orders: pd.DataFrame, as_of: pd.Timestamp, *, batch_history: bool = True
+    core: RiskCore,
+    orders: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    batch_history: bool = True,
+    actions: bool = True,
 ) -> pd.DataFrame:
     """Every line of ``orders`` (contract columns, datetime64 dates), in their order:
     ``order_id, line_id, promised_date, p_late, risk_band, expected_delay_days,
@@ -245,7 +250,7 @@ def answer_risk(
     # Lines with broken dates would skew the features; lines ordered later are not known yet.
     usable = (status == SCORED) | (status == DELIVERED_BEFORE_AS_OF)
     scores = (
-        core.score_lines(orders[usable], as_of, batch_history=batch_history)
+        core.score_lines(orders[usable], as_of, batch_history=batch_history, actions=actions)
         if to_score.any()
         else pd.DataFrame(columns=["line_id", *RISK_SCORE_COLUMNS])
     )

@@ -30,6 +30,7 @@ class KnownRisk(AtRiskModel):
         snapshots: object = None,
         *,
         batch_history: bool = True,
+        actions: bool = True,
     ) -> pd.DataFrame:
         return FakeRisk().score_lines(orders, pd.Timestamp(as_of))
 

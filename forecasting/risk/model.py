@@ -396,6 +396,7 @@ class AtRiskModel(BaseEstimator):
         snapshots: pd.DataFrame | None = None,
         *,
         batch_history: bool = True,
+        actions: bool = True,
     ) -> pd.DataFrame:
         """Risk of every line open at ``as_of`` (or of the given snapshots), with reasons.
 
@@ -406,6 +407,9 @@ class AtRiskModel(BaseEstimator):
         how late instead (``delay_p50_days``, ``delay_p90_days``: total days late at
         delivery, :mod:`forecasting.risk.overdue`); these two are empty for other lines.
         ``batch_history``: see :meth:`_history` (False: scores from the memory alone).
+        ``actions``: also say, for each high-band line, what would lower its risk
+        (:mod:`forecasting.risk.actions`; empty when False: it rescores every such line
+        a few times over).
         """
         as_of = pd.Timestamp(as_of)
         check_orders(orders, as_of)
@@ -443,7 +447,7 @@ class AtRiskModel(BaseEstimator):
         overdue = (due < moments).to_numpy()
         # What would lower the risk, for the lines a planner acts on (the high band; an
         # overdue line is late whatever changes now).
-        high = (risk_band(p, self.bands) == "high") & ~overdue
+        high = (risk_band(p, self.bands) == "high") & ~overdue & actions
         out["action"] = best_actions(self, lines, moments, high)
         if overdue.any():
             self._overdue(out, lines, moments, overdue, memory)

@@ -122,7 +122,12 @@ class FakeRisk:
     """At-risk scores from slack days: p_late = 1 / (1 + slack) for open lines."""
 
     def score_lines(
-        self, orders: pd.DataFrame, as_of: pd.Timestamp, *, batch_history: bool = True
+        self,
+        orders: pd.DataFrame,
+        as_of: pd.Timestamp,
+        *,
+        batch_history: bool = True,
+        actions: bool = True,
     ) -> pd.DataFrame:
         slack = (orders["promised_date"] - as_of).dt.days.clip(lower=0).to_numpy(float)
         p_late = 1.0 / (1.0 + slack)

@@ -36,8 +36,11 @@ def book() -> Iterator[tuple[TestClient, list[dict[str, Any]], str]]:
         yield client, json_lines(lines), f"{as_of:%Y-%m-%d}"
 
 
-def scores(client: TestClient, lines: list[dict[str, Any]], as_of: str) -> pd.DataFrame:
-    response = client.post(AT_RISK, json={"as_of": as_of, "orders": lines})
+def scores(
+    client: TestClient, lines: list[dict[str, Any]], as_of: str, actions: bool = False
+) -> pd.DataFrame:
+    body = {"as_of": as_of, "orders": lines, "actions": actions}
+    response = client.post(AT_RISK, json=body)
     assert response.status_code == 200, response.text
     return pd.DataFrame(response.json()["lines"]).set_index("line_id")
 
@@ -81,3 +84,13 @@ def test_a_line_past_its_promise_is_overdue_with_how_late(book) -> None:
     assert overdue["reason_1"].str.startswith("promised date passed").all()
     assert current[["delay_p50_days", "delay_p90_days"]].isna().all().all()
     assert current["reason_1"].notna().all()  # every line says why, or that nothing stands out
+
+
+def test_actions_are_given_when_asked_for(book) -> None:
+    client, lines, as_of = book
+    plain = scores(client, lines, as_of)
+    assert plain["action"].isna().all()
+    asked = scores(client, lines, as_of, actions=True)
+    pd.testing.assert_series_equal(asked["p_late"], plain["p_late"])
+    high = asked["risk_band"] == "high"
+    assert asked.loc[~high, "action"].isna().all()
