@@ -4,7 +4,8 @@ scikit-learn's HistGradientBoosting predicts tree by tree, one OpenMP parallel r
 hundreds of regions for a few thousand rows. Each region's thread start-up then costs more
 than its work, and on a busy machine the waiting threads spin against the other processes
 (a 1,000-line at-risk batch: 389 ms; the global model on 800 series: 1.6 s instead of 0.65).
-Below a few tens of thousands of rows one thread is faster; above, the trees' work wins.
+Below about a million rows one thread is faster here (2 cores shared with the server's
+own threads); above, the trees' work may win.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from functools import cache
 
 from threadpoolctl import ThreadpoolController
 
-SINGLE_THREAD_ROWS = 20_000
+# Measured on the demo's at-risk champion, a 1,000-line request (its occluded copies make
+# ~21,000 rows) on this 2-core machine, quiet: 200-210 ms on one thread, 400-1,500 ms on
+# two (/tmp/work/api_prof.py, 2026-12-02). Only far larger batches are left to OpenMP.
+SINGLE_THREAD_ROWS = 1_000_000
 
 
 @cache
