@@ -24,32 +24,31 @@ Several minutes a period on 2 shared cores; the seconds of each walk are printed
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from forecasting.loaders import load_orders
-from forecasting.risk.walk_forward import WALK_FORWARD_PARAMS, walk_forward, walk_forward_metrics
-
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script: benchmarks.risk is a sibling to reuse
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.risk import COLUMNS  # noqa: E402
+from forecasting.loaders import load_orders  # noqa: E402
+from forecasting.risk.walk_forward import (  # noqa: E402
+    WALK_FORWARD_PARAMS,
+    walk_forward,
+    walk_forward_metrics,
+)
+
 SCMS = REPO.parent / "shared" / "data" / "scms-delivery-history.csv.gz"
 PERIODS = {
     "development": ("2011-07-01", "2013-06-30"),
     "2013": ("2013-07-01", None),
     "2014": ("2014-07-01", None),
 }
-COLUMNS = [
-    "lines",
-    "late_share",
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "brier_base_rate",
-    "ece",
-    "precision_top10",
-]
 
 
 def targets(period: str, ours: pd.Series) -> dict[str, bool]:

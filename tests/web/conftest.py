@@ -41,6 +41,19 @@ HOW_TO_INSTALL = (
 )
 
 
+def web_settings(registry: RealRegistry, folder: Path, url: str, keys: str) -> Any:
+    """``registry``'s settings with the order store at ``url`` and the API ``keys``
+    ("key:role,..."), the key file in ``folder``, no polling: how every page test serves."""
+    return registry.settings.model_copy(
+        update={
+            "database": DatabaseSettings(url=url),
+            "api": ApiSettings(
+                api_keys=keys, keys_file=folder / "api-keys.json", poll_seconds=3600
+            ),
+        }
+    )
+
+
 def history_records() -> list[dict[str, Any]]:
     """A synthetic history of tests/api's SKUs and sites, ending 2023-12-31: the demand
     pyfunc's forecasts start the next week (2024-01-07)."""
@@ -66,16 +79,8 @@ def web_url(real_store: RealRegistry, tmp_path_factory: pytest.TempPathFactory) 
     folder = tmp_path_factory.mktemp("web-store")
     url = f"sqlite:///{folder / 'orders.db'}"
     ingest_records(OrderStore.open(url), history_records(), source="web tests")
-    settings = real_store.settings.model_copy(
-        update={
-            "database": DatabaseSettings(url=url),
-            "api": ApiSettings(
-                api_keys=f"{READ_KEY}:read,{WRITE_KEY}:write,{ADMIN_KEY}:admin",
-                keys_file=folder / "api-keys.json",
-                poll_seconds=3600,
-            ),
-        }
-    )
+    keys = f"{READ_KEY}:read,{WRITE_KEY}:write,{ADMIN_KEY}:admin"
+    settings = web_settings(real_store, folder, url, keys)
     app = create_app(settings, poll=False)
     with live_server(app) as base:
         # The pages' figures are computed in the background from the start; the browser

@@ -21,11 +21,10 @@ import pytest
 from api.main import create_app
 from forecasting.capacity import CapacityForecaster
 from forecasting.risk.model import AtRiskModel
-from ordercast.settings import ApiSettings, DatabaseSettings
 from store.database import OrderStore
 from store.ingest import ingest_records
 from tests.api.conftest import ADMIN_KEY, READ_KEY, live_server
-from tests.web.conftest import as_records, watching
+from tests.web.conftest import as_records, watching, web_settings
 from tests.web.demo_models import (
     PUBLISHED_ERRORS,
     DemoRegistry,
@@ -71,16 +70,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     store = OrderStore.open(url)
     ingest_records(store, as_records(orders), source="demo-model tests")
     origins = publish_known_errors(store, orders, registry.settings.demand.freq)
-    settings = registry.settings.model_copy(
-        update={
-            "database": DatabaseSettings(url=url),
-            "api": ApiSettings(
-                api_keys=f"{READ_KEY}:read,{ADMIN_KEY}:admin",
-                keys_file=folder / "api-keys.json",
-                poll_seconds=3600,
-            ),
-        }
-    )
+    settings = web_settings(registry, folder, url, f"{READ_KEY}:read,{ADMIN_KEY}:admin")
     app = create_app(settings, poll=False)
     with live_server(app) as base:
         assert app.state.web.wait_ready(300), "the pages' figures were not computed"

@@ -13,11 +13,10 @@ import httpx
 import pytest
 
 from api.main import create_app
-from ordercast.settings import ApiSettings, DatabaseSettings
 from store.database import OrderStore
 from tests.api.conftest import ADMIN_KEY, READ_KEY, live_server
 from tests.api.registry import RealRegistry
-from tests.web.conftest import Watched
+from tests.web.conftest import Watched, web_settings
 from tests.web.pages import sign_in
 
 pytestmark = pytest.mark.slow  # a live uvicorn, a real registry and a browser
@@ -35,16 +34,7 @@ def own_registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store.challenger("demand", store.register_demand(2.0))
     url = f"sqlite:///{folder / 'orders.db'}"
     OrderStore.open(url)
-    settings = store.settings.model_copy(
-        update={
-            "database": DatabaseSettings(url=url),
-            "api": ApiSettings(
-                api_keys=f"{READ_KEY}:read,{ADMIN_KEY}:admin",
-                keys_file=folder / "api-keys.json",
-                poll_seconds=3600,
-            ),
-        }
-    )
+    settings = web_settings(store, folder, url, f"{READ_KEY}:read,{ADMIN_KEY}:admin")
     with live_server(create_app(settings, poll=False)) as base:
         yield base
 
