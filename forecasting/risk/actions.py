@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from forecasting.risk.memory import HistoryMemory
+
 if TYPE_CHECKING:  # the model imports this module to say what would change a score
     from forecasting.risk.model import AtRiskModel
 
@@ -32,10 +34,12 @@ def best_actions(
     lines: pd.DataFrame,
     moments: pd.Series,
     which: np.ndarray,
+    context: tuple[pd.DataFrame, HistoryMemory | None] | None = None,
 ) -> np.ndarray:
     """Per line of ``lines`` (scored at ``moments``), the change that lowers its p_late
     most, in words; "" where none is computed (``which`` False) or none helps. The line
-    as it is and every change are scored alike, from the model's memory alone."""
+    as it is and every change are scored alike: against ``context`` (history and memory,
+    as the line's own score was), else the model's memory alone."""
     out = np.full(len(lines), "", dtype=object)
     rows = np.flatnonzero(which)
     if len(rows) == 0:
@@ -57,7 +61,8 @@ def best_actions(
             variants.append((wording.format(v=value), changed, column))
     frame = pd.concat([v for _, v, _ in variants], ignore_index=True)
     snaps = pd.DataFrame({"row": frame.index, "moment": pd.concat([at] * len(variants)).to_numpy()})
-    features = model.space_.frame(frame, snaps, frame.iloc[0:0], model.memory_)
+    history, memory = context or (frame.iloc[0:0], model.memory_)
+    features = model.space_.frame(frame, snaps, history, memory)
     p = model.predict_proba_frame(features).reshape(len(variants), len(base))
     own, p = p[0], p[1:]
     for k, (_, variant, attribute) in enumerate(variants[1:]):

@@ -196,6 +196,12 @@ class DeliveryTimeModel(BaseEstimator):
             rows = np.sort(
                 np.random.default_rng(self.random_state).choice(rows, MAX_LINES, replace=False)
             )
+        # A column with no value among the lines learnt from (an attribute a short history
+        # barely fills) breaks scikit-learn's binning: left out, as the at-risk model does.
+        empty = [c for c in features.columns if features[c].iloc[rows].isna().all()]
+        if empty:
+            self._leave_out(empty)
+            features = features.drop(columns=empty)
         target = np.log1p(d.days[rows])
         leaf = min(self.min_samples_leaf, max(3, len(rows) // 40))
         self.boosters_ = [
@@ -252,6 +258,11 @@ class DeliveryTimeModel(BaseEstimator):
         space = FeatureSpace(lines)
         self.numeric_ = [c for c in space.numeric if c not in NOT_FEATURES]
         self.categorical_ = {c: v for c, v in space.categorical.items() if c not in NOT_FEATURES}
+
+    def _leave_out(self, columns: list[str]) -> None:
+        """Learn from every attribute but ``columns``."""
+        self.numeric_ = [c for c in self.numeric_ if c not in columns]
+        self.categorical_ = {c: v for c, v in self.categorical_.items() if c not in columns}
 
     def _frame(self, lines: pd.DataFrame) -> pd.DataFrame:
         """The boosters' features of ``lines``; a column the lines lack is missing, a

@@ -371,23 +371,18 @@ class AtRiskModel(BaseEstimator):
         """The batch's own history before ``as_of`` and the remembered book it lacks.
 
         With ``batch_history`` a file of the whole history brings the lines since the
-        memory's date, and lines the memory holds count once. Without it (the API) the
-        batch brings nothing: every record and every site's load is the memory's, so a
-        line's score does not depend on what else the request carries.
+        memory's date, and its delivered lines the memory holds count once; the memory's
+        open lines are the file's to bring (as they stand now: a line the memory saw
+        open may have been delivered since, which only the file can say). Without it (the
+        API) the batch brings nothing: every record and every site's load is the
+        memory's, so a line's score does not depend on what else the request carries.
         """
         history = orders[orders["order_date"] < as_of]
         if self.memory_ is None:  # a model stripped of its memory scores the batch alone
             return history, None
         if not batch_history:
             return history.iloc[:0], self.memory_
-        own = history[self.memory_.unseen(history)]
-        # The lines open when the memory was made, as they stand in the file where it has
-        # them (delivered since, perhaps), as the memory kept them where it does not.
-        kept = self.memory_.open_lines
-        kept = kept[~kept["line_id"].isin(orders["line_id"]) & (kept["order_date"] < as_of)]
-        if not kept.empty:
-            own = pd.concat([own, kept], ignore_index=True)
-        return own, self.memory_.settled_view()
+        return history[self.memory_.unseen(history)], self.memory_.settled_view()
 
     def score_lines(
         self,
@@ -448,7 +443,7 @@ class AtRiskModel(BaseEstimator):
         # What would lower the risk, for the lines a planner acts on (the high band; an
         # overdue line is late whatever changes now).
         high = (risk_band(p, self.bands) == "high") & ~overdue & actions
-        out["action"] = best_actions(self, lines, moments, high)
+        out["action"] = best_actions(self, lines, moments, high, (history, memory))
         if overdue.any():
             self._overdue(out, lines, moments, overdue, memory)
         return out
