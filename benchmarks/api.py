@@ -425,9 +425,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.max_seconds,
             )
             # The miss path: every request new (random quantile levels), nothing stored yet.
+            # Levels inside the models' default grid (0.05-0.95): one outside is a 422, which
+            # counted as an error here for about a fifth of the requests.
             rng = random.Random(3)
             fresh = [
-                {**body, "quantiles": sorted(round(rng.uniform(0.01, 0.99), 4) for _ in range(3))}
+                {**body, "quantiles": sorted(round(rng.uniform(0.05, 0.95), 4) for _ in range(3))}
                 for body in ours_bodies * 100
             ]
             run(
