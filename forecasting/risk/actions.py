@@ -4,7 +4,7 @@ A reason says what pushes a line up; a planner also wants to know what to do abo
 For each line in the high band the line is scored again as it would be with a later
 promise (``SHIFT_DAYS`` later: what agreeing a new date with the customer buys) and with
 each other value of the attributes a planner can change (shipment mode, carrier, site:
-:data:`forecasting.risk.promise.ALTERNATIVE_COLUMNS`), at the same moment and from the
+:data:`CHANGEABLE`), at the same moment and from the
 same memory; the change that lowers p_late most, if by at least ``MIN_GAIN``, is said
 ("by Air: p_late 0.12", "promised 7 days later, on 2025-03-14: p_late 0.20"). One
 prediction covers every line and every alternative.
@@ -24,8 +24,10 @@ if TYPE_CHECKING:  # the model imports this module to say what would change a sc
 
 SHIFT_DAYS = 7
 MIN_GAIN = 0.02
+# Values tried per attribute (the most common in training): bounded work.
 MAX_ALTERNATIVES = 4
-# Attributes a planner can change on an open line, and how to say the change.
+# Attributes a planner can change on an open line (or a quote: forecasting.risk.promise),
+# and how to say the change.
 CHANGEABLE = {"shipment_mode": "by {v}", "carrier": "with carrier {v}", "site": "from site {v}"}
 
 

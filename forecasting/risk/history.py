@@ -237,9 +237,10 @@ def open_work(
     flows (:func:`work_events`) of lines not in ``history``; their counts add to it.
     """
     now = queries["moment"].to_numpy("datetime64[ns]")
-    flows = [*_nonempty(history, lambda: work_events(history, group)), *remembered]
-    if not flows:  # nothing known: no open work anywhere
-        flows = [work_events(history, group)]
+    # Nothing known at all: the empty history's own (empty) flows, no open work anywhere.
+    flows = [*_nonempty(history, lambda: work_events(history, group)), *remembered] or [
+        work_events(history, group)
+    ]
 
     def total(kind: str, *dates: np.ndarray) -> list[np.ndarray]:
         tables = [getattr(flow, kind) for flow in flows]

@@ -110,9 +110,6 @@ class HistoryMemory:
         self._open = BookEvents(
             book[~delivered], book[~delivered & known], self.groups, tolerance_days
         )
-        # The open lines themselves: a file of the whole history brings newer versions of
-        # them (delivered since), which replace these (:meth:`settled_view`).
-        self.open_lines = book[~delivered].reset_index(drop=True)
         self.line_count = len(book)
         self.hashes = np.sort(line_hashes(book.loc[delivered, "line_id"]))
         self.delays = late_delays(book, tolerance_days)
@@ -131,7 +128,7 @@ class HistoryMemory:
 
     def settled_view(self) -> HistoryMemory:
         """This memory without its open lines: for a batch that is itself the history and
-        brings the open lines as they stand now (:attr:`open_lines` fills in the rest)."""
+        brings the open lines as they stand now (delivered since, perhaps)."""
         view = copy.copy(self)
         view.include_open = False
         view._site_days = {}

@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import ConfigError, ContractIssue, DataContractError
+from forecasting.risk.actions import CHANGEABLE, MAX_ALTERNATIVES, SHIFT_DAYS
 from forecasting.risk.delivery_time import DeliveryTimeModel
-from forecasting.risk.memory import MAX_CACHED_DAYS
 from forecasting.risk.model import AtRiskModel
 
 DEFAULT_MAX_DAYS = 180
@@ -46,16 +46,10 @@ DEFAULT_MAX_DAYS = 180
 # seen such lead times and a request's candidate rows grow without use.
 MAX_DAYS = 366
 REQUIRED = ("line_id", "site", "order_date", "quantity")
-# How far a "promise later / earlier instead" action looks.
-SHIFT_DAYS = 7
-# Attributes whose other values are tried at the quoted date ("by Air: 93% on time"),
-# each with at most this many values (the most common in training): bounded work.
-ALTERNATIVE_COLUMNS = {
-    "shipment_mode": "by {v}",
-    "carrier": "with carrier {v}",
-    "site": "from site {v}",
-}
-MAX_ALTERNATIVES = 4
+# How far a "promise later / earlier instead" action looks, and the attributes whose
+# other values are tried at the quoted date ("by Air: 93% on time"), each with at most
+# MAX_ALTERNATIVES values: the at-risk actions' own (forecasting.risk.actions).
+ALTERNATIVE_COLUMNS = CHANGEABLE
 # An alternative is worth saying only if it moves the probability by at least this much.
 MIN_GAIN = 0.01
 QUOTE_COLUMNS = [
@@ -219,25 +213,7 @@ def quote_promise(
         return PromiseQuotes(
             pd.DataFrame(columns=QUOTE_COLUMNS), pd.DataFrame(columns=CURVE_COLUMNS)
         )
-    # The memory keeps the site table of MAX_CACHED_DAYS days at a time and fails when one
-    # call asks for more: lines quoted from more days go in groups of days. A quote depends
-    # on its line alone, so the groups give the answer one call would.
-    days = base["quoted_from"].to_numpy("datetime64[ns]")
-    distinct = np.unique(days)
-    if len(distinct) <= MAX_CACHED_DAYS:
-        return _quote(model, base, target, max_days, calibration)
-    parts = [
-        _quote(model, base[np.isin(days, group)], target, max_days, calibration)
-        for group in np.array_split(distinct, -(-len(distinct) // MAX_CACHED_DAYS))
-    ]
-    position = {line_id: i for i, line_id in enumerate(base["line_id"])}
-    quotes = pd.concat([part.quotes for part in parts], ignore_index=True)
-    order = np.argsort(quotes["line_id"].map(position).to_numpy(), kind="stable")
-    curve = pd.concat([part.curve for part in parts], ignore_index=True)
-    curve_order = np.argsort(curve["line_id"].map(position).to_numpy(), kind="stable")
-    return PromiseQuotes(
-        quotes.iloc[order].reset_index(drop=True), curve.iloc[curve_order].reset_index(drop=True)
-    )
+    return _quote(model, base, target, max_days, calibration)
 
 
 def _quote(
