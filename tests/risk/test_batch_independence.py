@@ -24,12 +24,9 @@ def book() -> tuple[AtRiskModel, pd.DataFrame, pd.Timestamp]:
     as_of = history["order_date"].min() + pd.Timedelta(days=220)
     model = AtRiskModel(max_iter=60, n_models=1).fit(history, as_of=as_of)
     model = pickle.loads(pickle.dumps(model))  # as a service holds it
-    open_at = (history["order_date"] <= as_of) & ~(history["delivered_date"] < as_of)
-    return (
-        model,
-        as_known_at(history, as_of)[open_at[history["order_date"] < as_of].to_numpy()],
-        as_of,
-    )
+    # The open book as known at as_of: lines ordered before it, not delivered by then.
+    known = as_known_at(history, as_of)
+    return model, known[known["delivered_date"].isna()], as_of
 
 
 def scores(model: AtRiskModel, lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
