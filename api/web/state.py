@@ -74,10 +74,15 @@ class WebState:
             )
         self._thread.start()
 
-    def stop_warming(self) -> None:
-        """Stop waiting for the models (a computation under way finishes on its own: the
-        thread is a daemon)."""
+    def stop_warming(self, timeout: float = 5.0) -> None:
+        """Stop the warm-up: it stops waiting for the models and starts no further figure;
+        a figure under way finishes, waited for up to ``timeout`` s (an app shut down
+        mid-figure would otherwise go on reading the store and logging after its logs
+        and database are closed)."""
         self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def _warm_up(self, store: ModelStore) -> None:
         try:
@@ -171,10 +176,15 @@ class WebState:
         drift check and the demand history."""
         self.figures.warm(snapshot)
         try:
-            self.accuracy_by_lag()
-            self.models(snapshot)
-            self.actuals()
-            self.fva()
+            for figure in (
+                self.accuracy_by_lag,
+                lambda: self.models(snapshot),
+                self.actuals,
+                self.fva,
+            ):
+                if self._stop.is_set():
+                    return
+                figure()
         except Exception:  # the pages will show the error; a warm-up must not
             logger.exception("computing the pages' figures failed")
 
