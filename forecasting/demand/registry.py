@@ -9,7 +9,7 @@ from forecasting.demand.arima import AutoARIMA
 from forecasting.demand.base import LocalForecaster
 from forecasting.demand.baselines import Drift, Naive, SeasonalNaive, WindowAverage
 from forecasting.demand.ets import AutoETS
-from forecasting.demand.intermittent import ADIDA, SBA, TSB, Croston
+from forecasting.demand.intermittent import ADIDA, IMAPA, SBA, TSB, Croston
 from forecasting.demand.mstl import MSTLForecaster
 from forecasting.demand.theta import Theta
 from forecasting.errors import ConfigError
@@ -26,6 +26,7 @@ LOCAL_MODELS: dict[str, type[LocalForecaster]] = {
     "sba": SBA,
     "tsb": TSB,
     "adida": ADIDA,
+    "imapa": IMAPA,
     "arima": AutoARIMA,
     "theta": Theta,
     "mstl": MSTLForecaster,
