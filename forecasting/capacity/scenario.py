@@ -21,7 +21,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
 )
 
 from forecasting.errors import ConfigError, UnknownSeriesError
@@ -71,6 +75,32 @@ SiteName = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 MAX_DAYS = 3660  # ten years of dated entries is more than any outlook serves
 
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_WEEKDAY_NAMES = {
+    **{name.lower(): name for name in WEEKDAYS},
+    **{
+        full: short
+        for full, short in zip(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+            WEEKDAYS,
+            strict=True,
+        )
+    },
+}
+
+
+def _weekday(value: object) -> object:
+    # "Sat", "sat" or "Saturday"; not 5 (is Monday 0 or 1?) nor "Sa".
+    if isinstance(value, str) and value.strip().lower() in _WEEKDAY_NAMES:
+        return _WEEKDAY_NAMES[value.strip().lower()]
+    raise ValueError(f"expected a weekday, one of {', '.join(WEEKDAYS)}, not {value!r:.40}")
+
+
+Weekday = Annotated[
+    str, BeforeValidator(_weekday), Field(json_schema_extra={"enum": list(WEEKDAYS)})
+]
+
+
 def _dated_units_schema(schema: dict[str, Any]) -> None:
     # pydantic files the values under the key pattern (patternProperties), which leaves
     # other keys unconstrained in JSON Schema; say instead: every key a day, every value units.
@@ -79,13 +109,101 @@ def _dated_units_schema(schema: dict[str, Any]) -> None:
     schema["additionalProperties"] = values
 
 
+class ExtraShift(BaseModel):
+    """An extra shift: ``hours`` of work at ``units_per_hour`` on chosen weekdays and/or
+    dates, adding ``hours * units_per_hour`` to each such day's capacity (also on a day the
+    site is otherwise closed: a Saturday shift opens the Saturday)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {"hours": 8, "units_per_hour": 60, "weekdays": ["Sat"]},
+                {"hours": 4, "units_per_hour": 50, "dates": ["2025-02-12", "2025-02-13"]},
+            ]
+        },
+    )
+    hours: Annotated[Finite, Field(gt=0, le=24)] = Field(
+        description="Hours the shift works on each of its days, more than 0 and at most 24."
+    )
+    units_per_hour: Annotated[Finite, Field(gt=0, le=1e7)] = Field(
+        description="Work the shift handles per hour, in the model's measure (units, lines "
+        "or orders per hour)."
+    )
+    weekdays: Annotated[
+        list[Weekday], BeforeValidator(_one_or_many), AfterValidator(_unique), Field(max_length=7)
+    ] = Field(
+        default_factory=list,
+        description='Weekdays the shift works every week of the outlook: "Mon" .. "Sun" (or '
+        "the full name), one or a list.",
+    )
+    dates: Annotated[
+        list[ScenarioDay],
+        BeforeValidator(_one_or_many),
+        AfterValidator(_unique),
+        Field(max_length=MAX_DAYS),
+    ] = Field(
+        default_factory=list,
+        description='Days the shift works: one ISO date ("2025-02-15") or a list of them.',
+    )
+
+    @model_validator(mode="after")
+    def _some_day(self) -> ExtraShift:
+        if not self.weekdays and not self.dates:
+            raise ValueError(
+                'an extra shift needs the days it works: weekdays (e.g. ["Sat"]) and/or dates '
+                '(e.g. ["2025-02-15"])'
+            )
+        return self
+
+    @property
+    def units(self) -> float:
+        """Capacity the shift adds on each of its days: hours * units_per_hour."""
+        return self.hours * self.units_per_hour
+
+    def works_on(self, days: pd.DatetimeIndex) -> np.ndarray:
+        """Whether the shift works on each of ``days`` (a boolean array)."""
+        on_weekday = np.isin(days.dayofweek, [WEEKDAYS.index(d) for d in self.weekdays])
+        on_date = days.isin(pd.DatetimeIndex([pd.Timestamp(d) for d in self.dates]))
+        return np.asarray(on_weekday | on_date, dtype=bool)
+
+
+Units = Annotated[Finite, Field(ge=-1e9, le=1e9)]
+DatedUnits = Annotated[
+    dict[ScenarioDay, Units], Field(max_length=MAX_DAYS, json_schema_extra=_dated_units_schema)
+]
+_UNITS, _DATED = TypeAdapter(Units), TypeAdapter(DatedUnits)
+
+
+def _number_or_dated(value: object, _: ValidatorFunctionWrapHandler) -> float | dict[date, float]:
+    # Dispatch on the JSON type, so an error names the field's own path (extra_units.<day>)
+    # rather than the union's member types.
+    if isinstance(value, Mapping):
+        return _DATED.validate_python(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _UNITS.validate_python(value)
+    raise ValueError(
+        'expected units by ISO date, e.g. {"2025-02-12": 500}, or a number of units for '
+        f"every open day, e.g. 500; not {value!r:.40}"
+    )
+
+
+def _one_shift_or_many(value: object) -> object:
+    # One shift (a mapping) means a list of one.
+    return [value] if isinstance(value, Mapping) else value
+
+
 class CapacityScenario(BaseModel):
     """A what-if change to the planned capacity of the outlook's days.
 
-    Capacity is first scaled (``capacity_factor`` or ``capacity_change_pct``), then the
-    ``extra_units`` are added on their days, then the ``closures`` set to zero; only at
-    ``sites`` when given (default: every site forecast). Days outside the outlook are
-    left alone. Capacity is in the model's measure (units, lines or orders) per day.
+    Capacity is first scaled (``capacity_factor`` or ``capacity_change_pct``, and
+    ``overtime_pct`` on open days), then the ``extra_units`` are added (on their days, or
+    on every open day for a plain number), then each ``extra_shift``'s hours x units per
+    hour on its weekdays and dates, then the ``closures`` set to zero; only at ``sites``
+    when given (default: every site forecast). An *open day* is one with planned capacity
+    above zero. Days outside the outlook are left alone. Capacity is in the model's measure
+    (units, lines or orders) per day.
     """
 
     model_config = ConfigDict(
@@ -101,6 +219,8 @@ class CapacityScenario(BaseModel):
                     "extra_units": {"2025-02-12": 500},
                     "sites": ["SITE-1"],
                 },
+                {"extra_shift": {"hours": 8, "units_per_hour": 60, "weekdays": ["Sat"]}},
+                {"overtime_pct": 10, "extra_units": 200, "sites": "SITE-1"},
             ]
         },
     )
@@ -116,12 +236,27 @@ class CapacityScenario(BaseModel):
         "50 half as much again. From -100 (closed) to 900; give this or capacity_factor.",
         examples=[-25],
     )
-    extra_units: dict[ScenarioDay, Annotated[Finite, Field(ge=-1e9, le=1e9)]] = Field(
+    overtime_pct: Annotated[Finite, Field(ge=0, le=100)] | None = Field(
+        None,
+        description="Overtime on every open day (planned capacity above zero), as a "
+        "percentage of that day's capacity: 10 is a tenth more. From 0 to 100; applied on "
+        "top of capacity_factor or capacity_change_pct.",
+        examples=[10],
+    )
+    extra_units: Annotated[Units | DatedUnits, WrapValidator(_number_or_dated)] = Field(
         default_factory=dict,
-        max_length=MAX_DAYS,
-        json_schema_extra=_dated_units_schema,
-        description="Capacity added on a day (negative: taken away), by ISO date, e.g. "
-        '{"2025-02-12": 500}; a day may not end below zero.',
+        description="Capacity added (negative: taken away) by ISO date, e.g. "
+        '{"2025-02-12": 500}; or a plain number, e.g. 500: that much on every open day of '
+        "the outlook (a day with planned capacity above zero). A day may not end below zero.",
+        examples=[{"2025-02-12": 500}, 200],
+    )
+    extra_shift: Annotated[
+        list[ExtraShift], BeforeValidator(_one_shift_or_many), Field(max_length=20)
+    ] = Field(
+        default_factory=list,
+        description="Extra shifts: hours x units_per_hour added on their weekdays and/or "
+        'dates, e.g. {"hours": 8, "units_per_hour": 60, "weekdays": ["Sat"]}; one shift or a '
+        "list of them.",
     )
     closures: Annotated[
         list[ScenarioDay],
@@ -165,6 +300,19 @@ class CapacityScenario(BaseModel):
         if self.capacity_change_pct is not None:
             return 1 + self.capacity_change_pct / 100
         return 1.0
+
+    def extra_on(self, days: pd.DatetimeIndex, open_days: np.ndarray) -> np.ndarray:
+        """Capacity the scenario adds on each of ``days`` (``open_days``: which have planned
+        capacity above zero): the extra units, then the extra shifts."""
+        extra = np.zeros(len(days))
+        if isinstance(self.extra_units, dict):
+            for day, units in self.extra_units.items():
+                extra[days == pd.Timestamp(day)] += units
+        else:
+            extra[open_days] += self.extra_units
+        for shift in self.extra_shift:
+            extra[shift.works_on(days)] += shift.units
+        return extra
 
     def applies_to(self, site: str) -> bool:
         """Whether the scenario changes ``site`` (an exact name match)."""
@@ -249,9 +397,11 @@ def apply_scenario(
     parsed = parse_scenario(scenario)
     if parsed is None or not parsed.applies_to(site):
         return capacity
+    open_days = np.asarray(capacity, dtype=float) > 0
     out = capacity.astype(float) * parsed.factor
-    for day, units in parsed.extra_units.items():
-        out[days == pd.Timestamp(day)] += units
+    if parsed.overtime_pct:
+        out[open_days] *= 1 + parsed.overtime_pct / 100
+    out += parsed.extra_on(days, open_days)
     for day in parsed.closures:
         out[days == pd.Timestamp(day)] = 0.0
     negative = np.flatnonzero(out < 0)
