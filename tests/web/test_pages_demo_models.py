@@ -1,10 +1,11 @@
-"""The capacity, at-risk and models pages in a real browser on real models (#19: "open
-every page on the demo models"): a capacity forecaster and an at-risk model trained on a
-demo-like history, registered as ``ordercast train`` registers them and served by the
-production registry loader, with a few publications whose accuracy is known.
+"""Every page in a real browser on real models (#19: "open every page on the demo
+models"): a demand model, a capacity forecaster and an at-risk model trained on a demo-like
+history, registered as ``ordercast train`` registers them and served by the production
+registry loader, with a few publications whose accuracy is known.
 
-The screenshots of these pages are the README's (docs/img/capacity.png, at-risk.png,
-models.png): ORDERCAST_README_SCREENSHOTS=docs/img refreshes them.
+The screenshots of these pages are the README's (docs/img/overview.png, demand.png,
+capacity.png, at-risk.png, models.png): ORDERCAST_README_SCREENSHOTS=docs/img refreshes
+them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 
 from api.main import create_app
 from forecasting.capacity import CapacityForecaster
+from forecasting.demand.serving import DemandServingModel
 from forecasting.risk.model import AtRiskModel
 from store.database import OrderStore
 from store.ingest import ingest_records
@@ -30,6 +32,7 @@ from tests.web.demo_models import (
     DemoRegistry,
     demo_orders,
     fit_capacity,
+    fit_demand,
     fit_risk,
     publish_known_errors,
 )
@@ -37,6 +40,9 @@ from tests.web.pages import chart, sign_in
 
 pytestmark = pytest.mark.slow  # two model fits, a live uvicorn and a browser
 
+DEMAND_SERIES = [
+    "Period", "Actual", "Statistical", "Adjusted (plan)", "P10", "P90", "Published 1 ahead"
+]  # fmt: skip
 CAPACITY_SERIES = [
     "Period", "Workload P10", "Workload P50", "Workload P90", "Capacity", "Likely shortfall"
 ]  # fmt: skip
@@ -50,6 +56,7 @@ DAYS = 28  # the capacity page's default horizon
 class Demo:
     url: str
     orders: pd.DataFrame
+    demand: DemandServingModel
     capacity: CapacityForecaster
     risk: AtRiskModel
     origins: list[str]
@@ -61,9 +68,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     order store holding their history and five publications."""
     folder = tmp_path_factory.mktemp("demo-models")
     orders = demo_orders()
-    capacity, risk = fit_capacity(orders), fit_risk(orders)
     registry = DemoRegistry(folder)
-    registry.promote("demand", registry.register_demand(1.0))
+    demand = fit_demand(registry.settings, orders)
+    capacity, risk = fit_capacity(orders), fit_risk(orders)
+    registry.promote("demand", registry.register_demand_model(demand))
     registry.promote("capacity", registry.register_trained("capacity", capacity, orders))
     registry.promote("risk", registry.register_trained("risk", risk, orders))
     url = f"sqlite:///{folder / 'orders.db'}"
@@ -74,7 +82,40 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     app = create_app(settings, poll=False)
     with live_server(app) as base:
         assert app.state.web.wait_ready(300), "the pages' figures were not computed"
-        yield Demo(base, orders, capacity, risk, origins)
+        yield Demo(base, orders, demand, capacity, risk, origins)
+
+
+def test_the_overview_and_the_demand_page_draw_the_trained_forecast(
+    browser: Any, demo: Demo, screenshots: Path
+) -> None:
+    with watching(browser, demo.url) as seen:
+        page = seen.page
+        sign_in(page, READ_KEY, "/web/")
+        page.screenshot(path=screenshots / "overview.png", full_page=True)
+
+        # The busiest SKU at one site: a series with history worth looking at.
+        busiest = demo.orders.groupby(["sku", "site"])["quantity"].sum().idxmax()
+        sku, site = (str(key) for key in busiest)
+        page.goto(f"{demo.url}/web/demand?level=sku,site&series={sku}|{site}")
+        drawn = chart(page, "demand")
+        assert drawn["labels"] == DEMAND_SERIES
+        served = demo.demand.forecast(
+            sku=sku, site=site, level="sku,site", horizon=demo.demand.max_horizon
+        )
+        points = dict(zip(drawn["labels"], drawn["points"], strict=True))
+        assert points["Statistical"] == points["P10"] == points["P90"] == len(served)
+        assert points["Actual"] >= 40  # a year of weekly history from the order store
+        # The chart draws the trained model's own forecast, week by week, and its band.
+        columns = dict(zip(drawn["labels"], drawn["data"], strict=True))
+        for label, column in (("Statistical", "mean"), ("P10", "q10"), ("P90", "q90")):
+            values = [v for v in columns[label] if v is not None]
+            assert values == pytest.approx(served[column].tolist(), rel=1e-6), label
+        assert all(
+            lo <= hi
+            for lo, hi in zip(columns["P10"], columns["P90"], strict=True)
+            if lo is not None
+        )
+        page.screenshot(path=screenshots / "demand.png", full_page=True)
 
 
 def test_the_capacity_page_draws_the_trained_outlook(
@@ -86,10 +127,10 @@ def test_the_capacity_page_draws_the_trained_outlook(
         plan = chart(page, "capacity", "#capacity-chart")
         assert plan["labels"] == CAPACITY_SERIES
         points = dict(zip(plan["labels"], plan["points"], strict=True))
-        assert points["Period"] == points["Workload P50"] == points["Capacity"] == DAYS
+        assert points["Period"] == points["Available P50"] == points["Capacity"] == DAYS
         # The page draws the trained model's own outlook, day by day.
         outlook = demo.capacity.predict(DAYS, sites=[SITE])
-        for column, drawn in zip(("workload_p10", "workload_p50", "workload_p90", "capacity"),
+        for column, drawn in zip(("available_p10", "available_p50", "available_p90", "capacity"),
                                  plan["data"][1:5], strict=True):  # fmt: skip
             assert drawn == pytest.approx(outlook[column].tolist(), rel=1e-6), column
         p10, p50, p90 = (plan["data"][i] for i in (1, 2, 3))
