@@ -39,20 +39,20 @@ def forecast_plot(
 
 
 def capacity_plot(outlook: pd.DataFrame, site: str) -> Figure:
-    """Workload band against capacity (top) and the projected backlog (bottom) of one site."""
+    """Work available (band) against capacity (top), projected backlog (bottom), one site."""
     figure = Figure(figsize=(9, 5))
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[2, 1])
     top.fill_between(
         outlook["ds"],
-        outlook["workload_p10"],
-        outlook["workload_p90"],
+        outlook["available_p10"],
+        outlook["available_p90"],
         color="#4c8bf5",
         alpha=0.25,
-        label="workload P10–P90",
+        label="work available P10–P90",
     )
-    top.plot(outlook["ds"], outlook["workload_p50"], color="#1a56db", label="workload P50")
+    top.plot(outlook["ds"], outlook["available_p50"], color="#1a56db", label="available P50")
     top.step(outlook["ds"], outlook["capacity"], where="mid", color="#c0392b", label="capacity")
-    top.set_title(f"{site}: workload against capacity", loc="left", fontsize=10)
+    top.set_title(f"{site}: work available against capacity", loc="left", fontsize=10)
     top.legend(fontsize=8)
     bottom.bar(outlook["ds"], outlook["backlog_p50"], color="#7f8c8d")
     bottom.set_ylabel("backlog P50", fontsize=8)

@@ -287,16 +287,53 @@ class CapacityRequest(BaseModel):
 
 
 class CapacityDay(BaseModel):
+    """One site and day of the capacity outlook. Work is in the model's measure (units
+    unless trained on lines or orders); quantiles are over the simulated futures."""
+
     site: str
     ds: str = Field(description="Day (ISO date)")
-    workload_p10: float = Field(description="Workload, 10th percentile (units)")
-    workload_p50: float
-    workload_p90: float
-    capacity: float = Field(description="Planned (or scenario) capacity, units per day")
-    utilization: float = Field(description="workload_p50 / capacity")
-    p_shortfall: float = Field(ge=0, le=1, description="Probability workload exceeds capacity")
-    backlog_p50: float = Field(description="Projected backlog at the end of the day (median)")
-    expected_delay_days: float
+    arrivals_p10: float = Field(
+        description="New work arriving that day (released to the site to ship), 10th "
+        "percentile, units"
+    )
+    arrivals_p50: float = Field(description="New work arriving that day, median, units")
+    arrivals_p90: float = Field(description="New work arriving that day, 90th percentile, units")
+    load_ratio: float | None = Field(
+        description="arrivals_p50 / capacity: new work against the day's capacity (1 = the "
+        "day's new work fills it). Null on a closed day (capacity 0)"
+    )
+    available_p10: float = Field(
+        description="Work available to ship that day: the backlog carried in plus that "
+        "day's arrivals, 10th percentile, units"
+    )
+    available_p50: float = Field(description="Work available to ship that day, median, units")
+    available_p90: float = Field(
+        description="Work available to ship that day, 90th percentile, units"
+    )
+    capacity: float = Field(
+        description="Planned (or scenario) capacity, units per day; 0 on a closed day"
+    )
+    p_shortfall: float = Field(
+        ge=0,
+        le=1,
+        description="P(work available > capacity): the probability some work is carried "
+        "to the next day. On a closed day, the probability any work waits",
+    )
+    backlog_p10: float = Field(
+        description="Work still waiting at the end of the day, 10th percentile, units"
+    )
+    backlog_p50: float = Field(description="Work still waiting at the end of the day, median")
+    backlog_p90: float = Field(
+        description="Work still waiting at the end of the day, 90th percentile, units"
+    )
+    backlog_days: float | None = Field(
+        description="backlog_p50 in days of capacity: divided by the mean capacity of the "
+        "open days among the next seven. Null when none of them is open"
+    )
+    expected_delay_days: float | None = Field(
+        description="Mean days until the work available that day has all shipped, first in "
+        "first out (0 = it all ships that day). Null when the site never opens"
+    )
 
 
 class CapacityResponse(BaseModel):
@@ -311,7 +348,7 @@ CAPACITY_COLUMNS = tuple(c for c in OUTPUT_COLUMNS if c not in ("site", "ds"))
 @router.post(
     "/capacity",
     response_model=CapacityResponse,
-    summary="Workload, capacity, shortfall probability and backlog per site and day",
+    summary="Arrivals, work available, capacity, shortfall risk and backlog per site and day",
     responses=ERRORS,
 )
 async def capacity(
@@ -342,7 +379,7 @@ def capacity_body(loaded: LoadedModel[CapacityCore], request: CapacityRequest) -
     """The JSON answer to ``request`` from ``loaded`` (raises the core's domain errors)."""
     query = CapacityQuery(request.horizon, sites=request.sites, scenario=request.scenario)
     frame = answer_capacity(loaded.core, query)
-    days = {
+    days: dict[str, list[Any]] = {
         "site": frame["site"].astype(str).tolist(),
         "ds": pd.DatetimeIndex(frame["ds"]).strftime("%Y-%m-%d").tolist(),
     }
@@ -352,8 +389,9 @@ def capacity_body(loaded: LoadedModel[CapacityCore], request: CapacityRequest) -
     return dumps({"model_version": loaded.version, "days": rows})
 
 
-def _finite(value: float) -> float:
-    # JSON has no infinity (utilization with zero capacity): cap it at a large number.
+def _finite(value: float) -> float | None:
+    # Undefined measures (a ratio on a closed day) are NaN in the outlook: null in JSON,
+    # never 0 (which reads as "idle"); JSON has no infinity, so cap at a large number.
     if math.isnan(value):
-        return 0.0
+        return None
     return max(min(value, 1e12), -1e12)

@@ -40,6 +40,7 @@ from forecasting.capacity.arrivals import (
 from forecasting.capacity.calendar import check_calendar
 from forecasting.capacity.estimate import estimate_capacity, holiday_closures
 from forecasting.capacity.flows import check_measure, site_flows
+from forecasting.capacity.measures import AHEAD_DAYS, MEASURE_COLUMNS, outlook_measures
 from forecasting.capacity.scenario import (
     CapacityScenario,
     apply_scenario,
@@ -50,38 +51,28 @@ from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.calendar_features import check_country, holiday_dates
 from forecasting.errors import ConfigError, HorizonError, UnknownSeriesError
 
-OUTPUT_COLUMNS = [
-    "site",
-    "ds",
-    "workload_p10",
-    "workload_p50",
-    "workload_p90",
-    "capacity",
-    "utilization",
-    "p_shortfall",
-    "backlog_p50",
-    "expected_delay_days",
-]
+OUTPUT_COLUMNS = ["site", "ds", *MEASURE_COLUMNS]
 
 
 def run_queue(
     backlog0: np.ndarray, arrivals: np.ndarray, capacity: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Queue every path: returns workload, shipped and end-of-day backlog (paths x days).
+    """Queue every path: returns work available (backlog carried in plus the day's
+    arrivals), shipped and end-of-day backlog (paths x days).
 
     Conserves work: arrivals summed over days equal shipped plus the change in backlog.
     """
     paths, days = arrivals.shape
     backlog = np.array(backlog0, dtype=float).reshape(-1) * np.ones(paths)
-    workload = np.empty((paths, days))
+    available = np.empty((paths, days))
     shipped = np.empty((paths, days))
     ends = np.empty((paths, days))
     for t in range(days):
-        workload[:, t] = backlog + arrivals[:, t]
-        shipped[:, t] = np.minimum(workload[:, t], capacity[t])
-        backlog = workload[:, t] - shipped[:, t]
+        available[:, t] = backlog + arrivals[:, t]
+        shipped[:, t] = np.minimum(available[:, t], capacity[t])
+        backlog = available[:, t] - shipped[:, t]
         ends[:, t] = backlog
-    return workload, shipped, ends
+    return available, shipped, ends
 
 
 class CapacityForecaster(BaseEstimator):
@@ -239,36 +230,19 @@ class CapacityForecaster(BaseEstimator):
         scenario = parse_scenario(scenario)
         check_scenario(scenario, self.sites_, list(sites) if sites else None)
         days = pd.date_range(self.as_of_ + pd.Timedelta(days=1), periods=horizon, freq="D")
+        # The week after the horizon: what the last days' backlog is measured in.
+        ahead = pd.date_range(days[0], periods=horizon + AHEAD_DAYS, freq="D")
         rng = np.random.default_rng(self.random_state)
         frames = []
         for site in chosen:
-            capacity = apply_scenario(self.capacity_for(site, days), days, site, scenario)
+            capacity = apply_scenario(self.capacity_for(site, ahead), ahead, site, scenario)
             arrivals = self._arrival_paths(site, days, rng)
-            workload, _, backlog = run_queue(
-                np.array([self.backlog_.get(site, 0.0)]), arrivals, capacity
+            available, _, backlog = run_queue(
+                np.array([self.backlog_.get(site, 0.0)]), arrivals, capacity[:horizon]
             )
-            p10, p50, p90 = np.quantile(workload, [0.1, 0.5, 0.9], axis=0)
-            typical = capacity[capacity > 0].mean() if (capacity > 0).any() else 1.0
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "site": site,
-                        "ds": days,
-                        "workload_p10": p10,
-                        "workload_p50": p50,
-                        "workload_p90": p90,
-                        "capacity": capacity,
-                        "utilization": np.where(
-                            capacity > 0, p50 / np.maximum(capacity, 1e-9), np.inf
-                        ),
-                        "p_shortfall": (workload > capacity[None, :]).mean(axis=0),
-                        "backlog_p50": np.quantile(backlog, 0.5, axis=0),
-                        "expected_delay_days": np.median(backlog, axis=0) / typical,
-                    }
-                )
-            )
+            measures = outlook_measures(arrivals, available, backlog, capacity)
+            frames.append(pd.DataFrame({"site": site, "ds": days, **measures}))
         out = pd.concat(frames, ignore_index=True)
-        out["utilization"] = out["utilization"].replace(np.inf, np.nan)
         return out[OUTPUT_COLUMNS]
 
     def _arrival_paths(

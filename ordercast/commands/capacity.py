@@ -1,4 +1,4 @@
-"""``ordercast capacity forecast``: workload against capacity per site and day."""
+"""``ordercast capacity forecast``: work arriving and available against capacity, per site-day."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from ordercast.outputs import atomic_path, write_frame
 from ordercast.settings import load_settings
 
 capacity_app = typer.Typer(
-    help="Site capacity: workload, shortfall risk, backlog, scenarios.", no_args_is_help=True
+    help="Site capacity: arrivals, work available, shortfall risk, backlog, scenarios.",
+    no_args_is_help=True,
 )
 
 
@@ -71,7 +72,7 @@ def forecast(
     measure: Measure = typer.Option(
         Measure.units,
         "--measure",
-        help="Workload in units (quantity), order lines or orders; capacity, backlog and a "
+        help="Work in units (quantity), order lines or orders; capacity, backlog and a "
         "--calendar (capacity_units, units_per_hour) are read in the same measure.",
     ),
     site: list[str] | None = typer.Option(None, "--site", help="Only these sites (repeatable)."),
@@ -83,7 +84,8 @@ def forecast(
     ),
     plot: Path | None = typer.Option(None, help="Write a PNG chart per site into this folder."),
 ) -> None:
-    """Workload P10/P50/P90 against capacity, shortfall probability and backlog, per site-day."""
+    """Arrivals and work available (P10/P50/P90) against capacity, shortfall probability and
+    backlog, per site-day."""
     what_if = read_scenario(scenario)  # a bad file is refused before the fit, not after
     source = data or load_settings().data.path
     orders = load_orders(source, mapping)
@@ -100,7 +102,8 @@ def forecast(
     for name, group in outlook.groupby("site"):
         when = first.get(name)
         typer.echo(
-            f"{name}: peak utilization {group['utilization'].max():.0%}, first likely "
+            f"{name}: peak load ratio {group['load_ratio'].max():.0%}, backlog at the end "
+            f"{group['backlog_days'].iloc[-1]:.1f} days of capacity, first likely "
             f"shortfall {'none' if pd.isna(when) else f'{when:%Y-%m-%d}'}"
         )
     if plot is not None:

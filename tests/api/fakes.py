@@ -104,13 +104,19 @@ class FakeCapacity:
                     {
                         "site": site,
                         "ds": pd.date_range("2024-01-01", periods=horizon, freq="D"),
-                        "workload_p10": workload * 0.8,
-                        "workload_p50": workload,
-                        "workload_p90": workload * 1.2,
+                        "arrivals_p10": workload * 0.8,
+                        "arrivals_p50": workload,
+                        "arrivals_p90": workload * 1.2,
+                        "load_ratio": workload / capacity,
+                        "available_p10": workload * 0.8,
+                        "available_p50": workload,
+                        "available_p90": workload * 1.2,
                         "capacity": capacity,
-                        "utilization": workload / capacity,
                         "p_shortfall": (workload * 1.2 > capacity).astype(float) * 0.3,
+                        "backlog_p10": np.maximum(workload - capacity, 0).cumsum(),
                         "backlog_p50": np.maximum(workload - capacity, 0).cumsum(),
+                        "backlog_p90": np.maximum(workload - capacity, 0).cumsum(),
+                        "backlog_days": np.maximum(workload - capacity, 0).cumsum() / capacity,
                         "expected_delay_days": np.maximum(workload - capacity, 0) / capacity,
                     }
                 )

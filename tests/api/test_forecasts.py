@@ -111,9 +111,9 @@ def test_capacity_per_site_and_day(client: TestClient) -> None:
     assert [d["site"] for d in days] == ["SITE-A"] * 3 + ["SITE-B"] * 3
     first = days[0]
     assert first["ds"] == "2024-01-01"
-    assert first["workload_p50"] == 90.0 and first["capacity"] == 100.0
-    assert first["utilization"] == pytest.approx(0.9)
-    assert first["workload_p10"] <= first["workload_p50"] <= first["workload_p90"]
+    assert first["available_p50"] == 90.0 and first["capacity"] == 100.0
+    assert first["load_ratio"] == pytest.approx(0.9)
+    assert first["available_p10"] <= first["available_p50"] <= first["available_p90"]
     assert days[3]["backlog_p50"] == 0.0 and days[5]["p_shortfall"] == pytest.approx(0.3)
 
 

@@ -83,9 +83,9 @@ def test_the_queue_conserves_work(backlog: float, arrivals: list[float], capacit
 
 def test_shortfall_probability_is_calibrated_on_a_known_distribution() -> None:
     rng = np.random.default_rng(0)
-    arrivals = rng.uniform(0, 2000, size=(4000, 1))  # P(workload > 1500) = 0.25
-    workload, _, _ = run_queue(np.array([0.0]), arrivals, np.array([1500.0]))
-    assert (workload > 1500).mean() == pytest.approx(0.25, abs=0.03)
+    arrivals = rng.uniform(0, 2000, size=(4000, 1))  # P(available > 1500) = 0.25
+    available, _, _ = run_queue(np.array([0.0]), arrivals, np.array([1500.0]))
+    assert (available > 1500).mean() == pytest.approx(0.25, abs=0.03)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_outlook_columns_and_scenarios(fitted) -> None:
     base = model.predict(14)
     assert list(base.columns) == OUTPUT_COLUMNS
     assert len(base) == 2 * 14
-    assert (base["workload_p10"] <= base["workload_p90"]).all()
+    assert (base["available_p10"] <= base["available_p90"]).all()
     assert base["p_shortfall"].between(0, 1).all()
     more = model.predict(14, scenario={"capacity_change_pct": 50})
     assert more["backlog_p50"].sum() <= base["backlog_p50"].sum()
@@ -177,7 +177,7 @@ def test_capacity_command(fitted, tmp_path: Path, capsys) -> None:
         "capacity-SITE-1.png",
         "capacity-SITE-2.png",
     ]
-    assert "peak utilization" in capsys.readouterr().out
+    assert "peak load ratio" in capsys.readouterr().out
     bad = tmp_path / "bad.csv"
     bad.write_text("site,weekday,capacity_units\nSITE-1,1,-3\n")
     assert (

@@ -65,7 +65,7 @@ def test_the_outlook_starts_from_the_open_orders_now(fitted, history) -> None:
     assert outlook["ds"].min() == now + pd.Timedelta(days=1)
     first = outlook[(outlook["site"] == SITE) & (outlook["ds"] == outlook["ds"].min())]
     base = before[(before["site"] == SITE) & (before["ds"] == before["ds"].min())]
-    assert float(first["workload_p50"].iloc[0]) > float(base["workload_p50"].iloc[0])
+    assert float(first["available_p50"].iloc[0]) > float(base["available_p50"].iloc[0])
     assert (
         outlook.loc[outlook["site"] == SITE, "backlog_p50"].sum()
         > before.loc[before["site"] == SITE, "backlog_p50"].sum()
@@ -108,7 +108,7 @@ def test_the_forecast_arrivals_are_forecast_again_from_the_new_date(history) -> 
     assert fresh.arrival_forecast_["ds"].min() == now + pd.Timedelta(days=1)
     outlook = fresh.predict(14)
     # Every day of the outlook has new work coming, none falls off the old forecast's end.
-    assert (outlook["workload_p90"] > 0).all()
+    assert (outlook["available_p90"] > 0).all()
 
 
 def test_an_outlook_cannot_start_before_the_fit(fitted, history) -> None:

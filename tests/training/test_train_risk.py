@@ -74,7 +74,7 @@ def test_capacity_is_trained_registered_and_forecasts_through_pyfunc(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     model = mlflow.pyfunc.load_model("models:/ordercast-capacity@champion")
     outlook = model.predict(pd.DataFrame({"site": [""], "horizon": [5], "scenario": [""]}))
-    assert {"site", "ds", "workload_p50", "capacity", "p_shortfall", "backlog_p50"} <= set(
+    assert {"site", "ds", "available_p50", "capacity", "p_shortfall", "backlog_p50"} <= set(
         outlook.columns
     )
     assert len(outlook) == 5 * outlook["site"].nunique()

@@ -15,7 +15,9 @@ from tests.web.pages import chart, sign_in
 
 pytestmark = pytest.mark.slow  # a live uvicorn and a browser
 
-SERIES = ["Period", "Workload P10", "Workload P50", "Workload P90", "Capacity", "Likely shortfall"]
+SERIES = [
+    "Period", "Available P10", "Available P50", "Available P90", "Capacity", "Likely shortfall"
+]  # fmt: skip
 DAYS = FakeCapacity.max_horizon  # the page asks four weeks, the fake's longest horizon
 
 
@@ -25,7 +27,7 @@ def test_the_plan_and_a_what_if_side_by_side(watched: Watched, screenshots: Path
     plan = chart(page, "capacity", "#capacity-chart")
     assert plan["labels"] == SERIES
     points = dict(zip(plan["labels"], plan["points"], strict=True))
-    assert points["Workload P50"] == points["Capacity"] == DAYS
+    assert points["Available P50"] == points["Capacity"] == DAYS
     # The fake's workload at SITE-B is 100 a day (P10 80, P90 120) against capacity 100.
     assert set(plan["data"][2]) == {100} and set(plan["data"][4]) == {100}
     assert page.locator("#chart-table tbody tr").count() == DAYS

@@ -103,7 +103,7 @@ def train(
             {
                 "score": score,
                 "backlog_error": score,
-                "max_utilization": float(outlook["utilization"].max()),
+                "max_load_ratio": float(outlook["load_ratio"].max()),
             }
         )
         work = Path(workdir)

@@ -44,7 +44,7 @@ def _report(run: RunLog, model: CapacityForecaster, orders: pd.DataFrame, workdi
     run.log_artifact(workdir / "outlook-28d.csv", "reports")
     run.log_metrics(
         {
-            "max_utilization": float(outlook["utilization"].max()),
+            "max_load_ratio": float(outlook["load_ratio"].max()),
             "backlog_start": float(sum(model.backlog_.values())),
         }
     )

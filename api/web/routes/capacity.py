@@ -1,4 +1,4 @@
-"""Capacity: one site's workload band against its capacity by day, the likely shortfall
+"""Capacity: one site's band of work available against its capacity by day, the likely shortfall
 days, backlog and expected delay; a what-if scenario drawn beside the plan."""
 
 from __future__ import annotations
@@ -153,8 +153,11 @@ def summary(answer: dict[str, Any]) -> dict[str, Any]:
         "days": len(days),
         "shortfall_days": short,
         "backlog_end": days[-1]["backlog_p50"] if days else None,
-        "max_delay": max((d["expected_delay_days"] for d in days), default=None),
-        "workload": sum(d["workload_p50"] for d in days),
+        "max_delay": max(
+            (d["expected_delay_days"] for d in days if d["expected_delay_days"] is not None),
+            default=None,
+        ),
+        "arrivals": sum(d["arrivals_p50"] for d in days),
         "capacity": sum(d["capacity"] for d in days),
     }
 

@@ -1,4 +1,4 @@
-// The capacity page: the plan's workload band against capacity, likely shortfall days
+// The capacity page: the plan's band of work available against capacity, likely shortfall days
 // marked, a table view, and a what-if scenario drawn beside the plan.
 "use strict";
 (function () {
@@ -17,9 +17,9 @@
     const marks = days.map((d) => (d.p_shortfall >= state.likely ? d.capacity : null));
     return [
       x,
-      pick("workload_p10"),
-      pick("workload_p50"),
-      pick("workload_p90"),
+      pick("available_p10"),
+      pick("available_p50"),
+      pick("available_p90"),
       pick("capacity"),
       marks,
     ];
@@ -32,9 +32,9 @@
       name,
       "Units per day",
       [
-        { label: "Workload P10", stroke: p.sky, width: 1 },
-        { label: "Workload P50", stroke: p.blue, width: 2 },
-        { label: "Workload P90", stroke: p.sky, width: 1 },
+        { label: "Available P10", stroke: p.sky, width: 1 },
+        { label: "Available P50", stroke: p.blue, width: 2 },
+        { label: "Available P90", stroke: p.sky, width: 1 },
         { label: "Capacity", stroke: p.black, width: 2, dash: [6, 4] },
         {
           label: "Likely shortfall",
@@ -63,13 +63,15 @@
         row.className = "short";
       }
       cell(row, d.ds + (short ? " (likely shortfall)" : ""), false);
-      cell(row, oc.number(d.workload_p10), true);
-      cell(row, oc.number(d.workload_p50), true);
-      cell(row, oc.number(d.workload_p90), true);
+      cell(row, oc.number(d.arrivals_p50), true);
+      cell(row, oc.number(d.available_p10), true);
+      cell(row, oc.number(d.available_p50), true);
+      cell(row, oc.number(d.available_p90), true);
       cell(row, oc.number(d.capacity), true);
-      cell(row, percent(d.utilization), true);
+      cell(row, percent(d.load_ratio), true);
       cell(row, percent(d.p_shortfall), true);
       cell(row, oc.number(d.backlog_p50), true);
+      cell(row, oc.number(d.backlog_days), true);
       cell(row, oc.number(d.expected_delay_days), true);
     });
   }
