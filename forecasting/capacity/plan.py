@@ -177,9 +177,8 @@ def _recommend(
 
     def worst(extra: float) -> float:
         scenario = {"extra_units": extra, "sites": [site]}
-        return max_open_day_shortfall(
-            core.predict(days, sites=[site], scenario=scenario), open_days
-        )
+        outlook = core.predict(days, sites=[site], scenario=scenario)
+        return max_open_day_shortfall(outlook, judged)
 
     found: float | None = 0.0
     reached = base
