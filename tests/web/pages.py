@@ -16,8 +16,8 @@ def sign_in(page: Any, key: str, goto: str = "/web/overview") -> None:
 
 
 def chart(page: Any, name: str, element: str = "#demand-chart") -> dict[str, Any]:
-    """The uPlot chart ``name`` drawn in ``element``: its series labels, how many values
-    each has, its columns and canvases."""
+    """The uPlot chart ``name`` drawn in ``element``: its series labels, its axes' labels,
+    how many values each series has, its columns and canvases."""
     # Waiting on a selector, not wait_for_function: that evaluates text as script, which
     # the pages' Content-Security-Policy refuses (as it should).
     page.wait_for_selector(f"{element} canvas")
@@ -26,6 +26,7 @@ def chart(page: Any, name: str, element: str = "#demand-chart") -> dict[str, Any
             const u = window.ordercast.charts['{name}'];
             return {{
                 labels: u.series.map((s) => s.label),
+                axes: u.axes.map((a) => a.label),
                 points: u.data.map((col) => col.filter((v) => v !== null).length),
                 data: u.data,
                 canvases: u.root.querySelectorAll('canvas').length,

@@ -34,6 +34,8 @@ def test_the_worklist_filters_and_exports_its_view(watched: Watched, screenshots
     sign_in(page, READ_KEY, "/web/at-risk")
     drawn = chart(page, "at-risk", "#at-risk-chart")
     assert drawn["labels"] == SERIES
+    # A week is drawn at its Monday, as the caption says (not at a period's end).
+    assert drawn["axes"][0] == "Promised week, starting Monday (ISO date)"
     rows = page.locator("#worklist tbody tr")
     everything = rows.count()
     assert everything > 10  # the synthetic history leaves lines open at its end

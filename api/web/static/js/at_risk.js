@@ -17,7 +17,9 @@
         { label: "Medium risk", stroke: p.orange, width: 2, dash: [6, 4] },
         { label: "Low risk", stroke: p.green, width: 2, dash: [2, 3] },
       ],
-      [data.weeks.map(oc.epochSeconds), data.overdue, data.high, data.medium, data.low]
+      [data.weeks.map(oc.epochSeconds), data.overdue, data.high, data.medium, data.low],
+      [],
+      "Promised week, starting Monday (ISO date)"
     );
   }
 

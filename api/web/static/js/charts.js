@@ -53,7 +53,8 @@
 
   // A time-series chart in `element`: `series` are uPlot series options after the x axis,
   // `data` the uPlot columns (x in epoch seconds). Redrawing the same element replaces it.
-  function timeChart(element, name, yLabel, series, data, bands) {
+  // `xLabel` names what a date on the x axis stands for (default: a period's end).
+  function timeChart(element, name, yLabel, series, data, bands, xLabel) {
     const registry = window.ordercast.charts;
     if (registry[name]) {
       registry[name].destroy();
@@ -72,7 +73,7 @@
       legend: { live: false },
       axes: [
         // 90 px between dates: an ISO date is ~70 px wide, so labels never overlap.
-        { label: "Period end (ISO date)", space: 90, values: (u, splits) => splits.map(isoDate) },
+        { label: xLabel || "Period end (ISO date)", space: 90, values: (u, splits) => splits.map(isoDate) },
         { label: yLabel, size: 70, values: (u, splits) => splits.map(number) },
       ],
     };
