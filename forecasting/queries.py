@@ -10,12 +10,13 @@ Pure: frames and domain errors out, nothing else.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from forecasting.capacity.compare import SHORTFALL_THRESHOLD, compare_outlooks
 from forecasting.capacity.scenario import (
     CapacityScenario,
     check_scenario,
@@ -184,6 +185,27 @@ def answer_capacity(core: CapacityCore, query: CapacityQuery) -> pd.DataFrame:
     except (ValueError, TypeError, KeyError) as exc:
         # A scenario the model cannot apply is the caller's input, not a fault of the model.
         raise OrdercastError(f"scenario not applicable: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class CapacityComparison:
+    """The planned outlook, the scenario's (same sites and days, same simulated arrivals)
+    and per site what the scenario changes (:func:`forecasting.capacity.compare.
+    compare_outlooks`)."""
+
+    plan: pd.DataFrame
+    scenario: pd.DataFrame
+    sites: pd.DataFrame
+
+
+def compare_capacity(
+    core: CapacityCore, query: CapacityQuery, threshold: float = SHORTFALL_THRESHOLD
+) -> CapacityComparison:
+    """``query``'s scenario beside the plan (the same query without it); raises what
+    :func:`answer_capacity` raises."""
+    scenario = answer_capacity(core, query)
+    plan = answer_capacity(core, replace(query, scenario=None))
+    return CapacityComparison(plan, scenario, compare_outlooks(plan, scenario, threshold))
 
 
 # ----------------------------------------------------------------------------- risk

@@ -21,6 +21,7 @@ from api.adjusted_demand import Adjusted
 from api.deps import AdjustmentsDep, CapacityModel, DemandModel, ReadRole, ResponseCacheDep
 from api.errors import documented
 from api.model_store import LoadedModel
+from forecasting.capacity.compare import SHORTFALL_THRESHOLD
 from forecasting.capacity.forecaster import OUTPUT_COLUMNS
 from forecasting.capacity.scenario import CapacityScenario
 from forecasting.cores import CapacityCore, DemandCore
@@ -30,6 +31,7 @@ from forecasting.queries import (
     DemandQuery,
     answer_capacity,
     answer_demand,
+    compare_capacity,
     quantile_levels,
 )
 
@@ -336,9 +338,52 @@ class CapacityDay(BaseModel):
     )
 
 
+class SiteComparison(BaseModel):
+    """What the scenario changes at one site against the plan (same simulated arrivals)."""
+
+    site: str
+    backlog_end_plan: float = Field(
+        description="Median backlog at the end of the last day under the plan, units"
+    )
+    backlog_end_scenario: float = Field(
+        description="Median backlog at the end of the last day under the scenario, units"
+    )
+    backlog_cleared: float = Field(
+        description="backlog_end_plan - backlog_end_scenario, units (negative: the scenario "
+        "leaves more work waiting)"
+    )
+    delay_days_saved: float | None = Field(
+        description="Mean over the days of the plan's expected_delay_days minus the "
+        "scenario's: how many days sooner the work available each day has all shipped"
+    )
+    shortfall_days_plan: int = Field(
+        description=f"Open days with p_shortfall >= {SHORTFALL_THRESHOLD} under the plan"
+    )
+    shortfall_days_scenario: int = Field(
+        description=f"Open days with p_shortfall >= {SHORTFALL_THRESHOLD} under the scenario"
+    )
+    first_shortfall_free_plan: str | None = Field(
+        description=f"First open day (ISO date) from which p_shortfall stays below "
+        f"{SHORTFALL_THRESHOLD} on every open day to the end of the outlook, under the plan; "
+        "null when the last open day is still short. Closed days are not judged (any work "
+        "waiting on them counts as a shortfall)"
+    )
+    first_shortfall_free_scenario: str | None = Field(description="The same under the scenario")
+
+
 class CapacityResponse(BaseModel):
     model_version: str = Field(description="Registry version of ordercast-capacity")
-    days: list[CapacityDay]
+    days: list[CapacityDay] = Field(
+        description="The outlook: under the scenario when one is given, else the plan"
+    )
+    plan_days: list[CapacityDay] | None = Field(
+        None,
+        description="Only with a scenario: the same sites and days under the planned "
+        "capacity, simulated on the same arrivals as `days`",
+    )
+    comparison: list[SiteComparison] | None = Field(
+        None, description="Only with a scenario: per site, what it changes against the plan"
+    )
 
 
 # The outlook's value columns, as the capacity model defines them.
@@ -378,15 +423,46 @@ async def capacity(
 def capacity_body(loaded: LoadedModel[CapacityCore], request: CapacityRequest) -> bytes:
     """The JSON answer to ``request`` from ``loaded`` (raises the core's domain errors)."""
     query = CapacityQuery(request.horizon, sites=request.sites, scenario=request.scenario)
-    frame = answer_capacity(loaded.core, query)
+    if request.scenario is None:
+        rows = outlook_rows(answer_capacity(loaded.core, query))
+        return dumps({"model_version": loaded.version, "days": rows})
+    both = compare_capacity(loaded.core, query)
+    return dumps(
+        {
+            "model_version": loaded.version,
+            "days": outlook_rows(both.scenario),
+            "plan_days": outlook_rows(both.plan),
+            "comparison": comparison_rows(both.sites),
+        }
+    )
+
+
+def outlook_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The outlook frame as JSON-able rows (CapacityDay)."""
     days: dict[str, list[Any]] = {
         "site": frame["site"].astype(str).tolist(),
         "ds": pd.DatetimeIndex(frame["ds"]).strftime("%Y-%m-%d").tolist(),
     }
     for column in CAPACITY_COLUMNS:
         days[column] = [_finite(v) for v in np.asarray(frame[column], dtype=float).tolist()]
-    rows = [dict(zip(days, values, strict=True)) for values in zip(*days.values(), strict=True)]
-    return dumps({"model_version": loaded.version, "days": rows})
+    return [dict(zip(days, values, strict=True)) for values in zip(*days.values(), strict=True)]
+
+
+def comparison_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """A :func:`~forecasting.capacity.compare.compare_outlooks` table as JSON-able rows."""
+    rows = []
+    for record in table.to_dict("records"):
+        row: dict[str, Any] = {"site": str(record["site"])}
+        for key, value in record.items():
+            name = str(key)
+            if name.startswith("first_shortfall_free"):
+                row[name] = None if pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d}"
+            elif name.startswith("shortfall_days"):
+                row[name] = int(value)
+            elif name != "site":
+                row[name] = _finite(float(value))
+        rows.append(row)
+    return rows
 
 
 def _finite(value: float) -> float | None:

@@ -183,7 +183,10 @@ def test_capacity_outlook_is_computed_once_per_question_and_version(
     what_if = {**plain, "scenario": {"capacity_factor": 0.5}}
     scenario = client.post(CAPACITY, json=what_if)
     assert scenario.json()["days"][0]["capacity"] == 50.0
-    assert core.predictions == before + 2
+    assert scenario.json()["plan_days"][0]["capacity"] == 100.0
+    assert core.predictions == before + 3  # the scenario and the plan beside it
+    assert client.post(CAPACITY, json=what_if).content == scenario.content
+    assert core.predictions == before + 3
 
     loader.version = "2"
     assert client.post("/v1/admin/reload").status_code == 200

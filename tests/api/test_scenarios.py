@@ -24,6 +24,7 @@ from ordercast.cli import main
 from tests.api.conftest import settings_with
 
 CAPACITY = "/v1/forecasts/capacity"
+SHIFT = {"hours": 8, "units_per_hour": 60, "weekdays": ["Sat"]}
 # The outlook of the models below runs from 2024-04-30 (the day after the last order).
 FIRST, SECOND, THIRD = "2024-04-30", "2024-05-01", "2024-05-02"
 
@@ -61,8 +62,10 @@ def two_sites() -> Iterator[TestClient]:
         yield test_client
 
 
-def outlook(client: TestClient, scenario: Any = None, sites: list[str] | None = None) -> dict:
-    body: dict[str, Any] = {"sites": sites or ["SITE-1", "SITE-12"], "horizon": 5}
+def outlook(
+    client: TestClient, scenario: Any = None, sites: list[str] | None = None, horizon: int = 5
+) -> dict:
+    body: dict[str, Any] = {"sites": sites or ["SITE-1", "SITE-12"], "horizon": horizon}
     if scenario is not None:
         body["scenario"] = scenario
     response = client.post(CAPACITY, json=body)
@@ -130,6 +133,23 @@ def test_non_finite_extra_units_are_422(client: TestClient) -> None:
         ({"extra_units": {"soon": 5}}, "scenario.extra_units.soon.[key]"),
         ({"sites": []}, "scenario.sites"),
         ({"capacity_factr": 1.2}, "scenario.capacity_factr"),
+        ({"extra_units": "lots"}, "scenario.extra_units"),
+        ({"extra_units": True}, "scenario.extra_units"),
+        ({"extra_units": [500]}, "scenario.extra_units"),
+        ({"overtime_pct": 150}, "scenario.overtime_pct"),
+        ({"overtime_pct": -5}, "scenario.overtime_pct"),
+        ({"extra_shift": {"hours": 8, "units_per_hour": 60}}, "scenario.extra_shift.0"),
+        ({"extra_shift": {**SHIFT, "hours": 0}}, "scenario.extra_shift.0.hours"),
+        ({"extra_shift": {**SHIFT, "hours": 25}}, "scenario.extra_shift.0.hours"),
+        (
+            {"extra_shift": {**SHIFT, "units_per_hour": "60"}},
+            "scenario.extra_shift.0.units_per_hour",
+        ),
+        ({"extra_shift": {**SHIFT, "weekdays": ["Sa"]}}, "scenario.extra_shift.0.weekdays.0"),
+        ({"extra_shift": {**SHIFT, "weekdays": 5}}, "scenario.extra_shift.0.weekdays.0"),
+        ({"extra_shift": {**SHIFT, "dates": ["soon"]}}, "scenario.extra_shift.0.dates.0"),
+        ({"extra_shift": {**SHIFT, "rate": 1}}, "scenario.extra_shift.0.rate"),
+        ({"extra_shift": [SHIFT, {"hours": 8}]}, "scenario.extra_shift.1.units_per_hour"),
     ],
 )
 def test_invalid_scenarios_are_422_naming_the_field(
@@ -233,3 +253,111 @@ def test_the_cli_reads_its_scenario_file_through_the_same_schema(
     scenario.write_text("closures: 2024-05-01\nsites: SITE-12\n")
     assert main(argv) == 2
     assert "unknown site 'SITE-12' in scenario.sites" in capsys.readouterr().err
+
+
+# A week of the outlook: Tuesday 2024-04-30 to Monday 2024-05-06 (Sunday closed).
+WEEK = pd.date_range(FIRST, periods=7, freq="D")
+
+
+def open_and_closed(planned: dict[str, float]) -> tuple[list[str], list[str]]:
+    return [d for d, c in planned.items() if c > 0], [d for d, c in planned.items() if c == 0]
+
+
+def test_a_plain_number_of_extra_units_is_that_much_on_every_open_day(client: TestClient) -> None:
+    # It used to be "'float' object is not iterable".
+    planned = outlook(client, horizon=7)
+    more = outlook(client, {"extra_units": 500}, horizon=7)
+    for site in ("SITE-1", "SITE-12"):
+        opened, closed = open_and_closed(planned[site])
+        assert opened and closed  # the week has both
+        for day in opened:
+            assert more[site][day] == pytest.approx(planned[site][day] + 500)
+        assert all(more[site][day] == 0.0 for day in closed)
+
+
+def test_a_wrong_type_of_extra_units_names_both_forms(client: TestClient) -> None:
+    body = {"sites": ["SITE-1"], "horizon": 3, "scenario": {"extra_units": "lots"}}
+    response = client.post(CAPACITY, json=body)
+    assert response.status_code == 422
+    problem = response.json()["details"][0]["problem"]
+    assert '{"2025-02-12": 500}' in problem and "every open day" in problem
+
+
+def test_overtime_is_a_percentage_on_open_days_on_top_of_a_change(client: TestClient) -> None:
+    planned = outlook(client, horizon=7)
+    overtime = outlook(client, {"overtime_pct": 10}, horizon=7)
+    both = outlook(client, {"overtime_pct": 10, "capacity_change_pct": -20}, horizon=7)
+    for site in ("SITE-1", "SITE-12"):
+        for day, capacity in planned[site].items():
+            assert overtime[site][day] == pytest.approx(capacity * 1.1)
+            assert both[site][day] == pytest.approx(capacity * 0.8 * 1.1)
+
+
+def test_an_extra_shift_by_weekday_adds_hours_times_rate_on_those_weekdays(
+    client: TestClient,
+) -> None:
+    planned = outlook(client, horizon=7)
+    saturday, sunday = f"{WEEK[4]:%Y-%m-%d}", f"{WEEK[5]:%Y-%m-%d}"
+    shifted = outlook(client, {"extra_shift": SHIFT, "sites": "SITE-1"}, horizon=7)
+    for day, capacity in planned["SITE-1"].items():
+        assert shifted["SITE-1"][day] == pytest.approx(capacity + (480 if day == saturday else 0))
+    assert shifted["SITE-12"] == planned["SITE-12"]
+    # A Sunday shift opens the closed Sunday; "sunday" in any case.
+    opened = outlook(client, {"extra_shift": {**SHIFT, "weekdays": "sunday"}}, horizon=7)
+    assert planned["SITE-1"][sunday] == 0.0 and opened["SITE-1"][sunday] == 480.0
+
+
+def test_extra_shifts_by_date_and_a_list_of_them_add_up(client: TestClient) -> None:
+    planned = outlook(client, horizon=7)
+    by_date = {"hours": 4, "units_per_hour": 25, "dates": SECOND}
+    shifted = outlook(client, {"extra_shift": [by_date, {**by_date, "dates": [SECOND, THIRD]}]})
+    for site in ("SITE-1", "SITE-12"):
+        assert shifted[site][FIRST] == planned[site][FIRST]
+        assert shifted[site][SECOND] == pytest.approx(planned[site][SECOND] + 200)
+        assert shifted[site][THIRD] == pytest.approx(planned[site][THIRD] + 100)
+
+
+def test_every_form_together_in_the_documented_order(client: TestClient) -> None:
+    planned = outlook(client, horizon=7)
+    scenario = {
+        "capacity_factor": 1.5,
+        "overtime_pct": 20,
+        "extra_units": {FIRST: 10},
+        "extra_shift": {"hours": 2, "units_per_hour": 5, "dates": [FIRST, SECOND]},
+        "closures": SECOND,
+        "sites": "SITE-12",
+    }
+    changed = outlook(client, scenario, horizon=7)
+    base = planned["SITE-12"]
+    assert changed["SITE-12"][FIRST] == pytest.approx(base[FIRST] * 1.5 * 1.2 + 10 + 10)
+    assert changed["SITE-12"][SECOND] == 0.0  # closures last
+    assert changed["SITE-12"][THIRD] == pytest.approx(base[THIRD] * 1.5 * 1.2)
+    assert changed["SITE-1"] == planned["SITE-1"]
+
+
+def test_a_scenario_is_answered_beside_the_plan(client: TestClient) -> None:
+    plain = {"sites": ["SITE-1", "SITE-12"], "horizon": 14}
+    planned = client.post(CAPACITY, json=plain).json()
+    assert set(planned) == {"model_version", "days"}  # no scenario: the answer as before
+    what_if = {**plain, "scenario": {"capacity_factor": 3, "sites": "SITE-1"}}
+    answer = client.post(CAPACITY, json=what_if).json()
+    assert answer["plan_days"] == planned["days"]
+    by_site = {row["site"]: row for row in answer["comparison"]}
+    assert set(by_site) == {"SITE-1", "SITE-12"}
+    for before, after in zip(answer["plan_days"], answer["days"], strict=True):
+        assert (before["site"], before["ds"]) == (after["site"], after["ds"])
+        assert before["arrivals_p50"] == after["arrivals_p50"]  # the same simulated arrivals
+        if before["site"] == "SITE-12":
+            assert before == after
+    untouched, tripled = by_site["SITE-12"], by_site["SITE-1"]
+    assert untouched["backlog_cleared"] == 0 and untouched["delay_days_saved"] == 0
+    assert untouched["first_shortfall_free_plan"] == untouched["first_shortfall_free_scenario"]
+    last = [d for d in answer["days"] if d["site"] == "SITE-1"][-1]
+    last_plan = [d for d in answer["plan_days"] if d["site"] == "SITE-1"][-1]
+    assert tripled["backlog_end_scenario"] == last["backlog_p50"]
+    assert tripled["backlog_cleared"] == pytest.approx(
+        last_plan["backlog_p50"] - last["backlog_p50"]
+    )
+    assert tripled["backlog_cleared"] >= 0 and tripled["delay_days_saved"] > 0
+    assert tripled["shortfall_days_scenario"] <= tripled["shortfall_days_plan"]
+    assert tripled["first_shortfall_free_scenario"] is not None
