@@ -140,8 +140,10 @@ def ensemble_rows(
     windows: Windows,
     season_length: int,
     quantiles: Sequence[float],
+    name: str = ENSEMBLE,
 ) -> list[dict]:
-    """Backtest rows of the equal-weight combination of ``members`` (no refitting)."""
+    """Backtest rows of the equal-weight combination of ``members`` (no refitting),
+    recorded as model ``name``."""
     rows = []
     for w, cutoff in enumerate(windows.cutoffs):
         train, actual = y[:cutoff], y[cutoff : cutoff + windows.horizon]
@@ -150,7 +152,7 @@ def ensemble_rows(
             _row(
                 w,
                 cutoff,
-                ENSEMBLE,
+                name,
                 actual,
                 fc,
                 train,

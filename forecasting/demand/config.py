@@ -33,10 +33,25 @@ class SelectionConfig:
     needs over the global model to replace it (0.3 measured best on M4 Hourly and
     Weekly): the global model learnt from every series, so a few windows of one series
     are a weak verdict against it.
+
+    ``class_defaults``, ``min_windows`` and ``evidence_margin``: a series of a class with
+    a default gets it unless its backtest is strong evidence for another model
+    (:func:`forecasting.demand.selection.with_evidence`).
     """
 
     margin: float = 0.05
     global_margin: float = 0.3
+    # Robust default per demand class: the members of its equal-weight combination. A
+    # class without one (smooth, erratic) keeps the rule above. Chosen on development
+    # data only (benchmarks/intermittent_dev.py, see forecasting.demand.selection).
+    class_defaults: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("intermittent", ("imapa", "tsb")),
+        ("lumpy", ("imapa", "tsb")),
+    )
+    # Evidence the backtest needs to replace a class default: at least ``min_windows``
+    # windows, a mean score ``evidence_margin`` lower, and a lower score in every window.
+    min_windows: int = 3
+    evidence_margin: float = 0.2
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,18 @@ from forecasting.demand.global_model import ConformalErrors
 from forecasting.demand.intervals import finish
 from forecasting.demand.registry import GLOBAL, make_model
 from forecasting.demand.selection import (
+    COMBINATION,
     Choice,
     candidate_models,
     choose,
+    class_default,
+    default_choice,
     ensemble_members,
     fallback_choice,
     global_competes,
     mean_scores,
+    window_scores,
+    with_evidence,
 )
 from forecasting.errors import HorizonError
 
@@ -133,9 +138,10 @@ def _select(
         klass, series.global_backtest, series.global_final is not None, windows
     )
     precomputed = {GLOBAL: series.global_backtest} if competing and series.global_backtest else None
+    default = None if settings.candidates else class_default(klass, settings.selection)
     rows, made = backtest_values(
         y,
-        candidate_models(klass, settings.candidates, settings.skip_ets),
+        candidate_models(klass, settings.candidates, settings.skip_ets, default or ()),
         windows,
         settings.season_length,
         settings.quantiles,
@@ -147,8 +153,27 @@ def _select(
         rows += ensemble_rows(y, members, made, windows, settings.season_length, settings.quantiles)
         scores = mean_scores(rows)
     choice = choose(scores, members, settings.selection, competing)
+    if default:
+        rows += _default_rows(y, default, made, windows, settings)
+        fallback_to = default_choice(default, mean_scores(rows))
+        choice = with_evidence(choice, fallback_to, window_scores(rows), settings.selection)
     residuals = _backtest_residuals(y, choice.members, made, windows)
     return _Verdict(choice, klass, tuple(rows), residuals)
+
+
+def _default_rows(
+    y: np.ndarray,
+    default: tuple[str, ...],
+    made: dict[str, dict[int, SeriesForecast]],
+    windows: Windows,
+    settings: SeriesSettings,
+) -> list[dict]:
+    """Backtest rows of a class default of several members (one is already scored)."""
+    if len(default) == 1:
+        return []
+    return ensemble_rows(
+        y, default, made, windows, settings.season_length, settings.quantiles, COMBINATION
+    )
 
 
 def _refit(series: SeriesInput, verdict: _Verdict, season_length: int) -> SeriesFit:
