@@ -32,71 +32,103 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import intermittent as bench  # noqa: E402
+import intermittent as bench
 
-from forecasting.demand.backtest import backtest_values, combine, plan_windows  # noqa: E402
-from forecasting.demand.backtest import forecast_values, selection_score  # noqa: E402
-from forecasting.demand.backtest import robust_scale  # noqa: E402
-from forecasting.demand.classify import classify_values  # noqa: E402
+from forecasting.demand.backtest import (
+    backtest_values,
+    combine,
+    forecast_values,
+    plan_windows,
+    robust_scale,
+    selection_score,
+)
+from forecasting.demand.classify import classify_values
 
-INTERMITTENT = ("croston", "sba", "tsb", "adida", "imapa", "window_average", "naive")
-SMOOTH = ("seasonal_naive", "ets", "window_average", "drift", "naive", "theta")
+MODELS = (
+    "croston", "sba", "tsb", "adida", "imapa", "window_average", "naive",
+    "seasonal_naive", "ets", "theta", "drift",
+)  # fmt: skip
+CLASS_MODELS = {
+    "intermittent": ("croston", "sba", "tsb", "adida", "imapa", "window_average"),
+    "smooth": ("seasonal_naive", "ets", "window_average", "drift"),
+}  # the pipeline's candidates (forecasting.demand.classify), by class group
+DEFAULT_POOL = ("tsb", "adida", "imapa", "sba", "window_average", "naive", "ets", "theta")
 QUANTILES = (0.1, 0.5, 0.9)
 
 
-def series_records(y: np.ndarray, season: int) -> dict | None:
-    """Backtest window scores and validation forecasts of every candidate and pair/triple
-    combination of one development series (None when it has no backtest window)."""
-    train, valid = y[:-12], y[-12:]
-    klass = classify_values(train)[2]
-    windows = plan_windows(len(train), 12, 3, min_train=12)
-    if not windows.cutoffs:
-        return None
-    names = INTERMITTENT if klass in ("intermittent", "lumpy") else SMOOTH
-    _, made = backtest_values(train, names, windows, season, QUANTILES)
-    final = {n: forecast_values(n, train, 12, season, QUANTILES) for n in names}
-    combos = [c for k in (1, 2, 3) for c in itertools.combinations(names, k)]
-    window_scores, forecasts = {}, {}
-    for combo in combos:
-        per_window = []
-        for w, cutoff in enumerate(windows.cutoffs):
-            actual = train[cutoff : cutoff + 12]
-            fc = combine([made[n][w] for n in combo])
-            per_window.append(
-                selection_score(actual, fc, QUANTILES, robust_scale(train[:cutoff], season))
+class Series:
+    """One development series: its backtest and validation forecasts of every model of
+    :data:`MODELS`, combined on demand (equal weights, no refitting)."""
+
+    def __init__(self, y: np.ndarray, season: int) -> None:
+        self.train, self.valid = y[:-12], y[-12:]
+        self.season = season
+        self.demand_class = classify_values(self.train)[2]
+        self.group = "intermittent" if self.demand_class in ("intermittent", "lumpy") else "smooth"
+        self.windows = plan_windows(len(self.train), 12, 3, min_train=12)
+        self.made: dict = {}
+        self.final: dict = {}
+        if self.windows.cutoffs:
+            _, self.made = backtest_values(self.train, MODELS, self.windows, season, QUANTILES)
+            self.final = {n: forecast_values(n, self.train, 12, season, QUANTILES) for n in MODELS}
+        self.s_mase, _, self.s_mse1 = bench.scales(self.train, season)
+        self._scores: dict[tuple[str, ...], np.ndarray] = {}
+        self._errors: dict[tuple[str, ...], tuple[float, float]] = {}
+
+    def scores(self, combo: tuple[str, ...]) -> np.ndarray:
+        """Selection score of the combination in each backtest window."""
+        combo = tuple(sorted(combo))
+        if combo not in self._scores:
+            out = []
+            for w, cutoff in enumerate(self.windows.cutoffs):
+                actual = self.train[cutoff : cutoff + 12]
+                fc = combine([self.made[n][w] for n in combo])
+                scale = robust_scale(self.train[:cutoff], self.season)
+                out.append(selection_score(actual, fc, QUANTILES, scale))
+            self._scores[combo] = np.array(out)
+        return self._scores[combo]
+
+    def errors(self, combo: tuple[str, ...]) -> tuple[float, float]:
+        """Validation MASE and RMSSE of the combination's forecast."""
+        combo = tuple(sorted(combo))
+        if combo not in self._errors:
+            f = combine([self.final[n] for n in combo]).mean
+            v = self.valid
+            self._errors[combo] = (
+                float(np.mean(np.abs(v - f)) / self.s_mase),
+                float(np.sqrt(np.mean((v - f) ** 2) / self.s_mse1)),
             )
-        window_scores[combo] = np.array(per_window)
-        forecasts[combo] = combine([final[n] for n in combo]).mean
-    s_mase, _, s_mse1 = bench.scales(train, season)
-    errors = {
-        c: (np.mean(np.abs(valid - f)) / s_mase, np.sqrt(np.mean((valid - f) ** 2) / s_mse1))
-        for c, f in forecasts.items()
-    }
-    return {"class": klass, "windows": window_scores, "errors": errors, "names": names}
+        return self._errors[combo]
+
+    def pipeline_rule(self, default: tuple[str, ...], margin: float = 0.05) -> tuple[str, ...]:
+        """The pipeline's own pick among its class candidates and the default's members:
+        the best single model unless the ensemble of the best three is within ``margin``."""
+        names = (
+            *CLASS_MODELS[self.group],
+            *(m for m in default if m not in CLASS_MODELS[self.group]),
+        )
+        singles = {n: self.scores((n,)).mean() for n in names}
+        ranked = sorted(singles, key=lambda n: (singles[n], n))
+        members = tuple(ranked[:3])
+        ensemble = self.scores(members).mean()
+        best = ranked[0]
+        return (best,) if singles[best] < ensemble * (1 - margin) else members
+
+    def evidence_rule(
+        self, default: tuple[str, ...], min_windows: int, margin: float
+    ) -> tuple[str, ...]:
+        """The default unless the pipeline's pick beats it clearly (as selection.with_evidence)."""
+        contender = self.pipeline_rule(default)
+        if tuple(sorted(contender)) == tuple(sorted(default)):
+            return default
+        d, c = self.scores(default), self.scores(contender)
+        strong = (
+            len(d) >= min_windows and c.mean() < d.mean() * (1 - margin) and bool(np.all(c < d))
+        )
+        return contender if strong else default
 
 
-def pipeline_rule(rec: dict, margin: float) -> tuple[str, ...]:
-    """The pipeline's rule before #20: best single unless the best-3 ensemble is within margin."""
-    singles = {c: s.mean() for c, s in rec["windows"].items() if len(c) == 1}
-    ranked = sorted(singles, key=lambda c: singles[c])
-    members = tuple(sorted(n for c in ranked[:3] for n in c))
-    ensemble = rec["windows"][tuple(n for n in rec["names"] if n in members)].mean()
-    best = ranked[0]
-    return best if singles[best] < ensemble * (1 - margin) else tuple(
-        n for n in rec["names"] if n in members
-    )
-
-
-def evidence_rule(
-    rec: dict, default: tuple[str, ...], min_windows: int, margin: float
-) -> tuple[str, ...]:
-    """The default unless a single model or the best-3 ensemble beats it clearly."""
-    default = tuple(n for n in rec["names"] if n in default)
-    scores = rec["windows"]
-    contender = pipeline_rule(rec, 0.05)
-    d, c = scores[default], scores[contender]
-    strong = len(d) >= min_windows and c.mean() < d.mean() * (1 - margin) and bool(np.all(c < d))
-    return contender if strong else default
+NO_DEFAULT = ("(pipeline rule)",)
 
 
 def main() -> None:
@@ -106,7 +138,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     names = [n.strip() for n in args.panels.split(",")]
     panels = [*bench.scms_panels(names), *bench.synthetic_panels(names, seed=1)]
-    defaults = [c for k in (1, 2, 3) for c in itertools.combinations(INTERMITTENT, k)]
+    defaults = [c for k in (1, 2, 3) for c in itertools.combinations(DEFAULT_POOL, k)]
     evidence = [(w, m) for w in (1, 2, 3, 99) for m in (0.0, 0.1, 0.2, 0.3)]
     results = []
     for panel in panels:
@@ -114,38 +146,43 @@ def main() -> None:
         train, valid = bench.split(dev, bench.HORIZON)
         full = pd.concat([train, valid]).sort_values(["series_id", "ds"])
         records = [
-            r
-            for _, g in full.groupby("series_id")
-            if (r := series_records(g["y"].to_numpy(float), panel.season)) is not None
+            Series(g["y"].to_numpy(float), panel.season) for _, g in full.groupby("series_id")
         ]
-        print(f"{panel.name}: {len(records)} series with a backtest window", flush=True)
+        records = [r for r in records if r.windows.cutoffs]
+        counts = pd.Series([r.demand_class for r in records]).value_counts().to_dict()
+        print(f"{panel.name}: {len(records)} series with a backtest window {counts}", flush=True)
         for rec in records:
-            if rec["class"] not in ("intermittent", "lumpy"):
-                choice = pipeline_rule(rec, 0.05)
-                for d, (w, m) in itertools.product(defaults, evidence):
-                    results.append((panel.name, rec["class"], d, w, m, *rec["errors"][choice]))
-                continue
+            results.append(
+                (panel.name, rec.group, NO_DEFAULT, 0, 0.0, *rec.errors(rec.pipeline_rule(())))
+            )
             for d, (w, m) in itertools.product(defaults, evidence):
-                choice = evidence_rule(rec, d, w, m)
-                results.append((panel.name, rec["class"], d, w, m, *rec["errors"][choice]))
-        old = [rec["errors"][pipeline_rule(rec, 0.05)] for rec in records]
-        print(f"  pipeline rule before: MASE {np.mean([o[0] for o in old]):.3f} "
-              f"RMSSE {np.mean([o[1] for o in old]):.3f}")
+                results.append(
+                    (panel.name, rec.group, d, w, m, *rec.errors(rec.evidence_rule(d, w, m)))
+                )
     table = pd.DataFrame(
-        results, columns=["panel", "class", "default", "min_windows", "margin", "mase", "rmsse"]
+        results, columns=["panel", "group", "default", "min_windows", "margin", "mase", "rmsse"]
     )
     table["default"] = table["default"].map("+".join)
-    by = table.groupby(["panel", "default", "min_windows", "margin"])[["mase", "rmsse"]].mean()
-    # Each panel counts equally: the mean over panels of the ratio to that panel's best rule.
-    ratio = by / by.groupby(level="panel").transform("min")
-    overall = ratio.groupby(level=["default", "min_windows", "margin"]).mean()
-    overall["both"] = overall[["mase", "rmsse"]].mean(axis=1)
-    best = overall.sort_values("both").head(15)
-    print("\nrules by mean ratio to each panel's best rule (MASE, RMSSE), best first:")
-    print(best.round(4).to_string())
-    top = best.index[0]
-    print(f"\nchosen: default {top[0]}, min_windows {top[1]}, margin {top[2]}; per panel:")
-    print(by.xs(top, level=["default", "min_windows", "margin"]).round(3).to_string())
+    keys = ["default", "min_windows", "margin"]
+    for group, part in table.groupby("group"):
+        by = part.groupby(["panel", *keys])[["mase", "rmsse"]].mean()
+        # Each panel counts equally: the mean over panels of the ratio to its best rule.
+        ratio = by / by.groupby(level="panel").transform("min")
+        overall = ratio.groupby(level=keys).mean()
+        overall["both"] = overall[["mase", "rmsse"]].mean(axis=1)
+        ranked = overall.sort_values("both")
+        print(
+            f"\n{group} group (intermittent+lumpy or smooth+erratic): rules by mean ratio to "
+            "each panel's best rule, best first"
+        )
+        print(ranked.head(12).round(4).to_string())
+        print("the pipeline's rule without a default:")
+        print(ranked.xs(NO_DEFAULT[0], level="default", drop_level=False).round(4).to_string())
+        top = ranked.index[0]
+        print(f"chosen for {group}: {top}; per panel (rule vs pipeline rule):")
+        chosen = by.xs(top, level=keys)
+        before = by.xs((NO_DEFAULT[0], 0, 0.0), level=keys)
+        print(chosen.join(before, rsuffix="_before").round(3).to_string())
 
 
 if __name__ == "__main__":
