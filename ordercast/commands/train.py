@@ -8,7 +8,9 @@ the lock past --lock-timeout.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import typer
 
 from forecasting.errors import ConfigError
 from forecasting.loaders import is_database_url
+from ordercast.commands.demand import dask_client
 from ordercast.commands.outcome import announce
 from ordercast.logs import say_error
 from ordercast.settings import Settings, load_settings
@@ -64,6 +67,12 @@ def train(
     lock_timeout: float = typer.Option(
         600.0, help="Seconds to wait for another training of the same kind (then exit 4)."
     ),
+    dask: str | None = typer.Option(
+        None,
+        "--dask",
+        help="Run demand's per-series fits on this Dask scheduler (e.g. tcp://host:8786), "
+        "as `ordercast forecast --dask` does; capacity and risk train here as before.",
+    ),
 ) -> None:
     """Train, track in MLflow, register, and promote when the new version is better.
 
@@ -91,7 +100,7 @@ def train(
     codes = []
     for name in kinds:
         try:
-            with training_lock(settings, name, lock_timeout):
+            with training_lock(settings, name, lock_timeout), _cluster(dask, name):
                 outcome: TrainOutcome = PIPELINES[name](
                     settings,
                     Path(source) if history is None else history,
@@ -107,6 +116,19 @@ def train(
         announce(outcome)
         codes.append(outcome.exit_code)
     raise typer.Exit(max(codes))
+
+
+@contextlib.contextmanager
+def _cluster(address: str | None, kind: str) -> Iterator[None]:
+    """Demand's joblib work (per-series backtests and fits) on the Dask cluster at
+    ``address`` while the pipeline runs; nothing for other kinds or without an address."""
+    if address is None or kind != "demand":
+        yield
+        return
+    from joblib import parallel_config
+
+    with dask_client(address), parallel_config(backend="dask"):
+        yield
 
 
 def _order_store_history(settings: Settings) -> pd.DataFrame | None:
