@@ -25,7 +25,6 @@ from pydantic import (
     ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
-    model_validator,
 )
 
 from forecasting.errors import ConfigError, UnknownSeriesError
@@ -111,8 +110,9 @@ def _dated_units_schema(schema: dict[str, Any]) -> None:
 
 class ExtraShift(BaseModel):
     """An extra shift: ``hours`` of work at ``units_per_hour`` on chosen weekdays and/or
-    dates, adding ``hours * units_per_hour`` to each such day's capacity (also on a day the
-    site is otherwise closed: a Saturday shift opens the Saturday)."""
+    dates (neither: every open day), adding ``hours * units_per_hour`` to each such day's
+    capacity (also on a day the site is otherwise closed: a Saturday shift opens the
+    Saturday)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -148,22 +148,16 @@ class ExtraShift(BaseModel):
         description='Days the shift works: one ISO date ("2025-02-15") or a list of them.',
     )
 
-    @model_validator(mode="after")
-    def _some_day(self) -> ExtraShift:
-        if not self.weekdays and not self.dates:
-            raise ValueError(
-                'an extra shift needs the days it works: weekdays (e.g. ["Sat"]) and/or dates '
-                '(e.g. ["2025-02-15"])'
-            )
-        return self
-
     @property
     def units(self) -> float:
         """Capacity the shift adds on each of its days: hours * units_per_hour."""
         return self.hours * self.units_per_hour
 
-    def works_on(self, days: pd.DatetimeIndex) -> np.ndarray:
-        """Whether the shift works on each of ``days`` (a boolean array)."""
+    def works_on(self, days: pd.DatetimeIndex, open_days: np.ndarray) -> np.ndarray:
+        """Whether the shift works on each of ``days`` (a boolean array); with neither
+        weekdays nor dates, on the ``open_days`` (a boolean array over ``days``)."""
+        if not self.weekdays and not self.dates:
+            return np.asarray(open_days, dtype=bool)
         on_weekday = np.isin(days.dayofweek, [WEEKDAYS.index(d) for d in self.weekdays])
         on_date = days.isin(pd.DatetimeIndex([pd.Timestamp(d) for d in self.dates]))
         return np.asarray(on_weekday | on_date, dtype=bool)
@@ -255,8 +249,8 @@ class CapacityScenario(BaseModel):
     ] = Field(
         default_factory=list,
         description="Extra shifts: hours x units_per_hour added on their weekdays and/or "
-        'dates, e.g. {"hours": 8, "units_per_hour": 60, "weekdays": ["Sat"]}; one shift or a '
-        "list of them.",
+        'dates (neither: every open day), e.g. {"hours": 8, "units_per_hour": 60, '
+        '"weekdays": ["Sat"]}; one shift or a list of them.',
     )
     closures: Annotated[
         list[ScenarioDay],
@@ -311,7 +305,7 @@ class CapacityScenario(BaseModel):
         else:
             extra[open_days] += self.extra_units
         for shift in self.extra_shift:
-            extra[shift.works_on(days)] += shift.units
+            extra[shift.works_on(days, open_days)] += shift.units
         return extra
 
     def applies_to(self, site: str) -> bool:

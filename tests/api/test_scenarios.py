@@ -138,7 +138,6 @@ def test_non_finite_extra_units_are_422(client: TestClient) -> None:
         ({"extra_units": [500]}, "scenario.extra_units"),
         ({"overtime_pct": 150}, "scenario.overtime_pct"),
         ({"overtime_pct": -5}, "scenario.overtime_pct"),
-        ({"extra_shift": {"hours": 8, "units_per_hour": 60}}, "scenario.extra_shift.0"),
         ({"extra_shift": {**SHIFT, "hours": 0}}, "scenario.extra_shift.0.hours"),
         ({"extra_shift": {**SHIFT, "hours": 25}}, "scenario.extra_shift.0.hours"),
         (
@@ -305,6 +304,14 @@ def test_an_extra_shift_by_weekday_adds_hours_times_rate_on_those_weekdays(
     # A Sunday shift opens the closed Sunday; "sunday" in any case.
     opened = outlook(client, {"extra_shift": {**SHIFT, "weekdays": "sunday"}}, horizon=7)
     assert planned["SITE-1"][sunday] == 0.0 and opened["SITE-1"][sunday] == 480.0
+
+
+def test_an_extra_shift_without_days_works_every_open_day(client: TestClient) -> None:
+    planned = outlook(client, horizon=7)
+    shifted = outlook(client, {"extra_shift": {"hours": 2, "units_per_hour": 30}}, horizon=7)
+    for site in ("SITE-1", "SITE-12"):
+        for day, capacity in planned[site].items():
+            assert shifted[site][day] == pytest.approx(capacity + 60 if capacity > 0 else 0.0)
 
 
 def test_extra_shifts_by_date_and_a_list_of_them_add_up(client: TestClient) -> None:
