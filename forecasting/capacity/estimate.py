@@ -165,3 +165,39 @@ def holiday_closures(flows: pd.DataFrame, country: str, min_holidays: int = 2) -
             len(on_holidays) >= min_holidays and float((on_holidays["shipped"] == 0).mean()) > 0.5
         )
     return closes
+
+
+def throughput_factors(
+    flows: pd.DataFrame,
+    estimate: pd.DataFrame,
+    largest: dict[str, float] | None = None,
+    window_days: int = 91,
+    min_days: int = 5,
+) -> dict[str, np.ndarray]:
+    """Per site, what it shipped on days it could not clear, as shares of its capacity.
+
+    A day that starts with at least the day's capacity waiting (per the ``estimate``,
+    :func:`estimate_capacity`) ships what it can; whole lines and a first-in first-out
+    order leave some of the capacity unused (the next line does not fit). That loss is at
+    most one piece of work, the site's ``largest`` (in the flows' measure; default 1), so
+    a busy day that shipped less than ``capacity - largest`` had less capacity that day (a
+    staff shortage: a known one belongs in a calendar or a scenario, and busy days
+    over-sample such drops, which cause the backlogs) and is left out. The shares of the
+    last ``window_days`` (``[1.0]`` with fewer than ``min_days`` such days) are what the
+    queue draws each simulated day's throughput from, so the backlog drains as fast as
+    the site drained it, not at the nominal capacity.
+    """
+    last = flows["date"].max()
+    recent = flows[flows["date"] > last - pd.Timedelta(days=window_days)]
+    capacity = estimate.set_index(["site", "weekday"])["capacity_units"]
+    out: dict[str, np.ndarray] = {}
+    for site, rows in recent.groupby("site", sort=True):
+        cap = capacity.reindex(
+            pd.MultiIndex.from_arrays([rows["site"], rows["date"].dt.dayofweek])
+        ).to_numpy(float)
+        busy = (cap > 0) & (rows["backlog_start"].to_numpy(float) >= cap)
+        shares = rows["shipped"].to_numpy(float)[busy] / cap[busy]
+        piece = (largest or {}).get(str(site), 1.0)
+        shares = shares[shares >= 1.0 - piece / cap[busy]]
+        out[str(site)] = np.clip(shares, 0.0, 2.0) if len(shares) >= min_days else np.ones(1)
+    return out

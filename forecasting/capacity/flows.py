@@ -1,7 +1,9 @@
 """Daily work flows per site from order lines: released, shipped, backlog.
 
-Work is released to a site on the order date and leaves it on the ship date (the
-delivered date when ship dates are missing). ``backlog_start`` is the work waiting when
+Work is released to a site on its release date (the ``release_date`` column, set by the
+capacity model's release rule, :mod:`forecasting.capacity.release`; the order date when
+the column is absent) and leaves it on the ship date (the delivered date when ship dates
+are missing). ``backlog_start`` is the work waiting when
 a day begins; a day that starts with a backlog is *constrained*: what it shipped is
 what the site could ship.
 
@@ -19,6 +21,7 @@ import pandas as pd
 from forecasting.errors import ConfigError
 
 MEASURES = ("units", "lines", "orders")
+RELEASE_COLUMN = "release_date"
 
 
 def check_measure(measure: str) -> str:
@@ -40,7 +43,9 @@ def work_items(orders: pd.DataFrame, measure: str = "units") -> pd.DataFrame:
     items = pd.DataFrame(
         {
             "site": orders["site"].astype(str),
-            "released_on": orders["order_date"],
+            "released_on": orders[RELEASE_COLUMN]
+            if RELEASE_COLUMN in orders.columns
+            else orders["order_date"],
             "shipped_on": shipped_on.fillna(orders["delivered_date"]),
             "amount": orders["quantity"].astype(float) if measure == "units" else 1.0,
         },

@@ -9,7 +9,9 @@ Every measure is in the forecast's measure (units, lines or orders) or in days:
   plus that day's arrivals;
 * ``capacity``: what the site can ship that day (0 = closed);
 * ``p_shortfall``: P(work available > capacity), the probability some work is carried
-  to the next day; on a closed day, the probability any work waits;
+  to the next day (judged against the capacity each simulated future realises: the
+  planned capacity times the share the site ships on busy days); on a closed day, the
+  probability any work waits;
 * ``backlog_p10/p50/p90``: work still waiting at the end of the day;
 * ``backlog_days``: ``backlog_p50`` in days of capacity, divided by the mean capacity of
   the open days among the next seven (null when none of them is open);
@@ -46,14 +48,22 @@ _TINY = 1e-9  # whole units in float arithmetic: below this, nothing waits
 
 
 def outlook_measures(
-    arrivals: np.ndarray, available: np.ndarray, backlog: np.ndarray, capacity: np.ndarray
+    arrivals: np.ndarray,
+    available: np.ndarray,
+    backlog: np.ndarray,
+    capacity: np.ndarray,
+    realised: np.ndarray | None = None,
+    throughput: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """The measures of :data:`MEASURE_COLUMNS` per day for one site.
 
     ``arrivals``, ``available`` and ``backlog`` are ``(paths, days)`` from
-    :func:`forecasting.capacity.forecaster.run_queue`; ``capacity`` holds at least
-    ``days`` values, and the days after the horizon (``AHEAD_DAYS`` of them, when given)
-    are what ``backlog_days`` and the delay of the last days look ahead to.
+    :func:`forecasting.capacity.forecaster.run_queue`; ``capacity`` (planned) holds at
+    least ``days`` values, and the days after the horizon (``AHEAD_DAYS`` of them, when
+    given) are what ``backlog_days`` and the delay of the last days look ahead to.
+    ``realised``: the capacity each future had (``(paths, days)``, default the planned),
+    which the shortfall is judged against; ``throughput``: the mean share of capacity
+    shipped on busy days, which the delay is worked out with.
     """
     days = arrivals.shape[1]
     capacity = np.asarray(capacity, dtype=float)
@@ -61,6 +71,7 @@ def outlook_measures(
     a10, a50, a90 = np.quantile(arrivals, [0.1, 0.5, 0.9], axis=0)
     w10, w50, w90 = np.quantile(available, [0.1, 0.5, 0.9], axis=0)
     b10, b50, b90 = np.quantile(backlog, [0.1, 0.5, 0.9], axis=0)
+    judged = today[None, :] if realised is None else realised
     open_today = today > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         load = np.where(open_today, a50 / np.where(open_today, today, 1.0), np.nan)
@@ -75,12 +86,12 @@ def outlook_measures(
         "available_p50": w50,
         "available_p90": w90,
         "capacity": today,
-        "p_shortfall": (available > today[None, :] + _TINY).mean(axis=0),
+        "p_shortfall": (available > judged + _TINY).mean(axis=0),
         "backlog_p10": b10,
         "backlog_p50": b50,
         "backlog_p90": b90,
         "backlog_days": np.where(b50 <= _TINY, 0.0, backlog_days),
-        "expected_delay_days": fifo_delay(available, capacity).mean(axis=0),
+        "expected_delay_days": fifo_delay(available, capacity * throughput).mean(axis=0),
     }
 
 
