@@ -68,9 +68,12 @@ class Series:
         self.windows = plan_windows(len(self.train), 12, 3, min_train=12)
         self.made: dict = {}
         self.final: dict = {}
+        # As the pipeline with its global model on: no local ETS on seasons over 12.
+        self.models = tuple(m for m in MODELS if season <= 12 or m != "ets")
         if self.windows.cutoffs:
-            _, self.made = backtest_values(self.train, MODELS, self.windows, season, QUANTILES)
-            self.final = {n: forecast_values(n, self.train, 12, season, QUANTILES) for n in MODELS}
+            models = self.models
+            _, self.made = backtest_values(self.train, models, self.windows, season, QUANTILES)
+            self.final = {n: forecast_values(n, self.train, 12, season, QUANTILES) for n in models}
         self.s_mase, _, self.s_mse1 = bench.scales(self.train, season)
         self._scores: dict[tuple[str, ...], np.ndarray] = {}
         self._errors: dict[tuple[str, ...], tuple[float, float]] = {}
@@ -103,10 +106,8 @@ class Series:
     def pipeline_rule(self, default: tuple[str, ...], margin: float = 0.05) -> tuple[str, ...]:
         """The pipeline's own pick among its class candidates and the default's members:
         the best single model unless the ensemble of the best three is within ``margin``."""
-        names = (
-            *CLASS_MODELS[self.group],
-            *(m for m in default if m not in CLASS_MODELS[self.group]),
-        )
+        own = CLASS_MODELS[self.group]
+        names = tuple(m for m in (*own, *(d for d in default if d not in own)) if m in self.models)
         singles = {n: self.scores((n,)).mean() for n in names}
         ranked = sorted(singles, key=lambda n: (singles[n], n))
         members = tuple(ranked[:3])
@@ -118,6 +119,7 @@ class Series:
         self, default: tuple[str, ...], min_windows: int, margin: float
     ) -> tuple[str, ...]:
         """The default unless the pipeline's pick beats it clearly (as selection.with_evidence)."""
+        default = tuple(m for m in default if m in self.models) or ("imapa",)
         contender = self.pipeline_rule(default)
         if tuple(sorted(contender)) == tuple(sorted(default)):
             return default
