@@ -232,6 +232,10 @@ def recommendation_check(argv: list[str] | None = None) -> int:
                         "peer_extra": peer,
                         "peer_max_p": worst(peer),
                         "seconds": seconds,
+                        # The days that set the amount: lead (days ahead) and weekday.
+                        "binding": " ".join(
+                            f"{(day - as_of).days}{day:%a}" for day in advice.binding_days
+                        ),
                     }
                 )
             print(f"seed {seed} {as_of:%Y-%m-%d}: {len(rows)} site-origins so far", flush=True)

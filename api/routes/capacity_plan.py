@@ -101,6 +101,10 @@ class SiteRecommendation(BaseModel):
         description="First judged open day with p_shortfall >= target under the plan (ISO "
         "date); null when there is none"
     )
+    binding_days: list[str] = Field(
+        description="The judged open days (ISO dates) a tolerance less would leave at or "
+        "above the target: the days that set the amount"
+    )
     scenario: dict[str, Any] | None = Field(
         description="The what-if that re-runs this in POST /v1/forecasts/capacity (with "
         "horizon = days and only this site)"
@@ -174,5 +178,6 @@ def recommendation_row(advice: Recommendation) -> dict[str, Any]:
         "max_p_shortfall_plan": advice.max_p_shortfall_plan,
         "max_p_shortfall": advice.max_p_shortfall,
         "first_shortfall_plan": None if first is None else f"{first:%Y-%m-%d}",
+        "binding_days": [f"{day:%Y-%m-%d}" for day in advice.binding_days],
         "scenario": advice.scenario,
     }

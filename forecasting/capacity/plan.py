@@ -65,7 +65,8 @@ class Recommendation:
     shift size). ``max_p_shortfall_plan`` and ``max_p_shortfall`` are the highest
     ``p_shortfall`` on a judged open day without and with it; ``first_shortfall_plan`` the
     first judged open day with ``p_shortfall >= target`` in the plan (None: none).
-    ``tolerance``: ``extra_units_per_day - tolerance`` would not meet the target.
+    ``tolerance``: ``extra_units_per_day - tolerance`` would not meet the target;
+    ``binding_days`` the judged days it would leave short (what sets the amount).
     """
 
     site: str
@@ -79,6 +80,7 @@ class Recommendation:
     first_shortfall_plan: pd.Timestamp | None
     first_shortfall_free_plan: pd.Timestamp | None
     grace_days: int = 0
+    binding_days: tuple[pd.Timestamp, ...] = ()
     shift: ShiftSize | None = None
 
     @property
@@ -175,13 +177,15 @@ def _recommend(
     first = pd.Timestamp(plan["ds"].iloc[risky[0]]) if risky.size else None
     base = max_open_day_shortfall(plan, judged)
 
+    def outlook_with(extra: float) -> pd.DataFrame:
+        return core.predict(days, sites=[site], scenario={"extra_units": extra, "sites": [site]})
+
     def worst(extra: float) -> float:
-        scenario = {"extra_units": extra, "sites": [site]}
-        outlook = core.predict(days, sites=[site], scenario=scenario)
-        return max_open_day_shortfall(outlook, judged)
+        return max_open_day_shortfall(outlook_with(extra), judged)
 
     found: float | None = 0.0
     reached = base
+    binding: list[pd.Timestamp] = []
     if base >= target:
         lo, hi = 0.0, max(typical, step)
         reached = worst(hi)
@@ -199,6 +203,9 @@ def _recommend(
                 else:
                     lo = mid
             found = hi
+            # The days a tolerance less still leaves short: what sets the amount.
+            below = outlook_with(lo)["p_shortfall"].to_numpy(float)
+            binding = [pd.Timestamp(d) for d in plan["ds"][judged & (below >= target)]]
     return Recommendation(
         site=site,
         days=days,
@@ -211,5 +218,6 @@ def _recommend(
         max_p_shortfall=reached,
         first_shortfall_plan=first,
         first_shortfall_free_plan=first_shortfall_free_day(plan["ds"], p, capacity, target),
+        binding_days=tuple(binding),
         shift=shift,
     )

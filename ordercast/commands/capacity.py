@@ -276,12 +276,13 @@ def describe_recommendation(advice: Recommendation, measure: str) -> str:
         )
     shifts = "" if advice.shifts_per_day is None else f" ({advice.shifts_per_day:.2f} shifts)"
     first = advice.first_shortfall_plan
+    binding = ", ".join(f"{day:%Y-%m-%d}" for day in advice.binding_days[:3])
     return (
         f"{advice.site}: add {advice.extra_units_per_day:,.0f} {measure} per open day{shifts} "
         f"for p_shortfall < {advice.target:g} on {judged} (plan: up to "
         f"{advice.max_p_shortfall_plan:.2f}, first from {first:%Y-%m-%d}; with it "
-        f"{advice.max_p_shortfall:.2f}); scenario: extra_units: "
-        f"{advice.extra_units_per_day:.1f}, sites: {advice.site}"
+        f"{advice.max_p_shortfall:.2f}; set by {binding or 'no single day'}); scenario: "
+        f"extra_units: {advice.extra_units_per_day:.1f}, sites: {advice.site}"
     )
 
 
@@ -301,6 +302,7 @@ def recommendation_frame(advice: list[Recommendation]) -> pd.DataFrame:
                 "max_p_shortfall_plan": one.max_p_shortfall_plan,
                 "max_p_shortfall": one.max_p_shortfall,
                 "first_shortfall_plan": one.first_shortfall_plan,
+                "binding_days": " ".join(f"{day:%Y-%m-%d}" for day in one.binding_days),
             }
             for one in advice
         ]

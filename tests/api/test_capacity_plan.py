@@ -66,7 +66,9 @@ def test_the_recommendation_rerun_as_its_scenario_meets_the_target(
     assert max(d["p_shortfall"] for d in judged) < 0.2
     assert rerun.json()["comparison"][0]["backlog_cleared"] > 0
     assert roomy["site"] == "SITE-2" and roomy["extra_units_per_day"] == 0.0
-    assert roomy["first_shortfall_plan"] is None
+    assert roomy["first_shortfall_plan"] is None and roomy["binding_days"] == []
+    assert short["binding_days"] == [f"{d:%Y-%m-%d}" for d in expected.binding_days]
+    assert short["binding_days"]
 
 
 def test_a_shift_size_gives_the_answer_in_shifts(client: TestClient) -> None:

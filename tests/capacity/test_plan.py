@@ -41,6 +41,12 @@ def test_the_recommendation_is_the_least_that_meets_the_target(
     assert worst_open_day(model, "SITE-1", advice.extra_units_per_day, grace) < target
     less = advice.extra_units_per_day - advice.tolerance
     assert worst_open_day(model, "SITE-1", less, grace) >= target
+    # The days that set it: judged open days a tolerance less leaves short.
+    below = model.predict(DAYS, ["SITE-1"], {"extra_units": less, "sites": ["SITE-1"]})
+    short = below[
+        (below["capacity"] > 0) & (below.index >= grace) & (below["p_shortfall"] >= target)
+    ]
+    assert list(advice.binding_days) == list(short["ds"]) and advice.binding_days
     assert advice.max_p_shortfall == worst_open_day(
         model, "SITE-1", advice.extra_units_per_day, grace
     )
@@ -68,6 +74,7 @@ def test_a_site_without_a_shortfall_needs_nothing(model: CapacityForecaster) -> 
     (advice,) = recommend_capacity(model, ["SITE-2"], DAYS)
     assert advice.extra_units_per_day == 0.0
     assert advice.max_p_shortfall_plan < 0.2 and advice.first_shortfall_plan is None
+    assert advice.binding_days == ()
 
 
 def test_shifts_are_the_units_in_shifts_of_the_size_given(model: CapacityForecaster) -> None:
