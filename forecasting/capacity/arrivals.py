@@ -62,6 +62,14 @@ def _arrival_series(flows: pd.DataFrame) -> pd.DataFrame:
     return series[["series_id", "ds", "y"]]
 
 
+def stratified_levels(rng: np.random.Generator, n: int, low: float, high: float) -> np.ndarray:
+    """``n`` quantile levels in ``[low, high]``, one in each of ``n`` equal slices, in random
+    order (Latin hypercube): the paths' mean is the distribution's to within a slice, where
+    independent draws would wander by its standard deviation over sqrt(n)."""
+    slots = (rng.permutation(n) + rng.uniform(size=n)) / n
+    return low + (high - low) * slots
+
+
 def sample_arrivals(
     forecast: pd.DataFrame,
     site: str,
@@ -81,7 +89,12 @@ def sample_arrivals(
     # too high today is too high tomorrow), and drawing each day apart would cancel them
     # out in the backlog, which sums the days.
     weeks = np.arange(len(days)) // 7
-    u = rng.uniform(levels[order][0], levels[order][-1], size=(n_paths, weeks[-1] + 1))[:, weeks]
+    u = np.column_stack(
+        [
+            stratified_levels(rng, n_paths, levels[order][0], levels[order][-1])
+            for _ in range(weeks[-1] + 1)
+        ]
+    )[:, weeks]
     out = np.empty((n_paths, len(days)))
     for t in range(len(days)):
         out[:, t] = np.interp(u[:, t], levels[order], grid[t])
@@ -173,7 +186,7 @@ def sample_demand(
         grid = np.maximum.accumulate(np.maximum(grid, 0.0))
         expected = float(np.trapezoid(grid, levels) / (levels[-1] - levels[0]))
         scale = max(float(mean), 0.0) / expected if expected > 0 else 0.0
-        u = rng.uniform(levels[0], levels[-1], size=n_paths)
+        u = stratified_levels(rng, n_paths, levels[0], levels[-1])
         totals = np.interp(u, levels, grid) * scale
         for d in span:
             if d in position:

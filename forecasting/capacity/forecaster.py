@@ -395,6 +395,22 @@ class CapacityForecaster(BaseEstimator):
         levels = getattr(self, "levels_", {}).get(site, np.ones(1))
         return draws * rng.choice(levels, self.n_paths)[:, None]
 
+    def expected_arrivals(self, horizon: int, sites: Sequence[str] | None = None) -> pd.DataFrame:
+        """``site, ds, arrivals_mean``: the mean over the simulated futures of the work
+        released each day (the paths :meth:`predict` queues, same seed), to set beside the
+        demand forecast the arrivals come from."""
+        if not 1 <= horizon <= self.max_horizon:
+            raise HorizonError(f"horizon {horizon} is outside 1 to {self.max_horizon} days")
+        days = pd.date_range(self.as_of_ + pd.Timedelta(days=1), periods=horizon, freq="D")
+        rng = np.random.default_rng(self.random_state)
+        frames = []
+        for site in list(sites) if sites else self.sites_:
+            paths = self._arrival_paths(site, days, rng)
+            shares = getattr(self, "throughput_", {}).get(site, np.ones(1))
+            rng.choice(shares, (self.n_paths, horizon))  # as predict draws, to stay in step
+            frames.append(pd.DataFrame({"site": site, "ds": days, "arrivals_mean": paths.mean(0)}))
+        return pd.concat(frames, ignore_index=True)
+
     def first_shortfall_dates(self, outlook: pd.DataFrame, threshold: float = 0.5) -> pd.Series:
         """Per site, the first day a shortfall is more likely than ``threshold`` (NaT if none)."""
         risky = outlook[outlook["p_shortfall"] > threshold]
