@@ -13,7 +13,11 @@ forecasts ``--horizon`` days; the script scores, over all those origins:
   true workload exceeded the true capacity" (the true queue carried work overnight):
   recall and precision (targets: recall >= 0.8 at precision >= 0.7);
 * **backlog**: mean absolute error of ``backlog_p50`` over every lead, against the naive
-  "today's backlog persists", measured in the same run (target: better than it).
+  "today's backlog persists", measured in the same run (target: better than it);
+* **backlog band** (#23): at ``--band-lead`` days (14), how often the P10-P90 band of the
+  projected backlog holds the true backlog (target: >= 75% of site-days) and the median
+  absolute error of ``backlog_p50`` against "today's backlog persists" (target: lower),
+  scored by :func:`forecasting.capacity.evaluate.backlog_scores`.
 
     .venv/bin/python benchmarks/capacity.py [--seeds 1,2,3] [--every 14] [--horizon 28]
 
@@ -37,6 +41,7 @@ import warnings
 import pandas as pd
 
 from forecasting.capacity import CapacityForecaster
+from forecasting.capacity.evaluate import backlog_scores
 from forecasting.risk.evaluate import expected_calibration_error
 from forecasting.synthetic import generate_orders
 
@@ -106,15 +111,19 @@ def main(argv: list[str] | None = None) -> int:
         default="forecast",
         help="New-work model: forecast (demand engine) or bootstrap",
     )
+    parser.add_argument(
+        "--band-lead", type=int, default=14, help="Lead (days) the backlog band is scored at"
+    )
     parser.add_argument("--skus", type=int, default=200)
     parser.add_argument("--days", type=int, default=730)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     started = time.perf_counter()
-    capacity, shortfall, backlog = [], [], []
+    capacity, shortfall, backlog, bands = [], [], [], []
     for seed in (int(s) for s in args.seeds.split(",")):
         history = generate_orders(sites=3, skus=args.skus, days=args.days, seed=seed)
         daily = site_day_truth(history)
+        truth = daily.rename(columns={"backlog_units": "backlog"})
         first = pd.Timestamp(history.orders["order_date"].min()) + pd.Timedelta(days=365)
         last = daily["date"].max() - pd.Timedelta(days=args.horizon)
         origins = pd.date_range(first, last, freq=f"{args.every}D")
@@ -123,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             model = CapacityForecaster(random_state=seed, arrivals=args.arrivals).fit(known, as_of)
             outlook = model.predict(args.horizon)
             c, s, b = score_origin(outlook, daily, as_of)
+            bands.append(backlog_scores(outlook, truth, as_of, args.band_lead))
             capacity += c
             shortfall += s
             backlog += b
@@ -167,7 +177,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("backlog MAE by week ahead:")
     print(by_lead.rename_axis("week").round(0).to_string())
+    band_summary(pd.concat(bands, ignore_index=True), args.band_lead)
     return 0
+
+
+def band_summary(scores: pd.DataFrame, lead: int) -> None:
+    """Print the backlog band's coverage and median error at ``lead`` days (#23)."""
+    covered = float(scores["covered"].mean())
+    model, naive = float(scores["error"].median()), float(scores["persisted_error"].median())
+    print(
+        f"backlog band at {lead} days: P10-P90 covers the true backlog on {covered:.1%} of "
+        f"{len(scores)} site-days ({scores['as_of'].nunique()} origins; target >= 75%) "
+        f"{'PASS' if covered >= 0.75 else 'FAIL'}; median abs error {model:,.0f} units vs "
+        f"{naive:,.0f} for today's backlog persisting: {model / max(naive, 1e-9):.2f}x "
+        f"(target < 1) {'PASS' if model < naive else 'FAIL'}; median band width "
+        f"{(scores['p90'] - scores['p10']).median():,.0f} units"
+    )
+    by_site = scores.groupby("site").agg(
+        covered=("covered", "mean"),
+        error=("error", "median"),
+        persisted=("persisted_error", "median"),
+    )
+    print(by_site.round(3).to_string())
 
 
 def recommendation_check(argv: list[str] | None = None) -> int:
@@ -181,6 +212,9 @@ def recommendation_check(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=21, help="Days planned for")
     parser.add_argument("--target", type=float, default=0.2)
     parser.add_argument("--grace-days", type=int, default=3)
+    parser.add_argument(
+        "--band-lead", type=int, default=14, help="Lead (days) the backlog band is scored at"
+    )
     parser.add_argument("--skus", type=int, default=200)
     parser.add_argument("--history", type=int, default=730, help="Days of generated history")
     args = parser.parse_args(argv)
