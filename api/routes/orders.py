@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    StrictBool,
     WithJsonSchema,
     model_validator,
 )
@@ -206,7 +207,8 @@ class AtRiskRequest(BaseModel):
     )
     as_of: IsoDate = Field(description="Score as of this day (YYYY-MM-DD)")
     orders: list[OrderLine] = Field(min_length=1, max_length=HARD_MAX_LINES)
-    actions: bool = Field(
+    # Strict: 0, 1 or "yes" are refused (422), as the schema's boolean says they are.
+    actions: StrictBool = Field(
         False,
         description="Also say, for each high-risk line, what would lower its risk (a later "
         "promise, another shipment mode, carrier or site) in `action`. Each such line is "

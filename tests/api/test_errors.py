@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.model_store import LoadedModel, Served
 from tests.api.conftest import settings_with
-from tests.api.fakes import FakeLoader
+from tests.api.fakes import FakeLoader, order_lines
 
 DEMAND = "/v1/forecasts/demand"
 SHAPE = {"code", "message", "details", "request_id"}
@@ -126,3 +126,13 @@ def test_unexpected_failures_are_500_with_a_logged_request_id(
     assert body["request_id"] and body["request_id"] in body["message"]
     logged = [r for r in caplog.records if body["request_id"] in r.getMessage()]
     assert logged and "internal bug" in str(logged[0].exc_info[1])
+
+
+@pytest.mark.parametrize("actions", [0, 1, "yes", "true"])
+def test_at_risk_actions_must_be_a_json_boolean(client: TestClient, actions: object) -> None:
+    """The schema says boolean: 0, 1 or a string is refused, not read as one (schemathesis
+    found 0 accepted)."""
+    body = {"as_of": "2024-03-04", "orders": order_lines(1), "actions": actions}
+    response = client.post("/v1/orders/at-risk", json=body)
+    assert response.status_code == 422
+    assert "actions" in [d["field"] for d in response.json()["details"]]
