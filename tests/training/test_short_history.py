@@ -37,3 +37,7 @@ def test_train_all_on_a_short_history_gives_three_champions(
     for kind in KINDS:
         champion = client.get_model_version_by_alias(f"ordercast-{kind}", "champion")
         assert str(champion.version) == "1"
+    # One future (#23): the capacity model's new work is the demand champion's forecast.
+    capacity = client.get_model_version_by_alias("ordercast-capacity", "champion")
+    run = client.get_run(str(capacity.run_id))
+    assert run.data.params["arrivals"] == "demand v1"
