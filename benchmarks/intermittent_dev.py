@@ -136,7 +136,14 @@ NO_DEFAULT = ("(pipeline rule)",)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--panels", default=",".join(bench.PANELS))
+    parser.add_argument("--out", type=Path, help="write every rule's mean scores per panel (CSV)")
+    parser.add_argument(
+        "--tables", type=Path, nargs="*", help="rank the rules of earlier --out files instead"
+    )
     args = parser.parse_args()
+    if args.tables:
+        rank(pd.concat([pd.read_csv(t) for t in args.tables]))
+        return
     warnings.simplefilter("ignore")
     names = [n.strip() for n in args.panels.split(",")]
     panels = [*bench.scms_panels(names), *bench.synthetic_panels(names, seed=1)]
@@ -165,9 +172,19 @@ def main() -> None:
         results, columns=["panel", "group", "default", "min_windows", "margin", "mase", "rmsse"]
     )
     table["default"] = table["default"].map("+".join)
+    keys = ["group", "panel", "default", "min_windows", "margin"]
+    means = table.groupby(keys)[["mase", "rmsse"]].mean().reset_index()
+    means["series"] = table.groupby(keys).size().to_numpy()
+    if args.out is not None:
+        means.to_csv(args.out, index=False)
+    rank(means)
+
+
+def rank(means: pd.DataFrame) -> None:
+    """Print the rules of each class group by their mean ratio to each panel's best rule."""
     keys = ["default", "min_windows", "margin"]
-    for group, part in table.groupby("group"):
-        by = part.groupby(["panel", *keys])[["mase", "rmsse"]].mean()
+    for group, part in means.groupby("group"):
+        by = part.set_index(["panel", *keys])[["mase", "rmsse"]]
         # Each panel counts equally: the mean over panels of the ratio to its best rule.
         ratio = by / by.groupby(level="panel").transform("min")
         overall = ratio.groupby(level=keys).mean()

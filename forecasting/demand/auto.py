@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from forecasting.demand.backtest import backtest_frame
 from forecasting.demand.base import DEFAULT_QUANTILES, forecast_frames, infer_freq
+from forecasting.demand.classify import ADI_CUTOFF
 from forecasting.demand.config import (
     BacktestConfig,
     GlobalModelConfig,
@@ -177,6 +178,20 @@ class AutoForecaster(BaseEstimator):
                 MIN_GLOBAL_SERIES,
             )
             return False
+        # It competes only for series that are not intermittent (selection.global_competes):
+        # a panel of intermittent series would train it for nothing (#20: SCMS item x
+        # country x month, 1,000 series, none of them smooth or erratic).
+        long_enough = lengths.index[lengths >= needed]
+        competing = int(_competing_classes(data).reindex(long_enough).fillna(False).sum())
+        if competing < MIN_GLOBAL_SERIES:
+            logger.info(
+                "global model: off, %d of the %d series long enough for it are smooth or "
+                "erratic, the only ones it competes for; it needs %d",
+                competing,
+                enough,
+                MIN_GLOBAL_SERIES,
+            )
+            return False
         return True
 
     def _fit_global(self, data: pd.DataFrame, future: pd.DataFrame | None) -> GlobalForecasts:
@@ -271,6 +286,15 @@ class AutoForecaster(BaseEstimator):
             fc = predict_fit(fit, h, levels, self.season_length_, errors)
             made.append((sid, fit.last_ds, fit.model, fc))
         return forecast_frames(made, self.freq_, levels)
+
+
+def _competing_classes(data: pd.DataFrame) -> pd.Series:
+    """Per series: whether its demand class is one the global model competes for (smooth
+    or erratic: demand in more than 1/ADI_CUTOFF of its periods), vectorised."""
+    demand = data["y"].fillna(0.0).to_numpy() > 0
+    counts = pd.DataFrame({"series_id": data["series_id"].to_numpy(), "demand": demand})
+    stats = counts.groupby("series_id")["demand"].agg(["size", "sum"])
+    return (stats["sum"] > 0) & (stats["size"] < ADI_CUTOFF * stats["sum"])
 
 
 def stream_fits(tasks: Iterable, total: int, n_jobs: int, verb: str) -> Iterator[SeriesFit]:
