@@ -84,7 +84,7 @@ def test_capacity_is_trained_registered_and_forecasts_through_pyfunc(
         "reports/outlook-28d.csv",
         "reports/data-validation.json",
     } <= set(artifacts)
-    charts = [name for name in artifacts if name.startswith("plots/utilization-")]
+    charts = [name for name in artifacts if name.startswith("plots/capacity-")]
     assert len(charts) == outlook["site"].nunique()
 
 

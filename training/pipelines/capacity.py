@@ -169,8 +169,8 @@ def train(
         for file in ("capacity-estimate.csv", "outlook-28d.csv"):
             run.log_artifact(work / file, "reports")
         for site, group in outlook.groupby("site"):
-            capacity_plot(group, str(site)).savefig(work / f"utilization-{site}.png", dpi=80)
-            run.log_artifact(work / f"utilization-{site}.png", "plots")
+            capacity_plot(group, str(site)).savefig(work / f"capacity-{site}.png", dpi=80)
+            run.log_artifact(work / f"capacity-{site}.png", "plots")
         version = log_capacity_model(run, model, work, view.name)
         record_version(
             view, version, tags, decision, score, champion_score, KIND, window, run.run_id
