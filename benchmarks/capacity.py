@@ -42,8 +42,36 @@ import pandas as pd
 
 from forecasting.capacity import CapacityForecaster
 from forecasting.capacity.evaluate import backlog_scores
+from forecasting.demand.auto import AutoForecaster
+from forecasting.demand.config import BacktestConfig, GlobalModelConfig
+from forecasting.demand.serving import build_serving_model
 from forecasting.risk.evaluate import expected_calibration_error
+from forecasting.series import build_hierarchy, drop_partial_last_period, prefix_levels
 from forecasting.synthetic import generate_orders
+
+FREQ = "W-SUN"
+GRID = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+
+
+def served_site_demand(known: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The weekly site-level demand forecast a demand model trained on ``known`` serves (as
+    ``ordercast train demand`` builds it, site level only, 6 weeks)."""
+    series = prefix_levels(
+        drop_partial_last_period(
+            build_hierarchy(known, levels=[("site",)], freq=FREQ, date_col="order_date"),
+            FREQ,
+            as_of,
+        )
+    )
+    model = AutoForecaster(
+        horizon=6,
+        freq=FREQ,
+        quantiles=GRID,
+        backtest=BacktestConfig(n_windows=2),
+        global_model=GlobalModelConfig(mode="off"),
+    ).fit(series)
+    core = build_serving_model(model.predict(6, GRID), model.selection_, [["site"]], FREQ, GRID)
+    return core.to_frame(GRID)
 
 
 def site_day_truth(history) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -109,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--arrivals",
         default="forecast",
-        help="New-work model: forecast (demand engine) or bootstrap",
+        help="New-work model: forecast (demand engine per site-day), bootstrap, or demand "
+        "(a weekly site-level demand model's served forecast, as training passes it)",
     )
     parser.add_argument(
         "--band-lead", type=int, default=14, help="Lead (days) the backlog band is scored at"
@@ -129,7 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         origins = pd.date_range(first, last, freq=f"{args.every}D")
         for as_of in origins:
             known = history.orders[history.orders["order_date"] <= as_of]
-            model = CapacityForecaster(random_state=seed, arrivals=args.arrivals).fit(known, as_of)
+            if args.arrivals == "demand":
+                model = CapacityForecaster(random_state=seed).fit(
+                    known, as_of, demand=served_site_demand(known, as_of), demand_freq=FREQ
+                )
+            else:
+                model = CapacityForecaster(random_state=seed, arrivals=args.arrivals).fit(
+                    known, as_of
+                )
             outlook = model.predict(args.horizon)
             c, s, b = score_origin(outlook, daily, as_of)
             bands.append(backlog_scores(outlook, truth, as_of, args.band_lead))
