@@ -173,6 +173,11 @@ def window_scores(rows: Sequence[Mapping[str, object]]) -> dict[str, np.ndarray]
     return {str(k): g["score"].to_numpy(float) for k, g in frame.groupby("model")}
 
 
+def may_override(n_windows: int, config: SelectionConfig) -> bool:
+    """Whether a backtest of ``n_windows`` windows can be evidence against a class default."""
+    return config.min_windows is not None and n_windows >= config.min_windows
+
+
 def with_evidence(
     contender: Choice,
     default: Choice,
@@ -182,7 +187,7 @@ def with_evidence(
     """``contender`` (the backtest's pick) when the evidence for it is strong, else the
     class ``default``.
 
-    Strong: at least ``config.min_windows`` windows, a mean score ``evidence_margin``
+    Strong: at least ``config.min_windows`` windows (None: never), a mean score ``evidence_margin``
     lower than the default's, and a lower score in every window. ``scores`` holds each
     model's score per window, the default's under its name.
     """
@@ -190,7 +195,7 @@ def with_evidence(
         return default
     mine, theirs = scores[contender.model], scores[default.model]
     strong = (
-        len(mine) >= config.min_windows
+        may_override(len(mine), config)
         and bool(np.all(np.isfinite(mine)))
         and float(np.mean(mine)) < float(np.mean(theirs)) * (1 - config.evidence_margin)
         and bool(np.all(mine < theirs))

@@ -37,6 +37,7 @@ from forecasting.demand.selection import (
     ensemble_members,
     fallback_choice,
     global_competes,
+    may_override,
     mean_scores,
     window_scores,
     with_evidence,
@@ -139,26 +140,47 @@ def _select(
     )
     precomputed = {GLOBAL: series.global_backtest} if competing and series.global_backtest else None
     default = None if settings.candidates else class_default(klass, settings.selection)
+    # A default the backtest may not override (too few windows for the evidence rule):
+    # only its members are backtested, for its score and errors.
+    settled = default is not None and not may_override(len(windows.cutoffs), settings.selection)
     rows, made = backtest_values(
         y,
-        candidate_models(klass, settings.candidates, settings.skip_ets, default or ()),
+        default
+        if default is not None and settled
+        else candidate_models(klass, settings.candidates, settings.skip_ets, default or ()),
         windows,
         settings.season_length,
         settings.quantiles,
         precomputed=precomputed,
     )
+    if default is not None and settled:
+        rows += _default_rows(y, default, made, windows, settings)
+        choice = default_choice(default, mean_scores(rows))
+    else:
+        choice = _contender(y, rows, made, windows, settings, competing)
+        if default:
+            rows += _default_rows(y, default, made, windows, settings)
+            fallback_to = default_choice(default, mean_scores(rows))
+            choice = with_evidence(choice, fallback_to, window_scores(rows), settings.selection)
+    residuals = _backtest_residuals(y, choice.members, made, windows)
+    return _Verdict(choice, klass, tuple(rows), residuals)
+
+
+def _contender(
+    y: np.ndarray,
+    rows: list[dict],
+    made: dict[str, dict[int, SeriesForecast]],
+    windows: Windows,
+    settings: SeriesSettings,
+    competing: bool,
+) -> Choice:
+    """The backtest's pick (``rows`` gains the ensemble's rows when there is one)."""
     scores = mean_scores(rows)
     members = ensemble_members(scores)
     if len(members) > 1:
         rows += ensemble_rows(y, members, made, windows, settings.season_length, settings.quantiles)
         scores = mean_scores(rows)
-    choice = choose(scores, members, settings.selection, competing)
-    if default:
-        rows += _default_rows(y, default, made, windows, settings)
-        fallback_to = default_choice(default, mean_scores(rows))
-        choice = with_evidence(choice, fallback_to, window_scores(rows), settings.selection)
-    residuals = _backtest_residuals(y, choice.members, made, windows)
-    return _Verdict(choice, klass, tuple(rows), residuals)
+    return choose(scores, members, settings.selection, competing)
 
 
 def _default_rows(
