@@ -132,3 +132,15 @@ def test_the_pipeline_keeps_the_default_on_weak_evidence_and_follows_strong_evid
     assert set(few.selection_["model"]) == {COMBINATION}
     forecast = few.predict()
     assert np.isfinite(forecast["mean"]).all() and (forecast["mean"] >= 0).all()
+
+
+def test_by_default_an_intermittent_series_gets_its_class_default_and_backtests_only_it() -> None:
+    rng = np.random.default_rng(5)
+    y = np.where(rng.random(60) < 0.3, rng.integers(1, 9, 60), 0).astype(float)
+    model = AutoForecaster(horizon=6, season_length=12, freq="MS").fit(_panel({"part": y}))
+    default = class_default(model.selection_["demand_class"].iloc[0], SelectionConfig())
+    assert default is not None
+    assert model.selection_["model"].iloc[0] == COMBINATION
+    assert model.selection_["members"].iloc[0] == ",".join(default)
+    assert set(model.backtest_["model"]) == {*default, COMBINATION}
+    assert model.backtest_["window"].nunique() == 3
