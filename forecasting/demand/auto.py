@@ -130,7 +130,11 @@ class AutoForecaster(BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-        self.fits_ = self._fit_each_series(data, series_settings(self, use_global))
+        # Local ETS on long seasons is left out where the global model is on, and where it
+        # is off only because few series are smooth or erratic: a mostly intermittent weekly
+        # panel spent 90 s on the 52-season ETS fits of its 7 smooth series (#20).
+        long_season_panel = use_global or self._declined_for_classes
+        self.fits_ = self._fit_each_series(data, series_settings(self, long_season_panel))
         self.selection_ = selection_frame(self.fits_.values())
         self.backtest_ = _backtest_frame(self.fits_.values())
         return self
@@ -144,6 +148,7 @@ class AutoForecaster(BaseEstimator):
         return regularize(data, self.freq_)
 
     def _wants_global(self, data: pd.DataFrame, named: tuple[str, ...] | None) -> bool:
+        self._declined_for_classes = False
         mode = self.global_model.mode
         if mode == "off":
             return False
@@ -191,6 +196,7 @@ class AutoForecaster(BaseEstimator):
                 enough,
                 MIN_GLOBAL_SERIES,
             )
+            self._declined_for_classes = True
             return False
         return True
 
@@ -318,7 +324,8 @@ def stream_fits(tasks: Iterable, total: int, n_jobs: int, verb: str) -> Iterator
 
 
 def series_settings(model: AutoForecaster, use_global: bool) -> SeriesSettings:
-    """What every series' selection shares, from a model's options and learned frequency."""
+    """What every series' selection shares, from a model's options and learned frequency
+    (``use_global``: local ETS is left out on seasons over 12 steps)."""
     named = None if model.models == "auto" else parse_model_list(model.models)
     return SeriesSettings(
         horizon=model.max_horizon_,
