@@ -15,10 +15,12 @@ noise, 30% of series intermittent; seeded) and runs, as a person would:
 
 Printed per run: wall seconds, series per second, series per second per core (W cores
 work: the W joblib processes or the W one-thread workers), CPU seconds of every process
-involved (driver, joblib processes, workers) and series per CPU second (the figure the
-load of a shared machine moves least), peak resident memory of the driver and of each
-worker (the kernel's VmHWM, read while the process runs), and the 1-minute load average
-before and after. Ratios are to the peer's series/s/core measured in the same run.
+involved (driver, joblib processes, workers), the driver's share of them (on the cluster:
+the global model and the bookkeeping that does not spread over workers) and series per
+CPU second (the figure the load of a shared machine moves least), peak resident memory
+of the driver and of each worker (the kernel's VmHWM, read while the process runs), and
+the 1-minute load average before and after. Ratios are to the peer's series/s/core
+measured in the same run.
 
 What the runs do differ: ordercast backtests several candidate models per series on
 rolling windows, trains a global gradient-boosting model across the panel (on the
@@ -152,6 +154,7 @@ class Figure:
     load_before: float
     load_after: float
     series: int
+    driver_cpu: float | None = None  # the driver and its joblib processes
 
     def row(self, peer_per_core: float | None) -> dict[str, object]:
         per_core = self.series / self.wall / self.cores
@@ -163,6 +166,7 @@ class Figure:
             "series_per_s_core": round(per_core, 2),
             "vs_peer": None if not peer_per_core else round(per_core / peer_per_core, 2),
             "cpu_s": round(self.cpu, 1),
+            "driver_cpu_s": None if self.driver_cpu is None else round(self.driver_cpu, 1),
             "series_per_cpu_s": round(self.series / self.cpu, 2) if self.cpu else None,
             "driver_peak_mb": None if self.driver_mb is None else round(self.driver_mb),
             "worker_peak_mb": "/".join(f"{m:.0f}" for m in self.worker_mb),
@@ -176,9 +180,9 @@ def load() -> float:
 
 def run_forecast(
     panel: Path, out: Path, horizon: int, extra: Sequence[str], workers: dict[str, int]
-) -> tuple[float, float, float | None, Watch]:
+) -> tuple[float, float, float, float | None, Watch]:
     """`ordercast forecast` in a subprocess: (wall s, CPU s of driver + descendants +
-    workers, driver peak MB, the watch)."""
+    workers, CPU s of the driver and its descendants, driver peak MB, the watch)."""
     command = [str(BIN / "ordercast"), "forecast", str(panel), "--horizon", str(horizon)]
     command += ["--out", str(out), *extra]
     started = time.perf_counter()
@@ -196,7 +200,7 @@ def run_forecast(
         after.children_system - before.children_system
     )
     print("   ", stdout.decode().strip().splitlines()[-1], flush=True)
-    return wall, own + watch.worker_cpu(), watch.peaks.get(process.pid), watch
+    return wall, own + watch.worker_cpu(), own, watch.peaks.get(process.pid), watch
 
 
 class LocalCluster:
@@ -324,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             if "joblib" in modes:
                 print(f"{size:,} series: ordercast forecast --n-jobs {args.workers}", flush=True)
                 before = load()
-                wall, cpu, driver, watch = run_forecast(
+                wall, cpu, own, driver, watch = run_forecast(
                     panel, folder / "fc.parquet", args.horizon, ["--n-jobs", str(args.workers)], {}
                 )
                 joblib_peaks = tuple(
@@ -332,14 +336,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 figures.append(
                     Figure(size, "ordercast joblib", wall, args.workers, cpu, driver,
-                           joblib_peaks, before, load(), size)
+                           joblib_peaks, before, load(), size, own)
                 )  # fmt: skip
             if "dask" in modes:
                 print(f"{size:,} series: ordercast forecast --dask ({args.workers} workers)")
                 cluster = LocalCluster(args.workers, folder / f"dask-{size}")
                 try:
                     before = load()
-                    wall, cpu, driver, watch = run_forecast(
+                    wall, cpu, own, driver, watch = run_forecast(
                         panel,
                         folder / "fc.parquet",
                         args.horizon,
@@ -351,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                     cluster.close()
                 figures.append(
                     Figure(size, "ordercast dask", wall, args.workers, cpu, driver,
-                           worker_peaks, before, load(), size)
+                           worker_peaks, before, load(), size, own)
                 )  # fmt: skip
             for figure in figures:
                 rows.append(figure.row(peer_per_core))
