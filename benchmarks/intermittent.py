@@ -34,8 +34,9 @@ difference) and **coverage** of the 80% interval.
 Target (issue #20): ordercast at least as good as the best peer on MASE and RMSSE on every
 panel, in no more wall time than StatsForecast's AutoETS.
 
-Measured 2026-12-02 (2 cores shared with other work, load 5-7; ``--n-jobs 1``; commit
-f90c6ec), ordercast / best peer (ratio), wall time as a multiple of AutoETS's:
+Measured 2026-12-02 (2 cores shared with other work, load 5-7; ``--n-jobs 1``; SCMS at
+commit 66725b5, synthetic at f90c6ec, which changes nothing for season 12), ordercast /
+best peer (ratio), wall time as a multiple of AutoETS's:
 
 =======================  =============================  ==============================  ====
 panel (test)             MASE                           RMSSE                           time
@@ -53,7 +54,12 @@ MASE 1.708 / RMSSE 0.647 on SCMS item (per-series choice on 3 windows: Croston, 
 ensembles that forecast demand for items no longer shipped). The defaults were chosen on
 ``--split dev`` data (``benchmarks/intermittent_dev.py``), where ordercast scores SCMS
 item 0.597 / 0.440 (Naive 0.579 best MASE, IMAPA 0.439 best RMSSE) and item x country
-0.881 / 0.551 (Naive 0.863, IMAPA 0.547): behind there too, by 2-3% on MASE.
+0.881 / 0.551 (Naive 0.863, IMAPA 0.547): behind there too, by 2-3% on MASE. No fixed
+combination of 1-3 of the development grid's models beat every single model on all four
+development panels (the best single model differs: naive on SCMS MASE, TSB on the
+synthetic panels); imapa+window_average+naive also has the least worst-panel ratio to
+the best single model there (1.076). Choosing the combination per panel and class from
+the backtest pooled over its series (rather than per series) is the next thing to try.
 """
 
 from __future__ import annotations
