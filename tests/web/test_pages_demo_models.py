@@ -44,7 +44,7 @@ DEMAND_SERIES = [
     "Period", "Actual", "Statistical", "Adjusted (plan)", "P10", "P90", "Published 1 ahead"
 ]  # fmt: skip
 CAPACITY_SERIES = [
-    "Period", "Workload P10", "Workload P50", "Workload P90", "Capacity", "Likely shortfall"
+    "Period", "Available P10", "Available P50", "Available P90", "Capacity", "Likely shortfall"
 ]  # fmt: skip
 RISK_SERIES = ["Period", "Overdue", "High risk", "Medium risk", "Low risk"]
 ACCURACY_SERIES = ["Period", "WAPE", "Expected WAPE (backtest)", "P10–P90 coverage"]
