@@ -341,9 +341,9 @@ class CapacityForecaster(BaseEstimator):
         days = pd.date_range(self.as_of_ + pd.Timedelta(days=1), periods=horizon, freq="D")
         # The week after the horizon: what the last days' backlog is measured in.
         ahead = pd.date_range(days[0], periods=horizon + AHEAD_DAYS, freq="D")
-        rng = np.random.default_rng(self.random_state)
         frames = []
         for site in chosen:
+            rng = self._site_rng(site)
             capacity = apply_scenario(self.capacity_for(site, ahead), ahead, site, scenario)
             arrivals = self._arrival_paths(site, days, rng)
             shares = getattr(self, "throughput_", {}).get(site, np.ones(1))
@@ -357,6 +357,13 @@ class CapacityForecaster(BaseEstimator):
             frames.append(pd.DataFrame({"site": site, "ds": days, **measures}))
         out = pd.concat(frames, ignore_index=True)
         return out[OUTPUT_COLUMNS]
+
+    def _site_rng(self, site: str) -> np.random.Generator:
+        """The random stream of ``site``'s simulated futures: seeded by the model's seed and
+        the site's place among the fitted sites, so a site's outlook is the same whichever
+        other sites a request names (a recommendation re-run for one site, or the page of
+        one site, matches the outlook of all of them)."""
+        return np.random.default_rng([self.random_state, self.sites_.index(site)])
 
     def _arrival_paths(
         self, site: str, days: pd.DatetimeIndex, rng: np.random.Generator
@@ -402,9 +409,9 @@ class CapacityForecaster(BaseEstimator):
         if not 1 <= horizon <= self.max_horizon:
             raise HorizonError(f"horizon {horizon} is outside 1 to {self.max_horizon} days")
         days = pd.date_range(self.as_of_ + pd.Timedelta(days=1), periods=horizon, freq="D")
-        rng = np.random.default_rng(self.random_state)
         frames = []
         for site in list(sites) if sites else self.sites_:
+            rng = self._site_rng(site)
             paths = self._arrival_paths(site, days, rng)
             shares = getattr(self, "throughput_", {}).get(site, np.ones(1))
             rng.choice(shares, (self.n_paths, horizon))  # as predict draws, to stay in step

@@ -109,6 +109,22 @@ def test_outlook_columns_and_scenarios(fitted) -> None:
     assert (closed.loc[closed["ds"] == closed_day, "capacity"] == 0).all()
 
 
+def test_a_sites_outlook_does_not_depend_on_the_other_sites_asked(fitted) -> None:
+    model, _ = fitted
+    first, second = model.sites_
+    together = model.predict(14)
+    for site in (first, second):
+        alone = model.predict(14, sites=[site])
+        pd.testing.assert_frame_equal(
+            alone.reset_index(drop=True),
+            together[together["site"] == site].reset_index(drop=True),
+        )
+    # The second site alone is not a copy of the first's random stream.
+    assert not np.allclose(
+        model.predict(14, sites=[second])["arrivals_p50"], together["arrivals_p50"].iloc[:14]
+    )
+
+
 def test_a_user_calendar_overrides_the_estimate(fitted) -> None:
     _, orders = fitted
     calendar = pd.DataFrame(
