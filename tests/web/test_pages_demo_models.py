@@ -136,6 +136,13 @@ def test_the_capacity_page_draws_the_trained_outlook(
         p10, p50, p90 = (plan["data"][i] for i in (1, 2, 3))
         assert all(lo <= mid <= hi for lo, mid, hi in zip(p10, p50, p90, strict=True))
         assert page.locator("#chart-table tbody tr").count() == DAYS
+        assert plan["axes"][0] == "Day (ISO date)"
+        # Below it, the backlog left at each day's end: the model's band and median.
+        backlog = chart(page, "capacity-backlog", "#capacity-backlog-chart")
+        assert backlog["labels"] == ["Period", "Backlog P10", "Backlog P50", "Backlog P90"]
+        for column, drawn in zip(("backlog_p10", "backlog_p50", "backlog_p90"),
+                                 backlog["data"][1:], strict=True):  # fmt: skip
+            assert drawn == pytest.approx(outlook[column].tolist(), rel=1e-6), column
 
         # A fifth less capacity beside the plan: the scenario's capacity line is 0.8 times it.
         page.fill("#what-if-form input[name=capacity_change_pct]", "-20")
@@ -144,8 +151,10 @@ def test_the_capacity_page_draws_the_trained_outlook(
         scenario = chart(page, "capacity-whatif", "#capacity-whatif-chart")
         assert scenario["labels"] == CAPACITY_SERIES
         assert scenario["data"][4] == pytest.approx([0.8 * c for c in plan["data"][4]], rel=1e-6)
-        # Less capacity can only leave as many shortfall days or more.
+        # Less capacity can only leave as many shortfall days or more, and as much backlog.
         assert scenario["points"][5] >= plan["points"][5]
+        more = chart(page, "capacity-whatif-backlog", "#capacity-whatif-backlog-chart")
+        assert all(a >= b - 1e-9 for a, b in zip(more["data"][2], backlog["data"][2], strict=True))
         page.screenshot(path=screenshots / "capacity.png", full_page=True)
 
 

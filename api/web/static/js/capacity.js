@@ -1,5 +1,6 @@
 // The capacity page: the plan's band of work available against capacity, likely shortfall days
-// marked, a table view, and a what-if scenario drawn beside the plan.
+// marked, the backlog left each day below it, a table view, and a what-if scenario drawn
+// beside the plan.
 "use strict";
 (function () {
   const oc = window.ordercast;
@@ -8,6 +9,8 @@
   const compare = document.getElementById("compare");
   const planBox = document.getElementById("capacity-chart");
   const scenarioBox = document.getElementById("capacity-whatif-chart");
+  const planBacklogBox = document.getElementById("capacity-backlog-chart");
+  const scenarioBacklogBox = document.getElementById("capacity-whatif-backlog-chart");
   let scenario = null;
 
   function columns(days) {
@@ -23,6 +26,32 @@
       pick("capacity"),
       marks,
     ];
+  }
+
+  const DAY = "Day (ISO date)";
+
+  // The backlog left at each day's end (P10–P90 band and median): what the plan carries.
+  function drawBacklog(element, name, days) {
+    const p = oc.palette;
+    const pick = (column) => days.map((d) => d[column]);
+    oc.timeChart(
+      element,
+      name,
+      "Units waiting at day end",
+      [
+        { label: "Backlog P10", stroke: p.orange, width: 1 },
+        { label: "Backlog P50", stroke: p.vermillion, width: 2 },
+        { label: "Backlog P90", stroke: p.orange, width: 1 },
+      ],
+      [
+        days.map((d) => oc.epochSeconds(d.ds)),
+        pick("backlog_p10"),
+        pick("backlog_p50"),
+        pick("backlog_p90"),
+      ],
+      [{ series: [3, 1], fill: "rgba(230, 159, 0, 0.2)" }],
+      DAY
+    );
   }
 
   function draw(element, name, days) {
@@ -45,7 +74,8 @@
         },
       ],
       columns(days),
-      [{ series: [3, 1], fill: "rgba(86, 180, 233, 0.25)" }]
+      [{ series: [3, 1], fill: "rgba(86, 180, 233, 0.25)" }],
+      DAY
     );
   }
 
@@ -95,9 +125,21 @@
   }
 
   function drawAll() {
+    // Every chart goes first: a box sized by a chart still drawn at the old width would
+    // keep the page that wide (the plan's two charts share one box).
+    ["capacity", "capacity-backlog", "capacity-whatif", "capacity-whatif-backlog"].forEach(
+      (name) => {
+        if (oc.charts[name]) {
+          oc.charts[name].destroy();
+          delete oc.charts[name];
+        }
+      }
+    );
     draw(planBox, "capacity", state.plan.days);
+    drawBacklog(planBacklogBox, "capacity-backlog", state.plan.days);
     if (scenario) {
       draw(scenarioBox, "capacity-whatif", scenario.days);
+      drawBacklog(scenarioBacklogBox, "capacity-whatif-backlog", scenario.days);
     }
   }
 
@@ -157,6 +199,8 @@
     [
       ["capacity", planBox],
       ["capacity-whatif", scenarioBox],
+      ["capacity-backlog", planBacklogBox],
+      ["capacity-whatif-backlog", scenarioBacklogBox],
     ].forEach(([name, box]) => {
       const chart = oc.charts[name];
       if (chart) {
