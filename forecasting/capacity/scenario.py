@@ -72,6 +72,13 @@ ScenarioDay = Annotated[
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 SiteName = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 MAX_DAYS = 3660  # ten years of dated entries is more than any outlook serves
+# One ISO date or a list of them, each once.
+ScenarioDays = Annotated[
+    list[ScenarioDay],
+    BeforeValidator(_one_or_many),
+    AfterValidator(_unique),
+    Field(max_length=MAX_DAYS),
+]
 
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -138,12 +145,7 @@ class ExtraShift(BaseModel):
         description='Weekdays the shift works every week of the outlook: "Mon" .. "Sun" (or '
         "the full name), one or a list.",
     )
-    dates: Annotated[
-        list[ScenarioDay],
-        BeforeValidator(_one_or_many),
-        AfterValidator(_unique),
-        Field(max_length=MAX_DAYS),
-    ] = Field(
+    dates: ScenarioDays = Field(
         default_factory=list,
         description='Days the shift works: one ISO date ("2025-02-15") or a list of them.',
     )
@@ -252,12 +254,7 @@ class CapacityScenario(BaseModel):
         'dates (neither: every open day), e.g. {"hours": 8, "units_per_hour": 60, '
         '"weekdays": ["Sat"]}; one shift or a list of them.',
     )
-    closures: Annotated[
-        list[ScenarioDay],
-        BeforeValidator(_one_or_many),
-        AfterValidator(_unique),
-        Field(max_length=MAX_DAYS),
-    ] = Field(
+    closures: ScenarioDays = Field(
         default_factory=list,
         description='Days with no capacity: one ISO date ("2025-02-10") or a list of them.',
     )
