@@ -157,6 +157,24 @@ def test_the_capacity_page_draws_the_trained_outlook(
         assert all(a >= b - 1e-9 for a, b in zip(more["data"][2], backlog["data"][2], strict=True))
         page.screenshot(path=screenshots / "capacity.png", full_page=True)
 
+        # Staffing instead: 10 % overtime on open days and an 8-hour Saturday shift of 50
+        # units an hour (a shift opens a closed day too).
+        page.fill("#what-if-form input[name=capacity_change_pct]", "")
+        page.fill("#what-if-form input[name=overtime_pct]", "10")
+        page.fill("#what-if-form input[name=shift_hours]", "8")
+        page.fill("#what-if-form input[name=shift_rate]", "50")
+        page.select_option("#what-if-form select[name=shift_weekday]", "Sat")
+        page.click("#what-if-form button[type=submit]")
+        page.wait_for_selector("#scenario-caption:has-text('overtime_pct')")
+        staffed = chart(page, "capacity-whatif", "#capacity-whatif-chart")
+        saturdays = [pd.Timestamp(x, unit="s").dayofweek == 5 for x in plan["data"][0]]
+        expected = [
+            1.1 * c + (400.0 if saturday else 0.0)
+            for c, saturday in zip(plan["data"][4], saturdays, strict=True)
+        ]
+        assert any(saturdays)
+        assert staffed["data"][4] == pytest.approx(expected, rel=1e-6)
+
 
 def percent_cells(page: Any) -> list[int]:
     cells = page.locator("#worklist tbody tr td:first-child").all_inner_texts()

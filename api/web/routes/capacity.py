@@ -20,7 +20,7 @@ from api.routes.forecasts import CAPACITY_COLUMNS, CapacityRequest, Real, capaci
 from api.web.figures import LIKELY
 from api.web.session import CsrfChecked, Reader, sessions_of
 from api.web.templating import render
-from forecasting.capacity.scenario import CapacityScenario, ScenarioDay
+from forecasting.capacity.scenario import CapacityScenario, ExtraShift, ScenarioDay
 from forecasting.cores import CapacityCore
 
 router = APIRouter(prefix="/web/capacity", tags=["pages"])
@@ -88,6 +88,8 @@ class WhatIf(BaseModel):
         default_factory=dict, max_length=730
     )
     closures: list[ScenarioDay] = Field(default_factory=list, max_length=730)
+    overtime_pct: Annotated[Real, Field(ge=0, le=100)] | None = None
+    extra_shift: ExtraShift | None = None
 
 
 @router.post("/what-if")
@@ -105,7 +107,11 @@ async def what_if(
     # thing): every capacity model reads capacity_factor.
     factor = None if body.capacity_change_pct is None else 1 + body.capacity_change_pct / 100
     scenario = CapacityScenario(
-        capacity_factor=factor, extra_units=body.extra_units, closures=body.closures
+        capacity_factor=factor,
+        overtime_pct=body.overtime_pct,
+        extra_units=body.extra_units,
+        extra_shift=[] if body.extra_shift is None else [body.extra_shift],
+        closures=body.closures,
     )
     plan = await outlook(loaded, cache, chosen, days, None)
     changed = await outlook(loaded, cache, chosen, days, scenario)

@@ -170,6 +170,21 @@
       if (units !== "" && fields.get("extra_day")) {
         body.extra_units = { [fields.get("extra_day")]: Number(units) };
       }
+      const overtime = fields.get("overtime_pct");
+      if (overtime !== "") {
+        body.overtime_pct = Number(overtime);
+      }
+      const hours = fields.get("shift_hours");
+      const rate = fields.get("shift_rate");
+      if (hours !== "" || rate !== "") {
+        if (hours === "" || rate === "") {
+          throw new Error("an extra shift needs both its hours and its units per hour");
+        }
+        body.extra_shift = { hours: Number(hours), units_per_hour: Number(rate) };
+        if (fields.get("shift_weekday")) {
+          body.extra_shift.weekdays = [fields.get("shift_weekday")];
+        }
+      }
       body.closures = closures(fields.get("closures") || "");
     } catch (problem) {
       status.textContent = problem.message;
