@@ -19,6 +19,11 @@ What agrees exactly, and why some things agree only approximately:
   the mean inter-demand interval, counted to the last demand (StatsForecast) or to the
   series' end (ordercast): the same on a series whose last period has demand, which is
   what the test uses.
+* IMAPA: ADIDA at every aggregation level from 1 to the mean inter-demand interval,
+  averaged, each level's SES alpha chosen in [0.1, 0.3]: StatsForecast by golden-section
+  search, ordercast on a grid of 0.01. Where the two searches stop at different alphas
+  the forecasts differ a little: within 0.3% on the series here (1% allowed); over 300
+  random intermittent series the median was 0.06% and the worst 4% (a flat SSE curve).
 * ETS and Theta: both sides fit by their own optimiser (statsmodels' ``ETSModel`` /
   ``ThetaModel`` here; StatsForecast's port of R's ``forecast::ets`` / its state-space
   Theta), so parameters and forecasts differ by optimiser tolerance and start values,
@@ -37,7 +42,7 @@ sf = pytest.importorskip(
 )
 
 from forecasting.demand.ets import AutoETS  # noqa: E402  (after the skip on purpose)
-from forecasting.demand.intermittent import ADIDA, SBA, TSB, Croston  # noqa: E402
+from forecasting.demand.intermittent import ADIDA, IMAPA, SBA, TSB, Croston  # noqa: E402
 from forecasting.demand.theta import Theta  # noqa: E402
 
 H = 6
@@ -101,6 +106,15 @@ def test_adida_matches_statsforecast_given_its_alpha(n: int, seed: int) -> None:
     _, _, alpha = _optimized_ses_forecast(totals)
     peer = sf.ADIDA().forecast(y=y, h=H)["mean"]
     np.testing.assert_allclose(mean_of(ADIDA(alpha=float(alpha)), y), peer, rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("n", "seed"), INTERMITTENT + [(n, seed) for n in (36, 48, 80) for seed in (3, 4, 5)]
+)
+def test_imapa_forecasts_like_statsforecasts_imapa(n: int, seed: int) -> None:
+    y = intermittent(n, seed)
+    peer = sf.IMAPA().forecast(y=y, h=H)["mean"]
+    np.testing.assert_allclose(mean_of(IMAPA(), y), peer, rtol=0.01)
 
 
 def smooth_series() -> dict[str, tuple[np.ndarray, int, str]]:
