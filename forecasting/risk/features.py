@@ -244,7 +244,9 @@ class FeatureSpace:
         and, when given, from the lines a fitted model remembers (none of ``history``'s)."""
         lines = orders.loc[snapshots["row"].to_numpy()].reset_index(drop=True)
         moment = pd.to_datetime(snapshots["moment"]).reset_index(drop=True)
-        out = pd.DataFrame(index=lines.index)
+        # Columns gathered first and framed once: inserting ~40 columns one by one into a
+        # frame was a fifth of a small API batch's scoring time.
+        out: dict[str, object] = {}
         out["lead_time_days"] = (lines["promised_date"] - lines["order_date"]).dt.days
         # The line's own clock starts when it is ordered: a line ordered after the moment
         # (evaluation) is seen as at its order; the records below stay as of the moment.
@@ -263,7 +265,7 @@ class FeatureSpace:
         for column in self.numeric:
             values = lines[column] if column in lines.columns else pd.Series(np.nan, lines.index)
             out[column] = _as_numbers(values)
-        if "value" not in out.columns:
+        if "value" not in out:
             price = lines["unit_price"] if "unit_price" in lines.columns else np.nan
             out["value"] = lines["quantity"] * pd.to_numeric(price, errors="coerce")
         for column, categories in self.native.items():
@@ -330,7 +332,7 @@ class FeatureSpace:
         )
         out["site_utilization"] = projected["utilization"].to_numpy()
         out["site_backlog_days_at_promise"] = projected["backlog_days_at_promise"].to_numpy()
-        return out
+        return pd.DataFrame(out, index=lines.index)
 
 
 def _numbers_as_text(values: pd.Series) -> bool:
