@@ -220,6 +220,21 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float
     raise SystemExit(f"{url} did not come up within {seconds:.0f} s")
 
 
+def start_serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    """``ordercast serve`` on a free loopback port in its own process group, logging to
+    ``log``; returns the process and its base URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "ordercast"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    return server, f"http://127.0.0.1:{port}"
+
+
 def has_champion(uri: str, kind: str) -> bool:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
@@ -314,16 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # MLflow runs `uvicorn` by name
     env.pop("ORDERCAST_CONFIG", None)
 
-    ours_port, theirs_port = free_port(), free_port()
+    theirs_port = free_port()
     logs = {name: work / f"{name}.log" for name in ("ordercast", "mlflow")}
-    ours = subprocess.Popen(
-        [str(BIN / "ordercast"), "serve", "--host", "127.0.0.1", "--port", str(ours_port)],
-        stdout=logs["ordercast"].open("w"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    ours, ours_url = start_serve(env, logs["ordercast"])
     theirs = subprocess.Popen(
         [
             str(BIN / "mlflow"),
@@ -347,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         start_new_session=True,  # its own process group: stopping it stops its workers too
     )
     try:
-        ours_url, theirs_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{theirs_port}"
+        theirs_url = f"http://127.0.0.1:{theirs_port}"
         # /health answers at once; /ready once the champions are loaded (503 before).
         wait_until_up(f"{ours_url}/ready", ours, logs["ordercast"])
         wait_until_up(f"{theirs_url}/ping", theirs, logs["mlflow"])

@@ -22,13 +22,18 @@ import os
 import re
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from benchmarks.api import BIN, ROOT, free_port, wait_until_up
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: benchmarks.api is a sibling to reuse
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.api import BIN, start_serve, wait_until_up  # noqa: E402
 
 KEY = "bench-pages-admin-key-0123456789"
 TARGET_MS = 300.0
@@ -110,18 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     env = prepare(work)
 
-    port = free_port()
     log = work / "serve.log"
-    server = subprocess.Popen(
-        [str(BIN / "ordercast"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    server, base = start_serve(env, log)
     try:
-        base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/ready", server, log, seconds=600)
         client = signed_in(base)
         series = client.get("/web/demand/series", params={"q": "sku site"}).json()["matches"]

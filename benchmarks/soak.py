@@ -37,13 +37,12 @@ if str(ROOT) not in sys.path:  # run as a script: benchmarks.api is a sibling to
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.api import (  # noqa: E402
-    BIN,
     QUANTILES,
     Connection,
     at_risk_bodies,
     demand_series,
-    free_port,
     has_champion,
+    start_serve,
     train_demo,
     wait_until_up,
 )
@@ -226,17 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     requests = mixed_requests(demand_series(uri), parse_mix(args.mix))
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "ORDERCAST_API_KEYS": ""}
     env.pop("ORDERCAST_CONFIG", None)
-    port = free_port()
     log = work / "ordercast.log"
-    server = subprocess.Popen(
-        [str(BIN / "ordercast"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_serve(env, log)
     stop = threading.Event()
     try:
         wait_until_up(f"{url}/ready", server, log)  # 503 until the champions are loaded
