@@ -411,10 +411,8 @@ class CapacityForecaster(BaseEstimator):
         days = pd.date_range(self.as_of_ + pd.Timedelta(days=1), periods=horizon, freq="D")
         frames = []
         for site in list(sites) if sites else self.sites_:
-            rng = self._site_rng(site)
-            paths = self._arrival_paths(site, days, rng)
-            shares = getattr(self, "throughput_", {}).get(site, np.ones(1))
-            rng.choice(shares, (self.n_paths, horizon))  # as predict draws, to stay in step
+            # The site's own stream: its arrival paths are drawn first, as in predict.
+            paths = self._arrival_paths(site, days, self._site_rng(site))
             frames.append(pd.DataFrame({"site": site, "ds": days, "arrivals_mean": paths.mean(0)}))
         return pd.concat(frames, ignore_index=True)
 
