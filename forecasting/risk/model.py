@@ -39,6 +39,7 @@ from forecasting.risk.features import (
     training_snapshots,
 )
 from forecasting.risk.labels import delay_days
+from forecasting.risk.line_features import RECORD_CHOICES, SITE_LOAD, line_space
 from forecasting.risk.memory import HistoryMemory
 from forecasting.risk.overdue import overdue_delay
 from forecasting.risk.reasons import NOTHING_STANDS_OUT, explain, phrase
@@ -100,6 +101,9 @@ class AtRiskModel(BaseEstimator):
     # (for get_params and repr; it was fitted on every snapshot).
     max_fit_snapshots: int | None = None
     calibrate_on: str = "snapshots"
+    raw_categories: bool = False
+    records: str = "all"
+    site_load: bool = True
 
     def __init__(
         self,
@@ -122,6 +126,9 @@ class AtRiskModel(BaseEstimator):
         # snapshots (SCMS, about 10,000 lines) are untouched.
         max_fit_snapshots: int | None = 300_000,
         calibrate_on: str = "open_book",
+        raw_categories: bool = False,
+        records: str = "all",
+        site_load: bool = True,
     ) -> None:
         self.tolerance_days = tolerance_days
         self.bands = bands
@@ -138,6 +145,9 @@ class AtRiskModel(BaseEstimator):
         self.n_models = n_models
         self.max_fit_snapshots = max_fit_snapshots
         self.calibrate_on = calibrate_on
+        self.raw_categories = raw_categories
+        self.records = records
+        self.site_load = site_load
 
     def fit(
         self, X: pd.DataFrame, y: None = None, *, as_of: pd.Timestamp | str | None = None
@@ -158,6 +168,8 @@ class AtRiskModel(BaseEstimator):
         check_bands(self.bands)
         if self.calibrate_on not in ("open_book", "snapshots"):
             raise ConfigError(f"calibrate_on '{self.calibrate_on}': use 'open_book' or 'snapshots'")
+        if self.records not in RECORD_CHOICES:
+            raise ConfigError(f"records '{self.records}': use one of {', '.join(RECORD_CHOICES)}")
         check_orders(orders, as_of)
         history = orders[orders["order_date"] < as_of]
         snaps = training_snapshots(
@@ -182,8 +194,12 @@ class AtRiskModel(BaseEstimator):
             self._note("too few late lines to keep a calibration slice: p_late is uncalibrated")
         fit_idx = _sample(fit_idx, self.max_fit_snapshots, self.random_state)
         snaps, (fit_idx, cal_idx) = _kept(snaps, fit_idx, cal_idx)
-        self.space_ = FeatureSpace(history, self.tolerance_days)
+        self.space_ = line_space(
+            FeatureSpace(history, self.tolerance_days), history, self.raw_categories, self.records
+        )
         features = self.space_.frame(history, snaps, history)
+        if not self.site_load:
+            features = features.drop(columns=[c for c in SITE_LOAD if c in features.columns])
         # The boosters' own column order (categorical first): the same fits, and the order
         # split_features reads their trees in. A feature with no value in the lines the
         # boosters learn from (an attribute a short history barely fills) is left out.
