@@ -170,6 +170,83 @@ METRIC_COLUMNS = ["mase", "rmsse", "smape", "wape", "bias", "scaled_pinball", "c
 BACKTEST_COLUMNS = [
     "series_id", "demand_class", "window", "cutoff", "model", "score", *METRIC_COLUMNS
 ]  # fmt: skip
+SCORE_COLUMNS = ("score", *METRIC_COLUMNS)
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestRecord:
+    """One series' backtest rows (:func:`backtest_values`, :func:`ensemble_rows`), compact.
+
+    ``names`` are the models scored, ``model`` each row's index into them, ``window`` and
+    ``cutoff`` each row's window and training length, ``scores`` each row's
+    :data:`SCORE_COLUMNS` (float64, NaN where a row has no such value). A row as a dict
+    costs ~700 bytes on the driver, which keeps every series' record until the end of a
+    fit (#20: 10 kB of the ~40 kB a series held there); this holds the same numbers in
+    ~100 bytes a row.
+    """
+
+    names: tuple[str, ...]
+    model: np.ndarray  # (rows,) int8
+    window: np.ndarray  # (rows,) int32
+    cutoff: np.ndarray  # (rows,) int32
+    scores: np.ndarray  # (rows, len(SCORE_COLUMNS)) float64
+
+    def __len__(self) -> int:
+        return len(self.model)
+
+
+def compact_rows(rows: Sequence[dict]) -> BacktestRecord:
+    """Backtest rows (dicts with ``window, cutoff, model`` and :data:`SCORE_COLUMNS`) as a
+    :class:`BacktestRecord`; a row lacking a score column gets NaN there."""
+    names = tuple(dict.fromkeys(row["model"] for row in rows))
+    index = {name: i for i, name in enumerate(names)}
+    nan = float("nan")
+    return BacktestRecord(
+        names=names,
+        model=np.array([index[row["model"]] for row in rows], dtype=np.int8),
+        window=np.array([row["window"] for row in rows], dtype=np.int32),
+        cutoff=np.array([row["cutoff"] for row in rows], dtype=np.int32),
+        scores=np.array(
+            [[row.get(c, nan) for c in SCORE_COLUMNS] for row in rows], dtype=np.float64
+        ).reshape(len(rows), len(SCORE_COLUMNS)),
+    )
+
+
+def record_rows(record: BacktestRecord | Sequence[dict]) -> list[dict]:
+    """The rows of a record as dicts again (a sequence of dicts, as older fits hold, as is)."""
+    if not isinstance(record, BacktestRecord):
+        return list(record)
+    return [
+        {
+            "window": int(record.window[i]),
+            "cutoff": int(record.cutoff[i]),
+            "model": record.names[record.model[i]],
+            **dict(zip(SCORE_COLUMNS, map(float, record.scores[i]), strict=True)),
+        }
+        for i in range(len(record))
+    ]
+
+
+def records_frame(records: Sequence[tuple[str, str, BacktestRecord]]) -> pd.DataFrame:
+    """``(series_id, demand_class, record)`` triples as one frame, as :func:`backtest_frame`
+    makes of their rows, built column by column (no dict per row)."""
+    records = [item for item in records if len(item[2])]
+    if not records:
+        return backtest_frame([])
+    lengths = np.array([len(r) for _, _, r in records])
+    ids = np.array([sid for sid, _, _ in records], dtype=object)
+    classes = np.array([klass for _, klass, _ in records], dtype=object)
+    models = [np.array(r.names, dtype=object)[r.model] for _, _, r in records]
+    scores = np.vstack([r.scores for _, _, r in records])
+    columns = {
+        "series_id": np.repeat(ids, lengths),
+        "demand_class": np.repeat(classes, lengths),
+        "window": np.concatenate([r.window for _, _, r in records]).astype(np.int64),
+        "cutoff": np.concatenate([r.cutoff for _, _, r in records]).astype(np.int64),
+        "model": np.concatenate(models) if models else np.array([], dtype=object),
+        **{c: scores[:, i] for i, c in enumerate(SCORE_COLUMNS)},
+    }
+    return pd.DataFrame(columns)[BACKTEST_COLUMNS]
 
 
 def backtest_frame(rows: Sequence[dict]) -> pd.DataFrame:

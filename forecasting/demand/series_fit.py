@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 
 from forecasting.demand.backtest import (
+    BacktestRecord,
     Windows,
     backtest_values,
     combine,
+    compact_rows,
     ensemble_rows,
     plan_windows,
 )
@@ -44,7 +46,20 @@ from forecasting.demand.selection import (
 )
 from forecasting.errors import HorizonError
 
-Residuals = tuple[tuple[int, float], ...]
+# A series' backtest errors, shape (2, n) float64: row 0 the periods before the backtest's
+# last date (whole numbers), row 1 the errors. One plain array: pairs of Python numbers
+# cost ~90 bytes a point on the driver, this 16 (a structured dtype would be unpickled
+# once per series, dearer than the int-as-float row).
+Residuals = np.ndarray
+# What fits pickled before #20 hold: (periods back, error) pairs.
+LegacyResiduals = tuple[tuple[int, float], ...]
+
+
+def residual_array(residuals: Residuals | LegacyResiduals) -> Residuals:
+    """A fit's backtest errors as a :data:`Residuals` array, whichever form it holds."""
+    if isinstance(residuals, np.ndarray):
+        return residuals
+    return np.array(residuals, dtype=np.float64).reshape(-1, 2).T.copy()
 
 
 @dataclass(frozen=True)
@@ -87,7 +102,12 @@ class SeriesSettings:
 
 @dataclass(frozen=True)
 class SeriesFit:
-    """What the pipeline keeps of one series: its chosen model(s) and their fitted states."""
+    """What the pipeline keeps of one series: its chosen model(s) and their fitted states.
+
+    ``backtest`` is the series' backtest rows as a :class:`BacktestRecord` (a tuple of
+    dicts in fits pickled before #20; ``()`` once the rows moved into the forecaster's
+    ``backtest_`` frame, or when there was no backtest).
+    """
 
     series_id: str
     last_ds: pd.Timestamp
@@ -97,10 +117,11 @@ class SeriesFit:
     demand_class: str
     score: float
     fallback: str | None
-    backtest: tuple[dict, ...]
-    # The chosen model's backtest errors (actual - forecast) as (periods before the last
-    # date, error): what MinT reconciliation estimates the error covariance from.
-    residuals: Residuals = ()
+    backtest: BacktestRecord | tuple[dict, ...]
+    # The chosen model's backtest errors (actual - forecast) by periods before the last
+    # date (:data:`Residuals`; pairs in older fits, read both with residual_array):
+    # what MinT reconciliation estimates the error covariance from.
+    residuals: Residuals | LegacyResiduals = ()
     # The last date the backtest saw: ``residuals`` count back from it. A refresh moves
     # ``last_ds`` on and leaves this where the training put it (None: ``last_ds``).
     backtest_end: pd.Timestamp | None = None
@@ -113,7 +134,7 @@ class _Verdict:
     choice: Choice
     demand_class: str
     backtest: tuple[dict, ...] = ()
-    residuals: Residuals = ()
+    residuals: Residuals | LegacyResiduals = ()
 
 
 def select_and_fit(series: SeriesInput, settings: SeriesSettings) -> SeriesFit:
@@ -214,8 +235,8 @@ def _refit(series: SeriesInput, verdict: _Verdict, season_length: int) -> Series
         demand_class=verdict.demand_class,
         score=verdict.choice.score,
         fallback=verdict.choice.fallback,
-        backtest=verdict.backtest,
-        residuals=verdict.residuals,
+        backtest=compact_rows(verdict.backtest) if verdict.backtest else (),
+        residuals=residual_array(verdict.residuals),
     )
 
 
@@ -269,7 +290,7 @@ def _backtest_residuals(
         for k, error in enumerate(actual - mean):
             if np.isfinite(error):
                 out.append((len(y) - 1 - (cutoff + k), float(error)))
-    return tuple(out)
+    return residual_array(tuple(out))
 
 
 def predict_fit(
