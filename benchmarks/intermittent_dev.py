@@ -16,7 +16,15 @@ the validation slice. Then every rule of a grid is replayed without refitting:
 
 Printed: mean validation MASE and RMSSE (the benchmark's scorer) per panel and rule.
 
-    .venv/bin/python benchmarks/intermittent_dev.py [--panels ...]
+``--pooled`` replays instead the rule the pipeline now follows (#20): each class's
+default chosen per panel by a backtest pooled over the class's series
+(``forecasting.demand.selection.pooled_choice``), for several candidate sets, windows,
+pooling (per class or both classes together) and margins, and prints each variant's
+ratio to the best peer of each development panel (``--peers``: the panel's best MASE and
+RMSSE among StatsForecast's models, from ``benchmarks/intermittent.py --split dev``),
+the worse of the two per panel and their mean over panels.
+
+    .venv/bin/python benchmarks/intermittent_dev.py [--panels ...] [--pooled]
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ from forecasting.demand.backtest import (
     selection_score,
 )
 from forecasting.demand.classify import classify_values
+from forecasting.demand.config import SelectionConfig
+from forecasting.demand.selection import error_scales, pooled_choice
 
 MODELS = (
     "croston", "sba", "tsb", "adida", "imapa", "window_average", "naive",
@@ -60,7 +70,7 @@ class Series:
     """One development series: its backtest and validation forecasts of every model of
     :data:`MODELS`, combined on demand (equal weights, no refitting)."""
 
-    def __init__(self, y: np.ndarray, season: int) -> None:
+    def __init__(self, y: np.ndarray, season: int, models: tuple[str, ...] = MODELS) -> None:
         self.train, self.valid = y[:-12], y[-12:]
         self.season = season
         self.demand_class = classify_values(self.train)[2]
@@ -69,7 +79,7 @@ class Series:
         self.made: dict = {}
         self.final: dict = {}
         # As the pipeline with its global model on: no local ETS on seasons over 12.
-        self.models = tuple(m for m in MODELS if season <= 12 or m != "ets")
+        self.models = tuple(m for m in models if season <= 12 or m != "ets")
         if self.windows.cutoffs:
             models = self.models
             _, self.made = backtest_values(self.train, models, self.windows, season, QUANTILES)
@@ -140,6 +150,13 @@ def main() -> None:
     parser.add_argument(
         "--tables", type=Path, nargs="*", help="rank the rules of earlier --out files instead"
     )
+    parser.add_argument("--pooled", action="store_true", help="replay the pooled class default")
+    parser.add_argument(
+        "--peers",
+        default="scms_item=0.579:0.439,scms_item_country=0.863:0.547,"
+        "synthetic_intermittent=0.795:0.664,synthetic_lumpy=0.768:0.544",
+        help="best peer MASE:RMSSE per panel (development split, 2026-12-02)",
+    )
     args = parser.parse_args()
     if args.tables:
         rank(pd.concat([pd.read_csv(t) for t in args.tables]))
@@ -149,7 +166,14 @@ def main() -> None:
     panels = [*bench.scms_panels(names), *bench.synthetic_panels(names, seed=1)]
     defaults = [c for k in (1, 2, 3) for c in itertools.combinations(DEFAULT_POOL, k)]
     evidence = [(w, m) for w in (1, 2, 3, 99) for m in (0.0, 0.1, 0.2, 0.3)]
-    results = []
+    if args.pooled:
+        peers = {
+            k: tuple(map(float, v.split(":")))
+            for k, v in (item.split("=") for item in args.peers.split(","))
+        }
+        replay_pooled(panels, peers)
+        return
+    results: list[tuple[object, ...]] = []
     for panel in panels:
         dev = bench.development(panel.frame, bench.HORIZON)
         train, valid = bench.split(dev, bench.HORIZON)
@@ -178,6 +202,97 @@ def main() -> None:
     if args.out is not None:
         means.to_csv(args.out, index=False)
     rank(means)
+
+
+def development_records(panel: bench.Panel) -> list[Series]:
+    dev = bench.development(panel.frame, bench.HORIZON)
+    train, valid = bench.split(dev, bench.HORIZON)
+    full = pd.concat([train, valid]).sort_values(["series_id", "ds"])
+    # ETS and theta only where the replay uses them: the smooth and erratic series' rule.
+    records = []
+    for _, g in full.groupby("series_id"):
+        y = g["y"].to_numpy(float)
+        smooth = classify_values(y[:-12])[2] in ("smooth", "erratic")
+        models = MODELS if smooth else tuple(m for m in MODELS if m not in ("ets", "theta"))
+        records.append(Series(y, panel.season, models))
+    return [r for r in records if r.windows.cutoffs]
+
+
+def pooled_window_errors(rec: Series, combo: tuple[str, ...], last: int) -> np.ndarray:
+    """Mean MASE and RMSSE of the combination's mean over the last ``last`` backtest
+    windows, scaled as :func:`forecasting.demand.selection.error_scales` (NaN: none)."""
+    out = []
+    for w, cutoff in list(enumerate(rec.windows.cutoffs))[-last:]:
+        actual = rec.train[cutoff : cutoff + 12]
+        error = actual - combine([rec.made[n][w] for n in combo]).mean
+        s_mase, s_mse = error_scales(rec.train[:cutoff], rec.season)
+        if s_mase > 0 and s_mse > 0:
+            out.append((np.mean(np.abs(error)) / s_mase, np.sqrt(np.mean(error**2) / s_mse)))
+    return np.mean(out, axis=0) if out else np.full(2, np.nan)
+
+
+def replay_pooled(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]]) -> None:
+    fixed = dict(SelectionConfig().class_defaults)["intermittent"]
+    pool = ("imapa", "adida", "tsb", "sba", "window_average", "naive")
+    sets = {
+        "pairs": [c for k in (1, 2) for c in itertools.combinations(pool, k)],
+        "triples": [c for k in (1, 2, 3) for c in itertools.combinations(pool, k)],
+    }
+    records = {p.name: development_records(p) for p in panels}
+    rows = []
+    for (name, cands), joint, last, margin in itertools.product(
+        sets.items(), (False, True), (1, 3), (0.0, 0.02, 0.05)
+    ):
+        cands = list(dict.fromkeys([*cands, fixed]))
+        row: dict[str, object] = {"set": name, "joint": joint, "windows": last, "margin": margin}
+        for panel, recs in records.items():
+            inter = [r for r in recs if r.group == "intermittent"]
+            groups = (
+                [inter]
+                if joint
+                else [[r for r in inter if r.demand_class == k] for k in ("intermittent", "lumpy")]
+            )
+            errors = [r.errors(r.pipeline_rule(())) for r in recs if r.group != "intermittent"]
+            for part in groups:
+                if not part:
+                    continue
+                chosen = fixed
+                if len(part) >= SelectionConfig().min_pooled_series:
+                    means = [
+                        np.nanmean([pooled_window_errors(r, c, last) for r in part], axis=0)
+                        for c in cands
+                    ]
+                    scores = pd.DataFrame(
+                        {
+                            "members": cands,
+                            "mase": [m[0] for m in means],
+                            "rmsse": [m[1] for m in means],
+                        }
+                    )
+                    chosen = pooled_choice(scores, fixed, margin)
+                errors += [r.errors(chosen) for r in part]
+            mase, rmsse = np.mean(errors, axis=0)
+            best_mase, best_rmsse = peers[panel]
+            row[panel] = max(mase / best_mase, rmsse / best_rmsse)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    names = list(records)
+    table["mean"] = table[names].mean(axis=1)
+    print("worse of MASE/best peer and RMSSE/best peer per development panel, by variant")
+    print(table.sort_values("mean").round(3).to_string(index=False))
+    print(f"fixed default {'+'.join(fixed)} throughout, for comparison:")
+    base = {}
+    for panel, recs in records.items():
+        errors = [
+            r.errors(fixed if r.group == "intermittent" else r.pipeline_rule(())) for r in recs
+        ]
+        mase, rmsse = np.mean(errors, axis=0)
+        base[panel] = max(mase / peers[panel][0], rmsse / peers[panel][1])
+    print(
+        {k: round(v, 3) for k, v in base.items()},
+        "mean",
+        round(float(np.mean(list(base.values()))), 3),
+    )
 
 
 def rank(means: pd.DataFrame) -> None:

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from forecasting.demand.backtest import BacktestRecord, records_frame
 from forecasting.demand.base import DEFAULT_QUANTILES, SeriesForecast, forecast_frames, infer_freq
-from forecasting.demand.classify import ADI_CUTOFF
+from forecasting.demand.classify import ADI_CUTOFF, demand_classes
 from forecasting.demand.config import (
     BacktestConfig,
     GlobalModelConfig,
@@ -49,6 +49,13 @@ from forecasting.demand.global_model import MIN_POINTS as GLOBAL_MIN_POINTS
 from forecasting.demand.global_model import GlobalForecasts, global_forecasts
 from forecasting.demand.registry import GLOBAL, parse_model_list
 from forecasting.demand.seasonality import default_horizon, default_seasons
+from forecasting.demand.selection import (
+    POOLED_CLASSES,
+    PooledSeries,
+    pooled_choice,
+    pooled_scores,
+    pooled_series,
+)
 from forecasting.demand.series_fit import (
     GlobalState,
     SeriesFit,
@@ -82,8 +89,10 @@ class AutoForecaster(BaseEstimator):
 
     Learned: ``freq_``, ``season_length_``, ``max_horizon_`` (the longest forecast),
     ``global_`` (the global model's forecasts, or None), ``fits_`` (per series),
-    ``selection_`` (one row per series: model, members, demand class, score, fallback)
-    and ``backtest_`` (one row per series, window and model).
+    ``selection_`` (one row per series: model, members, demand class, score, fallback),
+    ``backtest_`` (one row per series, window and model), ``class_defaults_`` (the
+    default each demand class got in this fit and which data chose it: one row per class,
+    see :meth:`_class_defaults`) and ``notes_`` (those choices in words).
     """
 
     def __init__(
@@ -142,6 +151,7 @@ class AutoForecaster(BaseEstimator):
         # is off only because few series are smooth or erratic: a mostly intermittent weekly
         # panel spent 90 s on the 52-season ETS fits of its 7 smooth series (#20).
         long_season_panel = use_global or self._declined_for_classes
+        self.class_defaults_ = self._class_defaults(data, named)
         self.fits_, records = self._fit_each_series(
             data, series_settings(self, long_season_panel), held_out
         )
@@ -209,6 +219,105 @@ class AutoForecaster(BaseEstimator):
             self._declined_for_classes = True
             return False
         return True
+
+    def _class_defaults(self, data: pd.DataFrame, named: tuple[str, ...] | None) -> pd.DataFrame:
+        """The default of each demand class for this panel, chosen by a backtest pooled
+        over the class's series (``SelectionConfig.pooled_candidates``), and why.
+
+        Intermittent and lumpy classes with at least ``min_pooled_series`` backtestable
+        series get the candidate :func:`~forecasting.demand.selection.pooled_choice`
+        picks; fewer keep ``class_defaults``. In a mostly intermittent panel (the global
+        model declined because fewer than 20 series are smooth or erratic, and those are
+        fewer than the intermittent and lumpy ones) the smooth and erratic series get the
+        choice pooled over all intermittent and lumpy series: a per-series choice on 3
+        windows is as noisy for them, and their ETS fits cost more than the rest of the
+        panel (#20: SCMS item x month, 14 such series of 133 took 80% of the fit).
+        Returns ``demand_class, members, source, series, mase, rmsse`` (the pooled scores
+        of the chosen members; NaN for a fixed default) and writes ``notes_``.
+        """
+        config = self.selection
+        self.notes_: list[str] = []
+        rows = [
+            {"demand_class": k, "members": v, "source": "fixed default", "series": 0}
+            for k, v in config.class_defaults
+        ]
+        frame = pd.DataFrame(rows, columns=["demand_class", "members", "source", "series"])
+        frame["mase"] = frame["rmsse"] = np.nan
+        if named is not None or not config.pooled_candidates:
+            return frame
+        classes = demand_classes(data)
+        pooled_ids = classes.index[classes.isin(POOLED_CLASSES)]
+        if len(pooled_ids) == 0:
+            return frame
+        few_smooth = self._declined_for_classes and (~classes.isin(POOLED_CLASSES)).sum() < len(
+            pooled_ids
+        )
+        fixed = dict(config.class_defaults)
+        limit = config.max_pooled_series
+        sample = pd.Index([]).append(
+            [_spread(classes.index[classes == k], limit) for k in POOLED_CLASSES]
+        )
+        series = self._pooled_series(data[data["series_id"].isin(sample)], config)
+        chosen: dict[str, dict] = {}
+        groups = {k: [k] for k in POOLED_CLASSES}
+        if few_smooth:
+            for klass in ("smooth", "erratic"):
+                if (classes == klass).any():
+                    groups[klass] = list(POOLED_CLASSES)
+        for klass, members_of in groups.items():
+            ids = [sid for sid in series if classes[sid] in members_of]
+            pool = [series[sid] for sid in _spread(pd.Index(ids), limit)]
+            default = fixed.get(klass) or fixed.get(members_of[0]) or config.pooled_candidates[0]
+            if len(pool) < config.min_pooled_series:
+                if klass in fixed:
+                    self.notes_.append(
+                        f"{klass}: fixed default {'+'.join(default)} ({len(pool)} series to "
+                        f"pool, fewer than {config.min_pooled_series})"
+                    )
+                continue
+            candidates = list(dict.fromkeys([*config.pooled_candidates, default]))
+            scores = pooled_scores(pool, candidates)
+            members = pooled_choice(scores, default, config.pooled_margin)
+            row = scores[scores["members"] == members].iloc[0]
+            of = klass if members_of == [klass] else " and ".join(members_of)
+            source = f"pooled backtest of {len(pool)} {of} series"
+            chosen[klass] = {
+                "demand_class": klass,
+                "members": members,
+                "source": source,
+                "series": len(pool),
+                "mase": float(row["mase"]),
+                "rmsse": float(row["rmsse"]),
+            }
+            self.notes_.append(
+                f"{klass}: default {'+'.join(members)} from the {source} (MASE "
+                f"{row['mase']:.3f}, RMSSE {row['rmsse']:.3f} of the mean forecast over "
+                f"{len(candidates)} candidates)"
+            )
+        for note in self.notes_:
+            logger.info("class default: %s", note)
+        kept = frame[~frame["demand_class"].isin(chosen)]
+        return pd.concat([kept, pd.DataFrame(list(chosen.values()))], ignore_index=True)
+
+    def _pooled_series(
+        self, data: pd.DataFrame, config: SelectionConfig
+    ) -> dict[str, PooledSeries]:
+        """The pooled backtest's forecasts of every series of ``data`` it can judge (as
+        :func:`~forecasting.demand.series_fit.select_and_fit` plans its windows)."""
+        models = tuple(dict.fromkeys(m for c in config.pooled_candidates or () for m in c))
+        models = tuple(dict.fromkeys([*models, *(m for _, d in config.class_defaults for m in d)]))
+        out = {}
+        for sid, group in data.groupby("series_id", sort=True):
+            made = pooled_series(
+                group["y"].to_numpy(float),
+                models,
+                self.max_horizon_,
+                self.backtest.n_windows,
+                self.season_length_,
+            )
+            if made is not None:
+                out[str(sid)] = made
+        return out
 
     def _fit_global(self, data: pd.DataFrame, future: pd.DataFrame | None) -> GlobalForecasts:
         config = self.global_model
@@ -352,6 +461,15 @@ def series_settings(model: AutoForecaster, use_global: bool) -> SeriesSettings:
     """What every series' selection shares, from a model's options and learned frequency
     (``use_global``: local ETS is left out on seasons over 12 steps)."""
     named = None if model.models == "auto" else parse_model_list(model.models)
+    selection = model.selection
+    # The defaults this fit chose per class (fits pickled before #20 have none).
+    chosen = getattr(model, "class_defaults_", None)
+    if chosen is not None and named is None:
+        defaults = tuple(
+            (str(k), tuple(v))
+            for k, v in zip(chosen["demand_class"], chosen["members"], strict=True)
+        )
+        selection = replace(selection, class_defaults=defaults)
     return SeriesSettings(
         horizon=model.max_horizon_,
         season_length=model.season_length_,
@@ -359,7 +477,7 @@ def series_settings(model: AutoForecaster, use_global: bool) -> SeriesSettings:
         candidates=None if named is None else tuple(c for c in named if c != GLOBAL) or None,
         skip_ets=use_global and model.season_length_ > 12,
         backtest=model.backtest,
-        selection=model.selection,
+        selection=selection,
     )
 
 
@@ -401,6 +519,13 @@ def selection_frame(fits: Iterable[SeriesFit]) -> pd.DataFrame:
             for f in fits
         ]
     )
+
+
+def _spread(ids: pd.Index, limit: int) -> pd.Index:
+    """At most ``limit`` of ``ids``, evenly spaced (deterministic, no seed)."""
+    if len(ids) <= limit:
+        return ids
+    return ids[np.linspace(0, len(ids) - 1, limit).round().astype(int)]
 
 
 @functools.lru_cache(maxsize=64)

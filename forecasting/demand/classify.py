@@ -42,3 +42,30 @@ def classify(frame: pd.DataFrame) -> pd.DataFrame:
         for series_id, group in frame.groupby("series_id", sort=True)
     ]
     return pd.DataFrame(rows, columns=["series_id", "adi", "cv2", "demand_class"])
+
+
+def demand_classes(frame: pd.DataFrame) -> pd.Series:
+    """Class of every series of a long frame (``series_id``, ``y``), indexed by series id:
+    :func:`classify_values` per series, vectorised (a panel of 100,000 series is
+    classified in one pass instead of 100,000 calls)."""
+    y = np.nan_to_num(frame["y"].to_numpy(float), nan=0.0)
+    demand = y > 0
+    sizes = np.where(demand, y, np.nan)
+    parts = pd.DataFrame({"series_id": frame["series_id"].to_numpy(), "n": 1, "size": sizes})
+    grouped = parts.groupby("series_id", sort=True)
+    n = grouped["n"].sum().to_numpy(float)
+    count = grouped["size"].count().to_numpy(float)
+    mean = grouped["size"].mean().to_numpy(float)
+    std = grouped["size"].std(ddof=0).to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        adi = np.where(count > 0, n / np.maximum(count, 1), np.inf)
+        cv2 = np.where(count > 1, (std / mean) ** 2, 0.0)
+    smooth_side = adi < ADI_CUTOFF
+    low = cv2 < CV2_CUTOFF
+    classes = np.where(
+        smooth_side,
+        np.where(low, "smooth", "erratic"),
+        np.where(low, "intermittent", "lumpy"),
+    )
+    classes = np.where(count > 0, classes, "lumpy")
+    return pd.Series(classes, index=grouped["n"].sum().index, name="demand_class")
