@@ -15,7 +15,10 @@ represents, arrivals against capacity, the backlog projected to the promised dat
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -23,7 +26,7 @@ import pandas as pd
 from forecasting.risk.history import joined, on_time_records, open_work
 from forecasting.risk.labels import labels_as_of
 from forecasting.risk.memory import HistoryMemory
-from forecasting.risk.site_load import site_load
+from forecasting.risk.site_load import projected_load, site_load
 
 # Groups whose on-time record matters, by the columns that define them (used when present).
 RECORD_GROUPS: dict[str, tuple[str, ...]] = {
@@ -239,9 +242,16 @@ class FeatureSpace:
         snapshots: pd.DataFrame,
         history: pd.DataFrame,
         memory: HistoryMemory | None = None,
+        *,
+        day_tables: bool = True,
     ) -> pd.DataFrame:
         """The feature matrix of ``snapshots`` (one row each), records from ``history``
-        and, when given, from the lines a fitted model remembers (none of ``history``'s)."""
+        and, when given, from the lines a fitted model remembers (none of ``history``'s).
+
+        ``day_tables``: scored from ``memory`` alone (``history`` empty), read each line's
+        records and site load from the memory's per-day tables (:meth:`_remembered`);
+        False counts the memory's events for the lines themselves, as with a history.
+        The numbers are the same either way (tests/risk/test_fast_path.py)."""
         lines = orders.loc[snapshots["row"].to_numpy()].reset_index(drop=True)
         moment = pd.to_datetime(snapshots["moment"]).reset_index(drop=True)
         # Columns gathered first and framed once: inserting ~40 columns one by one into a
@@ -275,6 +285,11 @@ class FeatureSpace:
                 else np.full(len(lines), None, dtype=object)
             )
             out[column] = pd.Categorical(texts, categories=categories)
+        if day_tables and memory is not None and history.empty and len(lines):
+            # Scored from the memory alone (an API request): every record and site figure
+            # is read from the memory's tables of the moment's day.
+            out.update(self._remembered(lines, moment, memory))
+            return pd.DataFrame(out, index=lines.index)
         queries = pd.DataFrame({"moment": moment})
         tolerance = self.tolerance_days
         for name, cols in self.groups.items():
@@ -333,6 +348,179 @@ class FeatureSpace:
         out["site_utilization"] = projected["utilization"].to_numpy()
         out["site_backlog_days_at_promise"] = projected["backlog_days_at_promise"].to_numpy()
         return pd.DataFrame(out, index=lines.index)
+
+    def _remembered(
+        self, lines: pd.DataFrame, moment: pd.Series, memory: HistoryMemory
+    ) -> dict[str, np.ndarray | float]:
+        """:meth:`frame`'s record and site-load columns of ``lines`` scored at ``moment``
+        against ``memory`` alone, the same numbers as its general path.
+
+        Nothing but the memory is counted, so each figure depends only on the line's group
+        and the moment's day (records count whole days): they are computed once per day for
+        every group the memory knows, plus one row for a group it does not (the general
+        path's own functions on those queries), and each line reads its group's row. A
+        request of a few lines then costs a dictionary look-up per group instead of a
+        search of every event table.
+        """
+        days = moment.dt.normalize().to_numpy("datetime64[ns]")
+        texts: dict[str, np.ndarray] = {}
+
+        def keys_of(cols: tuple[str, ...]) -> np.ndarray:
+            for c in cols:
+                if c not in texts:
+                    texts[c] = lines[c].astype(str).to_numpy(object)
+            if len(cols) == 1:
+                return texts[cols[0]]
+            # joined()'s text: the columns' strings with "|" between them.
+            joined_texts = [
+                "|".join(parts) for parts in zip(*(texts[c] for c in cols), strict=True)
+            ]
+            return np.array(joined_texts, dtype=object)
+
+        out: dict[str, np.ndarray | float] = {}
+        for name, cols in self.groups.items():
+            if not all(c in lines.columns for c in cols):  # unknown group: the prior rate
+                out[f"{name}_late_rate"] = np.nan
+                out[f"{name}_lines_365d"] = 0.0
+                out[f"{name}_late_rate_90d"] = np.nan
+                out[f"{name}_late_rate_all"] = np.nan
+                continue
+            records = _per_day(
+                memory,
+                f"records:{name}",
+                days,
+                keys_of(cols),
+                functools.partial(self._record_table, memory, name),
+            )
+            out[f"{name}_late_rate"] = records[:, 0]
+            out[f"{name}_lines_365d"] = records[:, 1]
+            out[f"{name}_late_rate_90d"] = records[:, 2]
+            out[f"{name}_late_rate_all"] = records[:, 3]
+        sites = keys_of(("site",))
+        load = _per_day(memory, "work", days, sites, lambda day: _work_table(memory, day))
+        out["site_open_units"] = load[:, 0]
+        out["site_overdue_lines"] = load[:, 1]
+        out["site_backlog_days"] = load[:, 2]
+        # The site table as of the end of the day before the moment, as site_load reads it.
+        at = _per_day(memory, "sites", days, sites, lambda day: _site_row_table(memory, day))
+        promised = lines["promised_date"].to_numpy("datetime64[ns]")
+        # Whole days, rounded down as pandas' .dt.days rounds them in site_load.
+        dated = ~np.isnat(promised)
+        ahead = np.full(len(promised), np.nan)
+        ahead[dated] = (promised[dated] - days[dated]) // np.timedelta64(1, "D")
+        projected = projected_load(at[:, 0], at[:, 1], at[:, 2], ahead, load[:, 0])
+        out["site_utilization"] = projected["utilization"]
+        out["site_backlog_days_at_promise"] = projected["backlog_days_at_promise"]
+        return out
+
+    def _record_table(self, memory: HistoryMemory, name: str, day: np.datetime64) -> DayTable:
+        """Group ``name``'s records at ``day`` for every group the memory knows
+        (:meth:`frame`'s windows and priors)."""
+        tables = memory.outcomes(name)
+        groups = _known_groups([table.categories for table in tables])
+        queries = pd.DataFrame({"moment": np.full(len(groups), day, dtype="datetime64[ns]")})
+        records = on_time_records(
+            pd.DataFrame(),
+            pd.Series([], dtype=object),
+            queries,
+            pd.Series(groups, dtype=object),
+            (365, 90, 36500),
+            remembered=tables,
+            tolerance_days=self.tolerance_days,
+        )
+        values = np.column_stack(
+            [
+                records[365]["rate"].to_numpy(),
+                records[365]["lines"].to_numpy(),
+                records[90]["rate"].to_numpy(),
+                records[36500]["rate"].to_numpy(),
+            ]
+        )
+        return DayTable(groups, values)
+
+
+class DayTable:
+    """Per-day figures of every group a memory knows: ``values`` has one row per group of
+    ``groups`` and a last row for any other group."""
+
+    def __init__(self, groups: list[str], values: np.ndarray) -> None:
+        self.row = {group: i for i, group in enumerate(groups[:-1])}
+        self.values = values
+
+    def rows(self, keys: np.ndarray) -> np.ndarray:
+        """Each key's row (an unknown group's: the last)."""
+        unknown = len(self.values) - 1
+        return np.fromiter((self.row.get(k, unknown) for k in keys), np.int64, len(keys))
+
+
+def _known_groups(categories: list[pd.Index]) -> list[str]:
+    """Every group of these event tables, then one that none of them holds (its figures
+    are those of a group never seen)."""
+    groups = list(dict.fromkeys(str(g) for index in categories for g in index))
+    unseen = "\x00unseen"
+    while unseen in groups:
+        unseen += "\x00"
+    return [*groups, unseen]
+
+
+def _per_day(
+    memory: HistoryMemory,
+    kind: str,
+    days: np.ndarray,
+    keys: np.ndarray,
+    build: Callable[[np.datetime64], DayTable],
+) -> np.ndarray:
+    """Each line's row of its day's ``kind`` table (built by ``build`` once per day)."""
+    unique = np.unique(days)
+    if len(unique) == 1:  # a request: one day
+        table = memory.day_table(kind, pd.Timestamp(unique[0]), functools.partial(build, unique[0]))
+        return table.values[table.rows(keys)]
+    out: np.ndarray | None = None
+    for day in unique:
+        table = memory.day_table(kind, pd.Timestamp(day), functools.partial(build, day))
+        mine = days == day
+        if out is None:
+            out = np.full((len(keys), table.values.shape[1]), np.nan)
+        out[mine] = table.values[table.rows(keys[mine])]
+    return out if out is not None else np.empty((0, 0))
+
+
+def _work_table(memory: HistoryMemory, day: np.datetime64) -> DayTable:
+    """Every remembered site's open units, overdue lines and backlog days at ``day``
+    (:func:`open_work` on the memory's order flows)."""
+    flows = memory.work()
+    groups = _known_groups(
+        [
+            getattr(flow, field.name).categories
+            for flow in flows
+            for field in dataclasses.fields(flow)
+        ]
+    )
+    queries = pd.DataFrame({"moment": np.full(len(groups), day, dtype="datetime64[ns]")})
+    load = open_work(
+        pd.DataFrame(),
+        pd.Series([], dtype=object),
+        queries,
+        pd.Series(groups, dtype=object),
+        remembered=flows,
+    )
+    return DayTable(groups, load[["open_units", "overdue_lines", "backlog_days"]].to_numpy(float))
+
+
+def _site_row_table(memory: HistoryMemory, day: np.datetime64) -> DayTable:
+    """Every remembered site's capacity, arrival rate and year's rate known at the end of
+    the day before ``day`` (the memory's site table)."""
+    known_at = pd.Timestamp(day) - pd.Timedelta(days=1)
+    table = memory.site_days(pd.DatetimeIndex([known_at]))
+    table = table[table.index.get_level_values("date") == known_at]
+    groups = _known_groups([pd.Index(table.index.get_level_values("site").astype(str))])
+    values = np.vstack(
+        [
+            table[["capacity", "arrivals", "long_run"]].to_numpy(float).reshape(-1, 3),
+            np.full((1, 3), np.nan),
+        ]
+    )
+    return DayTable(groups, values)
 
 
 def _numbers_as_text(values: pd.Series) -> bool:

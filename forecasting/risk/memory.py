@@ -20,7 +20,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ from forecasting.risk.site_load import EMPTY_SITE_TABLE, daily_site_table
 
 # Days of site tables kept: a service scores on today (and a replay on a few days at once).
 MAX_CACHED_DAYS = 8
+T = TypeVar("T")
 
 
 def line_hashes(line_ids: pd.Series) -> np.ndarray:
@@ -121,6 +123,8 @@ class HistoryMemory:
         state = dict(self.__dict__)
         state["_site_days"] = {}
         state.pop("_lock", None)
+        state.pop("_day_tables", None)
+        state.pop("_tables_lock", None)
         return state
 
     def __len__(self) -> int:
@@ -133,6 +137,9 @@ class HistoryMemory:
         view.include_open = False
         view._site_days = {}
         view.__dict__.pop("_lock", None)
+        # Its records and loads are the settled part's alone: none of this memory's tables.
+        view.__dict__.pop("_day_tables", None)
+        view.__dict__.pop("_tables_lock", None)
         return view
 
     def _parts(self) -> list[BookEvents]:
@@ -185,6 +192,28 @@ class HistoryMemory:
                     cache.pop(next(iter(cache)))
                 cache[day] = rows
         return pd.concat(parts) if parts else EMPTY_SITE_TABLE.copy()
+
+    def day_table(self, kind: str, day: pd.Timestamp, build: Callable[[], T]) -> T:
+        """``build()``, kept per ``kind`` and day (the ``MAX_CACHED_DAYS`` latest days asked
+        for, per kind): what a feature computed from this memory alone on a day is for every
+        group at once (each vendor's record, each site's open work), so that a request reads
+        its lines' values instead of recounting the events (the features' own
+        :class:`~forecasting.risk.features.FeatureSpace` decides what is built)."""
+        tables: dict[tuple[str, pd.Timestamp], object] = self.__dict__.setdefault("_day_tables", {})
+        key = (kind, pd.Timestamp(day))
+        found = tables.get(key)
+        if found is not None:
+            return found  # type: ignore[return-value]  # built by this kind's own build()
+        # Built once: a thread asking for a table being built waits for it.
+        with self.__dict__.setdefault("_tables_lock", threading.Lock()):
+            found = tables.get(key)
+            if found is None:
+                found = build()
+                same_kind = [k for k in tables if k[0] == kind]
+                if len(same_kind) >= MAX_CACHED_DAYS:
+                    tables.pop(same_kind[0])
+                tables[key] = found
+        return found  # type: ignore[return-value]
 
 
 def outcome_known(book: pd.DataFrame, as_of: pd.Timestamp, tolerance_days: int = 0) -> pd.Series:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ from sklearn.frozen import FrozenEstimator
 from forecasting.errors import ConfigError, DataContractError
 from forecasting.risk.actions import best_actions
 from forecasting.risk.bands import check_bands, risk_band
+from forecasting.risk.compiled_trees import CompiledBooster, compile_booster, same_encoding
 from forecasting.risk.delivery_time import fit_delivery_time
 from forecasting.risk.features import (
     FeatureSpace,
@@ -42,7 +44,7 @@ from forecasting.risk.labels import delay_days
 from forecasting.risk.line_features import RECORD_CHOICES, SITE_LOAD, line_space
 from forecasting.risk.memory import HistoryMemory
 from forecasting.risk.overdue import overdue_delay
-from forecasting.risk.reasons import NOTHING_STANDS_OUT, explain, phrase
+from forecasting.risk.reasons import NOTHING_STANDS_OUT, explain, occluded_batch, phrase
 from forecasting.risk.seed_average import SeedAverage
 from forecasting.risk.split_features import booster_order, split_features
 from forecasting.risk.validation import check_orders
@@ -88,7 +90,11 @@ class AtRiskModel(BaseEstimator):
     this many days before a line was ordered, as an evaluation scores lines ordered
     after its split), ``n_models`` (boosters averaged over seeds), ``max_fit_snapshots``
     (the boosters learn from at most this many training snapshots, drawn at random, once
-    there are more; None: all), ``random_state``.
+    there are more; None: all), ``random_state``; and which features describe the line
+    (:mod:`forecasting.risk.line_features`): ``raw_categories`` (every categorical
+    attribute enters the boosters as a category, not only the site), ``records``
+    (``"all"`` track records, ``"split"``: only those of groups no value of which holds
+    most lines, ``"none"``) and ``site_load`` (the site's load on the scoring day).
 
     Learned state (after :meth:`fit`): ``space_`` (feature space), ``features_`` (the
     boosters' columns, categorical first), ``used_features_`` (the columns some tree
@@ -332,6 +338,22 @@ class AtRiskModel(BaseEstimator):
         fresh.memory_ = HistoryMemory(history, as_of, self.space_.groups, self.tolerance_days)
         return fresh
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The compiled boosters are rebuilt from the boosters on first use: not saved.
+        state = dict(super().__getstate__())
+        state.pop("_compiled_trees", None)
+        return state
+
+    def _compiled(self) -> _Compiled | None:
+        """The boosters and the delay model compiled (:mod:`forecasting.risk.compiled_trees`),
+        built on first use and kept; None when they cannot be (their own predict serves)."""
+        kept = self.__dict__.get("_compiled_trees")
+        if kept is not None and kept.matches(self):
+            return kept if kept.usable else None
+        compiled = _Compiled(self)
+        self.__dict__["_compiled_trees"] = compiled
+        return compiled if compiled.usable else None
+
     def predict_proba_frame(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated p_late of a feature frame.
 
@@ -341,24 +363,96 @@ class AtRiskModel(BaseEstimator):
         such a plateau the boosters' score still ranks the lines, so it breaks the ties
         (moving p_late by at most 1e-6, far below anything calibration can resolve).
         """
-        return self._calibrated(self.booster_.predict_proba(features[self.features_])[:, 1])
+        compiled = self._compiled()
+        if compiled is None:
+            return self._calibrated(self.booster_.predict_proba(features[self.features_])[:, 1])
+        encoded = compiled.boosters[0].encode(features)
+        # SeedAverage.predict_proba's own mean, of the same probabilities.
+        proba = np.mean([b.predict_proba(encoded) for b in compiled.boosters], axis=0)
+        return self._calibrated(proba[:, 1])
 
-    def occlusion_scores(self, batch: pd.DataFrame, lines: int) -> tuple[np.ndarray, np.ndarray]:
-        """p_late of the first ``lines`` rows of ``batch`` (the lines as they are) and the
-        calibrated score of every row by the first booster alone (the lines' occluded
-        copies follow them), from which the reasons are measured.
+    def occlusion_scores(
+        self, features: pd.DataFrame, occlude: list[list[str]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """p_late of the lines of ``features`` and, per entry ``j`` of ``occlude`` (lists of
+        columns), the calibrated score of every line by the first booster alone with those
+        columns set to their typical values (``reference_``): shape ``(len(occlude), n)``.
+        From these the reasons are measured.
 
         One booster answers for the occlusion: the seeds' boosters agree on what drives a
         line, and running all of them over every occluded copy tripled the cost of a
-        request's reasons.
+        request's reasons. A line whose occluded copy is the line itself (its values are
+        the typical ones) is not scored again: its copy's score is the line's own. The
+        copies that differ are scored in one call.
         """
+        compiled = self._compiled()
+        if compiled is None:
+            return self._occlusion_scores_public(features, occlude)
+        n = len(features)
+        boosters = compiled.boosters
+        encoded = boosters[0].encode(features)
+        position = {column: j for j, column in enumerate(boosters[0].columns)}
+        blocks: list[tuple[int, np.ndarray, np.ndarray]] = []  # (entry, rows, their copies)
+        for j, group in enumerate(occlude):
+            names = [c for c in group if c in position]
+            if not names:
+                continue
+            columns = [position[c] for c in names]
+            typical = np.array([self._typical_code(compiled, features, c) for c in names])
+            values = encoded[:, columns]
+            same = (values == typical) | (np.isnan(values) & np.isnan(typical))
+            rows = np.flatnonzero(~same.all(axis=1))
+            copies = encoded[rows]
+            copies[:, columns] = typical
+            blocks.append((j, rows, copies))
+        stacked = np.vstack([encoded, *(copies for _, _, copies in blocks)])
+        first = boosters[0].predict_proba(stacked)[:, 1]
+        others = [b.predict_proba(encoded)[:, 1] for b in boosters[1:]]
+        raw = (first[:n] + np.sum(others, axis=0)) / len(boosters) if others else first[:n]
+        scored = self._calibrated(first)
+        by_one = np.tile(scored[:n], (len(occlude), 1))
+        at = n
+        for j, rows, copies in blocks:
+            by_one[j, rows] = scored[at : at + len(copies)]
+            at += len(copies)
+        return self._calibrated(raw), by_one
+
+    def _typical_code(self, compiled: _Compiled, features: pd.DataFrame, column: str) -> float:
+        """The encoded typical value of ``column`` as an occluded copy holds it (a category
+        outside the frame's categories is missing, as a copy of the frame would have it)."""
+        typical = self.reference_.get(column, np.nan)
+        values = features[column]
+        if column not in compiled.boosters[0].categorical:
+            return float(typical)  # type: ignore[arg-type]  # a median: a number or NaN
+        if isinstance(values.dtype, pd.CategoricalDtype) and typical not in values.cat.categories:
+            return np.nan
+        return compiled.boosters[0].code(column, typical)
+
+    def _occlusion_scores_public(
+        self, features: pd.DataFrame, occlude: list[list[str]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`occlusion_scores` through the boosters' own predict, every copy scored."""
+        lines = len(features)
+        batch = occluded_batch(features, self.features_, occlude, self.reference_)
         boosters = self.booster_.estimators_
-        features = batch[self.features_]
-        with prediction_threads(len(features)):
-            first = boosters[0].predict_proba(features)[:, 1]
-            others = [b.predict_proba(features.iloc[:lines])[:, 1] for b in boosters[1:]]
+        with prediction_threads(len(batch)):
+            first = boosters[0].predict_proba(batch)[:, 1]
+            others = [b.predict_proba(batch.iloc[:lines])[:, 1] for b in boosters[1:]]
         raw = (first[:lines] + np.sum(others, axis=0)) / len(boosters) if others else first[:lines]
-        return self._calibrated(raw), self._calibrated(first)
+        return self._calibrated(raw), self._calibrated(first).reshape(len(occlude), lines)
+
+    def _delay_if_late(self, features: pd.DataFrame) -> np.ndarray:
+        """Expected days late of each line if it is late (the delay model's, at least 1)."""
+        if self.delay_model_ is None:
+            return np.full(len(features), self.mean_delay_)
+        compiled = self._compiled()
+        columns = getattr(self, "delay_features_", self.features_)
+        if compiled is not None and compiled.delay is not None:
+            delay = compiled.delay.predict(compiled.delay.encode(features))
+        else:
+            with prediction_threads(len(features)):
+                delay = self.delay_model_.predict(features[columns])
+        return np.clip(delay, 1, None)
 
     def _calibrated(self, raw: np.ndarray) -> np.ndarray:
         """The calibration's map of the boosters' score (see :meth:`predict_proba_frame`)."""
@@ -431,13 +525,7 @@ class AtRiskModel(BaseEstimator):
         features = self.space_.frame(orders, snaps, history, memory)
         lines = orders.loc[snaps["row"].to_numpy()].reset_index(drop=True)
         p, reasons = explain(self, features, lines=lines)
-        if self.delay_model_ is not None:
-            with prediction_threads(len(features)):
-                columns = getattr(self, "delay_features_", self.features_)
-                delay = self.delay_model_.predict(features[columns])
-            delay_if_late = np.clip(delay, 1, None)
-        else:
-            delay_if_late = np.full(len(p), self.mean_delay_)
+        delay_if_late = self._delay_if_late(features)
         out = pd.DataFrame(
             {
                 "order_id": lines["order_id"].to_numpy(),
@@ -501,6 +589,31 @@ class AtRiskModel(BaseEstimator):
             "" if r == NOTHING_STANDS_OUT or "promised date passed" in str(r) else r
             for r in model_reason
         ]
+
+
+class _Compiled:
+    """A fitted model's boosters and delay model compiled for prediction, with the
+    estimators they were compiled from (a refit replaces those, and so these)."""
+
+    def __init__(self, model: AtRiskModel) -> None:
+        self.booster = model.booster_
+        self.delay_model = model.delay_model_
+        self.columns = list(model.features_)
+        self.delay_columns = list(getattr(model, "delay_features_", model.features_))
+        boosters = [compile_booster(b) for b in getattr(model.booster_, "estimators_", [])]
+        self.boosters: list[CompiledBooster] = [b for b in boosters if b is not None]
+        self.delay = compile_booster(model.delay_model_) if model.delay_model_ else None
+        # One encoding serves every booster, in the model's feature order.
+        self.usable = (
+            bool(self.boosters)
+            and len(self.boosters) == len(boosters)
+            and same_encoding(self.boosters)
+            and sorted(self.boosters[0].columns) == sorted(self.columns)
+            and (model.delay_model_ is None or self.delay is not None)
+        )
+
+    def matches(self, model: AtRiskModel) -> bool:
+        return self.booster is model.booster_ and self.delay_model is model.delay_model_
 
 
 def _sample(rows: np.ndarray, most: int | None, random_state: int) -> np.ndarray:

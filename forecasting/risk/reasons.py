@@ -165,10 +165,8 @@ def explain(
     groups = factors(model.used_features_)
     n = len(features)
     # One prediction over the lines as they are and all their occluded copies: the
-    # booster's per-call overhead (its column transformer) dominates on API-sized batches.
-    batch = _occluded_batch(features, model.features_, [[], *groups], model.reference_)
-    p, by_one = model.occlusion_scores(batch, n)
-    by_one = by_one.reshape(len(groups) + 1, n)
+    # booster's per-call overhead dominates on API-sized batches.
+    p, by_one = model.occlusion_scores(features, [[], *groups])
     contributions = by_one[0][:, None] - by_one[1:].T
     order = np.argsort(-contributions, axis=1)[:, :top]
     given = order.shape[1]  # fewer factors than reasons asked for: the rest stay empty
@@ -239,7 +237,7 @@ def _record_owners(
     return owners
 
 
-def _occluded_batch(
+def occluded_batch(
     features: pd.DataFrame,
     columns: list[str],
     occlude: list[list[str]],

@@ -130,21 +130,37 @@ def site_load(
         if not table.empty:
             keys = pd.MultiIndex.from_arrays([sites, known_at])
             at = table.reindex(keys).reset_index(drop=True)
-    capacity = at["capacity"].to_numpy(float)
-    arrivals = at["arrivals"].to_numpy(float)
-    long_run = at["long_run"].to_numpy(float)
+    return pd.DataFrame(
+        projected_load(
+            at["capacity"].to_numpy(float),
+            at["arrivals"].to_numpy(float),
+            at["long_run"].to_numpy(float),
+            (promised - moments).dt.days.to_numpy(float),
+            open_units,
+        )
+    )
+
+
+def projected_load(
+    capacity: np.ndarray,
+    arrivals: np.ndarray,
+    long_run: np.ndarray,
+    days_ahead: np.ndarray,
+    open_units: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """:func:`site_load`'s columns from each line's site figures (:func:`site_table`'s, NaN
+    where unknown), the whole days from its moment to its promised date and the site's
+    open units (the one formula of the general path and the API's small-batch one)."""
     usable = np.where(capacity > 0, capacity, np.nan)
-    ahead = np.clip((promised - moments).dt.days.to_numpy(float), 0, None)
+    ahead = np.clip(days_ahead, 0, None)
     # Arrivals fade from their recent rate to the year's: a(t) = long + (recent - long)
     # e^(-t/tau). Held at the recent rate, a seasonal peak would queue forever and every
     # line promised months ahead would look hopeless.
     fade = REVERSION_DAYS * (1.0 - np.exp(-ahead / REVERSION_DAYS))
     excess = (long_run - capacity) * ahead + (arrivals - long_run) * fade
     backlog = np.maximum(open_units + excess, 0.0)
-    return pd.DataFrame(
-        {
-            "utilization": arrivals / usable,
-            "backlog_days_at_promise": backlog / usable,
-            "capacity": capacity,
-        }
-    )
+    return {
+        "utilization": arrivals / usable,
+        "backlog_days_at_promise": backlog / usable,
+        "capacity": capacity,
+    }
