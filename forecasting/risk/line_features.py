@@ -13,7 +13,8 @@ space to what differs between the lines of one day:
 - ``records``: which track records are kept: ``"all"``, ``"split"`` (only groups whose
   commonest value holds at most :data:`MAX_SHARED` of the history's lines: a record most
   lines share moves them all at once) or ``"none"``;
-- the site-load features (:data:`SITE_LOAD`) are the model's to drop (``site_load``).
+- the site-load features (:data:`SITE_LOAD`) and the line's clock (:data:`CLOCK`) are the
+  model's to drop (:func:`day_features`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,18 @@ SITE_LOAD = (
     "site_utilization",
     "site_backlog_days_at_promise",
 )
+
+# How far the scoring moment is from the line's own dates: at training a line is seen at
+# its order and at points while open, at scoring (a walk) close to its promise, open or
+# already delivered; the booster took "close to the promise" for "still open, so late".
+CLOCK = ("time_left_days", "age_days", "days_until_ordered")
+
+
+def day_features(features: pd.DataFrame, site_load: bool, clock: bool) -> list[str]:
+    """The columns of ``features`` to leave out: the site load's unless ``site_load``, the
+    line's clock unless ``clock``."""
+    drop = (() if site_load else SITE_LOAD) + (() if clock else CLOCK)
+    return [c for c in drop if c in features.columns]
 
 
 def shared_groups(history: pd.DataFrame, groups: dict[str, tuple[str, ...]]) -> list[str]:

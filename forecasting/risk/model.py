@@ -41,7 +41,7 @@ from forecasting.risk.features import (
     training_snapshots,
 )
 from forecasting.risk.labels import delay_days
-from forecasting.risk.line_features import RECORD_CHOICES, SITE_LOAD, line_space
+from forecasting.risk.line_features import RECORD_CHOICES, day_features, line_space
 from forecasting.risk.memory import HistoryMemory
 from forecasting.risk.overdue import overdue_delay
 from forecasting.risk.reasons import NOTHING_STANDS_OUT, explain, occluded_batch, phrase
@@ -94,7 +94,8 @@ class AtRiskModel(BaseEstimator):
     (:mod:`forecasting.risk.line_features`): ``raw_categories`` (every categorical
     attribute enters the boosters as a category, not only the site), ``records``
     (``"all"`` track records, ``"split"``: only those of groups no value of which holds
-    most lines, ``"none"``) and ``site_load`` (the site's load on the scoring day).
+    most lines, ``"none"``), ``site_load`` (the site's load on the scoring day) and
+    ``clock`` (the line's time left, age and days until ordered at the scoring moment).
 
     Learned state (after :meth:`fit`): ``space_`` (feature space), ``features_`` (the
     boosters' columns, categorical first), ``used_features_`` (the columns some tree
@@ -110,6 +111,7 @@ class AtRiskModel(BaseEstimator):
     raw_categories: bool = False
     records: str = "all"
     site_load: bool = True
+    clock: bool = True
 
     def __init__(
         self,
@@ -135,6 +137,7 @@ class AtRiskModel(BaseEstimator):
         raw_categories: bool = False,
         records: str = "all",
         site_load: bool = True,
+        clock: bool = True,
     ) -> None:
         self.tolerance_days = tolerance_days
         self.bands = bands
@@ -154,6 +157,7 @@ class AtRiskModel(BaseEstimator):
         self.raw_categories = raw_categories
         self.records = records
         self.site_load = site_load
+        self.clock = clock
 
     def fit(
         self, X: pd.DataFrame, y: None = None, *, as_of: pd.Timestamp | str | None = None
@@ -204,8 +208,7 @@ class AtRiskModel(BaseEstimator):
             FeatureSpace(history, self.tolerance_days), history, self.raw_categories, self.records
         )
         features = self.space_.frame(history, snaps, history)
-        if not self.site_load:
-            features = features.drop(columns=[c for c in SITE_LOAD if c in features.columns])
+        features = features.drop(columns=day_features(features, self.site_load, self.clock))
         # The boosters' own column order (categorical first): the same fits, and the order
         # split_features reads their trees in. A feature with no value in the lines the
         # boosters learn from (an attribute a short history barely fills) is left out.

@@ -7,7 +7,7 @@ import pytest
 
 from forecasting.errors import ConfigError
 from forecasting.risk.features import FeatureSpace
-from forecasting.risk.line_features import SITE_LOAD, line_space, shared_groups
+from forecasting.risk.line_features import CLOCK, SITE_LOAD, day_features, line_space, shared_groups
 from forecasting.risk.model import AtRiskModel
 from forecasting.synthetic import generate_orders
 
@@ -58,10 +58,11 @@ def test_line_space_keeps_the_records_asked_for_and_every_category_raw() -> None
 def test_a_model_without_day_level_features_scores_from_the_lines_own_columns(orders) -> None:
     as_of = pd.Timestamp("2024-04-01")
     model = AtRiskModel(
-        max_iter=15, n_models=1, raw_categories=True, records="none", site_load=False
+        max_iter=15, n_models=1, raw_categories=True, records="none", site_load=False, clock=False
     ).fit(orders, as_of=as_of)
     assert not any(c.endswith(("_late_rate", "_lines_365d")) for c in model.features_)
-    assert not set(SITE_LOAD) & set(model.features_)
+    assert not (set(SITE_LOAD) | set(CLOCK)) & set(model.features_)
+    assert "lead_time_days" in model.features_  # quoted at order: the line's own
     assert "sku" not in model.features_  # an identifier never enters, raw or not
     categorical = set(model.space_.categorical)
     assert categorical and categorical <= set(model.features_)
@@ -72,3 +73,13 @@ def test_a_model_without_day_level_features_scores_from_the_lines_own_columns(or
 def test_an_unknown_records_choice_is_refused(orders) -> None:
     with pytest.raises(ConfigError, match="records"):
         AtRiskModel(records="some").fit(orders, as_of="2024-04-01")
+
+
+def test_day_features_name_what_is_left_out_and_only_columns_there_are() -> None:
+    frame = pd.DataFrame(columns=["time_left_days", "site_utilization", "quantity"])
+    assert day_features(frame, site_load=True, clock=True) == []
+    assert day_features(frame, site_load=False, clock=True) == ["site_utilization"]
+    assert day_features(frame, site_load=False, clock=False) == [
+        "site_utilization",
+        "time_left_days",
+    ]
