@@ -62,8 +62,10 @@ class CompiledBooster:
         out = np.empty((len(frame), len(self.columns)))
         for j, (column, codes) in enumerate(zip(self.categorical, self.codes, strict=True)):
             out[:, j] = self.encode_values(frame[column], codes)
-        for j, column in enumerate(self.numeric, start=len(self.categorical)):
-            out[:, j] = frame[column].to_numpy(dtype=float, na_value=np.nan)
+        if self.numeric:  # one block: a column at a time costs ~45 look-ups a call
+            out[:, len(self.categorical) :] = frame[self.numeric].to_numpy(
+                dtype=float, na_value=np.nan
+            )
         return out
 
     @staticmethod

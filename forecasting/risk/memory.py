@@ -35,6 +35,7 @@ from forecasting.risk.history import (
     work_events,
 )
 from forecasting.risk.labels import delay_days
+from forecasting.risk.overdue import DelayPools
 from forecasting.risk.site_load import EMPTY_SITE_TABLE, daily_site_table
 
 # Days of site tables kept: a service scores on today (and a replay on a few days at once).
@@ -125,6 +126,7 @@ class HistoryMemory:
         state.pop("_lock", None)
         state.pop("_day_tables", None)
         state.pop("_tables_lock", None)
+        state.pop("_delay_pools", None)
         return state
 
     def __len__(self) -> int:
@@ -192,6 +194,15 @@ class HistoryMemory:
                     cache.pop(next(iter(cache)))
                 cache[day] = rows
         return pd.concat(parts) if parts else EMPTY_SITE_TABLE.copy()
+
+    def delay_pools(self) -> DelayPools:
+        """:attr:`delays` sorted for :func:`~forecasting.risk.overdue.overdue_delay`, built
+        on first use and kept (dropped when pickled, as the day tables are)."""
+        pools = self.__dict__.get("_delay_pools")
+        if pools is None:
+            pools = DelayPools.of(self.delays)
+            self.__dict__["_delay_pools"] = pools
+        return pools
 
     def day_table(self, kind: str, day: pd.Timestamp, build: Callable[[], T]) -> T:
         """``build()``, kept per ``kind`` and day (the ``MAX_CACHED_DAYS`` latest days asked

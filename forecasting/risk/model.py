@@ -375,7 +375,10 @@ class AtRiskModel(BaseEstimator):
         return self._calibrated(proba[:, 1])
 
     def occlusion_scores(
-        self, features: pd.DataFrame, occlude: list[list[str]]
+        self,
+        features: pd.DataFrame,
+        occlude: list[list[str]],
+        encoded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """p_late of the lines of ``features`` and, per entry ``j`` of ``occlude`` (lists of
         columns), the calibrated score of every line by the first booster alone with those
@@ -386,14 +389,16 @@ class AtRiskModel(BaseEstimator):
         line, and running all of them over every occluded copy tripled the cost of a
         request's reasons. A line whose occluded copy is the line itself (its values are
         the typical ones) is not scored again: its copy's score is the line's own. The
-        copies that differ are scored in one call.
+        copies that differ are scored in one call. ``encoded``: the boosters' encoding of
+        ``features``, when the caller has it.
         """
         compiled = self._compiled()
         if compiled is None:
             return self._occlusion_scores_public(features, occlude)
         n = len(features)
         boosters = compiled.boosters
-        encoded = boosters[0].encode(features)
+        if encoded is None:
+            encoded = boosters[0].encode(features)
         position = {column: j for j, column in enumerate(boosters[0].columns)}
         blocks: list[tuple[int, np.ndarray, np.ndarray]] = []  # (entry, rows, their copies)
         for j, group in enumerate(occlude):
@@ -444,14 +449,20 @@ class AtRiskModel(BaseEstimator):
         raw = (first[:lines] + np.sum(others, axis=0)) / len(boosters) if others else first[:lines]
         return self._calibrated(raw), self._calibrated(first).reshape(len(occlude), lines)
 
-    def _delay_if_late(self, features: pd.DataFrame) -> np.ndarray:
-        """Expected days late of each line if it is late (the delay model's, at least 1)."""
+    def _delay_if_late(
+        self, features: pd.DataFrame, encoded: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Expected days late of each line if it is late (the delay model's, at least 1);
+        ``encoded``: the boosters' encoding of ``features``, used when the delay model
+        encodes alike."""
         if self.delay_model_ is None:
             return np.full(len(features), self.mean_delay_)
         compiled = self._compiled()
         columns = getattr(self, "delay_features_", self.features_)
         if compiled is not None and compiled.delay is not None:
-            delay = compiled.delay.predict(compiled.delay.encode(features))
+            if encoded is None or not same_encoding([compiled.boosters[0], compiled.delay]):
+                encoded = compiled.delay.encode(features)
+            delay = compiled.delay.predict(encoded)
         else:
             with prediction_threads(len(features)):
                 delay = self.delay_model_.predict(features[columns])
@@ -527,23 +538,25 @@ class AtRiskModel(BaseEstimator):
         history, memory = self._history(orders, as_of, batch_history)
         features = self.space_.frame(orders, snaps, history, memory)
         lines = orders.loc[snaps["row"].to_numpy()].reset_index(drop=True)
-        p, reasons = explain(self, features, lines=lines)
-        delay_if_late = self._delay_if_late(features)
-        out = pd.DataFrame(
-            {
-                "order_id": lines["order_id"].to_numpy(),
-                "line_id": lines["line_id"].to_numpy(),
-                "promised_date": lines["promised_date"].to_numpy(),
-                "p_late": np.round(p, 4),
-                "risk_band": risk_band(p, self.bands),
-                "expected_delay_days": np.round(p * delay_if_late, 2),
-                "delay_p50_days": np.nan,
-                "delay_p90_days": np.nan,
-                "reason_1": reasons[0],
-                "reason_2": reasons[1],
-                "reason_3": reasons[2],
-            }
-        )
+        compiled = self._compiled()
+        encoded = compiled.boosters[0].encode(features) if compiled is not None else None
+        p, reasons = explain(self, features, lines=lines, encoded=encoded)
+        delay_if_late = self._delay_if_late(features, encoded)
+        n = len(p)
+        # The columns as arrays, the overdue lines' filled in place, framed once (setting
+        # rows of a frame column by column cost more than scoring a small request).
+        out: dict[str, np.ndarray] = {
+            "order_id": lines["order_id"].to_numpy(),
+            "line_id": lines["line_id"].to_numpy(),
+            "promised_date": lines["promised_date"].to_numpy(),
+            "p_late": np.round(p, 4),
+            "risk_band": risk_band(p, self.bands).astype(object),
+            "expected_delay_days": np.round(p * delay_if_late, 2),
+            "delay_p50_days": np.full(n, np.nan),
+            "delay_p90_days": np.full(n, np.nan),
+        }
+        for k, said in enumerate(reasons[:3]):
+            out[f"reason_{k + 1}"] = _objects(said)
         moments = pd.to_datetime(snaps["moment"]).dt.normalize().reset_index(drop=True)
         due = lines["promised_date"] + pd.Timedelta(days=self.tolerance_days)
         overdue = (due < moments).to_numpy()
@@ -553,30 +566,33 @@ class AtRiskModel(BaseEstimator):
         out["action"] = best_actions(self, lines, moments, high, (history, memory))
         if overdue.any():
             self._overdue(out, lines, moments, overdue, memory)
-        return out
+        return pd.DataFrame(out)
 
     def _overdue(
         self,
-        out: pd.DataFrame,
+        out: dict[str, np.ndarray],
         lines: pd.DataFrame,
         moments: pd.Series,
         overdue: np.ndarray,
         memory: HistoryMemory | None,
     ) -> None:
-        """Fill the rows of overdue lines in ``out``: late for certain, and how late."""
+        """Fill the rows of overdue lines in ``out``'s columns: late for certain, and how
+        late."""
         days_late = (moments - lines["promised_date"]).dt.days.to_numpy(float)[overdue]
         delays = getattr(memory, "delays", None)
         if delays is None:  # a model saved before the memory kept delays
             delays = pd.DataFrame({"site": [], "delay_days": []})
+        elif isinstance(memory, HistoryMemory):
+            delays = memory.delay_pools()  # sorted once per memory, not per request
         sites = lines.loc[overdue, "site"].astype(str)
         delay = overdue_delay(delays, sites, days_late)
         rows = np.flatnonzero(overdue)
-        out.loc[rows, "p_late"] = 1.0
-        out.loc[rows, "risk_band"] = "overdue"
-        out.loc[rows, "expected_delay_days"] = np.round(delay.mean, 2)
-        out.loc[rows, "delay_p50_days"] = np.round(delay.p50, 1)
-        out.loc[rows, "delay_p90_days"] = np.round(delay.p90, 1)
-        model_reason = out.loc[rows, "reason_1"].to_numpy(object)
+        out["p_late"][rows] = 1.0
+        out["risk_band"][rows] = "overdue"
+        out["expected_delay_days"][rows] = np.round(delay.mean, 2)
+        out["delay_p50_days"][rows] = np.round(delay.p50, 1)
+        out["delay_p90_days"][rows] = np.round(delay.p90, 1)
+        model_reason = out["reason_1"][rows]
         passed = [phrase("time_left_days", -d) for d in days_late]
         history = [
             f"late lines {'from ' + site if site else 'of every site'} already {days_late[k]:.0f}+ "
@@ -586,12 +602,21 @@ class AtRiskModel(BaseEstimator):
             else "no late delivery on record to say how late"
             for k, site in enumerate(delay.site)
         ]
-        out.loc[rows, "reason_1"] = passed
-        out.loc[rows, "reason_2"] = history
-        out.loc[rows, "reason_3"] = [
-            "" if r == NOTHING_STANDS_OUT or "promised date passed" in str(r) else r
-            for r in model_reason
-        ]
+        out["reason_1"][rows] = _objects(passed)
+        out["reason_2"][rows] = _objects(history)
+        out["reason_3"][rows] = _objects(
+            [
+                "" if r == NOTHING_STANDS_OUT or "promised date passed" in str(r) else r
+                for r in model_reason
+            ]
+        )
+
+
+def _objects(values: list[str]) -> np.ndarray:
+    """A list of texts as a numpy object array (one text an element, whatever its length)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 class _Compiled:

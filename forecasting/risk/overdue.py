@@ -33,10 +33,33 @@ class OverdueDelay:
     site: np.ndarray
 
 
-def overdue_delay(delays: pd.DataFrame, sites: pd.Series, days_late: np.ndarray) -> OverdueDelay:
+@dataclass(frozen=True)
+class DelayPools:
+    """The past late lines' delays sorted, of every site (``every``) and per site: what
+    :func:`overdue_delay` reads, built once per memory rather than per request."""
+
+    every: np.ndarray
+    by_site: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, delays: pd.DataFrame) -> DelayPools:
+        """``delays``: ``site`` and ``delay_days`` of past late lines (:func:`late_delays`)."""
+        return cls(
+            np.sort(delays["delay_days"].to_numpy(float)),
+            {
+                str(site): np.sort(group.to_numpy(float))
+                for site, group in delays.groupby("site")["delay_days"]
+            },
+        )
+
+
+def overdue_delay(
+    delays: pd.DataFrame | DelayPools, sites: pd.Series, days_late: np.ndarray
+) -> OverdueDelay:
     """The delay of lines of ``sites`` already ``days_late`` days past their promise.
 
-    ``delays``: ``site`` and ``delay_days`` of past late lines (:func:`late_delays`).
+    ``delays``: ``site`` and ``delay_days`` of past late lines (:func:`late_delays`), or
+    their :class:`DelayPools`.
     """
     site_of = sites.astype(str).to_numpy()  # per-row pandas access costs ~20 us a line
     days_late = np.asarray(days_late, dtype=float)
@@ -44,11 +67,8 @@ def overdue_delay(delays: pd.DataFrame, sites: pd.Series, days_late: np.ndarray)
     out = {k: np.full(n, np.nan) for k in ("p50", "p90", "mean")}
     count = np.zeros(n, dtype=np.int64)
     source = np.full(n, "", dtype=object)
-    every = np.sort(delays["delay_days"].to_numpy(float))
-    by_site = {
-        str(site): np.sort(group.to_numpy(float))
-        for site, group in delays.groupby("site")["delay_days"]
-    }
+    pools = delays if isinstance(delays, DelayPools) else DelayPools.of(delays)
+    every, by_site = pools.every, pools.by_site
     for i in range(n):
         own = by_site.get(site_of[i], every[:0])
         for name, pool in ((site_of[i], own), ("", every)):
