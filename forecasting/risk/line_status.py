@@ -27,6 +27,13 @@ def _iso(dates: pd.Series) -> pd.Series:
     return pd.to_datetime(dates).dt.strftime("%Y-%m-%d")
 
 
+def _dates(values: pd.Series) -> pd.Series:
+    """``values`` as datetimes (already so in a contract frame: not converted again)."""
+    if pd.api.types.is_datetime64_dtype(values) and values.dt.tz is None:
+        return values
+    return pd.to_datetime(values)
+
+
 def date_rule_breaches(orders: pd.DataFrame) -> pd.Series:
     """Per row, every contract date rule the line breaks ("promised_date 2025-01-01 is
     before order_date 2025-01-05", joined by "; "), or None when it breaks none."""
@@ -34,8 +41,13 @@ def date_rule_breaches(orders: pd.DataFrame) -> pd.Series:
     for later, earlier in DATE_ORDER_RULES:
         if later not in orders.columns or earlier not in orders.columns:
             continue
-        late, early = pd.to_datetime(orders[later]), pd.to_datetime(orders[earlier])
-        broken = (late < early).fillna(False).to_numpy(bool)  # NaT compares False
+        late, early = _dates(orders[later]), _dates(orders[earlier])
+        # NaT compares False. Compared as arrays: a request's lines break no rule, and
+        # the texts are only made for the lines that do.
+        if late.dt.tz is None and early.dt.tz is None:
+            broken = late.to_numpy("datetime64[ns]") < early.to_numpy("datetime64[ns]")
+        else:
+            broken = (late < early).fillna(False).to_numpy(bool)
         if not broken.any():
             continue
         text = (
@@ -67,17 +79,19 @@ def line_status(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     reason[~is_open] = f"not open at as_of {day}"  # only a line without an order_date
 
     delivered = (orders["delivered_date"] < as_of).fillna(False).to_numpy(bool)
-    status[delivered] = DELIVERED_BEFORE_AS_OF
-    reason[delivered] = (
-        "already delivered on "
-        + _iso(orders["delivered_date"][delivered])
-        + f", before as_of {day}"
-    ).to_numpy(object)
+    if delivered.any():  # the texts only when some line needs them (a request: none)
+        status[delivered] = DELIVERED_BEFORE_AS_OF
+        reason[delivered] = (
+            "already delivered on "
+            + _iso(orders["delivered_date"][delivered])
+            + f", before as_of {day}"
+        ).to_numpy(object)
     later = (orders["order_date"] > as_of).fillna(False).to_numpy(bool)
-    status[later] = ORDERED_AFTER_AS_OF
-    reason[later] = (
-        "ordered " + _iso(orders["order_date"][later]) + f", after as_of {day}"
-    ).to_numpy(object)
+    if later.any():
+        status[later] = ORDERED_AFTER_AS_OF
+        reason[later] = (
+            "ordered " + _iso(orders["order_date"][later]) + f", after as_of {day}"
+        ).to_numpy(object)
     breaches = date_rule_breaches(orders)
     broken = breaches.notna().to_numpy(bool)
     status[broken] = INVALID_DATES
