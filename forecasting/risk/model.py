@@ -484,7 +484,7 @@ class AtRiskModel(BaseEstimator):
         """The features of the lines open at ``as_of``, in the row order of
         :meth:`score_lines` (``batch_history`` as there)."""
         as_of = pd.Timestamp(as_of)
-        check_orders(orders, as_of)
+        check_orders(orders, as_of, is_history=batch_history or self.memory_ is None)
         snaps = scoring_snapshots(orders, as_of)
         history, memory = self._history(orders, as_of, batch_history)
         return self.space_.frame(orders, snaps, history, memory)[self.features_]
@@ -531,7 +531,7 @@ class AtRiskModel(BaseEstimator):
         a few times over).
         """
         as_of = pd.Timestamp(as_of)
-        check_orders(orders, as_of)
+        check_orders(orders, as_of, is_history=batch_history or self.memory_ is None)
         snaps = scoring_snapshots(orders, as_of) if snapshots is None else snapshots
         if snaps.empty:
             return pd.DataFrame(columns=OUTPUT_COLUMNS)

@@ -19,12 +19,14 @@ REQUIRED = (
 )
 
 
-def check_orders(orders: pd.DataFrame, as_of: pd.Timestamp) -> None:
+def check_orders(orders: pd.DataFrame, as_of: pd.Timestamp, *, is_history: bool = True) -> None:
     """Return nothing for order lines the model can use at ``as_of``; raise otherwise.
 
-    :class:`ConfigError` when a :data:`REQUIRED` column is missing or ``as_of`` is on or
-    before the first order date; :class:`DataContractError` naming the first row
-    (1-based) without a promised date.
+    :class:`ConfigError` when a :data:`REQUIRED` column is missing or, when the lines are
+    the history (``is_history``), ``as_of`` is on or before their first order date;
+    :class:`DataContractError` naming the first row (1-based) without a promised date.
+    Lines scored from the model's memory are not the history: a request of lines all
+    ordered today is a request like any other.
     """
     missing = [c for c in REQUIRED if c not in orders.columns]
     if missing:
@@ -38,7 +40,7 @@ def check_orders(orders: pd.DataFrame, as_of: pd.Timestamp) -> None:
             f"row {first + 1} (line {orders['line_id'].iloc[first]}): promised_date is missing; "
             "every line needs a promised date to be scored"
         )
-    if pd.Timestamp(as_of) <= orders["order_date"].min():
+    if is_history and pd.Timestamp(as_of) <= orders["order_date"].min():
         raise ConfigError(
             f"as-of date {pd.Timestamp(as_of):%Y-%m-%d} is before all the data (first order "
             f"{orders['order_date'].min():%Y-%m-%d}); choose a later date"

@@ -92,3 +92,17 @@ def test_a_line_scored_before_anything_was_known_gets_a_score(book) -> None:
     line["promised_date"] = early + pd.Timedelta(days=2)
     scored = model.score_lines(line, early, batch_history=False)
     assert len(scored) == 1 and 0 <= scored["p_late"].iloc[0] <= 1
+
+
+def test_a_line_ordered_on_the_scoring_day_alone_is_scored(book) -> None:
+    """A request of lines all ordered today: the history is the memory's, so the batch's
+    own first order date says nothing about whether the day is too early."""
+    model, lines, as_of = book
+    today = lines.head(3).copy()
+    today["line_id"] = "TODAY-" + today["line_id"].astype(str)
+    today["order_date"] = as_of
+    today["promised_date"] = as_of + pd.Timedelta(days=5)
+    today["ship_date"] = pd.NaT
+    answer = scores(model, today, as_of)
+    assert list(answer.index) == list(today["line_id"])
+    assert answer["p_late"].between(0, 1).all()
