@@ -18,20 +18,12 @@ import pytest
 from forecasting.queries import answer_risk
 from forecasting.risk.features import scoring_snapshots
 from forecasting.risk.memory import as_known_at
-from forecasting.risk.model import AtRiskModel
+from forecasting.risk.model import OUTPUT_COLUMNS, AtRiskModel
 from forecasting.risk.reasons import factors
 from forecasting.synthetic import generate_orders
 
-SCORE = [
-    "p_late",
-    "risk_band",
-    "expected_delay_days",
-    "delay_p50_days",
-    "delay_p90_days",
-    "reason_1",
-    "reason_2",
-    "reason_3",
-]
+# Every score column of an answer: all but the line's identity and the (opt-in) action.
+SCORE = [c for c in OUTPUT_COLUMNS if c not in ("order_id", "line_id", "promised_date", "action")]
 
 
 @pytest.fixture(scope="module")
