@@ -96,6 +96,12 @@ class RiskSettings(BaseModel):
 
     tolerance_days: int = Field(0, ge=0, le=365)  # late = delivered after promise + this
     bands: tuple[float, float] = (0.2, 0.5)  # p_late from which a line is medium, high
+    # The model's features (forecasting.risk.walk_forward.PROFILES): "queue" learns from
+    # track records, site load and the line's clock (lateness that follows each site's
+    # queue, as in the demo); "line" from the line's own attributes, calibrated on its
+    # newest snapshots (what `risk evaluate --walk-forward` measures by default; chosen
+    # on SCMS, where day-level records moved every line's score together).
+    profile: Literal["queue", "line"] = "queue"
 
     @field_validator("bands")
     @classmethod

@@ -93,11 +93,25 @@ WALK_FORWARD_PARAMS: dict[str, Any] = {
 }
 
 
+# The at-risk model's two feature profiles, by name; the service trains the one its
+# settings name (``risk.profile``), the walk the one it is given, so what a walk measured
+# is what a service configured alike serves. "queue": the model's own defaults, for
+# histories whose lateness follows each site's queue (the synthetic demo's): track
+# records, site load and the line's clock. "line": the line's own attributes,
+# :data:`WALK_FORWARD_PARAMS`, chosen on SCMS's development walk, where the day-level
+# records moved every line's score together.
+Profile = Literal["queue", "line"]
+PROFILES: dict[str, dict[str, Any]] = {"queue": {}, "line": WALK_FORWARD_PARAMS}
+
+
 def walk_forward_model(
-    tolerance_days: int = 0, bands: tuple[float, float] = (0.2, 0.5)
+    tolerance_days: int = 0, bands: tuple[float, float] = (0.2, 0.5), profile: Profile = "line"
 ) -> AtRiskModel:
-    """The at-risk model the walk retrains by default (:data:`WALK_FORWARD_PARAMS`)."""
-    return AtRiskModel(tolerance_days=tolerance_days, bands=bands, **WALK_FORWARD_PARAMS)
+    """The at-risk model the walk retrains: :data:`PROFILES` ``profile`` (by default
+    "line", :data:`WALK_FORWARD_PARAMS`)."""
+    if profile not in PROFILES:
+        raise ConfigError(f"at-risk profile '{profile}': use one of {', '.join(PROFILES)}")
+    return AtRiskModel(tolerance_days=tolerance_days, bands=bands, **PROFILES[profile])
 
 
 def retraining_dates(

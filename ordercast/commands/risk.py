@@ -19,6 +19,7 @@ from forecasting.risk.evaluate import evaluate as evaluate_model
 from forecasting.risk.model import AtRiskModel
 from forecasting.risk.walk_forward import (
     Cadence,
+    Profile,
     walk_forward_metrics,
     walk_forward_model,
 )
@@ -176,6 +177,14 @@ def evaluate(
         "to choose settings on an earlier period. Default: the last promised date with a "
         "known delivery.",
     ),
+    profile: Profile = typer.Option(
+        "line",
+        "--profile",
+        help="Walk-forward only: the at-risk model's features. 'line': the line's own "
+        "attributes, calibrated on its newest snapshots; 'queue': track records, site load "
+        "and the line's clock. Train the service with the same `risk.profile` in the "
+        "config to serve what was measured.",
+    ),
 ) -> None:
     """Score every line promised on or after --split-date with what was known before it;
     print the metrics.
@@ -209,7 +218,7 @@ def evaluate(
         return
     last = None if until is None else _date(until, "--until")
     lines = load_orders(data, mapping)
-    scored = _walk(lines, split, walk_forward, last, tolerance_days, thresholds)
+    scored = _walk(lines, split, walk_forward, last, tolerance_days, thresholds, profile)
     if out is not None:
         write_frame(scored, out)
     table = walk_forward_metrics(scored)
@@ -230,6 +239,7 @@ def _walk(
     until: pd.Timestamp | None,
     tolerance_days: int,
     bands: tuple[float, float],
+    profile: Profile,
 ) -> pd.DataFrame:
     """The walk-forward rows, with a progress bar of its windows on a terminal's stderr."""
     bar = tqdm(desc="walk forward", unit="window", disable=not sys.stderr.isatty(), leave=False)
@@ -246,7 +256,7 @@ def _walk(
             cadence,
             until=until,
             tolerance_days=tolerance_days,
-            model_factory=lambda: walk_forward_model(tolerance_days, bands),
+            model_factory=lambda: walk_forward_model(tolerance_days, bands, profile),
             progress=progress,
         )
     finally:

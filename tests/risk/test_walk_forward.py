@@ -215,15 +215,20 @@ def test_static_attributes_leave_out_outcomes_and_records(orders) -> None:
 def test_cli_walk_forward_writes_every_scored_line(
     orders, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    monkeypatch.setattr(
-        "ordercast.commands.risk.walk_forward_model", lambda tolerance, bands: _small_model()
-    )
+    profiles: list[str] = []  # the walk's model, smaller for speed; its profile recorded
+
+    def small_model(tolerance: int, bands: tuple[float, float], profile: str) -> AtRiskModel:
+        profiles.append(profile)
+        return _small_model()
+
+    monkeypatch.setattr("ordercast.commands.risk.walk_forward_model", small_model)
     data = tmp_path / "orders.csv"
     orders.to_csv(data, index=False)
     out = tmp_path / "scored.csv"
     argv = ["risk", "evaluate", str(data), "--split-date", str(START.date()), "--out", str(out)]
     one_week = str((START + pd.Timedelta(days=6)).date())
     assert main([*argv, "--walk-forward", "weekly", "--until", one_week]) == 0
+    assert set(profiles) == {"line"}  # the default profile
     printed = capsys.readouterr().out
     for name in MODELS:
         assert name in printed
@@ -231,6 +236,14 @@ def test_cli_walk_forward_writes_every_scored_line(
     assert list(scored.columns) == SCORED_COLUMNS
     assert len(scored) > 50 and scored["line_id"].is_unique
 
+    out.unlink()
+    profiles.clear()
+    weekly = [*argv, "--walk-forward", "weekly", "--until", one_week]
+    assert main([*weekly, "--profile", "queue"]) == 0
+    assert set(profiles) == {"queue"}
+    capsys.readouterr()
+    assert main([*weekly, "--profile", "records"]) == 2
+    assert "'records' is not one of" in capsys.readouterr().err
     out.unlink()
     assert main([*argv, "--walk-forward", "daily"]) == 2
     assert "daily" in capsys.readouterr().err

@@ -100,3 +100,29 @@ def test_risk_bands_and_tolerance_are_settings_checked_on_load(tmp_path: Path) -
     bad.write_text("risk: {bands: [0.6, 0.3]}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="bands must be two probabilities, low < high"):
         load_settings(bad)
+
+
+def test_the_line_profile_trains_the_model_the_walk_measured(
+    history_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`risk.profile: line` in the config trains the service's model with the walk's
+    settings (what `risk evaluate --walk-forward` measures by default), and it serves."""
+    from forecasting.risk.walk_forward import WALK_FORWARD_PARAMS, walk_forward_model
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = write_config(tmp_path, uri)
+    config.write_text(config.read_text() + "risk:\n  profile: line\n", encoding="utf-8")
+    assert main(["train", "risk", "--data", str(history_file), "--config", str(config)]) == 0
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # any MLflow user's way in
+    model = mlflow.pyfunc.load_model("models:/ordercast-risk@champion")
+    core = model.unwrap_python_model().core
+    walked = walk_forward_model().get_params()
+    for name in WALK_FORWARD_PARAMS:
+        assert core.get_params()[name] == walked[name], name
+    # No track record or site-load feature: the line's own attributes only.
+    assert not [f for f in core.features_ if "late_rate" in f or "open_units" in f]
+    orders = pd.read_csv(history_file)
+    as_of = pd.Timestamp(orders["order_date"].max())
+    open_lines = orders[orders["delivered_date"].isna()].head(10)
+    frame = open_lines[[*REQUIRED_COLUMNS, "delivered_date"]].assign(as_of=f"{as_of:%Y-%m-%d}")
+    assert model.predict(frame)["p_late"].between(0, 1).all()

@@ -22,6 +22,7 @@ from forecasting.risk.baselines import lane_baseline
 from forecasting.risk.evaluate import calibration_table, feature_importance, risk_metrics
 from forecasting.risk.labels import is_late
 from forecasting.risk.model import AtRiskModel
+from forecasting.risk.walk_forward import PROFILES
 from ordercast.settings import Settings
 from training import tracking
 from training.model_logging import log_risk_model
@@ -60,6 +61,7 @@ def model_params(settings: Settings) -> dict[str, Any]:
     return {
         "tolerance_days": settings.risk.tolerance_days,
         "bands": tuple(settings.risk.bands),
+        **PROFILES[settings.risk.profile],
     }
 
 
