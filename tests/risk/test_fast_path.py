@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from forecasting.queries import answer_risk
+from forecasting.risk.compiled_trees import PARALLEL_MIN_ROWS
 from forecasting.risk.features import scoring_snapshots
 from forecasting.risk.memory import as_known_at
 from forecasting.risk.model import OUTPUT_COLUMNS, AtRiskModel
@@ -76,6 +77,20 @@ def test_compiled_boosters_predict_as_the_boosters(book) -> None:
     np.testing.assert_array_equal(model.predict_proba_frame(features), public)
     delay = model.delay_model_.predict(features[model.delay_features_])
     np.testing.assert_array_equal(model._delay_if_late(features), np.clip(delay, 1, None))
+
+
+def test_a_large_batch_cut_into_blocks_per_core_sums_as_one_thread(book) -> None:
+    model, lines, as_of = book
+    features = model.feature_frame(odd_lines(lines), as_of, batch_history=False)
+    booster = model._compiled().boosters[0]
+    encoded = booster.encode(features)
+    # Rows enough for three blocks (a 1,000-line request's occluded copies are ~21,000).
+    repeats = 3 * PARALLEL_MIN_ROWS // len(encoded) + 1
+    tall = np.ascontiguousarray(np.tile(encoded, (repeats, 1)))
+    one = booster.raw(tall, cores=1)
+    np.testing.assert_array_equal(booster.raw(tall, cores=3), one)
+    public = booster.estimator._raw_predict(features[booster.estimator.feature_names_in_])
+    np.testing.assert_array_equal(one[: len(encoded)], public)
 
 
 def test_occlusion_scores_only_the_copies_that_differ_and_says_the_same(book) -> None:
