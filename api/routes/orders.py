@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from datetime import date
@@ -22,10 +23,13 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import ReadRole, RiskModel, SettingsDep
+from api.deps import ReadRole, ResponseCacheDep, RiskModel, SettingsDep
 from api.errors import documented
-from api.routes.forecasts import Real, json_response
+from api.model_store import LoadedModel
+from api.routes.forecasts import Real, dumps
+from forecasting.cores import RiskCore
 from forecasting.errors import ContractIssue, DataContractError
 from forecasting.queries import answer_risk, first_duplicate
 from forecasting.risk.line_status import STATUSES
@@ -326,8 +330,12 @@ def orders_frame(lines: list[OrderLine]) -> pd.DataFrame:
     "`status` code and an `unscored_reason` instead of a score.",
     responses=documented(400, 401, 403, 413, 422, 503),
 )
-def at_risk(
-    request: AtRiskRequest, _: ReadRole, loaded: RiskModel, settings: SettingsDep
+async def at_risk(
+    request: AtRiskRequest,
+    _: ReadRole,
+    loaded: RiskModel,
+    settings: SettingsDep,
+    cache: ResponseCacheDep,
 ) -> Response:
     limit = min(settings.api.max_batch_lines, HARD_MAX_LINES)
     if len(request.orders) > limit:
@@ -339,6 +347,21 @@ def at_risk(
         line_id = request.orders[position].line_id
         problem = f"duplicate line_id '{line_id}'"
         raise DataContractError([ContractIssue(None, f"orders.{position}.line_id", problem)])
+    # A line's score depends on the line, as_of and the loaded version alone (its memory is
+    # fixed while it is loaded), so the same request has the same answer: scored once, in
+    # a thread, then served as stored bytes. A planner's page asks for the same open book
+    # all day; the key is a digest of the request as validated (not of its raw bytes).
+    digest = hashlib.blake2b(request.model_dump_json().encode(), digest_size=16).digest()
+    key = ("risk", loaded.version, loaded.loaded_at, digest)
+    body = cache.get(key)
+    if body is None:
+        body = await run_in_threadpool(at_risk_body, loaded, request)
+        cache.put(key, body)
+    return Response(body, media_type="application/json")
+
+
+def at_risk_body(loaded: LoadedModel[RiskCore], request: AtRiskRequest) -> bytes:
+    """The JSON answer to ``request`` from ``loaded`` (raises the core's domain errors)."""
     answer = answer_risk(
         loaded.core,
         orders_frame(request.orders),
@@ -378,7 +401,7 @@ def at_risk(
     for column in ("reason_1", "reason_2", "reason_3", "action"):
         out[column] = [None if pd.isna(v) or v == "" else str(v) for v in answer[column]]
     lines = [dict(zip(out, row, strict=True)) for row in zip(*out.values(), strict=True)]
-    return json_response(
+    return dumps(
         {"model_version": loaded.version, "as_of": request.as_of.isoformat(), "lines": lines}
     )
 

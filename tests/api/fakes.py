@@ -125,7 +125,11 @@ class FakeCapacity:
 
 
 class FakeRisk:
-    """At-risk scores from slack days: p_late = 1 / (1 + slack) for open lines."""
+    """At-risk scores from slack days: p_late = 1 / (1 + slack) for open lines; ``batches``
+    counts the calls that scored."""
+
+    def __init__(self) -> None:
+        self.batches = 0
 
     def score_lines(
         self,
@@ -135,6 +139,7 @@ class FakeRisk:
         batch_history: bool = True,
         actions: bool = True,
     ) -> pd.DataFrame:
+        self.batches += 1
         slack = (orders["promised_date"] - as_of).dt.days.clip(lower=0).to_numpy(float)
         p_late = 1.0 / (1.0 + slack)
         band = np.select([p_late >= 0.5, p_late >= 0.2], ["high", "medium"], "low")

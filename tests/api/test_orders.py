@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from tests.api.conftest import settings_with
-from tests.api.fakes import LINE, FakeLoader, order_lines
+from tests.api.fakes import LINE, FakeLoader, FakeRisk, order_lines
 
 AT_RISK = "/v1/orders/at-risk"
 
@@ -91,3 +91,27 @@ def test_at_risk_end_to_end_from_the_registry(real_client: TestClient) -> None:
     assert body["model_version"] == "1"
     assert len(body["lines"]) == 20
     assert all(0 <= r["p_late"] <= 1 for r in body["lines"])
+
+
+def test_the_same_request_is_scored_once_per_loaded_version(
+    client: TestClient, loader: FakeLoader
+) -> None:
+    def risk_core() -> FakeRisk:
+        return client.app.state.store.snapshot.models["risk"].core  # type: ignore[attr-defined]
+
+    request = {"as_of": "2024-03-04", "orders": order_lines(4)}
+    first = client.post(AT_RISK, json=request)
+    again = client.post(AT_RISK, json=request)
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content and risk_core().batches == 1
+    # Anything that changes the answer is another question: as_of, a line, the actions flag.
+    client.post(AT_RISK, json={**request, "as_of": "2024-03-05"})
+    client.post(AT_RISK, json={**request, "actions": True})
+    changed = [{**request["orders"][0], "quantity": 9}, *request["orders"][1:]]
+    client.post(AT_RISK, json={**request, "orders": changed})
+    assert risk_core().batches == 4
+    # A new champion answers for itself: v1's stored answer is not served for v2.
+    loader.version = "2"
+    client.post("/v1/admin/reload")
+    swapped = client.post(AT_RISK, json=request).json()
+    assert swapped["model_version"] == "2" and risk_core().batches == 1
