@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 
 class ResponseCache:
@@ -53,3 +56,14 @@ class ResponseCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+async def cached_json(cache: ResponseCache, key: Hashable, build: Callable[[], bytes]) -> Response:
+    """The JSON answer stored under ``key``, else ``build()``'s, made in the thread pool (the
+    event loop keeps answering meanwhile) and stored. ``build`` raises the domain errors of
+    a question with no answer; those are not stored."""
+    body = cache.get(key)
+    if body is None:
+        body = await run_in_threadpool(build)
+        cache.put(key, body)
+    return Response(body, media_type="application/json")

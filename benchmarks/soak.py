@@ -7,7 +7,7 @@ demand versions (``training.registry.promote``) and posts ``/v1/admin/reload``. 
 the errors, p50/p99 overall, within +-1 s of a swap and away from swaps.
 
 Usage: ``.venv/bin/python benchmarks/soak.py [--seconds 600] [--rate 200] [--swap-every 30]
-[--store sqlite:///models/mlflow.db] [--train]``. Without demand, capacity and risk
+[--store sqlite:///models/mlflow.db] [--train] [--fresh-risk]``. Without demand, capacity and risk
 champions in the store (or with ``--train``) the demo models are trained into a temp store.
 Targets (#16): 0 errors; p99 <= 50 ms overall; p99 around swaps <= 2x p99 away from them.
 """
@@ -76,21 +76,23 @@ def parse_mix(text: str) -> dict[str, int]:
 
 
 def mixed_requests(
-    pairs: list[tuple[str, str]], mix: dict[str, int] = DEFAULT_MIX
+    pairs: list[tuple[str, str]], mix: dict[str, int] = DEFAULT_MIX, risk_batches: int = 50
 ) -> list[Request]:
     """Demand forecasts, capacity outlooks and 5-line at-risk batches, interleaved by
-    ``mix`` (default 6:2:1)."""
+    ``mix`` (default 6:2:1), cycling through ``risk_batches`` different batches (the
+    server answers a repeated request from its response cache, as for the other kinds)."""
     sites = sorted({site for _, site in pairs})
     bodies = {
         "demand": [
             {"sku": sku, "site": site, "horizon": 13, "quantiles": QUANTILES} for sku, site in pairs
         ],
         "capacity": [{"sites": [site], "horizon": 14} for site in sites],
-        "risk": at_risk_bodies(pairs, 5, 50),
+        "risk": at_risk_bodies(pairs, 5, risk_batches),
     }
     taken = dict.fromkeys(PATHS, 0)
     requests: list[Request] = []
-    for _ in range(len(pairs) // max(1, mix.get("demand", 0) or 1)):
+    rounds = max(len(pairs) // (mix.get("demand") or 1), risk_batches // (mix.get("risk") or 1))
+    for _ in range(rounds):
         for kind, count in mix.items():
             for _ in range(count):
                 body = bodies[kind][taken[kind] % len(bodies[kind])]
@@ -211,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         help="Requests of each kind per round, e.g. demand=6,capacity=2,risk=0 to leave "
         "at-risk batches out and see what the other kinds alone meet",
     )
+    parser.add_argument(
+        "--fresh-risk",
+        action="store_true",
+        help="Send a different at-risk batch every time (none is answered from the response "
+        "cache): what scoring itself costs under the load",
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="ordercast-soak-"))
@@ -222,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.train or not all(has_champion(uri, kind) for kind in KINDS):
         uri = train_demo(work)
     versions = two_demand_versions(uri)
-    requests = mixed_requests(demand_series(uri), parse_mix(args.mix))
+    mix = parse_mix(args.mix)
+    rounds = int(args.rate * (args.seconds + 10) / sum(mix.values())) + 1  # with the warm-up's
+    risk_batches = rounds * mix.get("risk", 0) if args.fresh_risk else 50
+    requests = mixed_requests(demand_series(uri), mix, risk_batches)
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "ORDERCAST_API_KEYS": ""}
     env.pop("ORDERCAST_CONFIG", None)
     log = work / "ordercast.log"
@@ -261,7 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     statuses: dict[int, int] = {}
     for _, _, status, _ in results:
         statuses[status] = statuses.get(status, 0) + 1
-    print(f"{len(results)} requests in {args.seconds:g} s at {args.rate:g}/s; mix {args.mix}")
+    risk_note = "every at-risk batch new" if args.fresh_risk else "50 at-risk batches cycled"
+    print(
+        f"{len(results)} requests in {args.seconds:g} s at {args.rate:g}/s; mix {args.mix}; "
+        f"{risk_note}"
+    )
     print(f"statuses {statuses}")
     print(f"swaps: {len(swaps)}, reload statuses {sorted({s for _, _, s in swaps})}")
     print(f"{'requests':<26} {'answered':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")

@@ -8,15 +8,16 @@ smallest units per open day (and the equivalent in shifts of a given size) that 
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import CapacityModel, ReadRole, ResponseCacheDep
 from api.model_store import LoadedModel
+from api.response_cache import cached_json
 from api.routes.forecasts import ERRORS, Key, Real, Whole, dumps
 from forecasting.capacity.plan import DEFAULT_TARGET, Recommendation, ShiftSize, recommend_capacity
 from forecasting.cores import CapacityCore
@@ -135,11 +136,7 @@ async def capacity_plan(
 ) -> Response:
     # A search is a few dozen outlooks: computed once per question and model version.
     key = ("capacity-plan", loaded.version, loaded.loaded_at, request.model_dump_json())
-    body = cache.get(key)
-    if body is None:
-        body = await run_in_threadpool(plan_body, loaded, request)
-        cache.put(key, body)
-    return Response(body, media_type="application/json")
+    return await cached_json(cache, key, functools.partial(plan_body, loaded, request))
 
 
 def plan_body(loaded: LoadedModel[CapacityCore], request: CapacityPlanRequest) -> bytes:

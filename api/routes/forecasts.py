@@ -6,6 +6,7 @@ declared ``response_model`` documents the shape in OpenAPI and schemathesis chec
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from api.adjusted_demand import Adjusted
 from api.deps import AdjustmentsDep, CapacityModel, DemandModel, ReadRole, ResponseCacheDep
 from api.errors import documented
 from api.model_store import LoadedModel
+from api.response_cache import cached_json
 from forecasting.capacity.compare import SHORTFALL_THRESHOLD
 from forecasting.capacity.forecaster import OUTPUT_COLUMNS
 from forecasting.capacity.scenario import CapacityScenario
@@ -413,11 +415,7 @@ async def capacity(
         request.horizon,
         scenario,
     )
-    body = cache.get(key)
-    if body is None:
-        body = await run_in_threadpool(capacity_body, loaded, request)
-        cache.put(key, body)
-    return Response(body, media_type="application/json")
+    return await cached_json(cache, key, functools.partial(capacity_body, loaded, request))
 
 
 def capacity_body(loaded: LoadedModel[CapacityCore], request: CapacityRequest) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -23,11 +24,11 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import ReadRole, ResponseCacheDep, RiskModel, SettingsDep
 from api.errors import documented
 from api.model_store import LoadedModel
+from api.response_cache import cached_json
 from api.routes.forecasts import Real, dumps
 from forecasting.cores import RiskCore
 from forecasting.errors import ContractIssue, DataContractError
@@ -353,11 +354,7 @@ async def at_risk(
     # all day; the key is a digest of the request as validated (not of its raw bytes).
     digest = hashlib.blake2b(request.model_dump_json().encode(), digest_size=16).digest()
     key = ("risk", loaded.version, loaded.loaded_at, digest)
-    body = cache.get(key)
-    if body is None:
-        body = await run_in_threadpool(at_risk_body, loaded, request)
-        cache.put(key, body)
-    return Response(body, media_type="application/json")
+    return await cached_json(cache, key, functools.partial(at_risk_body, loaded, request))
 
 
 def at_risk_body(loaded: LoadedModel[RiskCore], request: AtRiskRequest) -> bytes:
