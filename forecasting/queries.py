@@ -276,30 +276,48 @@ def answer_risk(
         if to_score.any()
         else pd.DataFrame(columns=["line_id", *RISK_SCORE_COLUMNS])
     )
-    by_line = scores.drop_duplicates("line_id").set_index("line_id")
-    by_line = by_line.reindex(orders["line_id"].to_numpy())
-    missing = to_score & by_line["p_late"].isna().to_numpy(bool)
+    # Each submitted line's row of the scores (its first, should a core repeat one), by a
+    # dictionary: pandas' set_index/reindex cost more than scoring a few lines.
+    first_row: dict[object, int] = {}
+    for row, line_id in enumerate(scores["line_id"].tolist()):
+        first_row.setdefault(line_id, row)
+    line_ids = orders["line_id"].tolist()
+    row_of = np.fromiter((first_row.get(i, -1) for i in line_ids), np.int64, len(line_ids))
+    has_row = row_of >= 0
+    p_late = _score_column(scores, "p_late", row_of, has_row)
+    missing = to_score & np.isnan(p_late)
     status = np.where(missing, NO_SCORE, status)
     reason = accounts["reason"].to_numpy(object).copy()
     reason[missing] = "the model returned no score for this line"
     scored = status == SCORED
-    out = pd.DataFrame(
-        {
-            "order_id": orders["order_id"].to_numpy(),
-            "line_id": orders["line_id"].to_numpy(),
-            "promised_date": orders["promised_date"].to_numpy(),
-        }
-    )
+    out: dict[str, object] = {
+        "order_id": orders["order_id"].to_numpy(),
+        "line_id": orders["line_id"].to_numpy(),
+        "promised_date": orders["promised_date"].to_numpy(),
+    }
     for column in RISK_SCORE_COLUMNS:
         if column in ("p_late", "expected_delay_days", "delay_p50_days", "delay_p90_days"):
             # A core that gives no delay quantiles (an older model) leaves them empty.
-            given = by_line[column] if column in by_line.columns else np.nan
-            values = pd.to_numeric(pd.Series(given, index=by_line.index)).to_numpy(float)
+            values = _score_column(scores, column, row_of, has_row)
             out[column] = np.where(scored, values, np.nan)
         else:  # reasons a core does not give stay empty
-            text = by_line[column].tolist() if column in by_line.columns else [None] * len(out)
-            out[column] = [v if ok else None for ok, v in zip(scored, text, strict=True)]
+            given = scores[column].tolist() if column in scores.columns else None
+            out[column] = [
+                given[r] if ok and given is not None else None
+                for ok, r in zip(scored, row_of.tolist(), strict=True)
+            ]
     out["scored"] = scored
     out["status"] = status
     out["unscored_reason"] = reason
+    return pd.DataFrame(out, index=pd.RangeIndex(len(line_ids)))
+
+
+def _score_column(
+    scores: pd.DataFrame, column: str, row_of: np.ndarray, has_row: np.ndarray
+) -> np.ndarray:
+    """A numeric score column per submitted line (NaN: no row, or no such column)."""
+    out = np.full(len(row_of), np.nan)
+    if column in scores.columns:
+        values = pd.to_numeric(scores[column]).to_numpy(float)
+        out[has_row] = values[row_of[has_row]]
     return out
