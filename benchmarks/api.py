@@ -13,7 +13,8 @@ from a separate process with an async httpx load generator:
 Usage: ``.venv/bin/python benchmarks/api.py [--duration 60] [--rate 200]
 [--store sqlite:///models/mlflow.db] [--train]``. Without demand and risk champions in the store
 (or with ``--train``) the demo models are trained into a temp store first.
-Targets: p99 <= 50 ms at 200 req/s with no errors; at-risk p50 <= 300 ms;
+Targets: p99 <= 50 ms at 200 req/s with no errors; at-risk p50 <= 150 ms (#21; the earlier
+issue asked 300);
 throughput >= 5x the MLflow scoring server's.
 """
 
@@ -310,7 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="Requests/s for the rate test")
     parser.add_argument("--max-seconds", type=float, default=15.0, help="Seconds per max test")
     parser.add_argument("--clients", type=int, default=8, help="Concurrent clients, max test")
-    parser.add_argument("--batches", type=int, default=20, help="1,000-line at-risk batches")
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=200,
+        help="Distinct 1,000-line at-risk batches: the server answers a repeated one from its "
+        "response cache, so enough for every request of the at-risk test to be scored",
+    )
     parser.add_argument("--warmup", type=float, default=3.0, help="Unrecorded seconds per server")
     parser.add_argument("--store", help="Tracking URI (default: MLFLOW_TRACKING_URI or models/)")
     parser.add_argument("--train", action="store_true", help="Train demo models into a temp store")
@@ -463,8 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             f"targets: p99 at {args.rate:g}/s {rate.percentile(99):.1f} ms (<= 50) "
             f"{'PASS' if rate.percentile(99) <= 50 and rate.errors == 0 else 'FAIL'}; "
             f"errors {rate.errors}; ratio {'PASS' if ratio >= 5 else 'FAIL'}"
-            + f"; at-risk p50 {risk.percentile(50):.0f} ms (<= 300) "
-            + f"{'PASS' if risk.percentile(50) <= 300 and risk.errors == 0 else 'FAIL'}"
+            + f"; at-risk p50 {risk.percentile(50):.0f} ms (<= 150) "
+            + f"{'PASS' if risk.percentile(50) <= 150 and risk.errors == 0 else 'FAIL'}"
         )
     finally:
         for process in (ours, theirs):

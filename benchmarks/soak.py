@@ -293,6 +293,13 @@ def main(argv: list[str] | None = None) -> int:
         mine = paths == path
         if mine.any():
             print(summary(f"  {kind}", latencies[ok & mine], int((~ok & mine).sum())))
+    # Over time, to tell a slow start (answers not yet stored) from spikes later on.
+    tenths = np.minimum(((times - times.min()) / (args.seconds / 10)).astype(int), 9)
+    for part in range(10):
+        mine = tenths == part
+        start = part * args.seconds / 10
+        label = f"  {start:.0f}-{start + args.seconds / 10:.0f} s"
+        print(summary(label, latencies[ok & mine], int((~ok & mine).sum())))
     p99_all = np.percentile(latencies[ok], 99) if ok.any() else float("inf")
     p99_near = np.percentile(latencies[ok & near], 99) if (ok & near).any() else float("nan")
     p99_away = np.percentile(latencies[ok & ~near], 99) if (ok & ~near).any() else float("nan")
