@@ -17,7 +17,6 @@ for any estimator not shaped as expected, and the caller then uses the public ``
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from typing import Any
@@ -26,20 +25,8 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OrdinalEncoder
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-from forecasting.threads import prediction_threads
-
-# Rows per block of a parallel prediction. A 1,000-line at-risk request scores ~21,000
-# occluded rows; a 5-line one ~100, for which a thread costs more than it saves.
-PARALLEL_MIN_ROWS = 4_000
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+from forecasting.threads import row_blocks
 
 
 def _is_nan(value: object) -> bool:
@@ -101,31 +88,28 @@ class CompiledBooster:
         """``(n, 1)`` raw predictions: ``_raw_predict``'s sum of the trees' leaves.
 
         A large batch (a 1,000-line request's occluded copies: ~21,000 rows) is cut into
-        one block of rows per core, each summed tree by tree in a thread of its own: the
-        trees' loop releases the GIL, and each row's sum keeps the trees' order, so the
-        result is the same, bit for bit. Below :data:`PARALLEL_MIN_ROWS` a block's work is
-        worth less than its thread. ``cores``: how many to use (default: this process's)."""
+        one block of rows per core (:func:`~forecasting.threads.row_blocks`; ``cores``
+        overrides this process's count), each summed tree by tree on a thread of its own:
+        the trees' loop releases the GIL, and each row's sum keeps the trees' order, so the
+        result is the same, bit for bit. A small batch is one block, on this thread."""
         rows = encoded.shape[0]
         raw = np.zeros((rows, 1), dtype=self.baseline.dtype, order="F")
         raw += self.baseline
-        blocks = min(cores or _usable_cores(), rows // PARALLEL_MIN_ROWS)
-        if blocks > 1:
-            bounds = np.linspace(0, rows, blocks + 1).astype(int)
-            with ThreadPoolExecutor(blocks, thread_name_prefix="ordercast-trees") as pool:
-                # Each thread adds to its own rows of ``raw`` (views of disjoint rows).
-                spans = list(pairwise(bounds))
-                parts = [encoded[a:b] for a, b in spans]
-                list(pool.map(self._add_trees, parts, [raw[a:b, 0] for a, b in spans]))
+        blocks = row_blocks(rows, cores)
+        if blocks == 1:
+            self._add_trees(encoded, raw[:, 0])
             return raw
-        with prediction_threads(rows):
-            threads = _openmp_effective_n_threads()
-            for tree in self.trees:
-                raw[:, 0] += tree.predict(encoded, self.bitsets, self.f_idx_map, threads)
+        spans = list(pairwise(np.linspace(0, rows, blocks + 1).astype(int)))
+        with ThreadPoolExecutor(blocks, thread_name_prefix="ordercast-trees") as pool:
+            # Each thread adds to its own rows of ``raw`` (views of disjoint rows).
+            parts = [encoded[a:b] for a, b in spans]
+            list(pool.map(self._add_trees, parts, [raw[a:b, 0] for a, b in spans]))
         return raw
 
     def _add_trees(self, block: np.ndarray, total: np.ndarray) -> None:
         """Add the trees' leaves of ``block``'s rows to ``total`` in the trees' order, on
-        this thread alone (OpenMP's threads would start a parallel region per tree)."""
+        this thread alone (OpenMP would start a parallel region per tree, each costing more
+        than a tree's work on a batch of this size)."""
         for tree in self.trees:
             total += tree.predict(block, self.bitsets, self.f_idx_map, 1)
 

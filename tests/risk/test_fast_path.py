@@ -16,12 +16,12 @@ import pandas as pd
 import pytest
 
 from forecasting.queries import answer_risk
-from forecasting.risk.compiled_trees import PARALLEL_MIN_ROWS
 from forecasting.risk.features import scoring_snapshots
 from forecasting.risk.memory import as_known_at
 from forecasting.risk.model import OUTPUT_COLUMNS, AtRiskModel
 from forecasting.risk.reasons import factors
 from forecasting.synthetic import generate_orders
+from forecasting.threads import PARALLEL_MIN_ROWS
 
 # Every score column of an answer: all but the line's identity and the (opt-in) action.
 SCORE = [c for c in OUTPUT_COLUMNS if c not in ("order_id", "line_id", "promised_date", "action")]
