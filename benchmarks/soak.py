@@ -79,6 +79,8 @@ PATHS = {
     "risk": "/v1/orders/at-risk",
 }
 DEFAULT_MIX = {"demand": 6, "capacity": 2, "risk": 1}
+# Different at-risk batches the default run cycles through (--fresh-risk: one per request).
+CYCLED_RISK_BATCHES = 50
 
 
 def parse_mix(text: str) -> dict[str, int]:
@@ -95,7 +97,9 @@ def parse_mix(text: str) -> dict[str, int]:
 
 
 def mixed_requests(
-    pairs: list[tuple[str, str]], mix: dict[str, int] = DEFAULT_MIX, risk_batches: int = 50
+    pairs: list[tuple[str, str]],
+    mix: dict[str, int] = DEFAULT_MIX,
+    risk_batches: int = CYCLED_RISK_BATCHES,
 ) -> list[Request]:
     """Demand forecasts, capacity outlooks and 5-line at-risk batches, interleaved by
     ``mix`` (default 6:2:1), cycling through ``risk_batches`` different batches (the
@@ -251,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     versions = two_demand_versions(uri)
     mix = parse_mix(args.mix)
     rounds = int(args.rate * (args.seconds + 10) / sum(mix.values())) + 1  # with the warm-up's
-    risk_batches = rounds * mix.get("risk", 0) if args.fresh_risk else 50
+    risk_batches = rounds * mix.get("risk", 0) if args.fresh_risk else CYCLED_RISK_BATCHES
     requests = mixed_requests(demand_series(uri), mix, risk_batches)
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "ORDERCAST_API_KEYS": ""}
     env.pop("ORDERCAST_CONFIG", None)
@@ -291,7 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     statuses: dict[int, int] = {}
     for _, _, status, _ in results:
         statuses[status] = statuses.get(status, 0) + 1
-    risk_note = "every at-risk batch new" if args.fresh_risk else "50 at-risk batches cycled"
+    risk_note = (
+        "every at-risk batch new"
+        if args.fresh_risk
+        else f"{CYCLED_RISK_BATCHES} at-risk batches cycled"
+    )
     print(
         f"{len(results)} requests in {args.seconds:g} s at {args.rate:g}/s; mix {args.mix}; "
         f"{risk_note}"

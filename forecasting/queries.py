@@ -298,7 +298,9 @@ def answer_risk(
     for column in RISK_SCORE_COLUMNS:
         if column in ("p_late", "expected_delay_days", "delay_p50_days", "delay_p90_days"):
             # A core that gives no delay quantiles (an older model) leaves them empty.
-            values = _score_column(scores, column, row_of, has_row)
+            values = (
+                p_late if column == "p_late" else _score_column(scores, column, row_of, has_row)
+            )
             out[column] = np.where(scored, values, np.nan)
         else:  # reasons a core does not give stay empty
             given = scores[column].tolist() if column in scores.columns else None
