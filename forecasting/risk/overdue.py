@@ -68,23 +68,36 @@ def overdue_delay(
     count = np.zeros(n, dtype=np.int64)
     source = np.full(n, "", dtype=object)
     pools = delays if isinstance(delays, DelayPools) else DelayPools.of(delays)
-    every, by_site = pools.every, pools.by_site
+    # Lines of one site equally late get the same answer: computed once per such pair (an
+    # open book has a few sites and a few dozen distinct days late, and np.quantile costs
+    # ~40 us a call).
+    answers: dict[tuple[str, float], tuple[float, float, float, int, str]] = {}
     for i in range(n):
-        own = by_site.get(site_of[i], every[:0])
-        for name, pool in ((site_of[i], own), ("", every)):
-            tail = pool[np.searchsorted(pool, days_late[i], side="left") :]
-            if len(tail) >= MIN_LINES:
-                out["p50"][i], out["p90"][i] = np.quantile(tail, [0.5, 0.9])
-                out["mean"][i], count[i], source[i] = tail.mean(), len(tail), name
-                break
-        else:
-            if len(every):
-                excess = _tail_excess(every)
-                out["p50"][i], out["p90"][i] = days_late[i] + np.quantile(excess, [0.5, 0.9])
-                out["mean"][i], count[i] = days_late[i] + excess.mean(), len(excess)
-            else:  # nothing was ever late: no better guess than the days already passed
-                out["p50"][i] = out["p90"][i] = out["mean"][i] = days_late[i]
+        key = (site_of[i], float(days_late[i]))
+        answer = answers.get(key)
+        if answer is None:
+            answer = answers[key] = _delay_of(pools, *key)
+        out["p50"][i], out["p90"][i], out["mean"][i], count[i], source[i] = answer
     return OverdueDelay(out["p50"], out["p90"], out["mean"], count, source)
+
+
+def _delay_of(
+    pools: DelayPools, site: str, days_late: float
+) -> tuple[float, float, float, int, str]:
+    """P50, P90, mean, how many lines and of which site ("" every site) for one line of
+    ``site`` already ``days_late`` days late (see :func:`overdue_delay`)."""
+    every = pools.every
+    for name, pool in ((site, pools.by_site.get(site, every[:0])), ("", every)):
+        tail = pool[np.searchsorted(pool, days_late, side="left") :]
+        if len(tail) >= MIN_LINES:
+            p50, p90 = np.quantile(tail, [0.5, 0.9])
+            return float(p50), float(p90), float(tail.mean()), len(tail), name
+    if len(every):
+        excess = _tail_excess(every)
+        p50, p90 = days_late + np.quantile(excess, [0.5, 0.9])
+        return float(p50), float(p90), days_late + float(excess.mean()), len(excess), ""
+    # Nothing was ever late: no better guess than the days already passed.
+    return days_late, days_late, days_late, 0, ""
 
 
 def _tail_excess(delays: np.ndarray) -> np.ndarray:

@@ -180,6 +180,9 @@ def explain(
         zip(needed, _record_owners(model, [groups[j][0] for j in needed], lines), strict=True)
     )
     out: list[list[str]] = [[] for _ in range(top)]
+    # Many lines share a reason word for word (a weekday, a record of one site): each
+    # distinct one is put in words once.
+    said: dict[tuple[str, object, str | None], str] = {}
     for i in range(n):
         for rank in range(top):
             if rank >= given:
@@ -192,7 +195,11 @@ def explain(
             parts = owners[j]
             owner = " / ".join(str(part[i]) for part in parts) if parts is not None else None
             column, values = quoted[j]
-            out[rank].append(phrase(column[i], values[i], owner))
+            key = (column[i], values[i], owner)
+            text = said.get(key)
+            if text is None:
+                text = said[key] = phrase(*key)
+            out[rank].append(text)
     return p, out
 
 
