@@ -98,9 +98,9 @@ class RiskSettings(BaseModel):
     bands: tuple[float, float] = (0.2, 0.5)  # p_late from which a line is medium, high
     # The model's features (forecasting.risk.walk_forward.PROFILES): "queue" learns from
     # track records, site load and the line's clock (lateness that follows each site's
-    # queue, as in the demo); "line" from the line's own attributes, calibrated on its
-    # newest snapshots (what `risk evaluate --walk-forward` measures by default; chosen
-    # on SCMS, where day-level records moved every line's score together).
+    # queue, as in the demo); "line" from the line's own attributes, the records of groups
+    # no value of which holds most lines and the site load, uncalibrated (what `risk
+    # evaluate --walk-forward` measures by default; chosen on SCMS's development walk).
     profile: Literal["queue", "line"] = "queue"
 
     @field_validator("bands")

@@ -79,7 +79,8 @@ class AtRiskModel(BaseEstimator):
     ``bands`` (p_late thresholds for medium and high), ``max_iter`` / ``learning_rate``
     of the booster and its ``max_leaf_nodes`` / ``min_samples_leaf`` /
     ``l2_regularization``, ``calibration`` (``"sigmoid"`` or ``"isotonic"``),
-    ``calibration_share`` (newest share of snapshots kept for calibration),
+    ``calibration_share`` (newest share of snapshots kept for calibration; 0: none, the
+    boosters learn from every snapshot and p_late is their own probability),
     ``calibrate_on`` (``"open_book"``: the calibration learns from the open book as it
     stood each week over that newest share, every line open then and not yet overdue,
     which is what the service scores; ``"snapshots"``: from the newest training snapshots

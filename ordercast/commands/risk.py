@@ -181,7 +181,8 @@ def evaluate(
         "line",
         "--profile",
         help="Walk-forward only: the at-risk model's features. 'line': the line's own "
-        "attributes, calibrated on its newest snapshots; 'queue': track records, site load "
+        "attributes, the records of groups no value of which holds most lines and the site "
+        "load, learnt from every snapshot (uncalibrated); 'queue': track records, site load "
         "and the line's clock. Train the service with the same `risk.profile` in the "
         "config to serve what was measured.",
     ),

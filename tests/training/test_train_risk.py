@@ -119,8 +119,9 @@ def test_the_line_profile_trains_the_model_the_walk_measured(
     walked = walk_forward_model().get_params()
     for name in WALK_FORWARD_PARAMS:
         assert core.get_params()[name] == walked[name], name
-    # No track record or site-load feature: the line's own attributes only.
-    assert not [f for f in core.features_ if "late_rate" in f or "open_units" in f]
+    # No clock; the site's load on the scoring day is in.
+    assert not [f for f in core.features_ if f in ("time_left_days", "age_days")]
+    assert "site_open_units" in core.features_
     orders = pd.read_csv(history_file)
     as_of = pd.Timestamp(orders["order_date"].max())
     open_lines = orders[orders["delivered_date"].isna()].head(10)
