@@ -16,13 +16,19 @@ attributes retrained at each date; the lane's late rate over the last 365 days).
 reference predicts each line its window's training base rate.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/risk_walk_forward.py [--cadence weekly]
-        [--periods development 2013 2014] [--out-dir DIR]
+        [--periods development 2013 2014] [--out-dir DIR] [--params '{"records": "all"}']
+
+``--params`` changes AtRiskModel settings from WALK_FORWARD_PARAMS (a JSON object): how the
+settings are compared on the development period.
 
 Several minutes a period on 2 shared cores; the seconds of each walk are printed.
 
 Measured 2026-12-03 (WALK_FORWARD_PARAMS as chosen that day on the development period,
-``--periods 2013`` and ``--periods 2014`` run side by side, load ~2), against the settings
-before (calibration slice of the newest tenth, no records, no site load; 2026-12-02):
+``--periods 2013`` and ``--periods 2014`` run side by side, load ~2; the development row
+of ordercast from the choice itself, a scratch driver making the walk_forward call that
+``--periods development --params`` makes), against the settings before (calibration slice
+of the newest tenth, no records, no site load; ``--periods development 2013`` at the
+commit before, 2026-12-03, load ~2; 2014 from 2026-12-02):
 
 =========================  =========  ===================  ======  ============
 from                       ROC-AUC    Brier (base rate's)  ECE     top-10% prec.
@@ -50,6 +56,7 @@ every period; the lane's rate stays the best calibrated, and its Brier the best 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -63,6 +70,7 @@ if str(REPO) not in sys.path:  # run as a script: benchmarks.risk is a sibling t
 
 from benchmarks.risk import COLUMNS  # noqa: E402
 from forecasting.loaders import load_orders  # noqa: E402
+from forecasting.risk.model import AtRiskModel  # noqa: E402
 from forecasting.risk.walk_forward import (  # noqa: E402
     WALK_FORWARD_PARAMS,
     walk_forward,
@@ -101,18 +109,27 @@ def main() -> None:
     parser.add_argument("--cadence", choices=("monthly", "weekly"), default="monthly")
     parser.add_argument("--periods", nargs="+", choices=list(PERIODS), default=list(PERIODS))
     parser.add_argument("--out-dir", type=Path, help="also write each period's scored lines")
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default={},
+        help="AtRiskModel settings to change from WALK_FORWARD_PARAMS, as a JSON object",
+    )
     args = parser.parse_args()
     if not SCMS.exists():
         print(f"SCMS data not found at {SCMS}: nothing to measure")
         return
     warnings.simplefilter("ignore")
     orders = load_orders(SCMS, REPO / "configs" / "mappings" / "scms.yaml")
-    print(f"walk-forward {args.cadence}; AtRiskModel settings: {WALK_FORWARD_PARAMS or 'defaults'}")
+    params = {**WALK_FORWARD_PARAMS, **args.params}
+    print(f"walk-forward {args.cadence}; AtRiskModel settings: {params}")
     tables, checks = [], {}
     for period in args.periods:
         start, until = PERIODS[period]
         started = time.perf_counter()
-        scored = walk_forward(orders, start, args.cadence, until=until)
+        scored = walk_forward(
+            orders, start, args.cadence, until=until, model_factory=lambda: AtRiskModel(**params)
+        )
         seconds = time.perf_counter() - started
         if args.out_dir is not None:
             args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -82,18 +82,18 @@ _DELIVERY_COLUMNS = ("delivered_date", "ship_date", "delivery_recorded_date", "l
 # against the base rate's 0.0983, ECE 0.062, top-10% precision 0.258). The same
 # calibration with every feature: 0.652; without lookahead snapshots: 0.618 (Brier 0.0968,
 # ECE 0.024). The static booster scored 0.724 on the same lines.
-# Then (2026-12-03, same period, one run each, /tmp/work/wf_exp.py with these settings
-# changed): the calibration slice was what kept the model behind the static booster. The
-# newest tenth of the snapshots held out for it is the newest tenth of what the boosters
-# could learn from, and on SCMS the newest months say most about the next. With no slice
-# (calibration_share=0: p_late is the boosters' own log-loss probability) ROC-AUC 0.659 ->
-# 0.726, Brier 0.1046 -> 0.0930, ECE 0.062 -> 0.037, top-10% precision 0.258 -> 0.296. On
-# top of that, each then (ROC-AUC / Brier / ECE / top 10%): no lookahead snapshots
-# 0.729 / 0.0929 / 0.037 / 0.326; and the records of groups no value of which holds most
-# lines (records="split") 0.735 / 0.0922 / 0.043 / 0.343; or the site load instead 0.739 /
-# 0.0930 / 0.048 / 0.322; or both 0.733 / 0.0915 / 0.039 / 0.318; both with the lookahead
-# snapshots kept 0.737 / 0.0908 / 0.035 / 0.331, the best mean rank over the four (the
-# differences among the last four are of the order of a seed's). Kept: that last one.
+# Then (2026-12-03, same period, one run each, as benchmarks/risk_walk_forward.py --periods
+# development --params '{...}' runs it): the calibration slice was what kept the model behind the
+# static booster. The newest tenth of the snapshots held out for it is the newest tenth of what the
+# boosters could learn from, and on SCMS the newest months say most about the next. With no slice
+# (calibration_share=0: p_late is the boosters' own log-loss probability) ROC-AUC 0.659 -> 0.726,
+# Brier 0.1046 -> 0.0930, ECE 0.062 -> 0.037, top-10% precision 0.258 -> 0.296. On top of that, each
+# then (ROC-AUC / Brier / ECE / top 10%): no lookahead snapshots 0.729 / 0.0929 / 0.037 / 0.326; and
+# the records of groups no value of which holds most lines (records="split") 0.735 / 0.0922 / 0.043
+# / 0.343; or the site load instead 0.739 / 0.0930 / 0.048 / 0.322; or both 0.733 / 0.0915 / 0.039 /
+# 0.318; both with the lookahead snapshots kept 0.737 / 0.0908 / 0.035 / 0.331, the best mean rank
+# over the four (the differences among the last four are of the order of a seed's). Kept: that last
+# one.
 WALK_FORWARD_PARAMS: dict[str, Any] = {
     "complete_cohorts": False,
     "raw_categories": True,
@@ -113,16 +113,16 @@ WALK_FORWARD_PARAMS: dict[str, Any] = {
 # :data:`WALK_FORWARD_PARAMS`, chosen on SCMS's development walk, where the day-level
 # records moved every line's score together.
 Profile = Literal["queue", "line"]
-# The queue profile's settings where they differ from the model's defaults: no calibration
-# slice either. Chosen on the demo generator's development points only
-# (benchmarks/risk_open_book.py: 8 days before the demo's end, and the ends of seeds 1-5;
-# 2026-12-03, /tmp/work/ob_none.py): open-book ECE with the default open-book calibration
-# -> without a slice, at end - 372/365/358/351/300/240/180/120 days 0.035/0.038/0.027/0.057/
-# 0.018/0.010/0.004/0.009 -> 0.033/0.034/0.021/0.057/0.017/0.004/0.009/0.006, at seeds
-# 1-5's ends 0.115/0.048/0.037/0.062/0.004 -> 0.036/0.022/0.021/0.033/0.014: the worst
-# point 0.115 -> 0.057, ROC-AUC within 0.01 at every point. A calibration fitted on recent
-# weeks follows a peak as it builds and overshoots as it clears; the boosters' own
-# probabilities, learnt from every snapshot, overshoot less.
+# The queue profile's settings where they differ from the model's defaults: no calibration slice
+# either. Chosen on the demo generator's development points only (benchmarks/risk_open_book.py
+# --settings none: 8 days before the demo's end, and the ends of seeds 1-5; 2026-12-03): open-book
+# ECE with the default open-book calibration -> without a slice, at end -
+# 372/365/358/351/300/240/180/120 days 0.035/0.038/0.027/0.057/ 0.018/0.010/0.004/0.009 ->
+# 0.033/0.034/0.021/0.057/0.017/0.004/0.009/0.006, at seeds 1-5's ends 0.115/0.048/0.037/0.062/0.004
+# -> 0.036/0.022/0.021/0.033/0.014: mean 0.036 -> 0.024, the worst point 0.115 -> 0.057, ROC-AUC
+# from 0.008 lower to 0.012 higher. A calibration fitted on recent weeks follows a peak as it builds
+# and overshoots as it clears; the boosters' own probabilities, learnt from every snapshot,
+# overshoot less.
 QUEUE_PARAMS: dict[str, Any] = {"calibrate_on": "snapshots", "calibration_share": 0.0}
 PROFILES: dict[str, dict[str, Any]] = {"queue": QUEUE_PARAMS, "line": WALK_FORWARD_PARAMS}
 

@@ -107,6 +107,7 @@ def test_the_line_profile_trains_the_model_the_walk_measured(
 ) -> None:
     """`risk.profile: line` in the config trains the service's model with the walk's
     settings (what `risk evaluate --walk-forward` measures by default), and it serves."""
+    from forecasting.risk.line_features import CLOCK, SITE_LOAD
     from forecasting.risk.walk_forward import WALK_FORWARD_PARAMS, walk_forward_model
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -120,8 +121,8 @@ def test_the_line_profile_trains_the_model_the_walk_measured(
     for name in WALK_FORWARD_PARAMS:
         assert core.get_params()[name] == walked[name], name
     # No clock; the site's load on the scoring day is in.
-    assert not [f for f in core.features_ if f in ("time_left_days", "age_days")]
-    assert "site_open_units" in core.features_
+    assert not set(CLOCK) & set(core.features_)
+    assert set(SITE_LOAD) & set(core.features_)
     orders = pd.read_csv(history_file)
     as_of = pd.Timestamp(orders["order_date"].max())
     open_lines = orders[orders["delivered_date"].isna()].head(10)
