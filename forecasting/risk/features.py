@@ -34,6 +34,10 @@ RECORD_GROUPS: dict[str, tuple[str, ...]] = {
     "site": ("site",),
     "lane": ("site", "region"),
     "mode": ("shipment_mode",),
+    # The site's record by shipment mode: how a site ships decides how late, and neither
+    # the site's record nor the mode's shows it (SCMS: Fulfill Via x Shipment Mode, the
+    # walk's lane baseline).
+    "route": ("site", "shipment_mode"),
     "carrier": ("carrier",),
     "customer": ("customer",),
     "product": ("product_group",),

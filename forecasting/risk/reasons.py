@@ -37,6 +37,7 @@ RECORD_NAMES = {
     "site": "site",
     "lane": "lane (site x region)",
     "mode": "shipment mode",
+    "route": "route (site x shipment mode)",
     "carrier": "carrier",
     "customer": "customer",
     "product": "product group",

@@ -83,3 +83,33 @@ def test_day_features_name_what_is_left_out_and_only_columns_there_are() -> None
         "site_utilization",
         "time_left_days",
     ]
+
+
+def test_the_route_record_tells_how_late_a_site_is_by_shipment_mode() -> None:
+    # Late exactly on S1 by Air and S2 by Sea: each site and each mode is late on half
+    # its lines, so only the site x mode record tells the two routes of a site apart.
+    sites, modes = ["S1", "S1", "S2", "S2"] * 10, ["Air", "Sea", "Air", "Sea"] * 10
+    late = [(s, m) in {("S1", "Air"), ("S2", "Sea")} for s, m in zip(sites, modes, strict=True)]
+    days = pd.date_range("2024-01-01", periods=len(sites), freq="D")
+    history = pd.DataFrame(
+        {
+            "order_id": [f"O{i}" for i in range(len(sites))],
+            "line_id": [f"L{i}" for i in range(len(sites))],
+            "order_date": days,
+            "promised_date": days + pd.Timedelta(days=10),
+            "delivered_date": days + pd.to_timedelta([12 if x else 9 for x in late], unit="D"),
+            "site": sites,
+            "shipment_mode": modes,
+            "quantity": 1.0,
+        }
+    )
+    space = FeatureSpace(history)
+    assert space.groups["route"] == ("site", "shipment_mode")
+    moment = pd.Timestamp("2024-03-15")
+    features = space.frame(
+        history, pd.DataFrame({"row": [0, 1], "moment": moment}), history, day_tables=False
+    )
+    s1_air, s1_sea = features.iloc[0], features.iloc[1]
+    assert s1_air["site_late_rate"] == pytest.approx(s1_sea["site_late_rate"])
+    # Shrunk towards the prior (10 of 10 late reads 0.7), far apart all the same.
+    assert s1_air["route_late_rate"] > 0.6 > 0.1 > s1_sea["route_late_rate"]
