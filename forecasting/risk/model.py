@@ -526,6 +526,11 @@ class AtRiskModel(BaseEstimator):
         undelivered at its moment is late for certain: p_late 1, band "overdue", and
         how late instead (``delay_p50_days``, ``delay_p90_days``: total days late at
         delivery, :mod:`forecasting.risk.overdue`); these two are empty for other lines.
+        A line already delivered by its promise (plus tolerance) before its moment is on
+        time for certain: p_late 0, band "delivered" (the service reports such lines
+        apart, :mod:`forecasting.risk.line_status`; a walk or an evaluation scores every
+        line of its window, some delivered early, and the boosters, blind to a delivery,
+        gave them the risk of an open line).
         ``batch_history``: see :meth:`_history` (False: scores from the memory alone).
         ``actions``: also say, for each high-band line, what would lower its risk
         (:mod:`forecasting.risk.actions`; empty when False: it rescores every such line
@@ -560,13 +565,21 @@ class AtRiskModel(BaseEstimator):
             out[f"reason_{k + 1}"] = _objects(said)
         moments = pd.to_datetime(snaps["moment"]).dt.normalize().reset_index(drop=True)
         due = lines["promised_date"] + pd.Timedelta(days=self.tolerance_days)
-        overdue = (due < moments).to_numpy()
+        delivered = lines["delivered_date"] if "delivered_date" in lines.columns else None
+        on_time = (
+            ((delivered < moments) & (delivered <= due)).to_numpy(bool)
+            if delivered is not None
+            else np.zeros(n, bool)
+        )
+        overdue = (due < moments).to_numpy() & ~on_time
         # What would lower the risk, for the lines a planner acts on (the high band; an
-        # overdue line is late whatever changes now).
-        high = (risk_band(p, self.bands) == "high") & ~overdue & actions
+        # overdue line is late whatever changes now, a delivered one is done).
+        high = (risk_band(p, self.bands) == "high") & ~overdue & ~on_time & actions
         out["action"] = best_actions(self, lines, moments, high, (history, memory))
         if overdue.any():
             self._overdue(out, lines, moments, overdue, memory)
+        if on_time.any():
+            _delivered(out, delivered[on_time], np.flatnonzero(on_time))
         return pd.DataFrame(out)
 
     def _overdue(
@@ -611,6 +624,17 @@ class AtRiskModel(BaseEstimator):
                 for r in model_reason
             ]
         )
+
+
+def _delivered(out: dict[str, np.ndarray], dates: pd.Series, rows: np.ndarray) -> None:
+    """Fill the rows of lines delivered by their promise in ``out``'s columns: on time for
+    certain, no delay, the delivery as the reason."""
+    out["p_late"][rows] = 0.0
+    out["risk_band"][rows] = "delivered"
+    out["expected_delay_days"][rows] = 0.0
+    out["reason_1"][rows] = _objects([f"delivered on {d:%Y-%m-%d}, by its promise" for d in dates])
+    out["reason_2"][rows] = ""
+    out["reason_3"][rows] = ""
 
 
 def _objects(values: list[str]) -> np.ndarray:

@@ -114,6 +114,17 @@ def test_evaluate_scores_every_line_promised_after_the_split(history) -> None:
     delivered_later = (history["promised_date"] >= split) & history["delivered_date"].notna()
     assert len(scored) == int(delivered_later.sum())
     assert 0 <= metrics["ece"] <= 1 and metrics["lines"] == len(scored)
+    # A line delivered by its promise before it is scored is on time for certain; the
+    # boosters, blind to the delivery, would give it an open line's risk.
+    by_line = history.set_index("line_id").loc[scored["line_id"]]
+    early = (by_line["delivered_date"] < split).to_numpy()
+    assert early.any() and (~early).any()
+    done = scored[early]
+    assert (done["p_late"] == 0).all() and (done["risk_band"] == "delivered").all()
+    assert (done["late"] == 0).all()
+    assert done["reason_1"].str.startswith("delivered on ").all()
+    assert (scored.loc[~early, "risk_band"] != "delivered").all()
+    assert scored.loc[~early, "p_late"].gt(0).all()
 
 
 def test_open_lines_are_scored_with_meaningful_reasons(history) -> None:
