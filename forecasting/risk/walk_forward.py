@@ -63,6 +63,11 @@ MODELS = {
     "static booster (retrained)": "p_late_static_booster",
     "lane late rate (365 days)": "p_late_lane_rate",
 }
+# A baseline's rows scored again with what ordercast knows of a line delivered by its
+# promise before its scoring day (on time for certain, band "delivered"): p_late 0. The
+# baselines as the issue defines them give such lines their rate; these rows show how much
+# of a gap that knowledge alone makes.
+DELIVERIES_KNOWN = ", deliveries known"
 # Dates the data records only once a line is delivered: unknown before that.
 _DELIVERY_COLUMNS = ("delivered_date", "ship_date", "delivery_recorded_date", "late")
 # The walk's settings for AtRiskModel where they differ from the model's own defaults,
@@ -285,15 +290,26 @@ def _window(
 def walk_forward_metrics(scored: pd.DataFrame) -> pd.DataFrame:
     """ROC-AUC, PR-AUC, Brier, ECE and top-10% precision of ours and both baselines.
 
-    One row per model (:data:`MODELS`) over the rows of :func:`walk_forward`. Brier's
-    reference (``brier_base_rate``) predicts, for each line, its window's training base
-    rate (``base_rate``: the late share known at that window's retraining date), the
-    constant forecast a service retrained on the same schedule would have made.
+    One row per model (:data:`MODELS`) over the rows of :func:`walk_forward`, then each
+    baseline again with the lines ours found delivered on time at 0
+    (:data:`DELIVERIES_KNOWN`). Brier's reference (``brier_base_rate``) predicts, for each
+    line, its window's training base rate (``base_rate``: the late share known at that
+    window's retraining date), the constant forecast a service retrained on the same
+    schedule would have made.
     """
     y = scored["late"].to_numpy(int)
     base = scored["base_rate"].to_numpy(float)
     rows = [
         {"model": name, **risk_metrics(y, scored[column].to_numpy(float), base)}
         for name, column in MODELS.items()
+    ]
+    delivered = (scored["risk_band"] == "delivered").to_numpy(bool)
+    rows += [
+        {
+            "model": name + DELIVERIES_KNOWN,
+            **risk_metrics(y, np.where(delivered, 0.0, scored[column].to_numpy(float)), base),
+        }
+        for name, column in MODELS.items()
+        if column != "p_late"
     ]
     return pd.DataFrame(rows)

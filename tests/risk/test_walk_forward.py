@@ -15,6 +15,7 @@ from forecasting.risk.baselines import lane_columns, recent_lane_rate, static_at
 from forecasting.risk.labels import is_late
 from forecasting.risk.model import AtRiskModel
 from forecasting.risk.walk_forward import (
+    DELIVERIES_KNOWN,
     MODELS,
     SCORED_COLUMNS,
     retraining_dates,
@@ -141,7 +142,8 @@ def test_every_labelled_line_promised_in_the_period_is_scored_once(orders) -> No
     for column in ("p_late_static_booster", "p_late_lane_rate", "base_rate"):
         assert scored[column].between(0, 1).all(), column
     metrics = walk_forward_metrics(scored)
-    assert list(metrics["model"]) == list(MODELS)
+    baselines = [name for name in MODELS if name != "ordercast"]
+    assert list(metrics["model"]) == [*MODELS, *(n + DELIVERIES_KNOWN for n in baselines)]
     assert metrics[["roc_auc", "brier", "brier_base_rate", "ece"]].notna().all().all()
 
 
@@ -165,6 +167,13 @@ def test_deliveries_after_the_scoring_day_do_not_change_a_score(orders) -> None:
     pd.testing.assert_frame_equal(before.loc[early, scores], after.loc[early, scores])
     changed = before.loc[~early, "p_late"].to_numpy() != after.loc[~early, "p_late"].to_numpy()
     assert changed.any()
+    # Lines delivered before their scoring day (promised in the window, so by their promise)
+    # are on time for certain; the baselines' rows with that knowledge differ from theirs.
+    done = (before["risk_band"] == "delivered").to_numpy()
+    assert done.any() and (before.loc[done, ["p_late", "late"]] == 0).all().all()
+    metrics = walk_forward_metrics(before).set_index("model")
+    for name in ("static booster (retrained)", "lane late rate (365 days)"):
+        assert metrics.loc[name, "brier"] != metrics.loc[name + DELIVERIES_KNOWN, "brier"]
 
 
 def test_a_model_of_another_tolerance_or_a_start_after_the_data_is_refused(orders) -> None:
