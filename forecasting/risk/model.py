@@ -578,7 +578,7 @@ class AtRiskModel(BaseEstimator):
         out["action"] = best_actions(self, lines, moments, high, (history, memory))
         if overdue.any():
             self._overdue(out, lines, moments, overdue, memory)
-        if on_time.any():
+        if delivered is not None and on_time.any():
             _delivered(out, delivered[on_time], np.flatnonzero(on_time))
         return pd.DataFrame(out)
 
