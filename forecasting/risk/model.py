@@ -565,12 +565,9 @@ class AtRiskModel(BaseEstimator):
             out[f"reason_{k + 1}"] = _objects(said)
         moments = pd.to_datetime(snaps["moment"]).dt.normalize().reset_index(drop=True)
         due = lines["promised_date"] + pd.Timedelta(days=self.tolerance_days)
-        delivered = lines["delivered_date"] if "delivered_date" in lines.columns else None
-        on_time = (
-            ((delivered < moments) & (delivered <= due)).to_numpy(bool)
-            if delivered is not None
-            else np.zeros(n, bool)
-        )
+        # check_orders made sure of the column; NaT (open) compares False.
+        delivered = lines["delivered_date"]
+        on_time = ((delivered < moments) & (delivered <= due)).to_numpy(bool)
         overdue = (due < moments).to_numpy() & ~on_time
         # What would lower the risk, for the lines a planner acts on (the high band; an
         # overdue line is late whatever changes now, a delivered one is done).
@@ -578,7 +575,7 @@ class AtRiskModel(BaseEstimator):
         out["action"] = best_actions(self, lines, moments, high, (history, memory))
         if overdue.any():
             self._overdue(out, lines, moments, overdue, memory)
-        if delivered is not None and on_time.any():
+        if on_time.any():
             _delivered(out, delivered[on_time], np.flatnonzero(on_time))
         return pd.DataFrame(out)
 

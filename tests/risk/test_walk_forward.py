@@ -15,6 +15,7 @@ from forecasting.risk.baselines import lane_columns, recent_lane_rate, static_at
 from forecasting.risk.labels import is_late
 from forecasting.risk.model import AtRiskModel
 from forecasting.risk.walk_forward import (
+    BASELINES,
     DELIVERIES_KNOWN,
     MODELS,
     SCORED_COLUMNS,
@@ -142,8 +143,7 @@ def test_every_labelled_line_promised_in_the_period_is_scored_once(orders) -> No
     for column in ("p_late_static_booster", "p_late_lane_rate", "base_rate"):
         assert scored[column].between(0, 1).all(), column
     metrics = walk_forward_metrics(scored)
-    baselines = [name for name in MODELS if name != "ordercast"]
-    assert list(metrics["model"]) == [*MODELS, *(n + DELIVERIES_KNOWN for n in baselines)]
+    assert list(metrics["model"]) == [*MODELS, *(n + DELIVERIES_KNOWN for n in BASELINES)]
     assert metrics[["roc_auc", "brier", "brier_base_rate", "ece"]].notna().all().all()
 
 
@@ -172,7 +172,7 @@ def test_deliveries_after_the_scoring_day_do_not_change_a_score(orders) -> None:
     done = (before["risk_band"] == "delivered").to_numpy()
     assert done.any() and (before.loc[done, ["p_late", "late"]] == 0).all().all()
     metrics = walk_forward_metrics(before).set_index("model")
-    for name in ("static booster (retrained)", "lane late rate (365 days)"):
+    for name in BASELINES:
         assert metrics.loc[name, "brier"] != metrics.loc[name + DELIVERIES_KNOWN, "brier"]
 
 
