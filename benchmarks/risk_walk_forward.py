@@ -26,8 +26,8 @@ Several minutes a period on 2 shared cores; the seconds of each walk are printed
 Measured 2026-12-03 at 51dbef1 (the route record, c45d116, chosen on the development
 period; the delivered-line rule, 3b7e1d6: a line delivered by its promise before its scoring
 day scores 0, as the service reports it), ``--periods 2013`` and ``--periods 2014`` run side
-by side (load ~3, 682 s and 410 s); the development rows from ``--periods development`` at
-3b7e1d6 and, for the settings before, e66a34d:
+by side on the 2 cores (682 s and 410 s; the load was not recorded); the development rows
+from ``--periods development`` at 3b7e1d6 and, for the settings before, e66a34d:
 
 =============================================  =======  ===================  ======  ======
 from                                           ROC-AUC  Brier (base rate's)  ECE     top-10%
