@@ -165,7 +165,11 @@ def explain(
     """
     # Features no tree splits on contribute nothing: leave them out of the occlusion,
     # which is most of the scoring time on API-sized batches.
-    groups = factors(model.used_features_)
+    used = list(model.used_features_)
+    blended = getattr(model, "record_column_", None)
+    if blended is not None and blended not in used:
+        used.append(blended)  # blended into p_late (record_weight) where no tree splits on it
+    groups = factors(used)
     n = len(features)
     # One prediction over the lines as they are and all their occluded copies: the
     # booster's per-call overhead dominates on API-sized batches.

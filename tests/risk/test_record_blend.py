@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -63,6 +65,12 @@ def test_the_reasons_weigh_the_blended_record(orders) -> None:
     assert above.any()
     first = scored.loc[above, "reason_1"]
     assert first.str.contains("late").all(), first.head().tolist()
+    # Where no tree splits on the record, the blend still moves p_late, and says so.
+    unsplit = copy.copy(model)
+    unsplit.used_features_ = [c for c in model.used_features_ if not c.startswith("lane_")]
+    again = unsplit.score_lines(orders, AS_OF, actions=False)
+    pd.testing.assert_series_equal(again["p_late"], scored["p_late"])
+    assert again.loc[above, "reason_1"].str.contains("late on").all()
 
 
 def test_a_history_without_the_records_scores_from_the_boosters_and_says_so(orders, plain) -> None:
