@@ -74,6 +74,15 @@ on the faster test period (the newest year it calibrates on lags the speed-up, a
 rolling calibration did), and on the development period under at 90% among the lines it
 can quote within a year (the SCMS cohorts of 2010-2011 had a tail of lines delivered
 after years, which the newest year cannot show).
+
+Re-run 2026-12-03 at 0793cd7 (``--cache`` empty, so the replays ran afresh: dev 265 s, test
+353 s, curves 104 s and 113 s, beside one other process on 2 cores): the delivery-time rows
+the same to the line (dev 85.5% / 84.4%, test 93.5% / 87.2%, FAIL). quote_promise now quotes
+from the delivery-time curve, so the "at-risk raw" rows are that curve too, and the two
+calibrations of the first table sit on it: in-sample on dev 90.5% / 81.0%, applied to the
+test replay 39.8% / 26.8% (the map fitted to the old at-risk curve's scale no longer fits);
+rolling 365 days 81.5% / 78.4% (dev*) and 85.5% / 79.6% (test): no setting passes at 90% in
+both periods.
 """
 
 from __future__ import annotations
