@@ -44,7 +44,13 @@ from forecasting.risk.labels import delay_days
 from forecasting.risk.line_features import RECORD_CHOICES, day_features, line_space
 from forecasting.risk.memory import HistoryMemory
 from forecasting.risk.overdue import overdue_delay
-from forecasting.risk.reasons import NOTHING_STANDS_OUT, explain, occluded_batch, phrase
+from forecasting.risk.reasons import (
+    NOTHING_STANDS_OUT,
+    days_in_words,
+    explain,
+    occluded_batch,
+    phrase,
+)
 from forecasting.risk.seed_average import SeedAverage
 from forecasting.risk.split_features import booster_order, split_features
 from forecasting.risk.validation import check_orders
@@ -587,6 +593,8 @@ class AtRiskModel(BaseEstimator):
         undelivered at its moment is late for certain: p_late 1, band "overdue", and
         how late instead (``delay_p50_days``, ``delay_p90_days``: total days late at
         delivery, :mod:`forecasting.risk.overdue`); these two are empty for other lines.
+        One already delivered late before its moment (only snapshots a caller gives can
+        hold one) is overdue by the days it was: those delays, not an estimate.
         A line already delivered by its promise (plus tolerance) before its moment is on
         time for certain: p_late 0, band "delivered" (the service reports such lines
         apart, :mod:`forecasting.risk.line_status`; a walk or an evaluation scores every
@@ -636,6 +644,11 @@ class AtRiskModel(BaseEstimator):
         out["action"] = best_actions(self, lines, moments, high, (history, memory))
         if overdue.any():
             self._overdue(out, lines, moments, overdue, memory)
+        # Of those, the lines already delivered (late) before their moment: how late is
+        # known, not estimated (a walk or an evaluation; the service scores open lines).
+        late_done = overdue & (delivered < moments).to_numpy(bool)
+        if late_done.any():
+            _delivered_late(out, lines.loc[late_done], np.flatnonzero(late_done))
         if on_time.any():
             _delivered(out, delivered[on_time], np.flatnonzero(on_time))
         return pd.DataFrame(out)
@@ -691,6 +704,23 @@ def _delivered(out: dict[str, np.ndarray], dates: pd.Series, rows: np.ndarray) -
     out["risk_band"][rows] = "delivered"
     out["expected_delay_days"][rows] = 0.0
     out["reason_1"][rows] = _objects([f"delivered on {d:%Y-%m-%d}, by its promise" for d in dates])
+    out["reason_2"][rows] = ""
+    out["reason_3"][rows] = ""
+
+
+def _delivered_late(out: dict[str, np.ndarray], lines: pd.DataFrame, rows: np.ndarray) -> None:
+    """Fill the rows of overdue lines already delivered in ``out``'s columns: late for
+    certain (as :meth:`AtRiskModel._overdue` set them), by the days they were."""
+    days = (lines["delivered_date"] - lines["promised_date"]).dt.days.to_numpy(float)
+    out["expected_delay_days"][rows] = days
+    out["delay_p50_days"][rows] = days
+    out["delay_p90_days"][rows] = days
+    out["reason_1"][rows] = _objects(
+        [
+            f"delivered on {d:%Y-%m-%d}, {days_in_words(n)} after its promise"
+            for d, n in zip(lines["delivered_date"], days.tolist(), strict=True)
+        ]
+    )
     out["reason_2"][rows] = ""
     out["reason_3"][rows] = ""
 

@@ -101,7 +101,7 @@ def phrase(feature: str, value: Any, group_value: str | None = None) -> str:
     return f"{feature.replace('_', ' ')} is {value}"
 
 
-def _days(count: float) -> str:
+def days_in_words(count: float) -> str:
     """ "1 day", "3 days"."""
     return f"{count:.0f} day" if round(count) in (1, -1) else f"{count:.0f} days"
 
@@ -111,19 +111,19 @@ def _calendar_phrase(feature: str, value: float) -> str | None:
     feature that is not one."""
     if feature == "time_left_days":
         if value < 0:
-            return f"promised date passed {_days(abs(value))} ago, still not delivered"
-        return "due today" if value == 0 else f"{_days(value)} left until the promised date"
+            return f"promised date passed {days_in_words(abs(value))} ago, still not delivered"
+        return "due today" if value == 0 else f"{days_in_words(value)} left until the promised date"
     if feature in ("promised_weekday", "order_weekday") and 0 <= value <= 6:
         day = WEEKDAYS[int(value)]
         return f"promised on a {day}" if feature == "promised_weekday" else f"ordered on a {day}"
     if feature == "promised_month" and 1 <= value <= 12:
         return f"promised in {MONTHS[int(value) - 1]}"
     if feature == "age_days":
-        return "ordered today" if value == 0 else f"ordered {_days(value)} ago"
+        return "ordered today" if value == 0 else f"ordered {days_in_words(value)} ago"
     if feature == "lead_time_days":
-        return f"quoted lead time {_days(value)}"
+        return f"quoted lead time {days_in_words(value)}"
     if feature == "days_until_ordered":
-        return f"to be ordered {_days(value)} after the scoring date"
+        return f"to be ordered {days_in_words(value)} after the scoring date"
     return None
 
 

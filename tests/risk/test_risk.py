@@ -158,6 +158,23 @@ def test_open_lines_are_scored_with_meaningful_reasons(history) -> None:
         for reason in row[["reason_1", "reason_2", "reason_3"]]:
             if reason.startswith("carrier ") and " late on " in reason:
                 assert reason.startswith(f"carrier {by_line.loc[row['line_id'], 'carrier']} ")
+    # Lines seen after they were delivered (snapshots a caller gives): by their promise,
+    # on time for certain; after it, late by the days they were, not an estimate.
+    delivered = history["delivered_date"] < as_of
+    slip = (history["delivered_date"] - history["promised_date"]).dt.days
+    picked = history.index[delivered & (slip > 0)][:20].append(
+        history.index[delivered & (slip <= 0)][:20]
+    )
+    snaps = pd.DataFrame({"row": picked, "moment": as_of})
+    seen = model.score_lines(history, as_of, snapshots=snaps, actions=False)
+    late_done = (slip.loc[picked] > 0).to_numpy()
+    assert late_done.sum() == 20 and (~late_done).sum() == 20
+    gone = seen[late_done]
+    assert (gone["p_late"] == 1).all() and (gone["risk_band"] == "overdue").all()
+    np.testing.assert_array_equal(gone["delay_p50_days"], slip.loc[picked][late_done])
+    np.testing.assert_array_equal(gone["delay_p90_days"], gone["delay_p50_days"])
+    assert gone["reason_1"].str.match(r"delivered on \S+, \d+ days? after its promise$").all()
+    assert (seen.loc[~late_done, "risk_band"] == "delivered").all()
 
 
 def test_metric_definitions() -> None:
