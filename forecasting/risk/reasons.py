@@ -32,6 +32,15 @@ PHRASES: dict[str, str] = {
     "on the promised date",
     "quantity": "quantity {v:,.0f}",
 }
+# Flags (0/1) of our own data: the demo generator's promotion, the SCMS mapping's imputed
+# order date. How to say each value (a bare "promotion 1" does not read as words).
+FLAG_PHRASES: dict[str, tuple[str, str]] = {
+    "promotion": ("not on promotion", "on promotion"),
+    "order_date_imputed": (
+        "order date recorded",
+        "order date not recorded (the export's estimate)",
+    ),
+}
 RECORD_NAMES = {
     "vendor": "vendor",
     "site": "site",
@@ -89,6 +98,9 @@ def phrase(feature: str, value: Any, group_value: str | None = None) -> str:
         if group_value:
             who = f"{who} {group_value}"
         return template.format(who=who, v=float(value))
+    flag = FLAG_PHRASES.get(feature)
+    if flag is not None and value in (0, 1):
+        return flag[int(value)]
     if isinstance(value, int | float | np.floating | np.integer):
         calendar = _calendar_phrase(feature, float(value))
         if calendar is not None:

@@ -49,6 +49,10 @@ def test_the_quoted_window_is_the_one_furthest_above_its_typical_rate() -> None:
         == "vendor Acme late on 40% of lines in the last 90 days"
     )
     assert phrase("freight_cost_usd", 13740.2) == "freight cost usd 13,740"
+    # A flag of our own data says its value in words, not "promotion 1".
+    assert phrase("promotion", 1.0) == "on promotion"
+    assert phrase("order_date_imputed", 1) == "order date not recorded (the export's estimate)"
+    assert phrase("promotion", 0.0) == "not on promotion"
 
 
 def test_no_line_gets_two_reasons_from_one_record() -> None:
