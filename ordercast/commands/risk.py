@@ -104,7 +104,15 @@ def score(
     ),
     bands: str = typer.Option("0.2,0.5", "--bands", help=BANDS_HELP),
     config: Path | None = typer.Option(
-        None, help="YAML overriding configs/default.yaml (the store --model models:/... reads)."
+        None,
+        help="YAML overriding configs/default.yaml (the store --model models:/... reads, and "
+        "the `risk.profile` a model trained here uses).",
+    ),
+    profile: Profile | None = typer.Option(
+        None,
+        "--profile",
+        help="Without --model: the at-risk model's features, 'queue' or 'line' (see `risk "
+        "evaluate --help`). Default: the config's `risk.profile`, what the service trains.",
     ),
 ) -> None:
     """Probability that each open line misses its promised date, with the top three reasons.
@@ -118,9 +126,20 @@ def score(
     cutoff = _date(as_of, "--as-of")
     thresholds = _bands(bands)
     lines = load_orders(orders, mapping)
+    if model is not None and profile is not None:
+        raise ConfigError(
+            "--profile chooses the features of a model trained here: leave out --model, or "
+            "--profile (a saved model keeps the profile it was trained with)"
+        )
     if model is None:
-        logger.info("no --model given: training on %s as of %s", orders, f"{cutoff:%Y-%m-%d}")
-        fitted = AtRiskModel(tolerance_days=tolerance_days or 0, bands=thresholds)
+        chosen = profile or load_settings(config).risk.profile
+        logger.info(
+            "no --model given: training the '%s' profile on %s as of %s",
+            chosen,
+            orders,
+            f"{cutoff:%Y-%m-%d}",
+        )
+        fitted = walk_forward_model(tolerance_days or 0, thresholds, chosen)
         fitted.fit(lines, as_of=cutoff)
         if save_model is not None:
             joblib.dump(fitted, save_model)
@@ -180,7 +199,7 @@ def evaluate(
     profile: Profile = typer.Option(
         "line",
         "--profile",
-        help="Walk-forward only: the at-risk model's features. 'line': the line's own "
+        help="The at-risk model's features (walk-forward or one split). 'line': the line's own "
         "attributes, the records of groups no value of which holds most lines and the site "
         "load, learnt from every snapshot (uncalibrated); 'queue': track records, site load "
         "and the line's clock. Train the service with the same `risk.profile` in the "
@@ -210,7 +229,7 @@ def evaluate(
         if until is not None:
             raise ConfigError("--until applies to a --walk-forward evaluation only")
         lines = load_orders(data, mapping)
-        model = AtRiskModel(tolerance_days=tolerance_days, bands=thresholds)
+        model = walk_forward_model(tolerance_days, thresholds, profile)
         scored, metrics = evaluate_model(model, lines, split, tolerance_days)
         if out is not None:
             write_frame(scored, out)

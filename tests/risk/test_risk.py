@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +22,7 @@ from forecasting.risk.model import OUTPUT_COLUMNS, AtRiskModel
 from forecasting.risk.reasons import phrase
 from forecasting.risk.site_load import site_load
 from forecasting.risk.split_features import booster_order, split_features
+from forecasting.risk.walk_forward import walk_forward_model
 from forecasting.synthetic import generate_orders
 from ordercast.cli import main
 
@@ -362,6 +364,12 @@ def test_risk_commands_write_scored_lines_with_the_chosen_bands_and_tolerance(
     scored_path, saved = tmp_path / "scored.csv", tmp_path / "risk.joblib"
     argv = ["risk", "score", str(data), "--as-of", as_of, "--out", str(scored_path)]
     assert main([*argv, "--bands", "0.1,0.3", "--save-model", str(saved)]) == 0
+    # Trained here, the model is the service's: the configured profile (default "queue").
+    params = joblib.load(saved).get_params()
+    for name, value in walk_forward_model(profile="queue").get_params().items():
+        assert params[name] == ((0.1, 0.3) if name == "bands" else value), name
+    assert main([*argv, "--model", str(saved), "--trust", "--profile", "line"]) == 2
+    assert "--profile chooses the features of a model trained here" in capsys.readouterr().err
     answer = pd.read_csv(scored_path)
     # Every line of the file comes back; those open at --as-of are scored.
     assert list(answer.columns) == list(RISK_COLUMNS) and len(answer) == len(small)
@@ -392,6 +400,10 @@ def test_risk_commands_write_scored_lines_with_the_chosen_bands_and_tolerance(
     truth = small.set_index("line_id")
     delay = (truth["delivered_date"] - truth["promised_date"]).dt.days.reindex(lines["line_id"])
     np.testing.assert_array_equal(lines["late"], (delay > 1).astype(int))
+    # One split, the --profile's model (default "line", as the walk): the same scores.
+    model = walk_forward_model(tolerance_days=1, profile="line")
+    expected, _ = evaluate(model, small, pd.Timestamp(as_of), 1)
+    np.testing.assert_array_equal(lines["p_late"], expected["p_late"].to_numpy())
 
 
 def test_reasons_skip_only_features_no_tree_uses(history) -> None:
