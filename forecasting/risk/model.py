@@ -505,10 +505,10 @@ class AtRiskModel(BaseEstimator):
         """``p`` and the occluded scores with the record blended in (:meth:`_blended`); the
         copies that occlude the blended record blend its typical value, so the reasons
         weigh the record's whole part in p_late."""
-        record = self._record(features)
-        column = self.record_column_
-        if record is None or column is None:
+        column = getattr(self, "record_column_", None)
+        if column is None:
             return p, by_one
+        record = features[column].to_numpy(float)
         median = self.reference_.get(column, np.nan)  # a record's rate: a number or NaN
         typical = np.full(len(record), float(median))  # type: ignore[arg-type]
         rows = [
@@ -636,19 +636,19 @@ class AtRiskModel(BaseEstimator):
         due = lines["promised_date"] + pd.Timedelta(days=self.tolerance_days)
         # check_orders made sure of the column; NaT (open) compares False.
         delivered = lines["delivered_date"]
-        on_time = ((delivered < moments) & (delivered <= due)).to_numpy(bool)
+        done = (delivered < moments).to_numpy(bool)
+        on_time = done & (delivered <= due).to_numpy(bool)
         overdue = (due < moments).to_numpy() & ~on_time
         # What would lower the risk, for the lines a planner acts on (the high band; an
         # overdue line is late whatever changes now, a delivered one is done).
         high = (risk_band(p, self.bands) == "high") & ~overdue & ~on_time & actions
         out["action"] = best_actions(self, lines, moments, high, (history, memory))
-        if overdue.any():
-            self._overdue(out, lines, moments, overdue, memory)
-        # Of those, the lines already delivered (late) before their moment: how late is
-        # known, not estimated (a walk or an evaluation; the service scores open lines).
-        late_done = overdue & (delivered < moments).to_numpy(bool)
-        if late_done.any():
-            _delivered_late(out, lines.loc[late_done], np.flatnonzero(late_done))
+        # An overdue line already delivered (late) before its moment: how late is known,
+        # not estimated (a walk or an evaluation; the service scores open lines).
+        if (overdue & ~done).any():
+            self._overdue(out, lines, moments, overdue & ~done, memory)
+        if (overdue & done).any():
+            _delivered_late(out, lines.loc[overdue & done], np.flatnonzero(overdue & done))
         if on_time.any():
             _delivered(out, delivered[on_time], np.flatnonzero(on_time))
         return pd.DataFrame(out)
@@ -703,24 +703,28 @@ def _delivered(out: dict[str, np.ndarray], dates: pd.Series, rows: np.ndarray) -
     out["p_late"][rows] = 0.0
     out["risk_band"][rows] = "delivered"
     out["expected_delay_days"][rows] = 0.0
-    out["reason_1"][rows] = _objects([f"delivered on {d:%Y-%m-%d}, by its promise" for d in dates])
-    out["reason_2"][rows] = ""
-    out["reason_3"][rows] = ""
+    _only_reason(out, rows, [f"delivered on {d:%Y-%m-%d}, by its promise" for d in dates])
 
 
 def _delivered_late(out: dict[str, np.ndarray], lines: pd.DataFrame, rows: np.ndarray) -> None:
     """Fill the rows of overdue lines already delivered in ``out``'s columns: late for
-    certain (as :meth:`AtRiskModel._overdue` set them), by the days they were."""
+    certain, by the days they were."""
     days = (lines["delivered_date"] - lines["promised_date"]).dt.days.to_numpy(float)
+    out["p_late"][rows] = 1.0
+    out["risk_band"][rows] = "overdue"
     out["expected_delay_days"][rows] = days
     out["delay_p50_days"][rows] = days
     out["delay_p90_days"][rows] = days
-    out["reason_1"][rows] = _objects(
-        [
-            f"delivered on {d:%Y-%m-%d}, {days_in_words(n)} after its promise"
-            for d, n in zip(lines["delivered_date"], days.tolist(), strict=True)
-        ]
-    )
+    said = [
+        f"delivered on {d:%Y-%m-%d}, {days_in_words(n)} after its promise"
+        for d, n in zip(lines["delivered_date"], days.tolist(), strict=True)
+    ]
+    _only_reason(out, rows, said)
+
+
+def _only_reason(out: dict[str, np.ndarray], rows: np.ndarray, said: list[str]) -> None:
+    """``said`` as the first reason of ``rows``, the other two empty (an outcome known)."""
+    out["reason_1"][rows] = _objects(said)
     out["reason_2"][rows] = ""
     out["reason_3"][rows] = ""
 

@@ -73,7 +73,7 @@ def test_the_reasons_weigh_the_blended_record(orders) -> None:
     assert again.loc[above, "reason_1"].str.contains("late on").all()
 
 
-def test_a_history_without_the_records_scores_from_the_boosters_and_says_so(orders, plain) -> None:
+def test_a_history_without_the_records_scores_from_the_boosters_and_says_so(orders) -> None:
     blended = _model(record_weight=0.5, records="none").fit(orders, as_of=AS_OF)
     assert blended.record_column_ is None
     assert any("record_weight 0.5 left unused" in note for note in blended.fit_notes_)
