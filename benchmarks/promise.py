@@ -83,6 +83,26 @@ calibrations of the first table sit on it: in-sample on dev 90.5% / 81.0%, appli
 test replay 39.8% / 26.8% (the map fitted to the old at-risk curve's scale no longer fits);
 rolling 365 days 81.5% / 78.4% (dev*) and 85.5% / 79.6% (test): no setting passes at 90% in
 both periods.
+
+Re-run 2026-12-03 at the commit adding two columns (the same settings; ``--cache`` empty; dev replay 495 s, test
+551 s beside a test run) with two columns more: a 90% interval for the kept share from
+resampling whole orders (an order's lines ship together and are kept or missed together,
+so 884 lines are far fewer independent draws) and the kept share per order (each order
+counted once). The delivery-time rows are the same to the line:
+
+    period  target  quoted  kept   verdict  90% by order   per order
+    dev     90%        884  85.5%  FAIL     77.9%-92.6%    92.2%
+    dev     80%      1,342  84.4%  FAIL     79.0%-89.5%    87.3%
+    test    90%      1,311  93.5%  FAIL     91.6%-94.9%    90.9%
+    test    80%      1,427  87.2%  FAIL     84.7%-89.6%    83.8%
+
+On dev both bands lie inside the interval: the 90% shortfall is mostly two orders
+(SCMS-215370 and SCMS-215410, 64 lines ordered 2012-02-13 and promised, and delivered, 23
+months later at the customer's schedule: a quote of the earliest date cannot be kept by a
+line the customer wants two years on); without them 92.2% were kept. On test the quotes are
+too cautious beyond the sampling error at 80% (the interval's low end 84.7% is over 83%) and
+just over at 90%: the conformal shift measured on the newest year lags the speed-up.
+The "quote_promise" rows are the delivery-time curve (quote_promise quotes from it).
 """
 
 from __future__ import annotations
@@ -152,11 +172,8 @@ def replay(
                     continue
                 quotes = quote_promise(refreshed, new, 0.9, max_days=max_days, calibration=mapping)
                 out.append(quotes.curve["p_on_time"].to_numpy(float).reshape(len(lines), -1))
-            kept.append(
-                lines[["line_id", "order_date", "promised_date", "delivered_date"]].assign(
-                    trained=t
-                )
-            )
+            columns = ["line_id", "order_id", "order_date", "promised_date", "delivered_date"]
+            kept.append(lines[columns].assign(trained=t))
         print(
             f"  {t:%Y-%m}: {len(month):4d} lines, fit {fitted:5.1f} s, "
             f"all {time.perf_counter() - started:5.1f} s",
@@ -243,23 +260,47 @@ def quoted_dates(run: Replay, curves: np.ndarray, target: float) -> np.ndarray:
 
 def check(run: Replay, dates: np.ndarray, target: float) -> dict[str, object]:
     """How often the quoted ``dates`` (NaT: no quote) at ``target`` were kept, against the
-    history's promises on the same lines."""
+    history's promises on the same lines; with the kept share per order (each order counted
+    once) and a 90% interval for the kept share from resampling whole orders."""
     quoted = ~np.isnat(dates)
     lines = run.lines[quoted]
     delivered = lines["delivered_date"].to_numpy("datetime64[ns]")
     promised = lines["promised_date"].to_numpy("datetime64[ns]")
-    kept = float(np.mean(delivered <= dates[quoted])) if quoted.any() else float("nan")
+    hit = delivered <= dates[quoted]
+    kept = float(np.mean(hit)) if quoted.any() else float("nan")
     low, high = BANDS[target]
     shift = (dates[quoted] - promised).astype("timedelta64[D]").astype(float)
+    by_order = pd.Series(hit).groupby(lines["order_id"].to_numpy()).agg(["size", "sum"])
+    interval = order_interval(by_order["size"].to_numpy(), by_order["sum"].to_numpy())
     return {
         "target": target,
         "lines": len(run.lines),
         "quoted": int(quoted.sum()),
         "kept": kept,
         "verdict": "PASS" if low <= kept <= high else "FAIL",
+        "kept_low": interval[0],
+        "kept_high": interval[1],
+        "order_kept": float((by_order["sum"] / by_order["size"]).mean())
+        if len(by_order)
+        else float("nan"),
         "median_days_vs_history": float(np.median(shift)) if quoted.any() else float("nan"),
         "history_kept": float(np.mean(delivered <= promised)) if quoted.any() else float("nan"),
     }
+
+
+def order_interval(
+    lines: np.ndarray, kept: np.ndarray, draws: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """5th and 95th percentile of the kept share over ``draws`` resamples of whole orders
+    (``lines`` quoted and ``kept`` of each order): an order's lines share a shipment and
+    are kept or missed together, so the lines are not independent draws."""
+    if len(lines) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(lines), (draws, len(lines)))
+    shares = kept[pick].sum(axis=1) / lines[pick].sum(axis=1)
+    low, high = np.quantile(shares, [0.05, 0.95])
+    return float(low), float(high)
 
 
 def lane_dates(run: Replay, target: float) -> np.ndarray:
@@ -319,15 +360,18 @@ def rolling_calibrated(runs: list[Replay], months: pd.DatetimeIndex, window: int
 def table(rows: list[dict[str, object]]) -> str:
     head = (
         f"{'period':<28}{'curve':<22}{'target':>7}{'lines':>7}{'quoted':>7}{'kept':>7}"
-        f"{'band':>12}{'':>6}{'days vs hist':>13}{'hist kept':>10}"
+        f"{'band':>12}{'':>6}{'90% by order':>14}{'per order':>10}{'days vs hist':>13}"
+        f"{'hist kept':>10}"
     )
     out = [head, "-" * len(head)]
     for r in rows:
         low, high = BANDS[float(r["target"])]  # type: ignore[arg-type]
+        interval = f"{r['kept_low']:.1%}-{r['kept_high']:.1%}"
         out.append(
             f"{r['period']!s:<28}{r['curve']!s:<22}{r['target']:>7.0%}{r['lines']:>7}"
             f"{r['quoted']:>7}{r['kept']:>7.1%}{f'{low:.0%}-{high:.0%}':>12}"
-            f"{r['verdict']!s:>6}{r['median_days_vs_history']:>+13.0f}{r['history_kept']:>10.1%}"
+            f"{r['verdict']!s:>6}{interval:>14}"
+            f"{r['order_kept']:>10.1%}{r['median_days_vs_history']:>+13.0f}{r['history_kept']:>10.1%}"
         )
     return "\n".join(out)
 
@@ -392,9 +436,9 @@ def main() -> None:
     for name, run in runs.items():
         mine = run.lines.drop(columns=["lane_q80", "lane_q90"], errors="ignore")
         run.lines = pd.concat([mine, lane_quotes(orders, mine)], axis=1)
-        curves = {"at-risk raw": run.curves}
+        curves = {"quote_promise": run.curves}
         if run.calibrated is not None:
-            curves["at-risk calibrated"] = run.calibrated
+            curves["quote_promise + map"] = run.calibrated
         elif calibration is not None:  # the replay that chose it: in-sample, for reference
             days = np.broadcast_to(np.arange(1, run.curves.shape[1] + 1), run.curves.shape)
             mapped = np.maximum.accumulate(calibration(run.curves, days), axis=1)
