@@ -84,8 +84,8 @@ test replay 39.8% / 26.8% (the map fitted to the old at-risk curve's scale no lo
 rolling 365 days 81.5% / 78.4% (dev*) and 85.5% / 79.6% (test): no setting passes at 90% in
 both periods.
 
-Re-run 2026-12-03 at the commit adding two columns (the same settings; ``--cache`` empty; dev replay 495 s, test
-551 s beside a test run) with two columns more: a 90% interval for the kept share from
+Re-run 2026-12-03 at the commit adding two columns (the same settings; ``--cache`` empty;
+dev replay 495 s, test 551 s beside a test run): a 90% interval for the kept share from
 resampling whole orders (an order's lines ship together and are kept or missed together,
 so 884 lines are far fewer independent draws) and the kept share per order (each order
 counted once). The delivery-time rows are the same to the line:
