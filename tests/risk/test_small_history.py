@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,9 +16,11 @@ from ordercast.cli import main
 def short_history(lines: int) -> pd.DataFrame:
     history = generate_orders(sites=2, skus=30, days=200, seed=3).orders
     short = history.sample(lines, random_state=1).sort_values("order_date").reset_index(drop=True)
-    # An attribute filled in only lately: no value among the lines the boosters learn
-    # from (scikit-learn's binning fails on such a column).
-    short["weight_kg"] = np.where(np.arange(lines) >= lines - 5, short["weight_kg"], np.nan)
+    # An attribute filled in only lately, on the lines of the last week (scored, not yet
+    # settled, so not learnt from): no value among the lines the boosters learn from
+    # (scikit-learn's binning fails on such a column).
+    last_week = short["order_date"] > short["order_date"].max() - pd.Timedelta(days=7)
+    short["weight_kg"] = short["weight_kg"].where(last_week)
     return short
 
 

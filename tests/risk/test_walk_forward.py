@@ -22,6 +22,7 @@ from forecasting.risk.walk_forward import (
     retraining_dates,
     walk_forward,
     walk_forward_metrics,
+    walk_forward_model,
 )
 from forecasting.synthetic import generate_orders
 from ordercast.cli import main
@@ -187,6 +188,13 @@ def test_a_model_of_another_tolerance_or_a_start_after_the_data_is_refused(order
         )
     with pytest.raises(ConfigError, match="after the last promised date"):
         walk_forward(orders, "2030-01-01", "monthly")
+
+
+def test_the_model_s_defaults_are_the_service_s_default_profile() -> None:
+    # An analyst's AtRiskModel() is what `ordercast train` fits with the default settings
+    # (risk.profile "queue"), not a third configuration nobody measured.
+    assert AtRiskModel().get_params() == walk_forward_model(profile="queue").get_params()
+    assert walk_forward_model(profile="line").get_params() != AtRiskModel().get_params()
 
 
 def test_lane_rate_counts_a_line_from_when_its_outcome_was_known() -> None:
