@@ -23,6 +23,12 @@ from forecasting.demand.baselines import Naive, _clean
 from forecasting.demand.intervals import finish, normal_quantiles
 
 MIN_POINTS = 8
+# The optimiser's iteration cap (L-BFGS-B). At 200 a seasonal trend model (16 parameters)
+# could stop unconverged where it stopped depended on the CPU: the oracle series
+# "seasonal_trend" converged at 244 iterations, log-likelihood -232.2 -> -230.6, its
+# forecast from 4.6% to 2.1% of the series' deviation from StatsForecast's. Converged fits
+# stop where they did; only unconverged ones run longer.
+MAX_ITER = 1000
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class AutoETS(LocalForecaster[_EtsState]):
                     model = ETSModel(
                         pd.Series(y), seasonal_periods=m if spec["seasonal"] else None, **spec
                     )
-                    results = model.fit(disp=False, maxiter=200)
+                    results = model.fit(disp=False, maxiter=MAX_ITER)
                 except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
                     continue
                 score = _aicc(results)
@@ -118,7 +124,7 @@ class AutoETS(LocalForecaster[_EtsState]):
                     seasonal_periods=old.seasonal_periods if old.seasonal else None,
                 )
                 results = model.fit(
-                    start_params=np.asarray(state.results.params), disp=False, maxiter=200
+                    start_params=np.asarray(state.results.params), disp=False, maxiter=MAX_ITER
                 )
             except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
                 return self.fit_series(y)
