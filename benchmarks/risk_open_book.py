@@ -68,6 +68,14 @@ end reported once (``--back "" --settings none,open_book``, load ~2):
 
 The calibration table of ``none`` at the end still runs above what happened from 0.1 to
 0.8 (most in 0.6-0.7: 0.659 predicted, 0.483 observed), and at 0.9-1.0 0.973 / 0.995.
+
+Then (2026-12-03) ``monotone`` (``none`` with p_late non-decreasing in every track record's
+late rate, which the line profile adopted on SCMS's development walk), on the same 13
+development points (``--back 372,365,358,351,300,240,180,120 --seeds 1,2,3,4,5 --skip-end
+--settings monotone``, beside one other process): ECE 0.034, 0.042, 0.021, 0.060, 0.016,
+0.004, 0.008, 0.007 (end - 372 ... end - 120) and 0.026, 0.021, 0.013, 0.029, 0.014 (seeds
+1-5): mean 0.024 -> 0.023, the worst point 0.057 -> 0.060 (end - 351), end - 365 0.034 ->
+0.042. No clear gain: the queue profile was left as it was, and the end not scored.
 """
 
 from __future__ import annotations
