@@ -8,6 +8,11 @@ before the model kept its history), and against the whole history file. It also 
 1,000-line batches, the API's unit of work, without HTTP.
 
     .venv/bin/python benchmarks/risk_batch.py [--as-of 2025-01-20] [--repeats 10]
+
+Measured 2026-12-03 (the model's defaults, now the service's queue profile; 55 s):
+2,288 open lines, 46.2% late; remembered history mean p_late 0.451, ROC-AUC 0.986, Brier
+0.041, ECE 0.030 (the whole history file the same); nothing remembered 0.547, 0.984,
+0.102, 0.113. A 1,000-line batch with reasons, in process: median 140 ms, max 155 ms.
 """
 
 from __future__ import annotations
