@@ -42,6 +42,9 @@ RECORD_GROUPS: dict[str, tuple[str, ...]] = {
     "customer": ("customer",),
     "product": ("product_group",),
 }
+# How each group's late-rate columns end (over 365 days, 90 days, all time): the names
+# FeatureSpace.frame gives them (from the history, or from the memory in _remembered).
+RATE_SUFFIXES = ("_late_rate", "_late_rate_90d", "_late_rate_all")
 # Never features: identifiers, outcomes, and dates recorded after the fact.
 EXCLUDED = {
     "order_id",

@@ -35,6 +35,7 @@ from forecasting.risk.bands import check_bands, risk_band
 from forecasting.risk.compiled_trees import CompiledBooster, compile_booster, same_encoding
 from forecasting.risk.delivery_time import fit_delivery_time
 from forecasting.risk.features import (
+    RATE_SUFFIXES,
     FeatureSpace,
     open_book_snapshots,
     scoring_snapshots,
@@ -81,10 +82,6 @@ OUTPUT_COLUMNS = [
     "reason_3",
     "action",
 ]
-
-
-# The track-record columns whose value is a late rate (features.py names them so).
-RATE_SUFFIXES = ("_late_rate", "_late_rate_90d", "_late_rate_all")
 
 
 class AtRiskModel(BaseEstimator):
