@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.risk.model import RATE_SUFFIXES, AtRiskModel
-from forecasting.risk.walk_forward import WALK_FORWARD_PARAMS
+from forecasting.risk.features import RATE_SUFFIXES
+from forecasting.risk.model import AtRiskModel
+from forecasting.risk.walk_forward import walk_forward_model
 from forecasting.synthetic import generate_orders
 
 
@@ -47,5 +48,8 @@ def test_without_the_constraint_some_line_falls(history) -> None:
     assert _largest_drop(model, orders, as_of) > 0.01
 
 
-def test_the_line_profile_holds_records_monotone() -> None:
-    assert WALK_FORWARD_PARAMS["monotone_records"] is True
+def test_the_line_profile_holds_records_monotone(history) -> None:
+    orders, as_of = history
+    model = walk_forward_model(profile="line").set_params(max_iter=40, n_models=1)
+    model.fit(orders, as_of=as_of)
+    assert _largest_drop(model, orders, as_of) <= 1e-12

@@ -364,10 +364,16 @@ def test_risk_commands_write_scored_lines_with_the_chosen_bands_and_tolerance(
     scored_path, saved = tmp_path / "scored.csv", tmp_path / "risk.joblib"
     argv = ["risk", "score", str(data), "--as-of", as_of, "--out", str(scored_path)]
     assert main([*argv, "--bands", "0.1,0.3", "--save-model", str(saved)]) == 0
-    # Trained here, the model is the service's: the configured profile (default "queue").
+    # Trained here, the model is the service's: the configured profile (default "queue",
+    # which AtRiskModel's defaults are too, so a config naming "line" tells the two apart).
     params = joblib.load(saved).get_params()
     for name, value in walk_forward_model(profile="queue").get_params().items():
         assert params[name] == ((0.1, 0.3) if name == "bands" else value), name
+    line_config, line_saved = tmp_path / "line.yaml", tmp_path / "line.joblib"
+    line_config.write_text("risk:\n  profile: line\n")
+    assert main([*argv, "--config", str(line_config), "--save-model", str(line_saved)]) == 0
+    line_params = joblib.load(line_saved).get_params()
+    assert line_params == walk_forward_model(profile="line").get_params()
     assert main([*argv, "--model", str(saved), "--trust", "--profile", "line"]) == 2
     assert "--profile chooses the features of a model trained here" in capsys.readouterr().err
     answer = pd.read_csv(scored_path)
