@@ -25,10 +25,11 @@ Several minutes a period on 2 shared cores; the seconds of each walk are printed
 
 Measured 2026-12-03 with the line profile's records held monotone (monotone_records, chosen on
 the development period alone: forecasting/risk/walk_forward.py), ``--periods 2013 2014`` in one
-process (292 s and 157 s, beside an idle core), once; the rows "without monotone" from the same
-commands at 39c3cc3 (p_late blended with the route's record, record_weight 0.35, also chosen on the
-development period), "without the blend" at 51dbef1, "before" at e66a34d (also without the route
-record and the delivered-line rule); the development rows from ``--periods development``:
+process (292 s and 157 s, beside shorter jobs on the other core), once; the rows "without
+monotone" from the same commands at 39c3cc3 (p_late blended with the route's record,
+record_weight 0.35, also chosen on the development period), "without the blend" at 51dbef1,
+"before" at e66a34d (also without the route record and the delivered-line rule); the
+development rows from ``--periods development``:
 
 =============================================  =======  ===================  ======  ======
 from                                           ROC-AUC  Brier (base rate's)  ECE     top-10%
