@@ -485,6 +485,8 @@ def main() -> None:
     }
     if args.delivery_time_only:
         wanted = {p.strip() for p in args.periods.split(",")}
+        if not wanted <= {"dev", "test"}:
+            raise SystemExit(f"--periods {args.periods}: use dev, test or dev,test")
         chosen = {k: v for k, v in periods.items() if k.split()[0] in wanted}
         days = [int(d) for d in args.calibration_days.split(",")]
         print(table(delivery_time_only(orders, chosen, args.max_days, days)))
