@@ -129,6 +129,28 @@ figure, brings 80% into the band and quotes 285 more dev lines within a year. On
 test period it did not help: 93.6% / 88.6% against 365 days' 93.5% / 87.2% (1,155 and
 1,413 lines quoted against 1,311 and 1,427). The test period is faster than the year the
 shift is measured on, whatever that year's length within 270-365 days.
+
+Then, the same evening, ``window_days`` (the lines learnt from) with the shift on 300 days,
+on dev only (the harness, the same functions): 450 79.7% / 74.3%, 500 85.7% / 77.5%, 545
+89.3% / 82.3%, 590 92.1% / 81.9%, 630 90.2% / 82.8%, 680 85.7% / 82.3%, 730 85.4% / 80.7%.
+545-630 is in both bands; 590, its middle, was taken (the tie-break fixed beforehand, more
+lines quoted, would have taken 545, next to the failing 500). The test period read once:
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/promise.py --delivery-time-only
+
+    period  curve                         target  quoted  kept   verdict  90% by order   per order
+    dev     delivery time (590 d, 300 d)  90%      1,179  92.1%  PASS     89.6%-94.4%    92.4%
+    dev     delivery time (590 d, 300 d)  80%      1,557  81.9%  PASS     77.2%-86.0%    84.3%
+    test    delivery time (590 d, 300 d)  90%      1,227  94.3%  FAIL     92.6%-95.8%    91.3%
+    test    delivery time (590 d, 300 d)  80%      1,484  86.3%  FAIL     83.6%-88.7%    83.4%
+    test    lane quantile (peer)          90%      1,198  91.6%  PASS     89.1%-93.7%    88.0%
+    test    lane quantile (peer)          80%      1,510  84.4%  FAIL     81.3%-87.0%    79.4%
+
+(the table's "delivery time 300d" is the shift's days). Both bands on dev now; on test
+still too cautious, 1.3 points over at 90% and 3.3 at 80%, against 0.5 and 4.2 with the
+settings before today; lines quoted within a year 1,227 / 1,484 against 1,311 / 1,427
+(fewer at 90%, more at 80%). Per order the test quotes are within half a point of both
+bands' tops (91.3% and 83.4%).
 """
 
 from __future__ import annotations
