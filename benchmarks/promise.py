@@ -177,6 +177,8 @@ SCMS = REPO.parent / "shared" / "data" / "scms-delivery-history.csv.gz"
 MAPPING = REPO / "configs" / "mappings" / "scms.yaml"
 DEV = ("2011-07-01", "2013-07-01")
 BANDS = {0.9: (0.87, 0.93), 0.8: (0.77, 0.83)}
+# What the replays keep of each quoted line (and its retraining date, ``trained``).
+QUOTED_COLUMNS = ["line_id", "order_id", "order_date", "promised_date", "delivered_date"]
 OUTCOMES = ("promised_date", "delivered_date", "ship_date", "delivery_recorded_date", "late")
 
 
@@ -200,16 +202,10 @@ def replay(
     calibration: CurveCalibration | None = None,
 ) -> Replay:
     """Walk forward monthly from ``start`` to ``end`` (exclusive)."""
-    real = orders[~orders["order_date_imputed"].astype(bool)]
     kept: list[pd.DataFrame] = []
     curves: list[np.ndarray] = []
     calibrated: list[np.ndarray] = []
-    for t in pd.date_range(start, end, freq="MS"):
-        if t >= end:
-            break
-        month = real[(real["order_date"] >= t) & (real["order_date"] < t + pd.offsets.MonthBegin())]
-        if month.empty:
-            continue
+    for t, month in quoted_lines(orders, start, end).groupby("trained"):
         started = time.perf_counter()
         model = AtRiskModel(random_state=0).fit(orders, as_of=t)
         fitted = time.perf_counter() - started
@@ -221,8 +217,7 @@ def replay(
                     continue
                 quotes = quote_promise(refreshed, new, 0.9, max_days=max_days, calibration=mapping)
                 out.append(quotes.curve["p_on_time"].to_numpy(float).reshape(len(lines), -1))
-            columns = ["line_id", "order_id", "order_date", "promised_date", "delivered_date"]
-            kept.append(lines[columns].assign(trained=t))
+            kept.append(lines[[*QUOTED_COLUMNS, "trained"]])
         print(
             f"  {t:%Y-%m}: {len(month):4d} lines, fit {fitted:5.1f} s, "
             f"all {time.perf_counter() - started:5.1f} s",
@@ -255,15 +250,12 @@ def delivery_time_curves(
     return out
 
 
-def replayed_lines(orders: pd.DataFrame, start: str, stop: pd.Timestamp) -> pd.DataFrame:
-    """The lines :func:`replay` quotes (a recorded order date, ordered from ``start`` to
-    ``stop``), each with its retraining date ``trained`` (its month's first day), without
-    running the at-risk replay: what the delivery-time curves need."""
+def quoted_lines(orders: pd.DataFrame, start: str, stop: pd.Timestamp) -> pd.DataFrame:
+    """The lines the replays quote: those with a recorded order date, ordered from ``start``
+    to ``stop``, each with its retraining date ``trained`` (its month's first day)."""
     real = orders[~orders["order_date_imputed"].astype(bool)]
     lines = real[(real["order_date"] >= start) & (real["order_date"] < stop)]
-    columns = ["line_id", "order_id", "order_date", "promised_date", "delivered_date"]
-    trained = lines["order_date"].dt.to_period("M").dt.to_timestamp()
-    return lines[columns].assign(trained=trained).reset_index(drop=True)
+    return lines.assign(trained=lines["order_date"].dt.to_period("M").dt.to_timestamp())
 
 
 def delivery_time_only(
@@ -279,23 +271,24 @@ def delivery_time_only(
     # The curve's name carries both settings: the window learnt from and the shift's days.
     label = f"delivery time {DeliveryTimeModel().window_days}"
     for name, (start, stop) in periods.items():
-        lines = replayed_lines(orders, start, stop)
-        run = Replay(pd.concat([lines, lane_quotes(orders, lines)], axis=1), np.zeros((0, 0)))
+        lines = quoted_lines(orders, start, stop)[[*QUOTED_COLUMNS, "trained"]]
+        lines = lines.reset_index(drop=True)
+        scored = pd.concat([lines, lane_quotes(orders, lines)], axis=1)
         for days in calibration_days:
             started = time.perf_counter()
             curves = delivery_time_curves(orders, lines, max_days, calibration_days=days)
             print(f"{name}: calibration_days {days}: {time.perf_counter() - started:.0f} s")
             for target in BANDS:
-                dates = quoted_dates(run, curves, target)
+                dates = quoted_dates(lines, curves, target)
                 rows.append(
-                    {"period": name, "curve": f"{label}/{days}d", **check(run, dates, target)}
+                    {"period": name, "curve": f"{label}/{days}d", **check(lines, dates, target)}
                 )
         for target in BANDS:
             rows.append(
                 {
                     "period": name,
                     "curve": "lane quantile",
-                    **check(run, lane_dates(run, target), target),
+                    **check(scored, lane_dates(scored, target), target),
                 }
             )
     return rows
@@ -343,22 +336,22 @@ def km_quantiles(duration: np.ndarray, event: np.ndarray, levels: tuple[float, .
     return out
 
 
-def quoted_dates(run: Replay, curves: np.ndarray, target: float) -> np.ndarray:
-    """The first date whose probability reaches ``target`` (NaT: none within the curve)."""
+def quoted_dates(lines: pd.DataFrame, curves: np.ndarray, target: float) -> np.ndarray:
+    """Per line, the first date whose probability on its curve (a row of ``curves``, day 1
+    after ordering first) reaches ``target`` (NaT: none within the curve)."""
     reached = curves >= target
     first = reached.argmax(axis=1)
-    dates = run.lines["order_date"].to_numpy("datetime64[ns]") + (first + 1).astype(
-        "timedelta64[D]"
-    )
+    dates = lines["order_date"].to_numpy("datetime64[ns]") + (first + 1).astype("timedelta64[D]")
     return np.where(reached.any(axis=1), dates, np.datetime64("NaT"))
 
 
-def check(run: Replay, dates: np.ndarray, target: float) -> dict[str, object]:
-    """How often the quoted ``dates`` (NaT: no quote) at ``target`` were kept, against the
+def check(replayed: pd.DataFrame, dates: np.ndarray, target: float) -> dict[str, object]:
+    """How often the quoted ``dates`` (NaT: no quote) of the ``replayed`` lines at ``target``
+    were kept, against the
     history's promises on the same lines; with the kept share per order (each order counted
     once) and a 90% interval for the kept share from resampling whole orders."""
     quoted = ~np.isnat(dates)
-    lines = run.lines[quoted]
+    lines = replayed[quoted]
     delivered = lines["delivered_date"].to_numpy("datetime64[ns]")
     promised = lines["promised_date"].to_numpy("datetime64[ns]")
     hit = delivered <= dates[quoted]
@@ -369,7 +362,7 @@ def check(run: Replay, dates: np.ndarray, target: float) -> dict[str, object]:
     interval = order_interval(by_order["size"].to_numpy(), by_order["sum"].to_numpy())
     return {
         "target": target,
-        "lines": len(run.lines),
+        "lines": len(replayed),
         "quoted": int(quoted.sum()),
         "kept": kept,
         "verdict": "PASS" if low <= kept <= high else "FAIL",
@@ -398,9 +391,9 @@ def order_interval(
     return float(low), float(high)
 
 
-def lane_dates(run: Replay, target: float) -> np.ndarray:
-    days = np.ceil(run.lines[f"lane_q{round(target * 100)}"].to_numpy(float))
-    order = run.lines["order_date"].to_numpy("datetime64[ns]")
+def lane_dates(lines: pd.DataFrame, target: float) -> np.ndarray:
+    days = np.ceil(lines[f"lane_q{round(target * 100)}"].to_numpy(float))
+    order = lines["order_date"].to_numpy("datetime64[ns]")
     finite = np.isfinite(days)
     ahead = np.where(finite, np.maximum(days, 1), 0).astype("timedelta64[D]")
     return np.where(finite, order + ahead, np.datetime64("NaT"))
@@ -565,11 +558,13 @@ def main() -> None:
             curves["calibrated in-sample"] = np.round(mapped, 4)
         for target in BANDS:
             for curve_name, curve in curves.items():
-                dates = quoted_dates(run, curve, target)
-                rows.append({"period": name, "curve": curve_name, **check(run, dates, target)})
-            lane = check(run, lane_dates(run, target), target)
+                dates = quoted_dates(run.lines, curve, target)
+                rows.append(
+                    {"period": name, "curve": curve_name, **check(run.lines, dates, target)}
+                )
+            lane = check(run.lines, lane_dates(run.lines, target), target)
             rows.append({"period": name, "curve": "lane quantile", **lane})
-            timed = check(run, quoted_dates(run, timing[name], target), target)
+            timed = check(run.lines, quoted_dates(run.lines, timing[name], target), target)
             rows.append({"period": name, "curve": "delivery time", **timed})
     # Refitted monthly on the last year's quotes; the window was chosen on the development
     # months that have a year of replay before them (365 days kept 91.8% and 81.6%, 730
@@ -586,9 +581,9 @@ def main() -> None:
         rolled = rolling_calibrated([dev_run, test_run], months, args.rolling_window)
         rolled.lines = rolled.lines.drop(columns=["lane_q80", "lane_q90"], errors="ignore")
         for target in BANDS:
-            dates = quoted_dates(rolled, rolled.curves, target)
+            dates = quoted_dates(rolled.lines, rolled.curves, target)
             label = f"rolling {args.rolling_window}d"
-            rows.append({"period": name, "curve": label, **check(rolled, dates, target)})
+            rows.append({"period": name, "curve": label, **check(rolled.lines, dates, target)})
     print()
     print(table(rows))
     print(
