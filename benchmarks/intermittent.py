@@ -71,7 +71,7 @@ per class does not serve both). Before #20's selection change ordercast scored M
 1.708 / RMSSE 0.647 on SCMS item (per-series choice on 3 windows).
 
 Re-run 2026-12-03 at 73dc5b0 (after the ETS optimiser's iteration cap went from 200 to
-1,000; the same command, ``--n-jobs 1``, about 4 minutes): every score above the same to
+1,000; the same command, ``--n-jobs 1``): every score above the same to
 the third decimal (SCMS item 1.096 / 1.042, item x country 1.002 / 1.004, synthetic
 intermittent 1.001 / 1.003, synthetic lumpy 0.991 / 1.003), wall time 0.57, 0.49, 0.23
 and 0.16 x AutoETS's.
