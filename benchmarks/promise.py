@@ -263,20 +263,24 @@ def delivery_time_only(
     periods: dict[str, tuple[str, pd.Timestamp]],
     max_days: int,
     calibration_days: list[int],
+    params: dict[str, object] | None = None,
 ) -> list[dict[str, object]]:
-    """The delivery-time curve (for each ``calibration_days``) and the lane peer on each
-    period's lines: the rows quote_promise's own curve gives, in minutes rather than the
-    at-risk replays' quarter of an hour."""
+    """The delivery-time curve (for each ``calibration_days``; ``params``: the model's other
+    settings, its defaults when None) and the lane peer on each period's lines: the rows
+    quote_promise's own curve gives, in minutes rather than the at-risk replays' quarter
+    of an hour."""
     rows = []
     # The curve's name carries both settings: the window learnt from and the shift's days.
-    label = f"delivery time {DeliveryTimeModel().window_days}"
+    label = f"delivery time {DeliveryTimeModel(**(params or {})).window_days}"
     for name, (start, stop) in periods.items():
         lines = quoted_lines(orders, start, stop)[[*QUOTED_COLUMNS, "trained"]]
         lines = lines.reset_index(drop=True)
         scored = pd.concat([lines, lane_quotes(orders, lines)], axis=1)
         for days in calibration_days:
             started = time.perf_counter()
-            curves = delivery_time_curves(orders, lines, max_days, calibration_days=days)
+            curves = delivery_time_curves(
+                orders, lines, max_days, **(params or {}), calibration_days=days
+            )
             print(f"{name}: calibration_days {days}: {time.perf_counter() - started:.0f} s")
             for target in BANDS:
                 dates = quoted_dates(lines, curves, target)
@@ -487,6 +491,13 @@ def main() -> None:
         "comma-separated to compare several (default: the model's).",
     )
     parser.add_argument(
+        "--delivery-time-params",
+        type=json.loads,
+        default={},
+        help="With --delivery-time-only: the delivery-time model's other settings as JSON, "
+        'e.g. \'{"max_iter": 100, "learning_rate": 0.1}\' (default: the model\'s).',
+    )
+    parser.add_argument(
         "--periods",
         default="dev,test",
         help="With --delivery-time-only: dev, test or both (comma-separated); choose on dev.",
@@ -507,7 +518,8 @@ def main() -> None:
             raise SystemExit(f"--periods {args.periods}: use dev, test or dev,test")
         chosen = {k: v for k, v in periods.items() if k.split()[0] in wanted}
         days = [int(d) for d in args.calibration_days.split(",")]
-        print(table(delivery_time_only(orders, chosen, args.max_days, days)))
+        rows = delivery_time_only(orders, chosen, args.max_days, days, args.delivery_time_params)
+        print(table(rows))
         return
     runs: dict[str, Replay] = {}
     calibration: CurveCalibration | None = None
