@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from statsmodels.tools.eval_measures import aicc
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from forecasting.demand.base import LocalForecaster, SeriesForecast
@@ -52,6 +53,25 @@ def _candidates(y: np.ndarray, m: int) -> list[dict]:
     return specs
 
 
+def _aicc_of(model: ETSModel, params: np.ndarray) -> float:
+    """The AICc a results object of ``model`` at ``params`` would report (its log-likelihood,
+    one degree of freedom more than the free parameters for the variance); inf when not
+    finite."""
+    fixed = model._fixed_params if model._has_fixed_params else {}
+    free = model.k_params - len(fixed) + 1
+    value = aicc(model.loglike(params), model.nobs, free)
+    return float(value) if np.isfinite(value) else np.inf
+
+
+def _spec_name(spec: dict) -> str:
+    return "ETS({},{}{},{})".format(
+        spec["error"][0].upper(),
+        "N" if spec["trend"] is None else "A",
+        "d" if spec["damped_trend"] else "",
+        "N" if spec["seasonal"] is None else "A",
+    )
+
+
 def _aicc(results: object) -> float:
     value = getattr(results, "aicc", np.inf)
     return float(value) if np.isfinite(value) else np.inf
@@ -73,31 +93,32 @@ class AutoETS(LocalForecaster[_EtsState]):
             reason = "too short for ETS" if len(y) < MIN_POINTS else "constant series"
             return _EtsState(None, Naive().fit_series(y), reason, nonneg)
         m = max(1, int(self.season_length))
-        best, best_spec, best_score = None, "", np.inf
+        scored: list[tuple[float, int, ETSModel, np.ndarray, str]] = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for spec in _candidates(y, m)[: self.max_fits]:
+            for i, spec in enumerate(_candidates(y, m)[: self.max_fits]):
                 try:
                     # A Series, not an array: statsmodels builds prediction results
                     # (analytic intervals) only for models with an index.
                     model = ETSModel(
                         pd.Series(y), seasonal_periods=m if spec["seasonal"] else None, **spec
                     )
-                    results = model.fit(disp=False, maxiter=MAX_ITER)
+                    # Parameters only: a results object also estimates the parameters'
+                    # covariance (a numerical Hessian), which the choice does not need;
+                    # only the chosen form gets one.
+                    params = model.fit(disp=False, maxiter=MAX_ITER, return_params=True)
+                    score = _aicc_of(model, params)
                 except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
                     continue
-                score = _aicc(results)
-                if score < best_score:
-                    best, best_score = results, score
-                    best_spec = "ETS({},{}{},{})".format(
-                        spec["error"][0].upper(),
-                        "N" if spec["trend"] is None else "A",
-                        "d" if spec["damped_trend"] else "",
-                        "N" if spec["seasonal"] is None else "A",
-                    )
-        if best is None:
-            return _EtsState(None, Naive().fit_series(y), "no ETS model converged", nonneg)
-        return _EtsState(best, None, best_spec, nonneg)
+                if np.isfinite(score):
+                    scored.append((score, i, model, params, _spec_name(spec)))
+            # Lowest AICc first, the candidates' order breaking ties (as a strict < did).
+            for _, _, model, params, spec_name in sorted(scored, key=lambda c: c[:2]):
+                try:
+                    return _EtsState(model.smooth(params), None, spec_name, nonneg)
+                except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
+                    continue
+        return _EtsState(None, Naive().fit_series(y), "no ETS model converged", nonneg)
 
     def refit_series(self, state: _EtsState, y: np.ndarray) -> _EtsState:
         """``state``'s form (error, trend, season) re-estimated on the longer ``y``, the
