@@ -162,7 +162,12 @@ class AutoETS(LocalForecaster[_EtsState]):
             warnings.simplefilter("ignore")
             n = state.results.nobs
             try:
-                prediction = state.results.get_prediction(start=n, end=n + h - 1)
+                # Multiplicative-error forms are simulated: seeded, so that the same fit
+                # gives the same interval every time (unseeded, P10/P90 moved by a few
+                # tenths between two calls on one fit).
+                prediction = state.results.get_prediction(
+                    start=n, end=n + h - 1, rng=np.random.default_rng(0)
+                )
                 mean = np.asarray(prediction.predicted_mean, dtype=float)
                 variance = np.asarray(prediction.var_pred_mean, dtype=float)
                 sigma = np.sqrt(np.clip(np.nan_to_num(variance, nan=0.0), 0, None))
