@@ -120,7 +120,10 @@ class AtRiskModel(BaseEstimator):
     :data:`BLEND_RECORDS` names the record; 0, the default: the boosters' alone),
     ``monotone_records`` (the boosters' p_late non-decreasing in every track record's late
     rate, the columns ending in :data:`RATE_SUFFIXES`: a worse record never lowers a
-    line's risk; off by default, on in the "line" profile).
+    line's risk; off by default, on in the "line" profile), ``delivery_time`` (also fit
+    the delivery-time model promise dates are quoted from, ``delivery_time_``; off where
+    only p_late is read, as in the training's evaluation window and the walk-forward: its
+    quantile boosters cost about as much as the at-risk model's own).
 
     Learned state (after :meth:`fit`): ``space_`` (feature space), ``features_`` (the
     boosters' columns, categorical first), ``used_features_`` (the columns some tree
@@ -140,6 +143,7 @@ class AtRiskModel(BaseEstimator):
     clock: bool = True
     record_weight: float = 0.0
     monotone_records: bool = False
+    delivery_time: bool = True
 
     def __init__(
         self,
@@ -168,6 +172,7 @@ class AtRiskModel(BaseEstimator):
         clock: bool = True,
         record_weight: float = 0.0,
         monotone_records: bool = False,
+        delivery_time: bool = True,
     ) -> None:
         self.tolerance_days = tolerance_days
         self.bands = bands
@@ -190,6 +195,7 @@ class AtRiskModel(BaseEstimator):
         self.clock = clock
         self.record_weight = record_weight
         self.monotone_records = monotone_records
+        self.delivery_time = delivery_time
 
     def fit(
         self, X: pd.DataFrame, y: None = None, *, as_of: pd.Timestamp | str | None = None
@@ -303,7 +309,9 @@ class AtRiskModel(BaseEstimator):
         self.trained_as_of_ = as_of
         self.memory_ = HistoryMemory(history, as_of, self.space_.groups, self.tolerance_days)
         # How long a new line takes, which promises are quoted from (None: too short a history).
-        self.delivery_time_ = fit_delivery_time(orders, as_of, self.random_state)
+        self.delivery_time_ = (
+            fit_delivery_time(orders, as_of, self.random_state) if self.delivery_time else None
+        )
         return self
 
     def _monotonic(self) -> dict[str, int] | None:

@@ -10,6 +10,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 from forecasting.errors import ConfigError, DataContractError
 from forecasting.risk.memory import MAX_CACHED_DAYS
@@ -237,6 +238,19 @@ def test_a_model_without_a_delivery_time_model_quotes_from_the_at_risk_curve(
         at_risk.curve["p_on_time"].to_numpy(), abs=2e-4
     )
     assert not np.allclose(fallback.curve["p_on_time"], timing.curve["p_on_time"], atol=0.01)
+
+
+def test_a_model_fitted_without_a_delivery_time_model_scores_the_same(
+    fitted: tuple[AtRiskModel, pd.DataFrame],
+) -> None:
+    # Where only p_late is read (the training's evaluation window, the walk-forward) the
+    # delivery-time model is left out; p_late must not depend on it.
+    model, _ = fitted
+    orders = generate_orders(sites=2, skus=6, days=150, seed=3).orders
+    day = model.trained_as_of_
+    lean = clone(model).set_params(delivery_time=False).fit(orders, as_of=day)
+    assert model.delivery_time_ is not None and lean.delivery_time_ is None
+    pd.testing.assert_frame_equal(lean.score_lines(orders, day), model.score_lines(orders, day))
 
 
 def test_a_calibration_maps_the_curve_before_the_target(

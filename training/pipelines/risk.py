@@ -70,7 +70,9 @@ def window_evaluation(
 ) -> WindowEvaluation:
     """Train as of ``as_of - EVALUATION_DAYS``, score the lines open then, judge by outcome."""
     split = as_of - pd.Timedelta(days=EVALUATION_DAYS)
-    model = AtRiskModel(random_state=0, **(params or {})).fit(orders, as_of=split)
+    # The window judges p_late alone: no delivery-time model (promise quotes) to fit.
+    p_late_only = {**(params or {}), "delivery_time": False}
+    model = AtRiskModel(random_state=0, **p_late_only).fit(orders, as_of=split)
     scored = model.score_lines(orders, split)
     late = is_late(orders, model.tolerance_days).set_axis(orders["line_id"])
     outcome = late.reindex(scored["line_id"])
