@@ -53,13 +53,11 @@ def _candidates(y: np.ndarray, m: int) -> list[dict]:
     return specs
 
 
-def _aicc_of(model: ETSModel, params: np.ndarray) -> float:
-    """The AICc a results object of ``model`` at ``params`` would report (its log-likelihood,
-    one degree of freedom more than the free parameters for the variance); inf when not
+def _aicc(model: ETSModel, params: np.ndarray) -> float:
+    """The AICc a results object of ``model`` at ``params`` reports (its log-likelihood;
+    the parameters plus one for the variance: none is ever fixed here); inf when not
     finite."""
-    fixed = model._fixed_params if model._has_fixed_params else {}
-    free = model.k_params - len(fixed) + 1
-    value = aicc(model.loglike(params), model.nobs, free)
+    value = aicc(model.loglike(params), model.nobs, model.k_params + 1)
     return float(value) if np.isfinite(value) else np.inf
 
 
@@ -70,11 +68,6 @@ def _spec_name(spec: dict) -> str:
         "d" if spec["damped_trend"] else "",
         "N" if spec["seasonal"] is None else "A",
     )
-
-
-def _aicc(results: object) -> float:
-    value = getattr(results, "aicc", np.inf)
-    return float(value) if np.isfinite(value) else np.inf
 
 
 class AutoETS(LocalForecaster[_EtsState]):
@@ -93,10 +86,10 @@ class AutoETS(LocalForecaster[_EtsState]):
             reason = "too short for ETS" if len(y) < MIN_POINTS else "constant series"
             return _EtsState(None, Naive().fit_series(y), reason, nonneg)
         m = max(1, int(self.season_length))
-        scored: list[tuple[float, int, ETSModel, np.ndarray, str]] = []
+        scored: list[tuple[float, ETSModel, np.ndarray, str]] = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for i, spec in enumerate(_candidates(y, m)[: self.max_fits]):
+            for spec in _candidates(y, m)[: self.max_fits]:
                 try:
                     # A Series, not an array: statsmodels builds prediction results
                     # (analytic intervals) only for models with an index.
@@ -107,13 +100,14 @@ class AutoETS(LocalForecaster[_EtsState]):
                     # covariance (a numerical Hessian), which the choice does not need;
                     # only the chosen form gets one.
                     params = model.fit(disp=False, maxiter=MAX_ITER, return_params=True)
-                    score = _aicc_of(model, params)
+                    score = _aicc(model, params)
                 except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
                     continue
                 if np.isfinite(score):
-                    scored.append((score, i, model, params, _spec_name(spec)))
-            # Lowest AICc first, the candidates' order breaking ties (as a strict < did).
-            for _, _, model, params, spec_name in sorted(scored, key=lambda c: c[:2]):
+                    scored.append((score, model, params, _spec_name(spec)))
+            # Lowest AICc first; the sort is stable, so the candidates' order breaks ties
+            # (as a strict < did).
+            for _, model, params, spec_name in sorted(scored, key=lambda c: c[0]):
                 try:
                     return _EtsState(model.smooth(params), None, spec_name, nonneg)
                 except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
@@ -144,13 +138,17 @@ class AutoETS(LocalForecaster[_EtsState]):
                     seasonal=old.seasonal,
                     seasonal_periods=old.seasonal_periods if old.seasonal else None,
                 )
-                results = model.fit(
-                    start_params=np.asarray(state.results.params), disp=False, maxiter=MAX_ITER
+                params = model.fit(
+                    start_params=np.asarray(state.results.params),
+                    disp=False,
+                    maxiter=MAX_ITER,
+                    return_params=True,
                 )
+                if not np.isfinite(_aicc(model, params)):
+                    return self.fit_series(y)
+                results = model.smooth(params)
             except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
                 return self.fit_series(y)
-        if not np.isfinite(_aicc(results)):
-            return self.fit_series(y)
         return _EtsState(results, None, state.spec, bool((y >= 0).all()))
 
     def predict_series(
