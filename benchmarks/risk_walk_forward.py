@@ -138,8 +138,7 @@ def main() -> None:
         return
     warnings.simplefilter("ignore")
     orders = load_orders(SCMS, REPO / "configs" / "mappings" / "scms.yaml")
-    # The walk reads p_late only: no delivery-time model (promise quotes) at each retraining.
-    params = {**WALK_FORWARD_PARAMS, "delivery_time": False, **args.params}
+    params = {**WALK_FORWARD_PARAMS, **args.params}
     print(f"walk-forward {args.cadence}; AtRiskModel settings: {params}")
     tables, checks = [], {}
     for period in args.periods:

@@ -208,7 +208,8 @@ def walk_forward(
 
     ``orders``: the whole history with its deliveries (the order-line contract).
     ``model_factory`` makes each window's fresh model (default :func:`walk_forward_model`;
-    its ``tolerance_days`` must be ``tolerance_days``), ``static_factory`` the static
+    its ``tolerance_days`` must be ``tolerance_days``; it is fitted without a delivery-time
+    model, as the walk reads p_late alone), ``static_factory`` the static
     baseline's booster; ``progress(done, total)`` is called after each window.
 
     Returns one row per scored line (:data:`SCORED_COLUMNS`): its scoring day and model's
@@ -278,7 +279,8 @@ def _window(
             f"the walk labels with a tolerance of {tolerance_days} days, its model with "
             f"{model.tolerance_days}: make the model with the walk's tolerance"
         )
-    model.fit(seen, as_of=trained_at)
+    # The walk scores p_late only: no delivery-time model (promise quotes) to fit.
+    model.set_params(delivery_time=False).fit(seen, as_of=trained_at)
     labels = labels_as_of(seen, trained_at, tolerance_days)
     settled = labels[(seen["promised_date"] < trained_at) & labels.notna()]
     base_rate = float(settled.mean()) if len(settled) else float(model.base_rate_)

@@ -276,10 +276,7 @@ def _walk(
             cadence,
             until=until,
             tolerance_days=tolerance_days,
-            # The walk scores p_late only: no delivery-time model at each retraining.
-            model_factory=lambda: walk_forward_model(tolerance_days, bands, profile).set_params(
-                delivery_time=False
-            ),
+            model_factory=lambda: walk_forward_model(tolerance_days, bands, profile),
             progress=progress,
         )
     finally:

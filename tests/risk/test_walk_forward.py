@@ -53,6 +53,9 @@ class SpyModel:
     def __init__(self, calls: list[tuple[str, pd.Timestamp, pd.DataFrame]]) -> None:
         self.calls = calls
 
+    def set_params(self, **params: object) -> SpyModel:
+        return self  # the walk turns the delivery-time model off; a spy has none
+
     def fit(self, X: pd.DataFrame, y: None = None, *, as_of: pd.Timestamp) -> SpyModel:
         self.calls.append(("fit", as_of, X))
         self.trained_as_of_ = as_of
