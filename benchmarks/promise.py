@@ -373,9 +373,9 @@ def quoted_dates(lines: pd.DataFrame, curves: np.ndarray, target: float) -> np.n
 
 def check(replayed: pd.DataFrame, dates: np.ndarray, target: float) -> dict[str, object]:
     """How often the quoted ``dates`` (NaT: no quote) of the ``replayed`` lines at ``target``
-    were kept, against the
-    history's promises on the same lines; with the kept share per order (each order counted
-    once) and a 90% interval for the kept share from resampling whole orders."""
+    were kept, against the history's promises on the same lines; with the kept share per
+    order (each order counted once) and a 90% interval for the kept share from resampling
+    whole orders."""
     quoted = ~np.isnat(dates)
     lines = replayed[quoted]
     delivered = lines["delivered_date"].to_numpy("datetime64[ns]")
