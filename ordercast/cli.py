@@ -18,20 +18,7 @@ import traceback
 import typer
 
 from forecasting.errors import OrdercastError
-from ordercast.commands import (
-    accuracy,
-    adjustments,
-    capacity,
-    data,
-    demand,
-    ingest,
-    keys,
-    models,
-    refresh,
-    risk,
-    serve,
-    train,
-)
+from ordercast.lazy_commands import LazyCommands
 from ordercast.logs import configure_logging, say_error
 
 EXIT_OK = 0
@@ -40,6 +27,7 @@ EXIT_BAD_INPUT = 2
 
 app = typer.Typer(
     name="ordercast",
+    cls=LazyCommands,  # each command's module is imported when that command runs
     help=(
         "Demand, capacity and at-risk order forecasting from order history.\n\n"
         "Start with `ordercast generate --out data/orders.csv.gz` for a synthetic history, "
@@ -60,23 +48,6 @@ def _global_options(
 ) -> None:
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     configure_logging(level=level, json_lines=log_json)
-
-
-for module in (
-    data,
-    ingest,
-    demand,
-    capacity,
-    risk,
-    train,
-    refresh,
-    models,
-    keys,
-    serve,
-    accuracy,
-    adjustments,
-):
-    module.register(app)
 
 
 # MLflow reads these from the environment only. Its defaults (120 s a request, 7 retries

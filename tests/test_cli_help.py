@@ -1,7 +1,11 @@
-"""``-h`` is help on every command (#22 item 6): `forecast -h` used to mean --horizon."""
+"""``-h`` is help on every command (#22 item 6): `forecast -h` used to mean --horizon.
+``ordercast --help`` lists every command without importing one (the listing's summaries
+are each command's own)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -9,17 +13,24 @@ import typer.main
 from typer.testing import CliRunner
 
 from ordercast.cli import app
+from ordercast.lazy_commands import ENTRIES, module_commands
 
 
-def _command_paths(command: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+def _command_paths(
+    command: Any, context: Any, prefix: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
     # typer vendors its own click, so groups are recognised by their sub-commands
     paths = [prefix]
-    for name, sub in getattr(command, "commands", {}).items():
-        paths.extend(_command_paths(sub, (*prefix, name)))
+    if not hasattr(command, "list_commands"):
+        return paths
+    for name in command.list_commands(context):
+        sub = command.get_command(context, name)
+        paths.extend(_command_paths(sub, context, (*prefix, name)))
     return paths
 
 
-COMMANDS = _command_paths(typer.main.get_command(app))
+_ROOT = typer.main.get_command(app)
+COMMANDS = _command_paths(_ROOT, _ROOT.make_context("ordercast", ["-h"], resilient_parsing=True))
 
 
 def test_the_walk_finds_the_commands_a_user_types() -> None:
@@ -41,3 +52,32 @@ def test_the_horizon_error_points_at_a_help_flag_that_is_help() -> None:
     assert result.exit_code == 2
     assert "-h" in result.output
     assert CliRunner().invoke(app, ["forecast", "-h"]).exit_code == 0
+
+
+def test_the_listing_says_what_each_command_says_of_itself() -> None:
+    for name, entry in ENTRIES.items():
+        command = module_commands(entry.module)[name]
+        own = (command.short_help or command.help or "").split("\n\n")[0]
+        assert " ".join(entry.summary.split()) == " ".join(own.split()), name
+
+
+def test_the_listing_imports_no_command_and_no_library() -> None:
+    probe = (
+        "import sys\n"
+        "from ordercast.cli import main\n"
+        "assert main(['--help']) == 0\n"
+        "heavy = ('pandas', 'sklearn', 'statsmodels', 'mlflow', 'fastapi', 'ordercast.commands.')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    *listing, imported = result.stdout.splitlines()
+    assert imported == "[]", imported
+    assert any("Late-delivery risk" in line for line in listing), result.stdout
+
+
+def test_an_unknown_command_suggests_the_near_ones() -> None:
+    result = CliRunner().invoke(app, ["risc"])
+    assert result.exit_code == 2
+    assert "Did you mean 'risk'" in result.output
