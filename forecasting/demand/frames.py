@@ -2,7 +2,8 @@
 
 :func:`check_series_frame` turns a caller's long frame (``series_id, ds, y`` and any
 exogenous columns) into a typed, sorted copy with one row per series and date, or
-raises :class:`ConfigError` naming the row or column to fix; :func:`regularize` gives
+raises :class:`ConfigError` naming the row or column to fix (:func:`parse_ds` reads the
+dates: ISO text, or a format the caller names); :func:`regularize` gives
 every series a row for each period between its first and last date (``y`` NaN where
 the period is missing), which is what the per-series models expect; and
 :func:`check_future` checks that the future values of the exogenous columns cover
@@ -37,11 +38,7 @@ def check_series_frame(frame: pd.DataFrame, exog: Sequence[str] = ()) -> pd.Data
     for column in exog:
         data[column] = _numeric_column(frame, column)
     data["series_id"] = data["series_id"].astype(str)
-    data["ds"] = pd.to_datetime(data["ds"], errors="coerce")
-    bad_ds = data["ds"].isna()
-    if bad_ds.any():
-        row = int(np.flatnonzero(bad_ds.to_numpy())[0])
-        raise ConfigError(f"row {row + 1}: ds '{frame['ds'].iloc[row]}' is not a date")
+    data["ds"] = parse_ds(data["ds"])
     data["y"] = pd.to_numeric(data["y"], errors="coerce")
     if data.duplicated(["series_id", "ds"]).any():
         dup = data[data.duplicated(["series_id", "ds"], keep=False)].iloc[0]
@@ -50,6 +47,46 @@ def check_series_frame(frame: pd.DataFrame, exog: Sequence[str] = ()) -> pd.Data
             "aggregate first (ordercast series)"
         )
     return data.sort_values(["series_id", "ds"]).reset_index(drop=True)
+
+
+def parse_ds(values: pd.Series, date_format: str | None = None) -> pd.Series:
+    """The dates of a ``ds`` column, timezone-naive (wall-clock time kept).
+
+    Datetimes are kept. Text is read as ISO 8601 (2024-01-31, 2024-01-31 10:00, 2024/01/31,
+    20240131, 2024-01) unless ``date_format`` (strptime codes, e.g. ``%d/%m/%Y``) names
+    another form. Other forms are an error, not a guess: pandas would read 01/02/2024 as
+    2 January and a monthly file written day first (01/02/2024, 01/03/2024 ...) as
+    consecutive days, forecasting a daily series nobody has. Raises :class:`ConfigError`
+    naming the first row that is not a date.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
+        text = values.astype("string").str.strip()
+        try:
+            parsed = pd.to_datetime(text, format=date_format or "ISO8601", errors="coerce")
+        except (ValueError, TypeError) as exc:  # e.g. offsets that differ between rows
+            raise ConfigError(
+                f"ds: {exc}; write every date in one time zone, without an offset"
+            ) from exc
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_localize(None)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        shown = values.iloc[row]
+        if pd.isna(shown):
+            raise ConfigError(f"row {row + 1}: ds is empty: every row needs its date")
+        if date_format:
+            raise ConfigError(
+                f"row {row + 1}: ds '{shown}' is not a date in the form {date_format}"
+            )
+        raise ConfigError(
+            f"row {row + 1}: ds '{shown}' is not an ISO date: write YYYY-MM-DD (YYYY-MM-DD HH:MM "
+            "for hourly series), or name the form with --date-format (e.g. %d/%m/%Y): in "
+            "01/02/2024 the day and month cannot be told apart"
+        )
+    return parsed.astype("datetime64[ns]")
 
 
 def _numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -19,7 +19,7 @@ from forecasting.demand.config import (
     GlobalModelConfig,
     ParallelConfig,
 )
-from forecasting.demand.frames import check_series_frame, regularize
+from forecasting.demand.frames import check_series_frame, parse_ds, regularize
 from forecasting.demand.reconcile import METHODS, Method, with_key_columns
 from forecasting.demand.registry import parse_model_list
 from forecasting.demand.seasonality import default_seasons
@@ -34,6 +34,18 @@ logger = logging.getLogger(__name__)
 SERIES_HELP = (
     "Long series file (CSV or Parquet) with series_id, ds, y — e.g. from `ordercast series`."
 )
+DATE_FORMAT_HELP = (
+    "The form of ds when it is not ISO (YYYY-MM-DD), in strptime codes, e.g. %d/%m/%Y. "
+    "Without it such dates are an error, not a guess."
+)
+
+
+def read_series(path: Path, date_format: str | None) -> pd.DataFrame:
+    """A series (or future-values) file with its ds read in ``date_format`` when given."""
+    frame = read_frame(path)
+    if date_format and "ds" in frame.columns:
+        frame = frame.assign(ds=parse_ds(frame["ds"], date_format))
+    return frame
 
 
 def parse_quantiles(text: str) -> tuple[float, ...]:
@@ -128,6 +140,7 @@ def forecast(
     config: Path | None = typer.Option(
         None, help="YAML overriding configs/default.yaml (for --adjusted: database.url)."
     ),
+    date_format: str | None = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
 ) -> None:
     """Forecast every series with the model chosen for it by backtest, with quantiles.
 
@@ -140,7 +153,7 @@ def forecast(
     and a warning counts them. With 20 or more long-enough series a global boosted
     model, trained across all of them, competes with the local models for every series.
     """
-    frame = read_frame(series)
+    frame = read_series(series, date_format)
     levels = parse_quantiles(quantiles)
     inferred = canonical_freq(freq) if freq else _infer(frame)
     seasons = parse_seasons(season, inferred)
@@ -157,7 +170,7 @@ def forecast(
             backtest=BacktestConfig(n_windows=windows),
             global_model=GlobalModelConfig(seasons=seasons, holidays=holidays),
             parallel=ParallelConfig(n_jobs=n_jobs, dask_client=client),
-        ).fit(frame, future=None if future is None else read_frame(future))
+        ).fit(frame, future=None if future is None else read_series(future, date_format))
     result = model.predict(horizon, levels)
     if method is not None:
         result = reconciled(model, result, frame, method)
@@ -217,12 +230,13 @@ def backtest(
     freq: str | None = typer.Option(None, help="Pandas offset alias; inferred when omitted."),
     season: str | None = typer.Option(None, help="Seasonal period; default by frequency."),
     quantiles: str = typer.Option("0.1,0.5,0.9", help="Quantile levels to score."),
+    date_format: str | None = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
 ) -> None:
     """Rolling-origin backtest: MASE, RMSSE, sMAPE, WAPE, bias, scaled pinball, coverage.
 
     Prints the summary per model and per demand class; writes every row to OUT.
     """
-    frame = check_series_frame(read_frame(series))
+    frame = check_series_frame(read_series(series, date_format))
     inferred = canonical_freq(freq) if freq else _infer(frame)
     seasons = parse_seasons(season, inferred)
     names = parse_model_list(models)

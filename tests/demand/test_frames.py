@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from forecasting.demand.base import SeriesForecast, forecast_frame, forecast_frames
-from forecasting.demand.frames import check_future, check_series_frame, regularize
+from forecasting.demand.frames import check_future, check_series_frame, parse_ds, regularize
 from forecasting.errors import ConfigError
 
 
@@ -71,3 +71,53 @@ def test_many_forecasts_make_the_same_frame_as_one_at_a_time() -> None:
         ignore_index=True,
     )
     pd.testing.assert_frame_equal(forecast_frames(made, "W-SUN", levels), one_by_one)
+
+
+def _monthly_day_first() -> pd.DataFrame:
+    # The first of each month written day first: every day and month is 12 or under, so
+    # a reader that guesses (month first) sees twelve consecutive days of January.
+    return pd.DataFrame(
+        {"series_id": "a", "ds": [f"01/{m:02d}/2024" for m in range(1, 13)], "y": 1.0}
+    )
+
+
+def test_a_date_whose_day_and_month_cannot_be_told_apart_is_an_error_not_a_guess() -> None:
+    with pytest.raises(
+        ConfigError, match=r"row 1: ds '01/01/2024' is not an ISO date.*--date-format"
+    ):
+        check_series_frame(_monthly_day_first())
+
+
+def test_a_named_date_format_reads_the_months() -> None:
+    frame = _monthly_day_first()
+    data = check_series_frame(frame.assign(ds=parse_ds(frame["ds"], "%d/%m/%Y")))
+    assert data["ds"].tolist() == list(pd.date_range("2024-01-01", periods=12, freq="MS"))
+    with pytest.raises(
+        ConfigError, match="row 3: ds '2024-03-01' is not a date in the form %d/%m/%Y"
+    ):
+        parse_ds(pd.Series(["01/01/2024", "01/02/2024", "2024-03-01"]), "%d/%m/%Y")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-31", "2024-01-31"),
+        ("2024-01-31 10:00", "2024-01-31 10:00"),
+        ("2024-01-31T10:00:00", "2024-01-31 10:00"),
+        ("2024/01/31", "2024-01-31"),
+        ("2024-01-31 10:00:00+02:00", "2024-01-31 10:00"),  # wall-clock time kept
+    ],
+)
+def test_iso_dates_are_read_and_made_timezone_naive(text: str, expected: str) -> None:
+    assert parse_ds(pd.Series([text])).tolist() == [pd.Timestamp(expected)]
+
+
+def test_datetimes_are_kept_and_a_missing_one_names_its_row() -> None:
+    dates = pd.Series(pd.to_datetime(["2024-01-01", None, "2024-01-03"]))
+    with pytest.raises(ConfigError, match="row 2: ds is empty"):
+        parse_ds(dates)
+    aware = pd.Series(pd.date_range("2024-01-01 09:00", periods=2, freq="h", tz="Europe/Paris"))
+    assert parse_ds(aware).tolist() == [
+        pd.Timestamp("2024-01-01 09:00"),
+        pd.Timestamp("2024-01-01 10:00"),
+    ]

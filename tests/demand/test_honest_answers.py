@@ -271,3 +271,30 @@ def test_forecast_and_selection_files_get_the_users_umask(tmp_path: Path) -> Non
     assert code == 0
     assert out.stat().st_mode & 0o777 == 0o644
     assert selection.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_day_first_series_file_is_refused_then_read_with_its_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Monthly, on the first, written day first: guessed month first it was read as
+    # consecutive January days and forecast as a daily series, exit 0.
+    months = pd.date_range("2021-01-01", periods=36, freq="MS")
+    rows = [
+        {"series_id": sid, "ds": f"{d:%d/%m/%Y}", "y": 100.0 + 10 * d.month + i}
+        for i, sid in enumerate(("a", "b"))
+        for d in months
+    ]
+    series, out = tmp_path / "day-first.csv", tmp_path / "forecast.csv"
+    pd.DataFrame(rows).to_csv(series, index=False)
+    args = ["forecast", str(series), "--horizon", "3", "--out", str(out), "--n-jobs", "1"]
+    assert main([*args, "--models", "seasonal_naive"]) == 2
+    assert "row 1: ds '01/01/2021' is not an ISO date" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*args, "--models", "seasonal_naive", "--date-format", "%d/%m/%Y"]) == 0
+    forecast = pd.read_csv(out, parse_dates=["ds"])
+    assert sorted(forecast["ds"].unique()) == list(
+        pd.date_range("2024-01-01", periods=3, freq="MS")
+    )
+    backtest = ["backtest", str(series), "--horizon", "3", "--out", str(tmp_path / "bt.csv")]
+    assert main([*backtest, "--models", "naive"]) == 2
+    assert main([*backtest, "--models", "naive", "--date-format", "%d/%m/%Y"]) == 0
