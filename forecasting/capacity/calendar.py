@@ -1,7 +1,7 @@
 """User capacity calendars: weekday patterns and dated rules (closures, extra shifts).
 
 A calendar frame has ``site``, either ``weekday`` (0 = Monday, a recurring pattern) or
-``date`` (one day, overriding the pattern), and the capacity of each rule: either
+``date`` (one day as YYYY-MM-DD, overriding the pattern), and the capacity of each rule: either
 ``capacity_units`` (0 = closed), or ``labour_hours`` and ``units_per_hour`` (the work one
 labour hour handles), giving ``capacity_units = labour_hours * units_per_hour``. Capacity
 is in the forecast's measure (units, lines or orders; see
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from datetime import date as date_type
 from numbers import Real
 
 import pandas as pd
@@ -19,6 +20,7 @@ import pandas as pd
 from forecasting.errors import ConfigError
 
 AMOUNTS = ("capacity_units", "labour_hours", "units_per_hour")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def check_calendar(calendar: pd.DataFrame, known_sites: set[str]) -> pd.DataFrame:
@@ -52,10 +54,7 @@ def check_calendar(calendar: pd.DataFrame, known_sites: set[str]) -> pd.DataFram
                 f"data: {', '.join(sorted(known_sites))}"
             )
     data["capacity_units"] = capacity
-    if "date" in data.columns:
-        data["date"] = pd.to_datetime(data["date"], errors="coerce")
-    if "weekday" in data.columns:
-        data["weekday"] = pd.to_numeric(data["weekday"], errors="coerce")
+    data = _with_rule_days(data)
     for key in ("weekday", "date"):
         if key not in data.columns:
             continue
@@ -112,3 +111,52 @@ def number(i: int, name: str, value: object, bound: str) -> float:
         shown = f"'{value}'" if isinstance(value, str) else str(value)
         raise ConfigError(f"calendar rule {i}: {name} must be a number {bound}, not {shown}")
     return out
+
+
+def _with_rule_days(data: pd.DataFrame) -> pd.DataFrame:
+    """``weekday`` as a number 0-6 (a name such as Monday or Mon reads as its number) and
+    ``date`` as a day; each rule has exactly one of them. A value neither reads as used
+    to become blank and its rule was dropped without a word; a day-first date was guessed."""
+    weekday = data.get("weekday", pd.Series(None, index=data.index, dtype=object))
+    date = data.get("date", pd.Series(None, index=data.index, dtype=object))
+    weekdays, dates = [], []
+    for i, (day, when) in enumerate(zip(weekday, date, strict=True), start=1):
+        if blank(day) == blank(when):
+            raise ConfigError(
+                f"calendar rule {i}: give either a weekday (0 = Monday, a recurring pattern) "
+                "or a date (one day), " + ("not both" if not blank(day) else "not neither")
+            )
+        weekdays.append(None if blank(day) else _weekday(i, day))
+        dates.append(None if blank(when) else _day(i, when))
+    out = data.copy()
+    if "weekday" in out.columns:
+        out["weekday"] = pd.Series(weekdays, index=out.index, dtype="Int64")
+    if "date" in out.columns:
+        out["date"] = pd.Series(dates, index=out.index, dtype="datetime64[ns]")
+    return out
+
+
+def _weekday(i: int, value: object) -> int:
+    text = str(value).strip().lower()
+    for position, name in enumerate(WEEKDAYS):
+        if text in (name, name[:3]):
+            return position
+    with contextlib.suppress(ValueError):
+        given = float(text)
+        if given in range(7):
+            return int(given)
+    raise ConfigError(
+        f"calendar rule {i}: weekday '{value}' is not a day of the week; write 0 (Monday) to 6 "
+        "(Sunday), or its name"
+    )
+
+
+def _day(i: int, value: object) -> pd.Timestamp:
+    if isinstance(value, date_type):  # a datetime or pandas Timestamp too
+        return pd.Timestamp(value).normalize()
+    parsed = pd.to_datetime(str(value).strip(), format="ISO8601", errors="coerce")
+    if pd.isna(parsed):
+        raise ConfigError(
+            f"calendar rule {i}: date '{value}' is not a date; write it as YYYY-MM-DD"
+        )
+    return pd.Timestamp(parsed).tz_localize(None).normalize()

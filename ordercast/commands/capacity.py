@@ -74,9 +74,9 @@ def forecast(
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help="Column mapping YAML."),
     calendar: Path | None = typer.Option(
         None,
-        help="Capacity calendar (CSV or YAML: site; weekday (0 = Monday) or date; and "
-        "capacity_units, or labour_hours and units_per_hour); in the --measure; "
-        "default: estimated from history.",
+        help="Capacity calendar (CSV or YAML: site; weekday (0 = Monday, or Monday, Mon) or "
+        "date (YYYY-MM-DD); and capacity_units, or labour_hours and units_per_hour); in the "
+        "--measure; default: estimated from history.",
     ),
     measure: Measure = typer.Option(
         Measure.units,

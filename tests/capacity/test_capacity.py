@@ -135,6 +135,25 @@ def test_a_user_calendar_overrides_the_estimate(fitted) -> None:
     assert (outlook["capacity"] == 123.0).all()
 
 
+def test_weekday_names_and_iso_dates_read_as_their_days(fitted) -> None:
+    _, orders = fitted
+    calendar = pd.DataFrame(
+        {
+            "site": ["SITE-1"] * 3,
+            "weekday": ["Monday", "tue", None],
+            "date": [None, None, "2030-01-01"],
+            "capacity_units": [11.0, 22.0, 0.0],
+        }
+    )
+    model = CapacityForecaster(n_paths=50).fit(orders, calendar=calendar)
+    assert model.calendar_["weekday"].tolist()[:2] == [0, 1]
+    assert model.calendar_["date"].iloc[2] == pd.Timestamp("2030-01-01")
+    outlook = model.predict(14, sites=["SITE-1"])
+    days = pd.to_datetime(outlook["ds"]).dt.dayofweek
+    assert (outlook.loc[days == 0, "capacity"] == 11.0).all()
+    assert (outlook.loc[days == 1, "capacity"] == 22.0).all()
+
+
 @pytest.mark.parametrize(
     ("rules", "message"),
     [
@@ -149,6 +168,31 @@ def test_a_user_calendar_overrides_the_estimate(fitted) -> None:
         (
             {"site": ["SITE-1", "SITE-1"], "weekday": [2, 2], "capacity_units": [5, 6]},
             r"calendar rules overlap: site 'SITE-1' has more than one rule for weekday 2",
+        ),
+        # Each of these rules used to be dropped without a word (or its day guessed).
+        (
+            {"site": ["SITE-1"], "weekday": ["Funday"], "capacity_units": [5]},
+            r"calendar rule 1: weekday 'Funday' is not a day of the week; write 0 \(Monday\)",
+        ),
+        (
+            {"site": ["SITE-1"], "weekday": [7], "capacity_units": [5]},
+            r"calendar rule 1: weekday '7' is not a day of the week",
+        ),
+        (
+            {
+                "site": ["SITE-1", "SITE-1"],
+                "date": ["2024-12-25", "25/12/2024"],
+                "capacity_units": [0, 0],
+            },
+            r"calendar rule 2: date '25/12/2024' is not a date; write it as YYYY-MM-DD",
+        ),
+        (
+            {"site": ["SITE-1"], "weekday": [1], "date": ["2024-12-25"], "capacity_units": [0]},
+            r"calendar rule 1: give either a weekday .* or a date .*, not both",
+        ),
+        (
+            {"site": ["SITE-1"], "weekday": [None], "date": [None], "capacity_units": [0]},
+            r"calendar rule 1: give either a weekday .* or a date .*, not neither",
         ),
     ],
 )
