@@ -132,6 +132,13 @@ class LazyCommands(TyperGroup):
                 error.message = f"{error.message.rstrip('.')}. Did you mean {names}?"
             raise
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        self._listing = True  # completing a command's name needs the names and summaries
+        try:
+            return super().shell_complete(ctx, incomplete)
+        finally:
+            self._listing = False
+
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self._listing = True
         try:

@@ -4,6 +4,7 @@ are each command's own)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from typing import Any
@@ -75,6 +76,29 @@ def test_the_listing_imports_no_command_and_no_library() -> None:
     *listing, imported = result.stdout.splitlines()
     assert imported == "[]", imported
     assert any("Late-delivery risk" in line for line in listing), result.stdout
+
+
+def test_completing_a_command_name_imports_no_command() -> None:
+    probe = (
+        "import sys\n"
+        "from ordercast.cli import main\n"
+        "try:\n"
+        "    main([])\n"
+        "except SystemExit:\n"  # completion exits once it has printed
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('pandas', 'ordercast.commands.'))))\n"
+    )
+    env = {
+        **os.environ,
+        "_ORDERCAST_COMPLETE": "complete_zsh",
+        "_TYPER_COMPLETE_ARGS": "ordercast ri",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    *completion, imported = result.stdout.splitlines()
+    assert '"risk":"Late-delivery risk of open order lines."' in " ".join(completion), result
+    assert imported == "[]", imported
 
 
 def test_an_unknown_command_suggests_the_near_ones() -> None:
