@@ -39,10 +39,23 @@ def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
             frame.to_parquet(temp, index=False)
         elif name.endswith((".csv", ".csv.gz", ".gz")):
             compression: Literal["gzip"] | None = "gzip" if name.endswith(".gz") else None
-            frame.to_csv(temp, index=False, compression=compression, date_format="%Y-%m-%d")
+            frame.to_csv(
+                temp, index=False, compression=compression, date_format=_date_format(frame)
+            )
         else:
             raise ConfigError(f"output {target}: use a .csv, .csv.gz or .parquet file name")
     return target
+
+
+def _date_format(frame: pd.DataFrame) -> str | None:
+    """Days as YYYY-MM-DD; None (pandas writes each column as its values need: date-only
+    columns stay YYYY-MM-DD) where some date column has a time of day. One day format for
+    all cut the hour off an hourly forecast: 24 rows a day, each dated the same day."""
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values) and (values.dt.normalize() != values).any():
+            return None
+    return "%Y-%m-%d"
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:

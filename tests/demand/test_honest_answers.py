@@ -298,3 +298,22 @@ def test_a_day_first_series_file_is_refused_then_read_with_its_format(
     backtest = ["backtest", str(series), "--horizon", "3", "--out", str(tmp_path / "bt.csv")]
     assert main([*backtest, "--models", "naive"]) == 2
     assert main([*backtest, "--models", "naive", "--date-format", "%d/%m/%Y"]) == 0
+
+
+def test_an_hourly_forecast_file_keeps_its_hours_and_a_daily_one_its_plain_dates(
+    tmp_path: Path,
+) -> None:
+    # The CSV writer formatted every date as YYYY-MM-DD: an hourly forecast came out as
+    # 24 rows a day, each with the same date.
+    for freq, expected_text in (("h", "2024-01-21 01:00:00"), ("D", "2024-02-11")):
+        ds = pd.date_range("2024-01-01", periods=480 if freq == "h" else 40, freq=freq)
+        series, out = tmp_path / f"series-{freq}.csv", tmp_path / f"forecast-{freq}.csv"
+        pd.DataFrame({"series_id": "a", "ds": ds, "y": 10.0 + np.arange(len(ds)) % 24}).to_csv(
+            series, index=False
+        )
+        args = ["forecast", str(series), "--horizon", "4", "--out", str(out)]
+        assert main([*args, "--models", "seasonal_naive", "--n-jobs", "1"]) == 0
+        written = pd.read_csv(out, dtype={"ds": str})["ds"]
+        assert written.iloc[1] == expected_text
+        step = pd.Timedelta(1, unit="h" if freq == "h" else "D")
+        assert (pd.to_datetime(written).diff().dropna() == step).all()
