@@ -30,20 +30,43 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         temp.unlink(missing_ok=True)
 
 
+FileKind = Literal["parquet", "csv", "csv.gz"]
+
+
+def file_kind(path: str | Path) -> FileKind:
+    """What :func:`write_frame` writes to ``path``, by its name; :class:`ConfigError` for a
+    name it cannot write."""
+    name = Path(path).name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv.gz", ".gz")):
+        return "csv.gz"
+    if name.endswith(".csv"):
+        return "csv"
+    raise ConfigError(f"output {path}: use a .csv, .csv.gz or .parquet file name")
+
+
+def output_file(path: Path | None) -> Path | None:
+    """The callback of an option naming a result file: a name :func:`write_frame` cannot
+    write is refused as the command line is read, not after the work (a forecast of
+    thousands of series ran to its end, then failed on ``--out forecast.xlsx``)."""
+    if path is not None:
+        file_kind(path)
+    return path
+
+
 def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a frame as CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``), atomically."""
     target = Path(path)
-    name = target.name.lower()
+    kind = file_kind(target)
     with atomic_path(target) as temp:
-        if name.endswith((".parquet", ".pq")):
+        if kind == "parquet":
             frame.to_parquet(temp, index=False)
-        elif name.endswith((".csv", ".csv.gz", ".gz")):
-            compression: Literal["gzip"] | None = "gzip" if name.endswith(".gz") else None
+        else:
+            compression: Literal["gzip"] | None = "gzip" if kind == "csv.gz" else None
             frame.to_csv(
                 temp, index=False, compression=compression, date_format=_date_format(frame)
             )
-        else:
-            raise ConfigError(f"output {target}: use a .csv, .csv.gz or .parquet file name")
     return target
 
 

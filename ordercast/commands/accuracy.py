@@ -14,7 +14,7 @@ import typer
 
 from forecasting.accuracy import AccuracyReport, accuracy_report, series_actuals
 from forecasting.errors import ConfigError
-from ordercast.outputs import write_frame
+from ordercast.outputs import output_file, write_frame
 from ordercast.settings import Settings, load_settings
 from store.database import OrderStore
 from store.orders import read_orders
@@ -47,7 +47,9 @@ def accuracy(
         False, "--check", help="Exit 5 when the recent WAPE at some lag drifted (for schedulers)."
     ),
     out: Path | None = typer.Option(
-        None, help="Also write the table (.csv, .csv.gz or .parquet), numbers unrounded."
+        None,
+        callback=output_file,
+        help="Also write the table (.csv, .csv.gz or .parquet), numbers unrounded.",
     ),
     fva: bool = typer.Option(
         False,

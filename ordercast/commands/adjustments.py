@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from ordercast.outputs import write_frame
+from ordercast.outputs import output_file, write_frame
 from ordercast.settings import load_settings
 from store.adjustments import read_adjustments, read_events
 from store.database import OrderStore
@@ -42,7 +42,9 @@ def list_adjustments(
 
 @adjustments_app.command()
 def export(
-    out: Path = typer.Option(..., "--out", help="File (.csv, .csv.gz or .parquet)."),
+    out: Path = typer.Option(
+        ..., "--out", callback=output_file, help="File (.csv, .csv.gz or .parquet)."
+    ),
     events: bool = typer.Option(
         False, "--events", help="The audit trail (create, revoke, expire) instead."
     ),

@@ -22,7 +22,7 @@ from forecasting.capacity.plan import (
 from forecasting.capacity.scenario import CapacityScenario, parse_scenario
 from forecasting.errors import ConfigError
 from forecasting.loaders import load_orders
-from ordercast.outputs import atomic_path, write_frame
+from ordercast.outputs import atomic_path, output_file, write_frame
 from ordercast.settings import load_settings
 
 capacity_app = typer.Typer(
@@ -67,7 +67,9 @@ def read_scenario(path: Path | None) -> CapacityScenario | None:
 @capacity_app.command()
 def forecast(
     horizon: int = typer.Option(..., "--horizon", min=1, help="Days ahead."),
-    out: Path = typer.Option(..., "--out", help="Outlook file (.csv, .csv.gz or .parquet)."),
+    out: Path = typer.Option(
+        ..., "--out", callback=output_file, help="Outlook file (.csv, .csv.gz or .parquet)."
+    ),
     data: str | None = typer.Option(
         None, help="Order history: a file or a database URL (default: data.path in config)."
     ),
@@ -232,7 +234,10 @@ def plan(
     ),
     as_of: str | None = typer.Option(None, help="Plan from this date (default: last order)."),
     out: Path | None = typer.Option(
-        None, "--out", help="Also write the recommendations to this file (.csv or .parquet)."
+        None,
+        "--out",
+        callback=output_file,
+        help="Also write the recommendations to this file (.csv or .parquet).",
     ),
 ) -> None:
     """The least extra capacity per site that keeps the shortfall risk under a target.

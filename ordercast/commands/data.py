@@ -12,7 +12,7 @@ import typer
 
 from forecasting.errors import ConfigError
 from forecasting.loaders import check_orders, load_orders
-from ordercast.outputs import write_frame
+from ordercast.outputs import output_file, write_frame
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,10 @@ class DateColumn(StrEnum):
 
 def generate(
     out: Path = typer.Option(
-        ..., "--out", help="Where to write the order lines (.csv.gz, .csv or .parquet)."
+        ...,
+        "--out",
+        callback=output_file,
+        help="Where to write the order lines (.csv.gz, .csv or .parquet).",
     ),
     sites: int = typer.Option(3, min=1, help="Number of fulfilment sites."),
     skus: int = typer.Option(200, min=1, help="Number of SKUs."),
@@ -66,7 +69,10 @@ def validate(
     data: str = typer.Argument(..., help=DATA_HELP),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
     report: Path | None = typer.Option(
-        None, "--report", help="Also write every problem to this CSV (row, column, message)."
+        None,
+        "--report",
+        callback=output_file,
+        help="Also write every problem to this CSV (row, column, message).",
     ),
 ) -> None:
     """Check an order history against the contract; exit 0 when valid, 2 listing every problem."""
@@ -87,7 +93,9 @@ def validate(
 
 def series(
     data: str = typer.Argument(..., help=DATA_HELP),
-    out: Path = typer.Option(..., "--out", help="Output long frame (.csv, .csv.gz or .parquet)."),
+    out: Path = typer.Option(
+        ..., "--out", callback=output_file, help="Output long frame (.csv, .csv.gz or .parquet)."
+    ),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
     by: str = typer.Option(
         "sku,site",

@@ -26,7 +26,7 @@ from forecasting.demand.seasonality import default_seasons
 from forecasting.demand.selection import fallback_summary, with_fallback_column
 from forecasting.errors import ConfigError
 from forecasting.series import canonical_freq
-from ordercast.outputs import read_frame, write_frame
+from ordercast.outputs import output_file, read_frame, write_frame
 from training.pipelines.demand import reconciled
 
 logger = logging.getLogger(__name__)
@@ -92,7 +92,9 @@ def dask_client(address: str | None) -> Iterator[object | None]:
 def forecast(
     series: Path = typer.Argument(..., help=SERIES_HELP),
     horizon: int = typer.Option(..., "--horizon", "-H", min=1, help="Periods to forecast."),
-    out: Path = typer.Option(..., "--out", help="Forecast file (.csv, .csv.gz or .parquet)."),
+    out: Path = typer.Option(
+        ..., "--out", callback=output_file, help="Forecast file (.csv, .csv.gz or .parquet)."
+    ),
     freq: str | None = typer.Option(
         None, help="Pandas offset alias (h, D, W, MS, ME, QS, YS, ...); inferred when omitted."
     ),
@@ -107,7 +109,10 @@ def forecast(
     n_jobs: int = typer.Option(-1, help="Parallel workers (-1: all cores)."),
     dask: str | None = typer.Option(None, "--dask", help="Run on this Dask scheduler address."),
     selection_out: Path | None = typer.Option(
-        None, "--selection-out", help="Also write the chosen model and score per series."
+        None,
+        "--selection-out",
+        callback=output_file,
+        help="Also write the chosen model and score per series.",
     ),
     reconcile: str = typer.Option(
         "auto",
@@ -221,7 +226,12 @@ def _with_adjustments(
 def backtest(
     series: Path = typer.Argument(..., help=SERIES_HELP),
     horizon: int = typer.Option(..., "--horizon", "-H", min=1, help="Periods per window."),
-    out: Path = typer.Option(..., "--out", help="Metrics file: one row per series, window, model."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        callback=output_file,
+        help="Metrics file: one row per series, window, model.",
+    ),
     windows: int = typer.Option(3, min=1, help="Rolling-origin windows."),
     step: int | None = typer.Option(None, help="Periods between window starts (default: horizon)."),
     models: str = typer.Option(

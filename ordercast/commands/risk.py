@@ -24,7 +24,7 @@ from forecasting.risk.walk_forward import (
     walk_forward_model,
 )
 from forecasting.risk.walk_forward import walk_forward as walk_forward_scores
-from ordercast.outputs import write_frame
+from ordercast.outputs import output_file, write_frame
 from ordercast.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,9 @@ def _load_model(reference: str, config: Path | None, trust: bool) -> AtRiskModel
 def score(
     orders: str = typer.Argument(..., help="Order lines (CSV, Parquet or a database URL)."),
     as_of: str = typer.Option(..., "--as-of", help="Score the lines open at this date."),
-    out: Path = typer.Option(..., "--out", help="Scored lines (.csv, .csv.gz or .parquet)."),
+    out: Path = typer.Option(
+        ..., "--out", callback=output_file, help="Scored lines (.csv, .csv.gz or .parquet)."
+    ),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
     model: str | None = typer.Option(
         None,
@@ -183,7 +185,9 @@ def evaluate(
         ..., "--split-date", help="Train as of this date (walk-forward: the first retraining)."
     ),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
-    out: Path | None = typer.Option(None, "--out", help="Also write the scored lines."),
+    out: Path | None = typer.Option(
+        None, "--out", callback=output_file, help="Also write the scored lines."
+    ),
     tolerance_days: int = typer.Option(0, "--tolerance-days", min=0, help=TOLERANCE_HELP),
     bands: str = typer.Option("0.2,0.5", "--bands", help=BANDS_HELP),
     walk_forward: Cadence | None = typer.Option(
@@ -304,7 +308,9 @@ def promise(
         help="Saved at-risk model (models:/ordercast-risk@champion, or a joblib path with "
         "--trust). Its memory of settled lines gives the records and site load.",
     ),
-    out: Path = typer.Option(..., "--out", help="Quotes (.csv, .csv.gz or .parquet)."),
+    out: Path = typer.Option(
+        ..., "--out", callback=output_file, help="Quotes (.csv, .csv.gz or .parquet)."
+    ),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help=MAPPING_HELP),
     as_of: str | None = typer.Option(
         None, "--as-of", help="Quote as of this day (default: each line at its order date)."
@@ -313,7 +319,10 @@ def promise(
         180, "--max-days", help="Latest candidate date, in days after the quoting day (1-366)."
     ),
     curve: Path | None = typer.Option(
-        None, "--curve", help="Also write each line's curve: line_id, date, p_on_time."
+        None,
+        "--curve",
+        callback=output_file,
+        help="Also write each line's curve: line_id, date, p_on_time.",
     ),
     calibration: Path | None = typer.Option(
         None,
