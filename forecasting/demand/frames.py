@@ -39,7 +39,7 @@ def check_series_frame(frame: pd.DataFrame, exog: Sequence[str] = ()) -> pd.Data
         data[column] = _numeric_column(frame, column)
     data["series_id"] = data["series_id"].astype(str)
     data["ds"] = parse_ds(data["ds"])
-    data["y"] = pd.to_numeric(data["y"], errors="coerce")
+    data["y"] = _y_values(frame["y"])
     if data.duplicated(["series_id", "ds"]).any():
         dup = data[data.duplicated(["series_id", "ds"], keep=False)].iloc[0]
         raise ConfigError(
@@ -87,6 +87,24 @@ def parse_ds(values: pd.Series, date_format: str | None = None) -> pd.Series:
             "01/02/2024 the day and month cannot be told apart"
         )
     return parsed.astype("datetime64[ns]")
+
+
+def _y_values(values: pd.Series) -> pd.Series:
+    """``y`` as floats; a blank is a missing period. Text that is not a number is missing too,
+    with a warning naming it: a thousands separator (1,234) made every value of 1,000 or
+    more a silent gap, and the forecast low."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    given = values.notna() & (values.astype("string").str.strip() != "")
+    text = (given & numbers.isna()).to_numpy(bool)
+    if text.any():
+        row = int(np.flatnonzero(text)[0])
+        warnings.warn(
+            f"y: {int(text.sum()):,} value(s) are not numbers and are read as missing periods "
+            f"(first: row {row + 1}, '{values.iloc[row]}'); write plain numbers such as 1234.5",
+            UserWarning,
+            stacklevel=3,
+        )
+    return numbers.astype(float)
 
 
 def _numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:

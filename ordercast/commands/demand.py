@@ -288,8 +288,9 @@ def reconcile_method(text: str, frame: pd.DataFrame) -> Method | None:
 
 
 def _infer(frame: pd.DataFrame) -> str:
-
-    return infer_freq(check_series_frame(frame))
+    """The frequency of the series' dates (their values are checked where they are used)."""
+    dates = frame[[c for c in ("series_id", "ds") if c in frame.columns]].assign(y=0.0)
+    return infer_freq(check_series_frame(dates))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,7 +22,8 @@ def test_checked_frame_is_typed_and_sorted_and_the_callers_frame_is_untouched() 
         }
     )
     before = frame.copy()
-    data = check_series_frame(frame)
+    with pytest.warns(UserWarning, match=r"y: 1 value\(s\) are not numbers .* row 3, 'x'"):
+        data = check_series_frame(frame)
     assert data["series_id"].tolist() == ["1", "1", "2"]
     assert data["ds"].tolist() == list(pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02"]))
     assert np.isnan(data["y"].iloc[0]) and data["y"].iloc[2] == 3.0  # not a number: missing
@@ -121,3 +124,19 @@ def test_datetimes_are_kept_and_a_missing_one_names_its_row() -> None:
         pd.Timestamp("2024-01-01 09:00"),
         pd.Timestamp("2024-01-01 10:00"),
     ]
+
+
+def test_a_thousands_separator_is_named_and_a_blank_is_a_quiet_gap() -> None:
+    frame = pd.DataFrame(
+        {
+            "series_id": "a",
+            "ds": ["2024-01-01", "2024-01-02", "2024-01-03"],
+            "y": ["5", "1,234", ""],
+        }
+    )
+    with pytest.warns(UserWarning, match=r"y: 1 value\(s\) .* row 2, '1,234'"):
+        data = check_series_frame(frame)
+    assert data["y"].isna().tolist() == [False, True, True]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_series_frame(frame.iloc[[0, 2]])  # the blank alone: no warning
