@@ -63,12 +63,21 @@ def parse_ds(values: pd.Series, date_format: str | None = None) -> pd.Series:
         parsed = values
     else:
         text = values.astype("string").str.strip()
+        mixed_offsets = ConfigError(
+            "ds: the dates carry different UTC offsets; write every date in one time zone, "
+            "without an offset"
+        )
         try:
-            parsed = pd.to_datetime(text, format=date_format or "ISO8601", errors="coerce")
-        except (ValueError, TypeError) as exc:  # e.g. offsets that differ between rows
-            raise ConfigError(
-                f"ds: {exc}; write every date in one time zone, without an offset"
-            ) from exc
+            with warnings.catch_warnings():
+                # pandas 2 warns that mixed offsets will raise; they are refused below either way
+                warnings.simplefilter("ignore", FutureWarning)
+                parsed = pd.to_datetime(text, format=date_format or "ISO8601", errors="coerce")
+        except ValueError as exc:  # a format pandas cannot use (%Q), or a later pandas' offsets
+            if date_format is None:
+                raise mixed_offsets from exc
+            raise ConfigError(f"--date-format '{date_format}': {exc}") from exc
+        if parsed.dtype == object:  # pandas 2 keeps offsets that differ as objects
+            raise mixed_offsets
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_localize(None)
     bad = parsed.isna().to_numpy()

@@ -140,3 +140,11 @@ def test_a_thousands_separator_is_named_and_a_blank_is_a_quiet_gap() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_series_frame(frame.iloc[[0, 2]])  # the blank alone: no warning
+
+
+def test_offsets_that_differ_and_a_format_pandas_cannot_use_are_clear_errors() -> None:
+    mixed = pd.Series(["2024-01-01 10:00+02:00", "2024-01-02 10:00+01:00"])
+    with pytest.raises(ConfigError, match="different UTC offsets"):
+        parse_ds(mixed)
+    with pytest.raises(ConfigError, match="--date-format '%Q'"):
+        parse_ds(pd.Series(["2024-01-01"]), "%Q")
