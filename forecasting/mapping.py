@@ -30,9 +30,9 @@ from forecasting.contract import (
     ID_COLUMNS,
     _as_text,
     not_a_date_message,
-    parse_dates,
 )
 from forecasting.errors import ConfigError, ContractIssue
+from forecasting.parsing import parse_dates
 
 
 class DateFallback(BaseModel):

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-from datetime import date as date_type
 from numbers import Real
 
 import pandas as pd
 
 from forecasting.errors import ConfigError
+from forecasting.parsing import parse_dates
 
 AMOUNTS = ("capacity_units", "labour_hours", "units_per_hour")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -117,22 +117,25 @@ def _with_rule_days(data: pd.DataFrame) -> pd.DataFrame:
     """``weekday`` as a number 0-6 (a name such as Monday or Mon reads as its number) and
     ``date`` as a day; each rule has exactly one of them. A value neither reads as used
     to become blank and its rule was dropped without a word; a day-first date was guessed."""
-    weekday = data.get("weekday", pd.Series(None, index=data.index, dtype=object))
-    date = data.get("date", pd.Series(None, index=data.index, dtype=object))
-    weekdays, dates = [], []
+    none = pd.Series(None, index=data.index, dtype=object)
+    weekday, date = data.get("weekday", none), data.get("date", none)
     for i, (day, when) in enumerate(zip(weekday, date, strict=True), start=1):
         if blank(day) == blank(when):
             raise ConfigError(
                 f"calendar rule {i}: give either a weekday (0 = Monday, a recurring pattern) "
                 "or a date (one day), " + ("not both" if not blank(day) else "not neither")
             )
-        weekdays.append(None if blank(day) else _weekday(i, day))
-        dates.append(None if blank(when) else _day(i, when))
     out = data.copy()
     if "weekday" in out.columns:
-        out["weekday"] = pd.Series(weekdays, index=out.index, dtype="Int64")
+        days = [None if blank(day) else _weekday(i, day) for i, day in enumerate(weekday, 1)]
+        out["weekday"] = pd.Series(days, index=out.index, dtype="Int64")
     if "date" in out.columns:
-        out["date"] = pd.Series(dates, index=out.index, dtype="datetime64[ns]")
+        out["date"], bad = parse_dates(date, ())
+        if bad:
+            position, raw = bad[0]
+            raise ConfigError(
+                f"calendar rule {position + 1}: date '{raw}' is not a date; write it as YYYY-MM-DD"
+            )
     return out
 
 
@@ -149,14 +152,3 @@ def _weekday(i: int, value: object) -> int:
         f"calendar rule {i}: weekday '{value}' is not a day of the week; write 0 (Monday) to 6 "
         "(Sunday), or its name"
     )
-
-
-def _day(i: int, value: object) -> pd.Timestamp:
-    if isinstance(value, date_type):  # a datetime or pandas Timestamp too
-        return pd.Timestamp(value).normalize()
-    parsed = pd.to_datetime(str(value).strip(), format="ISO8601", errors="coerce")
-    if pd.isna(parsed):
-        raise ConfigError(
-            f"calendar rule {i}: date '{value}' is not a date; write it as YYYY-MM-DD"
-        )
-    return pd.Timestamp(parsed).tz_localize(None).normalize()

@@ -20,6 +20,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from forecasting.errors import ConfigError
+from forecasting.parsing import parse_numbers
 
 REQUIRED = ("series_id", "ds", "y")
 
@@ -102,18 +103,16 @@ def _y_values(values: pd.Series) -> pd.Series:
     """``y`` as floats; a blank is a missing period. Text that is not a number is missing too,
     with a warning naming it: a thousands separator (1,234) made every value of 1,000 or
     more a silent gap, and the forecast low."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    given = values.notna() & (values.astype("string").str.strip() != "")
-    text = (given & numbers.isna()).to_numpy(bool)
-    if text.any():
-        row = int(np.flatnonzero(text)[0])
+    numbers, text = parse_numbers(values)
+    if text:
+        row, raw = text[0]
         warnings.warn(
-            f"y: {int(text.sum()):,} value(s) are not numbers and are read as missing periods "
-            f"(first: row {row + 1}, '{values.iloc[row]}'); write plain numbers such as 1234.5",
+            f"y: {len(text):,} value(s) are not numbers and are read as missing periods "
+            f"(first: row {row + 1}, '{raw}'); write plain numbers such as 1234.5",
             UserWarning,
             stacklevel=3,
         )
-    return numbers.astype(float)
+    return numbers
 
 
 def _numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:
