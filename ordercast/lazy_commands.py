@@ -10,7 +10,9 @@ command imports its module alone.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import Any
@@ -132,16 +134,19 @@ class LazyCommands(TyperGroup):
                 error.message = f"{error.message.rstrip('.')}. Did you mean {names}?"
             raise
 
-    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
-        self._listing = True  # completing a command's name needs the names and summaries
+    @contextlib.contextmanager
+    def _names_and_summaries(self) -> Iterator[None]:
+        """Within: :meth:`get_command` answers from :data:`ENTRIES` alone."""
+        self._listing = True
         try:
-            return super().shell_complete(ctx, incomplete)
+            yield
         finally:
             self._listing = False
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        with self._names_and_summaries():  # completing a command's name
+            return super().shell_complete(ctx, incomplete)
+
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        self._listing = True
-        try:
+        with self._names_and_summaries():
             super().format_help(ctx, formatter)
-        finally:
-            self._listing = False
