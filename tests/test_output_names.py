@@ -12,7 +12,8 @@ import pytest
 from ordercast.cli import main
 
 # Each command with one of its result-file options named wrongly; every input is missing
-# too, so a command that read its input first would fail on that instead.
+# too, so a command that read its input first would fail on that instead (generate reads
+# none: for it only the message is checked here; the forecast test below shows the order).
 COMMANDS = {
     "generate": ["generate", "--out", "{bad}"],
     "series": ["series", "{missing}", "--by", "sku", "--freq", "W", "--out", "{bad}"],
