@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from datetime import UTC, datetime
 
 from forecasting.redaction import redact
@@ -42,10 +43,11 @@ def configure_logging(level: int = logging.INFO, json_lines: bool = False) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # A library's warning (scikit-learn's "least populated class" on a small history) is
-    # printed raw by Python; with --log-json every stderr line must be JSON, so warnings go
-    # through the logger ("py.warnings") and come out as records like any other line.
-    logging.captureWarnings(json_lines)
+    # A warning (ours: "36% of the periods have no row"; a library's: scikit-learn's "least
+    # populated class") is printed raw by Python, with its file, line and source code; with
+    # --log-json every stderr line must be JSON. So warnings go through the logger
+    # ("py.warnings") and come out as records like any other line: the message alone.
+    warnings.showwarning = _log_warning
     for noisy in ("mlflow", "alembic", "urllib3", "distributed", "matplotlib", "numba"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     for own in MLFLOW_OWN_LOGGERS:
@@ -57,6 +59,21 @@ def configure_logging(level: int = logging.INFO, json_lines: bool = False) -> No
     pyfunc = logging.getLogger("mlflow.pyfunc")
     if not any(isinstance(f, _DropPickleAdvice) for f in pyfunc.filters):
         pyfunc.addFilter(_DropPickleAdvice())
+
+
+def _log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` as a log record: what a person reads, without the file,
+    line and source code Python prints (a UserWarning is ours to word; other kinds keep
+    their name, which says what they are)."""
+    text = str(message) if category is UserWarning else f"{category.__name__}: {message}"
+    logging.getLogger("py.warnings").warning("%s", text)
 
 
 # The loggers MLflow configures itself (mlflow.utils.logging_utils._configure_mlflow_loggers).

@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator
 from tqdm.auto import tqdm
 
 from forecasting.demand.backtest import BacktestRecord, records_frame
-from forecasting.demand.base import DEFAULT_QUANTILES, SeriesForecast, forecast_frames, infer_freq
+from forecasting.demand.base import DEFAULT_QUANTILES, SeriesForecast, forecast_frames
 from forecasting.demand.classify import ADI_CUTOFF, demand_classes
 from forecasting.demand.config import (
     BacktestConfig,
@@ -45,6 +45,7 @@ from forecasting.demand.config import (
     SelectionConfig,
 )
 from forecasting.demand.frames import check_future, check_series_frame, regularize
+from forecasting.demand.frequency import infer_freq
 from forecasting.demand.global_model import MIN_POINTS as GLOBAL_MIN_POINTS
 from forecasting.demand.global_model import GlobalForecasts, global_forecasts
 from forecasting.demand.registry import GLOBAL, parse_model_list

@@ -20,10 +20,9 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 from sklearn.base import BaseEstimator
 
-from forecasting.errors import ConfigError
+from forecasting.demand.frequency import infer_freq
 from forecasting.quantiles import quantile_column
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
@@ -114,25 +113,6 @@ class LocalForecaster(BaseEstimator, ABC, Generic[StateT]):
                 )
             )
         return pd.concat(parts, ignore_index=True)
-
-
-def infer_freq(frame: pd.DataFrame) -> str:
-    """The pandas offset alias of the ``ds`` column (first series with >= 3 points)."""
-    diffs = []
-    for _, group in frame.groupby("series_id", sort=False):
-        if len(group) >= 3:
-            index = pd.DatetimeIndex(group["ds"]).sort_values()
-            freq = pd.infer_freq(index)
-            if freq is not None:
-                return freq
-            diffs.append(pd.Series(np.diff(index.values)))
-    if diffs:  # every series has gaps: take the most common step
-        step = pd.Timedelta(pd.concat(diffs).mode().iloc[0])
-        if step > pd.Timedelta(0):
-            return to_offset(step).freqstr  # type: ignore[call-overload]  # stubs omit Timedelta
-    raise ConfigError(
-        "could not infer the frequency of 'ds'; pass freq explicitly (e.g. 'D', 'W-SUN', 'h')"
-    )
 
 
 def forecast_frame(

@@ -19,10 +19,15 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from forecasting.demand.frequency import infer_freq
 from forecasting.errors import ConfigError
 from forecasting.parsing import parse_numbers
 
 REQUIRED = ("series_id", "ds", "y")
+# Beyond this share of periods without a row, absent rows more likely mean "no demand"
+# (an export that lists only periods with sales) than a few lost periods, and carrying the
+# last value across them would inflate the forecast: :func:`regularize` says so.
+SPARSE_SHARE = 0.1
 
 
 def check_series_frame(frame: pd.DataFrame, exog: Sequence[str] = ()) -> pd.DataFrame:
@@ -132,19 +137,66 @@ def regularize(data: pd.DataFrame, freq: str) -> pd.DataFrame:
 
     ``data`` is a checked frame (:func:`check_series_frame`), ``freq`` a pandas alias;
     added rows have NaN in ``y`` and in the other columns, so models see the gap.
+
+    Raises :class:`ConfigError` when a date is not a period of ``freq`` (a month-end file
+    read as month starts, a Monday file as weeks ending Sunday: such rows used to vanish
+    and their series to read as no demand) or when no two dates of any series are one
+    period apart (a monthly file read as daily: nothing left to learn from but gaps). Warns
+    when more than :data:`SPARSE_SHARE` of the periods have no row.
     """
     if _already_regular(data, freq):
         return data
     parts = []
+    adjacent, added = False, 0
     for sid, group in data.groupby("series_id", sort=True):
         full = pd.date_range(group["ds"].iloc[0], group["ds"].iloc[-1], freq=freq)
+        at = full.get_indexer(pd.DatetimeIndex(group["ds"]))
+        if (at < 0).any():
+            raise ConfigError(_off_grid(data, sid, group["ds"].iloc[int(np.argmax(at < 0))], freq))
+        adjacent = adjacent or bool((np.diff(at) == 1).any())
         if len(full) == len(group):
             parts.append(group)
             continue
+        added += len(full) - len(group)
         filled = group.set_index("ds").reindex(full).rename_axis("ds").reset_index()
         filled["series_id"] = sid
         parts.append(filled[list(data.columns)])
-    return pd.concat(parts, ignore_index=True)
+    out = pd.concat(parts, ignore_index=True)
+    if added and not adjacent:
+        raise ConfigError(
+            f"no two dates of any series are one period of frequency '{freq}' apart"
+            f"{_looks_like(data, freq)}: read at that frequency, the series would be "
+            f"{added / len(out):.0%} gaps. Pass the frequency the dates follow (--freq); "
+            "if the periods between really had no demand, write them as rows with y 0"
+        )
+    if added > SPARSE_SHARE * len(out):
+        warnings.warn(
+            f"{added:,} of {len(out):,} periods ({added / len(out):.0%}) between each series' "
+            "first and last dates have no row: they are read as missing (the models carry "
+            "the last value across them), not as zero demand. If no row means no demand, "
+            "write those periods with y 0 (ordercast series does)",
+            UserWarning,
+            stacklevel=2,
+        )
+    return out
+
+
+def _off_grid(data: pd.DataFrame, sid: object, when: pd.Timestamp, freq: str) -> str:
+    return (
+        f"series '{sid}': {when:%Y-%m-%d %H:%M} is not a period of frequency '{freq}'"
+        f"{_looks_like(data, freq)}; every date must fall on that frequency's periods "
+        "(MS: the 1st of a month, ME: its last day, W-MON: Mondays). Pass the frequency the "
+        "dates follow (--freq), or aggregate order lines with `ordercast series`"
+    )
+
+
+def _looks_like(data: pd.DataFrame, freq: str) -> str:
+    """' (the dates look like 'ME')' when the dates follow another frequency, else ''."""
+    try:
+        seen = infer_freq(data)
+    except ConfigError:
+        return ""
+    return "" if seen == freq else f" (the dates look like '{seen}')"
 
 
 def check_future(

@@ -13,13 +13,13 @@ import typer
 from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.backtest import backtest as run_backtest
 from forecasting.demand.backtest import summarize
-from forecasting.demand.base import infer_freq
 from forecasting.demand.config import (
     BacktestConfig,
     GlobalModelConfig,
     ParallelConfig,
 )
 from forecasting.demand.frames import check_series_frame, parse_ds, regularize
+from forecasting.demand.frequency import infer_freq
 from forecasting.demand.reconcile import METHODS, Method, with_key_columns
 from forecasting.demand.registry import parse_model_list
 from forecasting.demand.seasonality import default_seasons

@@ -10,6 +10,7 @@ import pytest
 
 from forecasting.demand.base import SeriesForecast, forecast_frame, forecast_frames
 from forecasting.demand.frames import check_future, check_series_frame, parse_ds, regularize
+from forecasting.demand.frequency import infer_freq
 from forecasting.errors import ConfigError
 
 
@@ -40,7 +41,8 @@ def test_regularize_gives_every_period_a_row_with_nan_where_missing() -> None:
             }
         )
     )
-    out = regularize(data, "D")
+    with pytest.warns(UserWarning, match=r"2 of 6 periods \(33%\) .* have no row"):
+        out = regularize(data, "D")
     a = out[out["series_id"] == "a"]
     assert a["ds"].tolist() == list(pd.date_range("2024-01-01", "2024-01-05"))
     np.testing.assert_array_equal(a["y"].to_numpy(), [1.0, 2.0, np.nan, np.nan, 5.0])
@@ -148,3 +150,62 @@ def test_offsets_that_differ_and_a_format_pandas_cannot_use_are_clear_errors() -
         parse_ds(mixed)
     with pytest.raises(ConfigError, match="--date-format '%Q'"):
         parse_ds(pd.Series(["2024-01-01"]), "%Q")
+
+
+def monthly_panel(freq: str, missing: dict[str, list[int]]) -> pd.DataFrame:
+    """Three series of 24 periods of ``freq``, each without the periods ``missing`` names."""
+    rows = []
+    for sid in ("a", "b", "c"):
+        ds = pd.date_range("2022-01-01", periods=24, freq=freq)
+        keep = np.setdiff1d(np.arange(24), missing.get(sid, []))
+        rows.append(pd.DataFrame({"series_id": sid, "ds": ds[keep], "y": 10.0 + keep}))
+    return check_series_frame(pd.concat(rows))
+
+
+@pytest.mark.parametrize("freq", ["MS", "ME", "W-MON", "QE-DEC", "QS-FEB", "YS", "D", "h"])
+def test_gaps_in_every_series_do_not_change_the_inferred_frequency(freq: str) -> None:
+    # Every series misses a period (a different one each): the most common step of a
+    # month-start panel was 31 days, read as '31D', and its forecasts fell on the 3rd.
+    periods = pd.date_range("2022-01-01", periods=24, freq=freq)
+    own_gaps = monthly_panel(freq, {"a": [3], "b": [7], "c": [11, 12]})
+    # The same periods missing from every series: the panel's dates have the gaps too.
+    shared_gaps = monthly_panel(freq, {sid: [5, 9] for sid in "abc"})
+    for panel in (own_gaps, shared_gaps):
+        # Compared by the periods it names: QS-FEB and QS-NOV are the same quarters.
+        inferred = infer_freq(panel)
+        assert pd.date_range(periods[0], periods=24, freq=inferred).equals(periods), inferred
+
+
+def test_a_date_off_the_frequencys_periods_is_refused_naming_it() -> None:
+    month_ends = monthly_panel("ME", {})
+    # Read as month starts, every row used to vanish and each series read as no demand.
+    with pytest.raises(
+        ConfigError,
+        match=r"series 'a': 2022-01-31 00:00 is not a period of "
+        r"frequency 'MS' \(the dates look like 'ME'\)",
+    ):
+        regularize(month_ends, "MS")
+    mondays = monthly_panel("W-MON", {})
+    with pytest.raises(ConfigError, match="2022-01-03 00:00 is not a period of frequency 'W-SUN'"):
+        regularize(mondays, "W-SUN")
+    stray = month_ends.copy()
+    stray.loc[4, "ds"] = pd.Timestamp("2022-05-15")
+    with pytest.raises(ConfigError, match="series 'a': 2022-05-15 00:00 is not a period"):
+        regularize(stray, "ME")
+
+
+def test_a_frequency_finer_than_every_step_is_refused() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"no two dates of any series are one period of "
+        r"frequency 'D' apart \(the dates look like 'MS'\)",
+    ):
+        regularize(monthly_panel("MS", {}), "D")
+
+
+def test_a_few_absent_periods_are_quiet_gaps() -> None:
+    panel = monthly_panel("MS", {"a": [3], "b": [7]})  # 2 of 72 periods
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = regularize(panel, "MS")
+    assert len(out) == 72 and out["y"].isna().sum() == 2

@@ -317,3 +317,29 @@ def test_an_hourly_forecast_file_keeps_its_hours_and_a_daily_one_its_plain_dates
         assert written.iloc[1] == expected_text
         step = pd.Timedelta(1, unit="h" if freq == "h" else "D")
         assert (pd.to_datetime(written).diff().dropna() == step).all()
+
+
+def test_a_gappy_monthly_file_forecasts_months_and_a_wrong_freq_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every series misses a month: the frequency was read as '31D' and the forecast, exit 0,
+    # fell on 2024-02-03, 2024-03-05, ...; and `--freq MS` on month ends dropped every row,
+    # exit 0 with "no demand in the history" for every series.
+    ds = pd.date_range("2022-01-31", periods=24, freq="ME")
+    rows = [
+        pd.DataFrame({"series_id": sid, "ds": ds, "y": 20.0 + np.arange(24) % 12}).drop(index=gap)
+        for sid, gap in (("a", 5), ("b", 9))
+    ]
+    series, out = tmp_path / "monthly.csv", tmp_path / "forecast.csv"
+    pd.concat(rows).to_csv(series, index=False)
+    args = ["forecast", str(series), "--horizon", "2", "--out", str(out), "--n-jobs", "1"]
+    assert main([*args, "--models", "seasonal_naive"]) == 0
+    forecast = pd.read_csv(out, parse_dates=["ds"])
+    assert sorted(forecast["ds"].unique()) == list(
+        pd.date_range("2024-01-31", periods=2, freq="ME")
+    )
+    out.unlink()
+    assert main([*args, "--models", "seasonal_naive", "--freq", "MS"]) == 2
+    err = capsys.readouterr().err
+    assert "2022-01-31 00:00 is not a period of frequency 'MS' (the dates look like 'ME')" in err
+    assert not out.exists()
