@@ -94,11 +94,35 @@ ENTRIES: dict[str, Entry] = {
 
 
 def module_commands(module_name: str) -> dict[str, click.Command]:
-    """The click commands a command module registers, by name (imports the module)."""
+    """The click commands a command module registers, by name (imports the module), their
+    help reflowed (:func:`reflow_help`)."""
     module = importlib.import_module(f"ordercast.commands.{module_name}")
     holder = typer.Typer()
     module.register(holder)
-    return dict(typer.main.get_group(holder).commands)
+    commands = dict(typer.main.get_group(holder).commands)
+    for command in commands.values():
+        reflow_help(command)
+    return commands
+
+
+def reflow_help(command: click.Command) -> None:
+    """Join the docstring's wrapped lines within each paragraph of a command's help, and of
+    its sub-commands'.
+
+    typer keeps the single line breaks of every paragraph after the first, and the
+    terminal wraps again: a docstring wrapped at 90 columns came out in an 80-column
+    terminal as a long line and a word or two, line after line. Joined, the help is
+    wrapped once, to the terminal. A paragraph marked ``\\b`` (click's "keep my lines")
+    is left as written.
+    """
+    if command.help:
+        paragraphs = command.help.split("\n\n")
+        command.help = "\n\n".join(
+            p if p.lstrip().startswith("\b") else " ".join(line.strip() for line in p.splitlines())
+            for p in paragraphs
+        )
+    for sub in getattr(command, "commands", {}).values():
+        reflow_help(sub)
 
 
 class LazyCommands(TyperGroup):

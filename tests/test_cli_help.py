@@ -46,6 +46,12 @@ def test_dash_h_prints_help(path: tuple[str, ...]) -> None:
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
     assert "--help" in result.output
+    # Wrapped once, to the terminal: typer kept the docstring's own line breaks, and an
+    # 80-column terminal showed a long line and a word or two, line after line.
+    description = result.output.split("Usage:")[1].split("╭")[0].splitlines()[1:]
+    for block in "\n".join(line.rstrip() for line in description).split("\n\n"):
+        lines = block.strip("\n").splitlines()
+        assert all(len(line) >= 55 for line in lines[:-1]), lines
 
 
 def test_the_horizon_error_points_at_a_help_flag_that_is_help() -> None:
