@@ -34,7 +34,9 @@ from forecasting.risk.line_status import (
     DELIVERED_BEFORE_AS_OF,
     NO_SCORE,
     SCORED,
+    UNKNOWN_SITE,
     line_status,
+    unknown_site_reason,
 )
 from forecasting.risk.model import OUTPUT_COLUMNS as RISK_OUTPUT_COLUMNS
 
@@ -267,7 +269,9 @@ def answer_risk(
         raise DataContractError([issue])
     as_of = pd.Timestamp(as_of)
     accounts = line_status(orders, as_of)
-    status = accounts["status"].to_numpy(object)
+    status = accounts["status"].to_numpy(object).copy()
+    reason = accounts["reason"].to_numpy(object).copy()
+    _mark_unknown_sites(core, orders, as_of, batch_history, status, reason)
     to_score = status == SCORED
     # Lines with broken dates would skew the features; lines ordered later are not known yet.
     usable = (status == SCORED) | (status == DELIVERED_BEFORE_AS_OF)
@@ -287,7 +291,6 @@ def answer_risk(
     p_late = _score_column(scores, "p_late", row_of, has_row)
     missing = to_score & np.isnan(p_late)
     status = np.where(missing, NO_SCORE, status)
-    reason = accounts["reason"].to_numpy(object).copy()
     reason[missing] = "the model returned no score for this line"
     scored = status == SCORED
     out: dict[str, object] = {
@@ -312,6 +315,33 @@ def answer_risk(
     out["status"] = status
     out["unscored_reason"] = reason
     return pd.DataFrame(out, index=pd.RangeIndex(len(line_ids)))
+
+
+def _mark_unknown_sites(
+    core: RiskCore,
+    orders: pd.DataFrame,
+    as_of: pd.Timestamp,
+    batch_history: bool,
+    status: np.ndarray,
+    reason: np.ndarray,
+) -> None:
+    """Set ``status`` and ``reason`` of each line still to be scored at a site the core
+    has no history of (nor the batch, when it is the history) to :data:`UNKNOWN_SITE`.
+
+    The boosters gave such a line the risk of a quiet site, with "no single factor stands
+    out": p_late 0.005 at a site nobody knows, beside 0.94 for the same line at a busy one.
+    """
+    known_sites = getattr(core, "known_sites", None)
+    known = known_sites() if callable(known_sites) else None
+    if known is None:
+        return
+    if batch_history:
+        known = known | frozenset(orders.loc[orders["order_date"] < as_of, "site"].astype(str))
+    sites = orders["site"].astype(str).to_numpy()
+    unknown = (status == SCORED) & ~np.isin(sites, list(known))
+    for row in np.flatnonzero(unknown):
+        status[row] = UNKNOWN_SITE
+        reason[row] = unknown_site_reason(sites[row], known)
 
 
 def _score_column(

@@ -230,12 +230,15 @@ class LineRisk(BaseModel):
     promised_date: str = Field(description="ISO date")
     scored: bool = Field(
         description="True when the line was open at as_of and scored; false for a line "
-        "already delivered before as_of, ordered after it, or whose dates break the "
-        "order-history contract (see status and unscored_reason)"
+        "already delivered before as_of, ordered after it, whose dates break the "
+        "order-history contract, or at a site the model has no history of (see status and "
+        "unscored_reason)"
     )
     status: Literal[STATUSES] = Field(  # type: ignore[valid-type]
         description="'scored', or why not: 'delivered_before_as_of', 'ordered_after_as_of', "
-        "'invalid_dates' (e.g. promised before ordered), 'no_score' (the model gave none)",
+        "'invalid_dates' (e.g. promised before ordered), 'unknown_site' (a site the "
+        "model has no history of: neither its load nor its record is known), 'no_score' "
+        "(the model gave none)",
         examples=["scored", "delivered_before_as_of"],
     )
     unscored_reason: str | None = Field(

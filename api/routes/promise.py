@@ -145,11 +145,17 @@ def promise(request: PromiseRequest, _: ReadRole, loaded: RiskModel) -> Response
     frame = orders_frame(list(request.lines))
     quotes = quote_promise(model, frame, request.target, as_of=as_of, max_days=request.max_days)
     table, curve = quotes.quotes, quotes.curve
-    dates = pd.DatetimeIndex(curve["date"]).strftime("%Y-%m-%d").to_numpy().reshape(len(table), -1)
-    probabilities = curve["p_on_time"].to_numpy(float).reshape(len(table), -1)
+    # One block of candidate days per line with a curve, in the quotes' order (a line at a
+    # site the model does not know has none).
+    curved = curve["line_id"].drop_duplicates()
+    width = max(len(curve) // max(len(curved), 1), 1)  # (-1, 0) cannot shape no curve
+    dates = pd.DatetimeIndex(curve["date"]).strftime("%Y-%m-%d").to_numpy().reshape(-1, width)
+    probabilities = curve["p_on_time"].to_numpy(float).reshape(-1, width)
+    block = {line_id: k for k, line_id in enumerate(curved.tolist())}
     lines = []
-    for i, row in enumerate(table.to_dict("records")):
+    for row in table.to_dict("records"):
         p = row["p_on_time"]
+        k = block.get(row["line_id"])
         lines.append(
             {
                 "order_id": str(row["order_id"]),
@@ -157,9 +163,11 @@ def promise(request: PromiseRequest, _: ReadRole, loaded: RiskModel) -> Response
                 "quoted_from": _iso(row["quoted_from"]),
                 "quoted_date": _iso(row["quoted_date"]),
                 "p_on_time": None if p is None or not math.isfinite(p) else float(p),
-                "curve": [
+                "curve": []
+                if k is None
+                else [
                     {"date": d, "p_on_time": float(np.clip(v, 0.0, 1.0))}
-                    for d, v in zip(dates[i], probabilities[i], strict=True)
+                    for d, v in zip(dates[k], probabilities[k], strict=True)
                 ],
                 "reasons": [
                     str(row[c]) for c in ("reason_1", "reason_2", "reason_3") if _said(row[c])

@@ -19,8 +19,16 @@ INVALID_DATES = "invalid_dates"
 ORDERED_AFTER_AS_OF = "ordered_after_as_of"
 DELIVERED_BEFORE_AS_OF = "delivered_before_as_of"
 NO_SCORE = "no_score"
+UNKNOWN_SITE = "unknown_site"
 # Every status a line can have, the scored one first.
-STATUSES = (SCORED, DELIVERED_BEFORE_AS_OF, ORDERED_AFTER_AS_OF, INVALID_DATES, NO_SCORE)
+STATUSES = (
+    SCORED,
+    DELIVERED_BEFORE_AS_OF,
+    ORDERED_AFTER_AS_OF,
+    INVALID_DATES,
+    UNKNOWN_SITE,
+    NO_SCORE,
+)
 
 
 def _iso(dates: pd.Series) -> pd.Series:
@@ -97,3 +105,13 @@ def line_status(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     status[broken] = INVALID_DATES
     reason[broken] = (breaches[broken] + ": fix the dates and send the line again").to_numpy(object)
     return pd.DataFrame({"status": status, "reason": reason}, index=orders.index)
+
+
+def unknown_site_reason(site: str, known: frozenset[str]) -> str:
+    """Why a line at a site the model has no history of gets no score (or no quote)."""
+    listed = ", ".join(sorted(known)[:5]) + (", ..." if len(known) > 5 else "")
+    return (
+        f"site '{site}' is not in the model's history (it knows {listed or 'no site'}): "
+        "nothing to judge its load and track record by. Refresh the model once the site's "
+        "orders are in the order store (ordercast ingest, then ordercast refresh risk)"
+    )

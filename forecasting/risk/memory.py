@@ -163,6 +163,11 @@ class HistoryMemory:
         """The order flow of each site."""
         return [part.work for part in self._parts()]
 
+    def sites(self) -> frozenset[str]:
+        """The sites with a line in the remembered book (open lines too, unless a settled
+        view)."""
+        return frozenset(self.daily().index.get_level_values("site").astype(str))
+
     def daily(self) -> pd.DataFrame:
         """Units released (ordered) and shipped per site and day (a ``daily_work`` table)."""
         if not self.include_open:

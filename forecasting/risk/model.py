@@ -605,6 +605,12 @@ class AtRiskModel(BaseEstimator):
             return history.iloc[:0], self.memory_
         return history[self.memory_.unseen(history)], self.memory_.settled_view()
 
+    def known_sites(self) -> frozenset[str] | None:
+        """The sites the model's memory holds lines of, or None for a model without a
+        memory (it scores each batch from the batch alone). A line at any other site has
+        neither load nor track record: the boosters would score it as a quiet site."""
+        return None if self.memory_ is None else self.memory_.sites()
+
     def score_lines(
         self,
         orders: pd.DataFrame,

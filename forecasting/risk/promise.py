@@ -39,6 +39,7 @@ import pandas as pd
 from forecasting.errors import ConfigError, ContractIssue, DataContractError
 from forecasting.risk.actions import CHANGEABLE, MAX_ALTERNATIVES, SHIFT_DAYS
 from forecasting.risk.delivery_time import DeliveryTimeModel
+from forecasting.risk.line_status import unknown_site_reason
 from forecasting.risk.model import AtRiskModel
 
 DEFAULT_MAX_DAYS = 180
@@ -209,11 +210,48 @@ def quote_promise(
         )
     check_lines(lines)
     base = _base_lines(lines, as_of, model.memory_.as_of)
-    if base.empty:
-        return PromiseQuotes(
+    known = model.known_sites() or frozenset()
+    unknown = ~base["site"].astype(str).isin(known).to_numpy(bool)
+    if base.empty or unknown.all():
+        empty = PromiseQuotes(
             pd.DataFrame(columns=QUOTE_COLUMNS), pd.DataFrame(columns=CURVE_COLUMNS)
         )
-    return _quote(model, base, target, max_days, calibration)
+        return empty if base.empty else _unquoted(base, unknown, target, known, empty)
+    quoted = _quote(model, base[~unknown], target, max_days, calibration)
+    return _unquoted(base, unknown, target, known, quoted) if unknown.any() else quoted
+
+
+def _unquoted(
+    base: pd.DataFrame,
+    unknown: np.ndarray,
+    target: float,
+    known: frozenset[str],
+    quoted: PromiseQuotes,
+) -> PromiseQuotes:
+    """``quoted`` (the quotes of the lines not ``unknown``) with a row, in the order of
+    ``base``, for each line at a site the model has no history of: no date, a note why.
+    The model would have quoted it as a quiet site's line, on nothing."""
+    lines = base[unknown]
+    refused = pd.DataFrame(
+        {
+            "order_id": lines["order_id"].to_numpy(),
+            "line_id": lines["line_id"].to_numpy(),
+            "quoted_from": lines["quoted_from"].to_numpy(),
+            "quoted_date": pd.NaT,
+            "p_on_time": np.nan,
+            "target": target,
+            "reason_1": None,
+            "reason_2": None,
+            "reason_3": None,
+            "actions": [[] for _ in range(len(lines))],
+            "note": [unknown_site_reason(str(site), known) for site in lines["site"]],
+        },
+        index=np.flatnonzero(unknown),
+    )
+    answered = quoted.quotes.set_axis(np.flatnonzero(~unknown))
+    parts = [part for part in (answered, refused) if not part.empty]
+    quotes = pd.concat(parts).sort_index().reset_index(drop=True)
+    return PromiseQuotes(quotes[QUOTE_COLUMNS], quoted.curve)
 
 
 def _quote(

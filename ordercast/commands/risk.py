@@ -123,7 +123,8 @@ def score(
     risk_band, expected_delay_days, reason_1..3, scored, status, unscored_reason. A line
     is scored when open at --as-of (ordered by then and not delivered before it,
     whatever the file says about later); the others have empty scores, a status
-    (delivered_before_as_of, ordered_after_as_of, invalid_dates) and the reason in words.
+    (delivered_before_as_of, ordered_after_as_of, invalid_dates, unknown_site: a site with no
+    line in the model's history nor in ORDERS before --as-of) and the reason in words.
     """
     cutoff = _date(as_of, "--as-of")
     thresholds = _bands(bands)
@@ -380,8 +381,11 @@ def promise(
     if curve is not None:
         write_frame(quotes.curve, curve)
     quoted = int(table["quoted_date"].notna().sum())
-    missed = len(table) - quoted
+    # A line at a site the model has no history of has no curve at all.
+    strangers = len(table) - int(quotes.curve["line_id"].nunique())
+    missed = len(table) - quoted - strangers
     typer.echo(
         f"quoted {quoted:,} of {len(table):,} lines at {wanted:.0%} on time -> {out}"
         + (f"; {missed:,} reach it on no date within {days} days (see note)" if missed else "")
+        + (f"; {strangers:,} at a site the model has no history of (see note)" if strangers else "")
     )

@@ -90,6 +90,43 @@ def test_a_line_quotes_the_same_alone_and_in_the_batch(
     assert alone["lines"][0]["curve"] == together["lines"][5]["curve"]
 
 
+def test_a_site_the_model_has_no_history_of_gets_no_quote_nor_score(
+    app_url: str,
+    new_lines: list[dict[str, Any]],
+    trained: tuple[Path, pd.DataFrame, str],  # noqa: F811
+) -> None:
+    # The boosters scored a line at a site nobody knows as a quiet site's: p_late 0.005,
+    # band low, "no single factor stands out", beside 0.94 for the same line at a busy one.
+    stranger = {**new_lines[5], "line_id": "stranger", "site": "SITE-NEW"}
+    sent = [new_lines[4], stranger, new_lines[5]]
+    body = {"target": 0.8, "max_days": DAYS, "lines": sent}
+    response = post(app_url, body)
+    assert response.status_code == 200, response.text
+    lines = response.json()["lines"]
+    assert [line["line_id"] for line in lines] == [line["line_id"] for line in sent]
+    unknown = lines[1]
+    assert unknown["quoted_date"] is None and unknown["p_on_time"] is None
+    assert unknown["curve"] == [] and unknown["reasons"] == [] and unknown["actions"] == []
+    assert "site 'SITE-NEW' is not in the model's history (it knows" in unknown["note"]
+    # The other lines are quoted as without it.
+    alone = post(app_url, {**body, "lines": [new_lines[4], new_lines[5]]}).json()["lines"]
+    assert [lines[0], lines[2]] == alone
+
+    at_risk = {**stranger, "promised_date": trained[2]}
+    known = {**at_risk, "line_id": "known", "site": new_lines[5]["site"]}
+    scored = httpx.post(
+        app_url + "/v1/orders/at-risk",
+        json={"as_of": trained[2], "orders": [at_risk, known]},
+        timeout=60,
+    )
+    assert scored.status_code == 200, scored.text
+    stranger_score, known_score = scored.json()["lines"]
+    assert stranger_score["status"] == "unknown_site" and stranger_score["scored"] is False
+    assert stranger_score["p_late"] is None and stranger_score["risk_band"] is None
+    assert "site 'SITE-NEW' is not in the model's history" in stranger_score["unscored_reason"]
+    assert known_score["status"] == "scored" and known_score["p_late"] is not None
+
+
 @pytest.fixture(scope="module")
 def client(trained: tuple[Path, pd.DataFrame, str]) -> Iterator[TestClient]:  # noqa: F811
     model = joblib.load(trained[0])

@@ -106,3 +106,18 @@ def test_a_line_ordered_on_the_scoring_day_alone_is_scored(book) -> None:
     answer = scores(model, today, as_of)
     assert list(answer.index) == list(today["line_id"])
     assert answer["p_late"].between(0, 1).all()
+
+
+def test_a_site_without_history_is_unscored_unless_the_batch_is_its_history(book) -> None:
+    model, lines, as_of = book
+    assert model.known_sites() == frozenset(lines["site"].astype(str))
+    moved = lines.head(3).copy()
+    moved["site"] = ["SITE-NEW", moved["site"].iloc[1], "SITE-NEW"]
+    request = answer_risk(model, moved, as_of, batch_history=False)
+    assert request["status"].tolist() == ["unknown_site", "scored", "unknown_site"]
+    assert request["p_late"].isna().tolist() == [True, False, True]
+    assert request["unscored_reason"].iloc[0].startswith("site 'SITE-NEW' is not in the model's")
+    # A file of the whole history brings the site's own lines: its load is counted.
+    history = pd.concat([moved, lines.iloc[3:]])
+    as_history = answer_risk(model, history, as_of, batch_history=True)
+    assert (as_history["status"] == "scored").all()
