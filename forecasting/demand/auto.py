@@ -140,11 +140,15 @@ class AutoForecaster(BaseEstimator):
         self.global_ = None if glob is None else replace(glob, backtest={})
         held_out = {} if glob is None else glob.backtest
         del glob
-        if not use_global and self.exog:
+        unused = [
+            *([f"exogenous columns {list(self.exog)}"] if self.exog else []),
+            *([f"holidays of {self.global_model.holidays}"] if self.global_model.holidays else []),
+        ]
+        if not use_global and unused:
             warnings.warn(
-                f"exogenous columns {list(self.exog)} are used only by the global model, "
-                f"which is off here (global_model mode '{self.global_model.mode}', or fewer "
-                f"than {MIN_GLOBAL_SERIES} series long enough); local models ignore them",
+                f"{' and '.join(unused)}: used only by the global model, which is off here "
+                f"(global_model mode '{self.global_model.mode}', or fewer than "
+                f"{MIN_GLOBAL_SERIES} series long enough); local models ignore them",
                 UserWarning,
                 stacklevel=2,
             )

@@ -110,6 +110,13 @@ class GlobalModelConfig:
     def __post_init__(self) -> None:
         if self.mode not in GLOBAL_MODES:
             raise ConfigError(f"global_model must be auto, on or off, not '{self.mode}'")
+        if self.holidays is not None:
+            # Checked here, not when the model trains: where it stays off (few or short
+            # series), an unknown code was accepted without a word. Imported here: the
+            # holidays package is needed only when a country is named.
+            from forecasting.demand.calendar_features import check_country
+
+            check_country(self.holidays)
 
 
 @dataclass(frozen=True)
@@ -119,3 +126,7 @@ class ParallelConfig:
 
     n_jobs: int = -1
     dask_client: object | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_jobs == 0:
+            raise ConfigError("n_jobs 0 runs nothing: use 1 or more workers, or -1 for all cores")

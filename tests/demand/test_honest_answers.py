@@ -343,3 +343,23 @@ def test_a_gappy_monthly_file_forecasts_months_and_a_wrong_freq_is_refused(
     err = capsys.readouterr().err
     assert "2022-01-31 00:00 is not a period of frequency 'MS' (the dates look like 'ME')" in err
     assert not out.exists()
+
+
+def test_no_workers_and_an_unknown_holiday_country_are_refused_and_unused_holidays_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --n-jobs 0 was exit 1 ("unexpected failure: ValueError: n_jobs == 0 in Parallel");
+    # --holidays XX was accepted without a word wherever the global model stayed off.
+    ds = pd.date_range("2022-01-03", periods=30, freq="W-MON")
+    series, out = tmp_path / "weekly.csv", tmp_path / "forecast.csv"
+    pd.DataFrame({"series_id": "a", "ds": ds, "y": 5.0 + np.arange(30) % 4}).to_csv(
+        series, index=False
+    )
+    args = ["forecast", str(series), "--horizon", "2", "--out", str(out), "--models", "naive"]
+    assert main([*args, "--n-jobs", "0"]) == 2
+    assert "n_jobs 0 runs nothing" in capsys.readouterr().err
+    assert main([*args, "--holidays", "XX"]) == 2
+    assert "no holiday calendar for country 'XX'" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*args, "--holidays", "US", "--n-jobs", "1"]) == 0
+    assert "holidays of US: used only by the global model" in capsys.readouterr().err
