@@ -101,7 +101,10 @@ def forecast(
     season: str | None = typer.Option(
         None, help="Seasonal period(s), e.g. 7 or 24,168; default by frequency."
     ),
-    quantiles: str = typer.Option("0.1,0.5,0.9", help="Quantile levels to forecast."),
+    quantiles: str = typer.Option(
+        "0.1,0.5,0.9",
+        help="Quantile levels to write. The models are chosen on P10/P50/P90 whatever these are.",
+    ),
     models: str = typer.Option(
         "auto", help="'auto' (chosen per series by backtest) or model names, comma-separated."
     ),
@@ -170,7 +173,8 @@ def forecast(
             season_length=seasons[0],
             freq=inferred,
             models=models,
-            quantiles=levels,
+            # The backtest scores its own grid (P10/P50/P90): asking for other columns
+            # must not change which model each series gets, nor its mean.
             exog=exog_columns,
             backtest=BacktestConfig(n_windows=windows),
             global_model=GlobalModelConfig(seasons=seasons, holidays=holidays),

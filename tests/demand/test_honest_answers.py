@@ -26,6 +26,7 @@ from forecasting.series import (
     drop_partial_last_period,
     prefix_levels,
 )
+from forecasting.synthetic import generate_orders
 from ordercast.cli import main
 from tests.api.fakes import demand_core
 from training.pyfunc import DemandModel
@@ -363,3 +364,18 @@ def test_no_workers_and_an_unknown_holiday_country_are_refused_and_unused_holida
     assert not out.exists()
     assert main([*args, "--holidays", "US", "--n-jobs", "1"]) == 0
     assert "holidays of US: used only by the global model" in capsys.readouterr().err
+
+
+def test_the_quantiles_asked_for_do_not_change_the_models_nor_the_mean(tmp_path: Path) -> None:
+    # The backtest scored the pinball loss of the levels asked for: with --quantiles 0.5
+    # three of these ten series got another model, and another mean, than with the default.
+    history = generate_orders(sites=2, skus=10, days=400, seed=3).orders
+    series = tmp_path / "monthly.csv"
+    build_series(history, by=["sku"], freq="ME").to_csv(series, index=False)
+    means = []
+    for levels in ("0.1,0.5,0.9", "0.5"):
+        out = tmp_path / f"forecast-{levels}.csv"
+        args = ["forecast", str(series), "--horizon", "2", "--out", str(out), "--n-jobs", "1"]
+        assert main([*args, "--quantiles", levels]) == 0
+        means.append(pd.read_csv(out).set_index(["series_id", "ds"])[["model", "mean"]])
+    pd.testing.assert_frame_equal(means[0], means[1])
