@@ -249,16 +249,44 @@ def drop_partial_last_period(
     """
     if series.empty:
         return series
-    offset = to_offset(canonical_freq(freq))
     last_label = pd.Timestamp(series["ds"].max())
-    if offset.rule_code.split("-")[0] in _RIGHT_LABELLED:
-        end = last_label.normalize()
-        start = pd.Timestamp(last_label - offset).normalize() + pd.Timedelta(days=1)
-    else:
-        start = last_label.normalize()
-        end = pd.Timestamp(last_label + offset).normalize() - pd.Timedelta(days=1)
-    days = (end - start).days + 1
+    start, end = _period_days(last_label, freq)
     missing = (end - pd.Timestamp(last_date).normalize()).days
-    if days <= 1 or missing <= PARTIAL_TOLERANCE * days:
+    if not _too_partial(start, end, missing):
         return series
     return series[series["ds"] < last_label].reset_index(drop=True)
+
+
+def drop_partial_first_period(
+    series: pd.DataFrame, freq: str, first_date: pd.Timestamp
+) -> pd.DataFrame:
+    """The series without their first period when the data start more than
+    :data:`PARTIAL_TOLERANCE` of its days into it (as :func:`drop_partial_last_period`
+    does at the other end).
+
+    An export that starts on the 15th holds half of its first month: read as a whole
+    month it is a slump at the start of every series, which a trend or a level fitted
+    from the start carries forward.
+    """
+    if series.empty:
+        return series
+    first_label = pd.Timestamp(series["ds"].min())
+    start, end = _period_days(first_label, freq)
+    missing = (pd.Timestamp(first_date).normalize() - start).days
+    if not _too_partial(start, end, missing):
+        return series
+    return series[series["ds"] > first_label].reset_index(drop=True)
+
+
+def _period_days(label: pd.Timestamp, freq: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The first and last day of the period ``label`` names (labels of week, month,
+    quarter and year ends name the period they end)."""
+    offset = to_offset(canonical_freq(freq))
+    if offset.rule_code.split("-")[0] in _RIGHT_LABELLED:
+        return pd.Timestamp(label - offset).normalize() + pd.Timedelta(days=1), label.normalize()
+    return label.normalize(), pd.Timestamp(label + offset).normalize() - pd.Timedelta(days=1)
+
+
+def _too_partial(start: pd.Timestamp, end: pd.Timestamp, missing_days: int) -> bool:
+    days = (end - start).days + 1
+    return days > 1 and missing_days > PARTIAL_TOLERANCE * days

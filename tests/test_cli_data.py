@@ -119,3 +119,23 @@ def test_empty_and_garbage_files_are_exit_2_with_a_message(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
+
+
+def test_series_drops_a_partial_first_month_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # Orders from 2024-01-15: January held half a month, read as a slump at the start.
+    rows = [
+        f"o{d},l{d},SKU-1,A,{day:%Y-%m-%d},{day:%Y-%m-%d},{day:%Y-%m-%d},2\n"
+        for d, day in enumerate(pd.date_range("2024-01-15", "2024-03-31"))
+    ]
+    path, out = tmp_path / "orders.csv", tmp_path / "monthly.csv"
+    path.write_text(HEADER + "".join(rows))
+    args = ["series", str(path), "--by", "sku", "--freq", "MS", "--out", str(out)]
+    assert main(args) == 0
+    assert "dropped the first period (2024-01-01): the data start on 2024-01-15" in (
+        capsys.readouterr().out
+    )
+    assert pd.read_csv(out)["ds"].tolist() == ["2024-02-01", "2024-03-01"]
+    assert main([*args, "--keep-partial"]) == 0
+    assert pd.read_csv(out)["y"].tolist() == [34.0, 58.0, 62.0]

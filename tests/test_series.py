@@ -15,6 +15,7 @@ from forecasting.series import (
     TOTAL_ID,
     build_hierarchy,
     build_series,
+    drop_partial_first_period,
     drop_partial_last_period,
     keys_from_series_id,
     series_id_for,
@@ -149,3 +150,22 @@ def test_a_partial_last_period_is_dropped(freq, labels, last_date, kept) -> None
     frame = pd.DataFrame({"series_id": "a", "ds": pd.to_datetime(labels), "y": [5.0, 1.0]})
     out = drop_partial_last_period(frame, freq, pd.Timestamp(last_date))
     assert len(out) == kept
+
+
+@pytest.mark.parametrize(
+    ("freq", "labels", "first_date", "kept"),
+    [
+        ("W-SUN", ["2025-12-28", "2026-01-04"], "2025-12-24", 1),  # starts on a Wednesday
+        ("W-SUN", ["2025-12-28", "2026-01-04"], "2025-12-22", 2),  # starts on the Monday
+        ("MS", ["2025-11-01", "2025-12-01"], "2025-11-15", 1),
+        ("MS", ["2025-11-01", "2025-12-01"], "2025-11-02", 2),  # a day of 30 missing: kept
+        ("ME", ["2025-11-30", "2025-12-31"], "2025-11-15", 1),
+        ("D", ["2025-12-29", "2025-12-30"], "2025-12-29", 2),
+    ],
+)
+def test_a_partial_first_period_is_dropped(freq, labels, first_date, kept) -> None:
+    # An export starting on the 15th made half a month the first period of every series.
+    frame = pd.DataFrame({"series_id": "a", "ds": pd.to_datetime(labels), "y": [1.0, 5.0]})
+    out = drop_partial_first_period(frame, freq, pd.Timestamp(first_date))
+    assert len(out) == kept
+    assert out["ds"].max() == pd.Timestamp(labels[-1])

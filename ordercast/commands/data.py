@@ -120,14 +120,15 @@ def series(
     keep_partial: bool = typer.Option(
         False,
         "--keep-partial",
-        help="Keep a last period the data do not fully cover (dropped by default: a week "
-        "holding two days of orders reads as a slump every model would follow).",
+        help="Keep a first or last period the data do not fully cover (dropped by default: "
+        "a week holding two days of orders reads as a slump every model would follow).",
     ),
 ) -> None:
     """Turn order lines into the long series frame (series_id, ds, y + keys), zeros filled."""
     from forecasting.series import (
         build_hierarchy,
         build_series,
+        drop_partial_first_period,
         drop_partial_last_period,
         prefix_levels,
     )
@@ -150,12 +151,19 @@ def series(
             orders, by=keys, freq=freq, date_col=date_column.value, measure=measure.value
         )
     if not keep_partial:
-        last = pd.Timestamp(orders[date_column.value].max())
+        dates = orders[date_column.value]
+        first, last = pd.Timestamp(dates.min()), pd.Timestamp(dates.max())
         whole = drop_partial_last_period(frame, freq, last)
         if len(whole) < len(frame):
             typer.echo(
                 f"dropped the last period ({pd.Timestamp(frame['ds'].max()):%Y-%m-%d}): the "
                 f"data end on {last:%Y-%m-%d}, before it does (--keep-partial keeps it)"
+            )
+        frame, whole = whole, drop_partial_first_period(whole, freq, first)
+        if len(whole) < len(frame):
+            typer.echo(
+                f"dropped the first period ({pd.Timestamp(frame['ds'].min()):%Y-%m-%d}): the "
+                f"data start on {first:%Y-%m-%d}, after it does (--keep-partial keeps it)"
             )
         frame = whole
     write_frame(frame, out)

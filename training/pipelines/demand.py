@@ -28,7 +28,12 @@ from forecasting.demand.config import BacktestConfig, GlobalModelConfig, Paralle
 from forecasting.demand.reconcile import Method, reconcile_with_notes
 from forecasting.demand.selection import ensemble_members
 from forecasting.demand.serving import build_serving_model
-from forecasting.series import build_hierarchy, drop_partial_last_period, prefix_levels
+from forecasting.series import (
+    build_hierarchy,
+    drop_partial_first_period,
+    drop_partial_last_period,
+    prefix_levels,
+)
 from ordercast.settings import DemandSettings, Settings
 from training import tracking
 from training.model_logging import log_demand_model
@@ -75,12 +80,14 @@ def prepare(
 def hierarchy_series(
     settings: Settings, orders: pd.DataFrame, cutoff: pd.Timestamp
 ) -> pd.DataFrame:
-    """The hierarchy series the model learns from, without a partial last period."""
+    """The hierarchy series the model learns from, without a partial first or last period."""
     levels = [tuple(level) for level in settings.demand.levels]
-    series = build_hierarchy(
-        orders, levels=levels, freq=settings.demand.freq, date_col=settings.demand.date_column
-    )
-    return prefix_levels(drop_partial_last_period(series, settings.demand.freq, cutoff))
+    freq, date_col = settings.demand.freq, settings.demand.date_column
+    series = build_hierarchy(orders, levels=levels, freq=freq, date_col=date_col)
+    whole = drop_partial_last_period(series, freq, cutoff)
+    if len(orders):
+        whole = drop_partial_first_period(whole, freq, pd.Timestamp(orders[date_col].min()))
+    return prefix_levels(whole)
 
 
 def score_of(model: AutoForecaster) -> float:
