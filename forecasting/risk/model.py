@@ -609,7 +609,8 @@ class AtRiskModel(BaseEstimator):
         """The sites the model's memory holds lines of, or None for a model without a
         memory (it scores each batch from the batch alone). A line at any other site has
         neither load nor track record: the boosters would score it as a quiet site."""
-        return None if self.memory_ is None else self.memory_.sites()
+        memory = getattr(self, "memory_", None)  # an unfitted model has none yet
+        return None if memory is None else memory.sites()
 
     def score_lines(
         self,
