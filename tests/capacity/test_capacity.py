@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -463,3 +464,18 @@ def test_shortfall_probabilities_are_calibrated_on_synthetic_history() -> None:
     y, p = lines["carried"].to_numpy(int), lines["p_shortfall"].to_numpy(float)
     assert 0.05 < y.mean() < 0.95  # both outcomes occur, so calibration is tested
     assert expected_calibration_error(y, p) <= 0.15
+
+
+def test_an_outlook_starting_long_after_the_history_is_refused_and_a_gap_said(
+    small_orders,
+) -> None:
+    # As of weeks after its last order, the history's missing days read as no demand: the
+    # outlook of 2030 from orders ending in 2024 came out with NaN ratios and no arrivals.
+    last = small_orders["order_date"].max()
+    with pytest.raises(ConfigError, match=r"is 40 days after the last order .* at most 28 days"):
+        CapacityForecaster(n_paths=50).fit(small_orders, last + pd.Timedelta(days=40))
+    with pytest.warns(UserWarning, match="is 5 days after the last order"):
+        CapacityForecaster(n_paths=50).fit(small_orders, last + pd.Timedelta(days=5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the day after the last order: a quiet day, no word
+        CapacityForecaster(n_paths=50).fit(small_orders, last + pd.Timedelta(days=1))
