@@ -76,6 +76,8 @@ def test_generate_writes_history_and_capacity_calendar(tmp_path: Path) -> None:
     assert {"order_id", "line_id", "promised_date", "quantity"} <= set(orders.columns)
     assert set(capacity.columns) >= {"site", "date", "capacity_units"}
     assert main(["validate", str(out)]) == 0  # what we generate meets our own contract
+    # A negative seed was exit 1, "unexpected failure: ValueError: expected non-negative".
+    assert main(["generate", "--out", str(tmp_path / "other.csv"), "--seed", "-1"]) == 2
 
 
 @pytest.mark.slow  # starts the console script in several processes

@@ -43,7 +43,7 @@ def generate(
     skus: int = typer.Option(200, min=1, help="Number of SKUs."),
     days: int = typer.Option(730, min=28, help="Days of history."),
     start: str = typer.Option("2024-01-01", help="First order date (YYYY-MM-DD)."),
-    seed: int = typer.Option(7, help="Random seed: the same seed gives the same history."),
+    seed: int = typer.Option(7, min=0, help="Random seed: the same seed gives the same history."),
 ) -> None:
     """Generate a realistic synthetic order history (and its true capacity calendar).
 
