@@ -35,19 +35,21 @@ def infer_freq(frame: pd.DataFrame) -> str:
             return freq
     steps = []
     for _, group in frame.groupby("series_id", sort=False):
+        ordered = pd.DatetimeIndex(group["ds"]).sort_values()
         if len(group) >= 3:
-            index = pd.DatetimeIndex(group["ds"]).sort_values()
-            freq = pd.infer_freq(index)
+            freq = pd.infer_freq(ordered)
             if freq is not None:
                 return freq
         if len(group) >= 2:
-            steps.append(np.diff(pd.DatetimeIndex(group["ds"]).sort_values().asi8))
+            steps.append(np.diff(ordered.to_numpy().astype("datetime64[ns]").astype(np.int64)))
     if steps:  # every series has gaps: take the most common step
         counts = pd.Series(np.concatenate(steps)).value_counts()
         counts = counts[counts.index > 0]
         if not counts.empty:
             step = pd.Timedelta(int(counts.index[0]))
-            return anchored_freq(step, dates) or str(to_offset(step).freqstr)
+            # pandas accepts a Timedelta here; its stubs only list strings and offsets
+            offset = to_offset(step)  # type: ignore[call-overload]
+            return anchored_freq(step, dates) or str(offset.freqstr)
     raise ConfigError(
         "could not infer the frequency of 'ds'; pass freq explicitly (e.g. 'D', 'W-SUN', 'h')"
     )
