@@ -17,6 +17,7 @@ from forecasting.demand.base import DEFAULT_QUANTILES, SeriesForecast
 from forecasting.demand.classify import classify_values
 from forecasting.demand.metrics import naive_scale, pinball, series_metrics
 from forecasting.demand.registry import make_model
+from forecasting.errors import ConfigError
 
 ENSEMBLE = "ensemble"
 
@@ -33,6 +34,9 @@ def plan_windows(
     n: int, horizon: int, n_windows: int, step: int | None = None, min_train: int = 4
 ) -> Windows:
     """The last ``n_windows`` windows of ``horizon`` steps that leave ``min_train`` points."""
+    if step is not None and step < 1:
+        # a step of 0 scores one window n times; a negative one reaches past the data
+        raise ConfigError(f"step must be at least 1 period between windows, got {step}")
     step = step or horizon
     cutoffs = [n - horizon - step * i for i in range(n_windows)]
     usable = tuple(sorted(c for c in cutoffs if c >= min_train))

@@ -237,7 +237,9 @@ def backtest(
         help="Metrics file: one row per series, window, model.",
     ),
     windows: int = typer.Option(3, min=1, help="Rolling-origin windows."),
-    step: int | None = typer.Option(None, help="Periods between window starts (default: horizon)."),
+    step: int | None = typer.Option(
+        None, min=1, help="Periods between window starts (default: horizon)."
+    ),
     models: str = typer.Option(
         "naive,seasonal_naive,ets,sba,tsb,window_average", help="Models to compare."
     ),

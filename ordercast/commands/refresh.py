@@ -57,6 +57,7 @@ def refresh(
     config: Path | None = typer.Option(None, help="YAML overriding configs/default.yaml."),
     lock_timeout: float = typer.Option(
         600.0,
+        min=0,
         help="Seconds to wait for a training or refresh of the same kind (then that kind is "
         "skipped and the exit code is 4).",
     ),

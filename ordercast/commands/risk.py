@@ -317,7 +317,11 @@ def promise(
         None, "--as-of", help="Quote as of this day (default: each line at its order date)."
     ),
     max_days: int = typer.Option(
-        180, "--max-days", help="Latest candidate date, in days after the quoting day (1-366)."
+        180,
+        "--max-days",
+        min=1,
+        max=366,
+        help="Latest candidate date, in days after the quoting day (1-366).",
     ),
     curve: Path | None = typer.Option(
         None,

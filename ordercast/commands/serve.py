@@ -15,7 +15,7 @@ def serve(
     host: str | None = typer.Option(
         None, help="Address to bind (default 127.0.0.1; others need API keys)."
     ),
-    port: int | None = typer.Option(None, help="Port (default 8000)."),
+    port: int | None = typer.Option(None, min=1, max=65535, help="Port (default 8000)."),
     workers: int | None = typer.Option(
         None, min=1, help="Worker processes (each loads the champions)."
     ),

@@ -65,7 +65,7 @@ def train(
         False, "--dry-run", help="Validate the data and configuration; write nothing."
     ),
     lock_timeout: float = typer.Option(
-        600.0, help="Seconds to wait for another training of the same kind (then exit 4)."
+        600.0, min=0, help="Seconds to wait for another training of the same kind (then exit 4)."
     ),
     dask: str | None = typer.Option(
         None,

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
+from forecasting.demand.backtest import plan_windows
 from forecasting.demand.reconcile import reconcile_with_notes, with_key_columns
 from forecasting.errors import ConfigError
 from forecasting.queries import DemandQuery, answer_demand
@@ -379,3 +380,22 @@ def test_the_quantiles_asked_for_do_not_change_the_models_nor_the_mean(tmp_path:
         assert main([*args, "--quantiles", levels]) == 0
         means.append(pd.read_csv(out).set_index(["series_id", "ds"])[["model", "mean"]])
     pd.testing.assert_frame_equal(means[0], means[1])
+
+
+def test_a_backtest_step_below_one_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    # `--step -2` ran and died in the C allocator ("corrupted size vs. prev_size"): the
+    # windows reached before the first point; `--step 0` scored one window three times.
+    ds = pd.date_range("2024-01-01", periods=60, freq="D")
+    series = tmp_path / "series.csv"
+    pd.DataFrame({"series_id": "a", "ds": ds, "y": 5.0 + np.arange(60) % 7}).to_csv(
+        series, index=False
+    )
+    out = tmp_path / "bt.csv"
+    for step in ("0", "-2"):
+        args = ["backtest", str(series), "--horizon", "7", "--step", step, "--out", str(out)]
+        assert main([*args, "--models", "naive"]) == 2
+        assert not out.exists()
+    with pytest.raises(ConfigError, match="step must be at least 1"):
+        plan_windows(60, 7, 3, step=0)
+    assert main(["backtest", str(series), "--horizon", "7", "--step", "1", "--out", str(out)]) == 0
+    assert sorted(pd.read_csv(out)["cutoff"].unique()) == [51, 52, 53]
