@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -17,6 +19,13 @@ REQUIRED = (
     "delivered_date",
     "quantity",
 )
+# The days a history may end before the as-of date. The lines delivered since its last
+# event are missing from it: they look open, and those past their promise overdue (at
+# 2030-01-01 every open line of the demo scored p_late 1); a model trained there learns
+# them as late.
+QUIET_DAYS = 7
+MAX_STALE_DAYS = 28
+EVENT_COLUMNS = ("order_date", "delivered_date", "ship_date", "delivery_recorded_date")
 
 
 def check_orders(orders: pd.DataFrame, as_of: pd.Timestamp, *, is_history: bool = True) -> None:
@@ -45,3 +54,28 @@ def check_orders(orders: pd.DataFrame, as_of: pd.Timestamp, *, is_history: bool 
             f"as-of date {pd.Timestamp(as_of):%Y-%m-%d} is before all the data (first order "
             f"{orders['order_date'].min():%Y-%m-%d}); choose a later date"
         )
+
+
+def check_history_reaches(orders: pd.DataFrame, as_of: pd.Timestamp) -> None:
+    """Raise :class:`ConfigError` when ``as_of`` is more than :data:`MAX_STALE_DAYS` after
+    the last event the history ``orders`` records (an order, a shipment or a delivery);
+    warn when more than :data:`QUIET_DAYS`."""
+    days = [orders[c].max() for c in EVENT_COLUMNS if c in orders.columns]
+    known = [d for d in days if pd.notna(d)]
+    if not known:
+        return
+    last = max(known)
+    gap = (pd.Timestamp(as_of).normalize() - pd.Timestamp(last).normalize()).days
+    if gap <= QUIET_DAYS:
+        return
+    said = (
+        f"as-of date {pd.Timestamp(as_of):%Y-%m-%d} is {gap:,} days after the last order or "
+        f"delivery the history records ({pd.Timestamp(last):%Y-%m-%d}): lines delivered "
+        "since are missing, so they look open and, once past their promise, overdue"
+    )
+    if gap > MAX_STALE_DAYS:
+        raise ConfigError(
+            f"{said}. Bring the history up to date (ordercast ingest), or choose an as-of "
+            f"date at most {MAX_STALE_DAYS} days after {pd.Timestamp(last):%Y-%m-%d}"
+        )
+    warnings.warn(f"{said}; if it is behind, bring it up to date", UserWarning, stacklevel=3)

@@ -17,6 +17,7 @@ from forecasting.queries import answer_risk
 from forecasting.risk.bands import check_bands
 from forecasting.risk.evaluate import evaluate as evaluate_model
 from forecasting.risk.model import AtRiskModel
+from forecasting.risk.validation import check_history_reaches
 from forecasting.risk.walk_forward import (
     Cadence,
     Profile,
@@ -88,7 +89,13 @@ def _load_model(reference: str, config: Path | None, trust: bool) -> AtRiskModel
 @risk_app.command()
 def score(
     orders: str = typer.Argument(..., help="Order lines (CSV, Parquet or a database URL)."),
-    as_of: str = typer.Option(..., "--as-of", help="Score the lines open at this date."),
+    as_of: str = typer.Option(
+        ...,
+        "--as-of",
+        help="Score the lines open at this date. Without --model, at most 28 days after the "
+        "last order or delivery ORDERS records (said past 7): the lines delivered since are "
+        "not in it and would look overdue.",
+    ),
     out: Path = typer.Option(
         ..., "--out", callback=output_file, help="Scored lines (.csv, .csv.gz or .parquet)."
     ),
@@ -135,6 +142,8 @@ def score(
             "--profile (a saved model keeps the profile it was trained with)"
         )
     if model is None:
+        # ORDERS is the whole history here (with --model it may be the open lines alone)
+        check_history_reaches(lines, cutoff)
         chosen = profile or load_settings(config).risk.profile
         logger.info(
             "no --model given: training the '%s' profile on %s as of %s",

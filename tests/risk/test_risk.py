@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import joblib
@@ -22,6 +23,7 @@ from forecasting.risk.model import OUTPUT_COLUMNS, AtRiskModel
 from forecasting.risk.reasons import phrase
 from forecasting.risk.site_load import site_load
 from forecasting.risk.split_features import booster_order, split_features
+from forecasting.risk.validation import QUIET_DAYS, check_history_reaches
 from forecasting.risk.walk_forward import walk_forward_model
 from forecasting.synthetic import generate_orders
 from ordercast.cli import main
@@ -208,6 +210,24 @@ def test_bad_input_is_a_clear_error(history, tmp_path: Path, capsys) -> None:
         main(["risk", "score", str(path), "--as-of", "someday", "--out", str(tmp_path / "s.csv")])
         == 2
     )
+
+    # Far past the file's end every open line looked overdue (p_late 1) and the model
+    # learnt them as late: refused before training; a short gap is said.
+    last = max(history[c].max() for c in ("order_date", "delivered_date"))
+    path = tmp_path / "history.csv"
+    history.to_csv(path, index=False)
+    out = tmp_path / "late.csv"
+    late = f"{last + pd.Timedelta(days=60):%Y-%m-%d}"
+    assert main(["risk", "score", str(path), "--as-of", late, "--out", str(out)]) == 2
+    assert f"60 days after the last order or delivery the history records ({last:%Y-%m-%d})" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()
+    with pytest.warns(UserWarning, match="10 days after the last order or delivery"):
+        check_history_reaches(history, last + pd.Timedelta(days=10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_history_reaches(history, last + pd.Timedelta(days=QUIET_DAYS))
 
 
 def test_on_time_record_counts_a_late_line_once_its_promise_passes() -> None:
