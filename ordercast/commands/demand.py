@@ -273,6 +273,26 @@ def backtest(
     typer.echo(summarize(metrics).round(3).to_string(index=False))
     typer.echo("")
     typer.echo(summarize(metrics, ("demand_class", "model")).round(3).to_string(index=False))
+    note = _seasonal_naive_note(metrics, seasons[0])
+    if note:
+        typer.echo(f"\n{note}")
+
+
+def _seasonal_naive_note(metrics: pd.DataFrame, season: int) -> str | None:
+    """Why seasonal_naive scored as naive did, where it did: with a season of 1, or in the
+    windows whose history is shorter than one season (it repeats the last value there)."""
+    rows = metrics[metrics["model"] == "seasonal_naive"]
+    if rows.empty:
+        return None
+    if season <= 1:
+        return "seasonal_naive is naive with a season of 1 period (pass --season to compare)."
+    short = int((rows["cutoff"] < season).sum())
+    if not short:
+        return None
+    return (
+        f"seasonal_naive repeated the last value, as naive does, in {short:,} of {len(rows):,} "
+        f"series windows: their history is shorter than one season ({season} periods)."
+    )
 
 
 def reconcile_method(text: str, frame: pd.DataFrame) -> Method | None:

@@ -399,3 +399,23 @@ def test_a_backtest_step_below_one_is_refused_before_anything_runs(tmp_path: Pat
         plan_windows(60, 7, 3, step=0)
     assert main(["backtest", str(series), "--horizon", "7", "--step", "1", "--out", str(out)]) == 0
     assert sorted(pd.read_csv(out)["cutoff"].unique()) == [51, 52, 53]
+
+
+def test_backtest_says_when_seasonal_naive_could_only_repeat_the_last_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its rows matched naive's to the digit, unexplained, when a window's history was
+    # shorter than a season.
+    ds = pd.date_range("2024-01-01", periods=40, freq="D")
+    series, out = tmp_path / "series.csv", tmp_path / "bt.csv"
+    pd.DataFrame({"series_id": "a", "ds": ds, "y": 5.0 + np.arange(40) % 7}).to_csv(
+        series, index=False
+    )
+    args = ["backtest", str(series), "--horizon", "7", "--out", str(out)]
+    assert main([*args, "--models", "naive,seasonal_naive", "--season", "30"]) == 0
+    said = capsys.readouterr().out
+    # the windows' histories are 19, 26 and 33 days long
+    assert "seasonal_naive repeated the last value, as naive does, in 2 of 3" in said
+    assert "shorter than one season (30 periods)" in said
+    assert main([*args, "--models", "naive,seasonal_naive"]) == 0  # weekly season: 7 days
+    assert "repeated the last value" not in capsys.readouterr().out
