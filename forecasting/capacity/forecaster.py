@@ -331,7 +331,9 @@ class CapacityForecaster(BaseEstimator):
         pattern = self.estimate_[self.estimate_["site"] == site].set_index("weekday")
         capacity = pattern["capacity_units"].reindex(days.dayofweek).to_numpy(float)
         if self.holiday_closures_.get(site, False):
-            closed = holiday_dates(str(self.holidays), days.min().year, days.max().year)
+            closed = holiday_dates(
+                check_country(str(self.holidays)), days.min().year, days.max().year
+            )
             on_holiday = np.isin(days.to_numpy().astype("datetime64[D]"), closed)
             capacity = np.where(on_holiday, 0.0, capacity)
         if self.calendar_ is not None:

@@ -9,6 +9,7 @@ and how many the periods either side hold, because order demand moves around a h
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -19,6 +20,10 @@ from pandas.tseries.frequencies import to_offset
 
 from forecasting.demand.seasonality import frequency_family
 from forecasting.errors import ConfigError
+
+# Named first when a code is unknown: where most order books are, rather than the list's
+# alphabetical head (ABW, AD, AE ...).
+COMMON_COUNTRIES = ("US", "GB", "DE", "FR", "NL", "IT", "ES", "CA", "AU", "JP", "CN", "IN", "BR")
 
 _FIELDS = {
     "h": ("hour", "dayofweek"),
@@ -50,12 +55,16 @@ def calendar_matrix(ds: pd.DatetimeIndex, fields: Sequence[str]) -> np.ndarray:
 def check_country(country: str) -> str:
     """The country code, or a ConfigError naming the supported ones."""
     supported = holidays.list_supported_countries()
-    if country not in supported:
-        raise ConfigError(
-            f"no holiday calendar for country '{country}'; use an ISO code such as "
-            f"{', '.join(sorted(supported)[:12])}, ..."
-        )
-    return country
+    if country in supported:
+        return country
+    if country.upper() in supported:
+        return country.upper()
+    close = difflib.get_close_matches(country.upper(), list(supported), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise ConfigError(
+        f"no holiday calendar for country '{country}'; {hint}use an ISO 3166 code, e.g. "
+        f"{', '.join(COMMON_COUNTRIES)} ({len(supported)} codes are known)"
+    )
 
 
 @lru_cache(maxsize=64)

@@ -116,7 +116,8 @@ class GlobalModelConfig:
             # holidays package is needed only when a country is named.
             from forecasting.demand.calendar_features import check_country
 
-            check_country(self.holidays)
+            # frozen: the canonical code ("us" -> "US") is set through object.__setattr__
+            object.__setattr__(self, "holidays", check_country(self.holidays))
 
 
 @dataclass(frozen=True)

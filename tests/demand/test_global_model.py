@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from forecasting.demand.auto import AutoForecaster
-from forecasting.demand.calendar_features import holiday_matrix
+from forecasting.demand.calendar_features import check_country, holiday_matrix
 from forecasting.demand.config import (
     BacktestConfig,
     GlobalModelConfig,
@@ -142,6 +142,16 @@ def test_holiday_counts_follow_the_period_of_each_label() -> None:
     assert months[0].tolist() == [1.0, 1.0, 0.0]  # July 4th; Juneteenth in June; none in August
     with pytest.raises(ConfigError, match="no holiday calendar for country 'XX'"):
         global_forecasts(seasonal_frame(), "D", (7,), 7, holidays="XX", max_iter=5)
+
+
+def test_a_country_code_is_taken_in_any_case_and_a_near_miss_is_named() -> None:
+    # "us" was refused; an unknown code listed the alphabetical head (ABW, AD, AE ...).
+    assert GlobalModelConfig(holidays="us").holidays == "US"
+    with pytest.raises(ConfigError) as refused:
+        check_country("GBR1")
+    said = str(refused.value)
+    assert "did you mean GBR, GR, GB?" in said and "e.g. US, GB, DE" in said
+    assert "ABW" not in said
 
 
 def promo_frame(length: int = 120, n: int = 24) -> tuple[pd.DataFrame, pd.DataFrame]:
