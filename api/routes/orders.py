@@ -34,6 +34,7 @@ from forecasting.cores import RiskCore
 from forecasting.errors import ContractIssue, DataContractError
 from forecasting.queries import answer_risk, first_duplicate
 from forecasting.risk.line_status import STATUSES
+from forecasting.risk.validation import stale_memory_note
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -283,6 +284,18 @@ class LineRisk(BaseModel):
 class AtRiskResponse(BaseModel):
     model_version: str = Field(description="Registry version of ordercast-risk that answered")
     as_of: str
+    memory_as_of: str | None = Field(
+        default=None,
+        description="The day the model's memory (track records, site load, open work) "
+        "knows the order book as of: its training or last refresh; null for a model "
+        "without one",
+        examples=["2024-03-01"],
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What to know about the whole answer, e.g. an as_of more than 7 days "
+        "after memory_as_of (the records it scores from are that old)",
+    )
     lines: list[LineRisk] = Field(
         description="Every submitted line, in the order submitted, scored or not"
     )
@@ -401,8 +414,19 @@ def at_risk_body(loaded: LoadedModel[RiskCore], request: AtRiskRequest) -> bytes
     for column in ("reason_1", "reason_2", "reason_3", "action"):
         out[column] = [None if pd.isna(v) or v == "" else str(v) for v in answer[column]]
     lines = [dict(zip(out, row, strict=True)) for row in zip(*out.values(), strict=True)]
+    memory = getattr(loaded.core, "memory_", None)
+    known_until = getattr(memory, "as_of", None)
+    note = stale_memory_note(known_until, pd.Timestamp(request.as_of))
     return dumps(
-        {"model_version": loaded.version, "as_of": request.as_of.isoformat(), "lines": lines}
+        {
+            "model_version": loaded.version,
+            "as_of": request.as_of.isoformat(),
+            "memory_as_of": (
+                None if known_until is None else f"{pd.Timestamp(known_until):%Y-%m-%d}"
+            ),
+            "notes": [] if note is None else [note],
+            "lines": lines,
+        }
     )
 
 

@@ -79,3 +79,20 @@ def check_history_reaches(orders: pd.DataFrame, as_of: pd.Timestamp) -> None:
             f"date at most {MAX_STALE_DAYS} days after {pd.Timestamp(last):%Y-%m-%d}"
         )
     warnings.warn(f"{said}; if it is behind, bring it up to date", UserWarning, stacklevel=3)
+
+
+def stale_memory_note(known_until: pd.Timestamp | None, as_of: pd.Timestamp) -> str | None:
+    """What a planner should know when ``as_of`` is more than :data:`QUIET_DAYS` after the
+    day a model's memory knows the book as of (``known_until``): its track records, site
+    load and open work are that old. None otherwise."""
+    if known_until is None or pd.isna(known_until):
+        return None
+    gap = (pd.Timestamp(as_of).normalize() - pd.Timestamp(known_until).normalize()).days
+    if gap <= QUIET_DAYS:
+        return None
+    return (
+        f"as_of {pd.Timestamp(as_of):%Y-%m-%d} is {gap:,} days after the day the model's "
+        f"memory knows the order book as of ({pd.Timestamp(known_until):%Y-%m-%d}): track "
+        "records, site load and open work are that old; refresh the champion with the "
+        "latest orders (ordercast refresh)"
+    )

@@ -94,3 +94,16 @@ def test_actions_are_given_when_asked_for(book) -> None:
     pd.testing.assert_series_equal(asked["p_late"], plain["p_late"])
     high = asked["risk_band"] == "high"
     assert asked.loc[~high, "action"].isna().all()
+
+
+def test_the_answer_says_how_old_the_models_memory_is(book) -> None:
+    # A champion not refreshed for weeks scored from month-old records without a word.
+    client, lines, as_of = book
+    on_time = client.post(AT_RISK, json={"as_of": as_of, "orders": lines[:3]}).json()
+    assert on_time["memory_as_of"] == as_of and on_time["notes"] == []
+    later = f"{pd.Timestamp(as_of) + pd.Timedelta(days=40):%Y-%m-%d}"
+    stale = client.post(AT_RISK, json={"as_of": later, "orders": lines[:3]})
+    assert stale.status_code == 200, stale.text
+    (note,) = stale.json()["notes"]
+    assert f"40 days after the day the model's memory knows the order book as of ({as_of})" in note
+    assert "ordercast refresh" in note
