@@ -54,7 +54,7 @@ test: $(VENV)/.installed-test
 	@# here); as root, install it when missing. Otherwise tests/web fail saying how.
 	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; fi
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=30
 
 ## test-fast: unit tests only (no MLflow server, no uvicorn, no notebooks, no training runs)
 test-fast: $(VENV)/.installed-test
