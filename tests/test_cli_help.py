@@ -120,14 +120,12 @@ def test_an_unknown_command_suggests_the_near_ones() -> None:
         ["serve", "--port", "70000"],
         ["train", "all", "--lock-timeout", "-1"],
         ["refresh", "--lock-timeout", "-5"],
-        ["risk", "promise", "orders.csv", "--max-days", "0"],
-        ["risk", "promise", "orders.csv", "--max-days", "400"],
     ],
     ids=" ".join,
 )
 def test_numbers_out_of_range_are_usage_errors_naming_the_option(args: list[str]) -> None:
-    # These were accepted at the command line and left to fail further in (in uvicorn, in
-    # the training lock, in the promise library) or, for --max-days, as exit 1.
+    # These were accepted at the command line and left to fail further in (a port in
+    # uvicorn, a negative wait in the training lock).
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     assert f"Invalid value for '{args[-2]}'" in result.output

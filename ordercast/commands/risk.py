@@ -328,8 +328,6 @@ def promise(
     max_days: int = typer.Option(
         180,
         "--max-days",
-        min=1,
-        max=366,
         help="Latest candidate date, in days after the quoting day (1-366).",
     ),
     curve: Path | None = typer.Option(
