@@ -22,10 +22,10 @@ import pandas as pd
 if TYPE_CHECKING:  # the model imports this module to explain its scores
     from forecasting.risk.model import AtRiskModel
 
-# How to say a feature and its value; {v} is the line's value.
+# How to say a feature and its value; {v} is the line's value, {s} a plural's "s".
 PHRASES: dict[str, str] = {
     "site_backlog_days": "site's open work is {v:.1f} days of its recent shipping",
-    "site_overdue_lines": "{v:.0f} overdue lines open at the site",
+    "site_overdue_lines": "{v:,.0f} overdue line{s} open at the site",
     "site_open_units": "{v:,.0f} units open at the site",
     "site_utilization": "site receiving {v:.0%} of its capacity",
     "site_backlog_days_at_promise": "site projected to have {v:.1f} days of work queued "
@@ -107,7 +107,7 @@ def phrase(feature: str, value: Any, group_value: str | None = None) -> str:
             return calendar
     said = PHRASES.get(feature)
     if said is not None:
-        return said.format(v=float(value))
+        return said.format(v=float(value), s="" if round(float(value)) == 1 else "s")
     if isinstance(value, int | float | np.floating | np.integer):
         return f"{feature.replace('_', ' ')} {_number(float(value))}"
     return f"{feature.replace('_', ' ')} is {value}"

@@ -259,6 +259,9 @@ def test_on_time_record_counts_a_late_line_once_its_promise_passes() -> None:
         "vendor Acme late on 39% of lines in the last year"
     )
     assert phrase("brand_late_rate_all", 0.2) == "brand late on 20% of all its lines so far"
+    # read "1020 overdue lines" and "1 overdue lines" before
+    assert phrase("site_overdue_lines", 1020.0) == "1,020 overdue lines open at the site"
+    assert phrase("site_overdue_lines", 1.0) == "1 overdue line open at the site"
 
 
 def test_site_load_projects_the_queue_to_the_promised_date() -> None:
