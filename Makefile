@@ -25,26 +25,26 @@ $(VENV)/.installed-base: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(PIP) install --quiet -c $(CONSTRAINTS) -e .
 	@touch $@
 
-## demo: install, generate the synthetic history, check it, build its series; then train and
-## serve once those commands exist (see the README for what runs today)
+## demo: install, generate the synthetic history, check it, build its series, load it into
+## the order store (the pages read the book from there), train the three models and serve
 demo: $(VENV)/.installed-base
-	@echo "demo 1/5: the synthetic order history $(DATA)"
+	@echo "demo 1/6: the synthetic order history $(DATA)"
 	@test -f $(DATA) || $(BIN)/ordercast generate --out $(DATA)
-	@echo "demo 2/5: validating $(DATA)"
+	@echo "demo 2/6: validating $(DATA)"
 	$(BIN)/ordercast validate $(DATA)
-	@echo "demo 3/5: building its series under out/"
+	@echo "demo 3/6: building its series under out/"
 	$(BIN)/ordercast series $(DATA) --by sku,site --freq D --out out/series-sku-site-daily.parquet
 	$(BIN)/ordercast series $(DATA) --by site --freq W --out out/series-site-weekly.csv
-	@if $(BIN)/ordercast train --help >/dev/null 2>&1; then \
-	  echo "demo 4/5: training the demand, capacity and at-risk models (a few minutes)"; \
-	  $(BIN)/ordercast train all --data $(DATA); code=$$?; \
-	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi; fi
+	@echo "demo 4/6: loading it into the order store (data/ordercast.db; again: nothing changes)"
+	$(BIN)/ordercast ingest $(DATA)
+	@echo "demo 5/6: training the demand, capacity and at-risk models (a few minutes)"
+	@$(BIN)/ordercast train all --data $(DATA); code=$$?; \
+	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi
 	@echo "API keys for the demo (shown once; \`ordercast keys create NAME --role read\` makes more):"
 	@$(BIN)/ordercast keys create demo-reader --role read --replace
 	@$(BIN)/ordercast keys create demo-admin --role admin --replace
-	@if $(BIN)/ordercast serve --help >/dev/null 2>&1; then \
-	  echo "demo 5/5: serving the API"; \
-	  $(BIN)/ordercast serve --host $(HOST) --port $(PORT); fi
+	@echo "demo 6/6: serving the API and the planner's pages (http://$(HOST):$(PORT)/web/)"
+	$(BIN)/ordercast serve --host $(HOST) --port $(PORT)
 
 ## test: install with the test extra and run the whole suite (what CI runs) on TEST_WORKERS
 ## pytest-xdist workers, a whole module per worker at a time (module fixtures built once)
