@@ -347,16 +347,21 @@ def test_a_gappy_monthly_file_forecasts_months_and_a_wrong_freq_is_refused(
     assert not out.exists()
 
 
+def one_series_file(path: Path, dates: pd.DatetimeIndex, period: int) -> Path:
+    """A CSV of one series 'a' on ``dates`` repeating 5, 6, ... every ``period`` dates."""
+    pd.DataFrame({"series_id": "a", "ds": dates, "y": 5.0 + np.arange(len(dates)) % period}).to_csv(
+        path, index=False
+    )
+    return path
+
+
 def test_no_workers_and_an_unknown_holiday_country_are_refused_and_unused_holidays_said(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # --n-jobs 0 was exit 1 ("unexpected failure: ValueError: n_jobs == 0 in Parallel");
     # --holidays XX was accepted without a word wherever the global model stayed off.
-    ds = pd.date_range("2022-01-03", periods=30, freq="W-MON")
-    series, out = tmp_path / "weekly.csv", tmp_path / "forecast.csv"
-    pd.DataFrame({"series_id": "a", "ds": ds, "y": 5.0 + np.arange(30) % 4}).to_csv(
-        series, index=False
-    )
+    dates = pd.date_range("2022-01-03", periods=30, freq="W-MON")
+    series, out = one_series_file(tmp_path / "weekly.csv", dates, 4), tmp_path / "forecast.csv"
     args = ["forecast", str(series), "--horizon", "2", "--out", str(out), "--models", "naive"]
     assert main([*args, "--n-jobs", "0"]) == 2
     assert "n_jobs 0 runs nothing" in capsys.readouterr().err
@@ -385,11 +390,8 @@ def test_the_quantiles_asked_for_do_not_change_the_models_nor_the_mean(tmp_path:
 def test_a_backtest_step_below_one_is_refused_before_anything_runs(tmp_path: Path) -> None:
     # `--step -2` ran and died in the C allocator ("corrupted size vs. prev_size"): the
     # windows reached before the first point; `--step 0` scored one window three times.
-    ds = pd.date_range("2024-01-01", periods=60, freq="D")
-    series = tmp_path / "series.csv"
-    pd.DataFrame({"series_id": "a", "ds": ds, "y": 5.0 + np.arange(60) % 7}).to_csv(
-        series, index=False
-    )
+    dates = pd.date_range("2024-01-01", periods=60, freq="D")
+    series = one_series_file(tmp_path / "series.csv", dates, 7)
     out = tmp_path / "bt.csv"
     for step in ("0", "-2"):
         args = ["backtest", str(series), "--horizon", "7", "--step", step, "--out", str(out)]
@@ -406,11 +408,8 @@ def test_backtest_says_when_seasonal_naive_could_only_repeat_the_last_value(
 ) -> None:
     # Its rows matched naive's to the digit, unexplained, when a window's history was
     # shorter than a season.
-    ds = pd.date_range("2024-01-01", periods=40, freq="D")
-    series, out = tmp_path / "series.csv", tmp_path / "bt.csv"
-    pd.DataFrame({"series_id": "a", "ds": ds, "y": 5.0 + np.arange(40) % 7}).to_csv(
-        series, index=False
-    )
+    dates = pd.date_range("2024-01-01", periods=40, freq="D")
+    series, out = one_series_file(tmp_path / "series.csv", dates, 7), tmp_path / "bt.csv"
     args = ["backtest", str(series), "--horizon", "7", "--out", str(out)]
     assert main([*args, "--models", "naive,seasonal_naive", "--season", "30"]) == 0
     said = capsys.readouterr().out
