@@ -24,7 +24,7 @@ attributes, retrained at each ``t_k``, and the lane's late rate over the 365 day
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,12 +32,11 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from forecasting.errors import ConfigError
 from forecasting.risk.baselines import recent_lane_rate, static_booster
+from forecasting.risk.choices import CADENCES, Cadence, Profile
 from forecasting.risk.evaluate import risk_metrics
 from forecasting.risk.labels import is_late, labels_as_of
 from forecasting.risk.model import AtRiskModel
 
-Cadence = Literal["monthly", "weekly"]
-CADENCES: tuple[str, ...] = ("monthly", "weekly")
 ModelFactory = Callable[[], AtRiskModel]
 StaticFactory = Callable[[], HistGradientBoostingClassifier]
 Progress = Callable[[int, int], None]
@@ -139,7 +138,6 @@ WALK_FORWARD_PARAMS: dict[str, Any] = {
 # records, site load and the line's clock. "line": the line's own attributes,
 # :data:`WALK_FORWARD_PARAMS`, chosen on SCMS's development walk, where the day-level
 # records moved every line's score together.
-Profile = Literal["queue", "line"]
 # The queue profile's settings, which the model's defaults now are too (named here so that the
 # profile does not move if they do): no calibration slice either. Chosen on the demo generator's
 # development points only (benchmarks/risk_open_book.py --settings none: 8 days before the

@@ -6,13 +6,11 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import typer
 
-from forecasting.demand.auto import AutoForecaster
-from forecasting.demand.backtest import backtest as run_backtest
-from forecasting.demand.backtest import summarize
 from forecasting.demand.config import (
     BacktestConfig,
     GlobalModelConfig,
@@ -20,14 +18,16 @@ from forecasting.demand.config import (
 )
 from forecasting.demand.frames import check_series_frame, parse_ds, regularize
 from forecasting.demand.frequency import infer_freq
-from forecasting.demand.reconcile import METHODS, Method, with_key_columns
-from forecasting.demand.registry import parse_model_list
 from forecasting.demand.seasonality import default_seasons
-from forecasting.demand.selection import fallback_summary, with_fallback_column
 from forecasting.errors import ConfigError
 from forecasting.series import canonical_freq
 from ordercast.outputs import output_file, read_frame, write_frame
-from training.pipelines.demand import reconciled
+
+if TYPE_CHECKING:
+    from forecasting.demand.reconcile import Method
+
+# The models (scikit-learn, statsmodels) and the training pipeline (MLflow) are imported
+# in the commands' bodies: `forecast --help` took 4.6 s when they came with the module.
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +161,11 @@ def forecast(
     and a warning counts them. With 20 or more long-enough series a global boosted
     model, trained across all of them, competes with the local models for every series.
     """
+    from forecasting.demand.auto import AutoForecaster
+    from forecasting.demand.reconcile import with_key_columns
+    from forecasting.demand.selection import fallback_summary, with_fallback_column
+    from training.pipelines.demand import reconciled
+
     frame = read_series(series, date_format)
     levels = parse_quantiles(quantiles)
     inferred = canonical_freq(freq) if freq else _infer(frame)
@@ -252,6 +257,10 @@ def backtest(
 
     Prints the summary per model and per demand class; writes every row to OUT.
     """
+    from forecasting.demand.backtest import backtest as run_backtest
+    from forecasting.demand.backtest import summarize
+    from forecasting.demand.registry import parse_model_list
+
     frame = check_series_frame(read_series(series, date_format))
     inferred = canonical_freq(freq) if freq else _infer(frame)
     seasons = parse_seasons(season, inferred)
@@ -297,6 +306,8 @@ def _seasonal_naive_note(metrics: pd.DataFrame, season: int) -> str | None:
 
 def reconcile_method(text: str, frame: pd.DataFrame) -> Method | None:
     """The reconciliation method for --reconcile TEXT on this series frame (None: none)."""
+    from forecasting.demand.reconcile import METHODS
+
     hierarchical = "level" in frame.columns and frame["level"].nunique() > 1
     if text == "auto":
         return "mint_shrink" if hierarchical else None

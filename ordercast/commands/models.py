@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from ordercast.settings import load_settings
-from training import registry, tracking
 
 models_app = typer.Typer(
     help="List registered model versions; promote or roll back champions.", no_args_is_help=True
@@ -19,6 +18,8 @@ CONFIG_HELP = "YAML overriding configs/default.yaml (for the tracking URI)."
 def list_models(config: Path | None = typer.Option(None, help=CONFIG_HELP)) -> None:
     """Every version of every kind: its aliases, its gate score (every score is a loss:
     lower is better), the gate's decision, and below the table why."""
+    from training import registry, tracking  # MLflow: when a command runs, not for --help
+
     client = tracking.connect(load_settings(config))
     frame = registry.list_versions(client)
     if frame.empty:
@@ -39,6 +40,8 @@ def promote(
     config: Path | None = typer.Option(None, help=CONFIG_HELP),
 ) -> None:
     """Make VERSION the champion of KIND (the service picks it up on its next poll)."""
+    from training import registry, tracking  # MLflow: when a command runs, not for --help
+
     client = tracking.connect(load_settings(config))
     registry.promote(client, registry.model_name(kind), version)
     typer.echo(f"{registry.model_name(kind)} v{version} is now champion")
@@ -51,6 +54,8 @@ def rollback(
     config: Path | None = typer.Option(None, help=CONFIG_HELP),
 ) -> None:
     """Point champion back to the previous champion (or to --to VERSION)."""
+    from training import registry, tracking  # MLflow: when a command runs, not for --help
+
     client = tracking.connect(load_settings(config))
     version = registry.rollback(client, registry.model_name(kind), to)
     typer.echo(f"{registry.model_name(kind)} champion rolled back to v{version}")

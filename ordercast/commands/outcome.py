@@ -4,11 +4,14 @@ scheduler's log search wants, and the same sentence on stdout for a person."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import typer
 
 from ordercast.logs import json_logging_active, logs_reach_stdout
-from training.pipelines.common import TrainOutcome
+
+if TYPE_CHECKING:  # imported for the annotation only: `--help` need not load MLflow
+    from training.pipelines.common import TrainOutcome
 
 logger = logging.getLogger("ordercast.commands")
 

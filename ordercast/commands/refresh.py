@@ -12,29 +12,37 @@ import logging
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
 from forecasting.errors import ConfigError
-from forecasting.loaders import load_orders
 from ordercast.commands.outcome import announce
 from ordercast.logs import json_logging_active, say_error
 from ordercast.settings import Settings, load_settings
-from store.database import OrderStore
-from store.orders import read_orders
-from training.pipelines import refresh as refresh_demand
-from training.pipelines import refresh_capacity, refresh_risk
-from training.pipelines.common import EXIT_LOCKED, LockBusyError, TrainOutcome, training_lock
-from training.pipelines.refresh_common import EXIT_NOTHING_NEW, NoChampionError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from training.pipelines.common import TrainOutcome
 
 logger = logging.getLogger(__name__)
 
-REFRESHES: dict[str, Callable[[Settings, pd.DataFrame], TrainOutcome]] = {
-    "demand": refresh_demand.refresh,
-    "capacity": refresh_capacity.refresh,
-    "risk": refresh_risk.refresh,
-}
+# The pipelines (MLflow) and the store are imported when a refresh runs, not for `--help`
+# (4.7 s when they came with the module).
+KINDS = ("demand", "capacity", "risk")
+
+
+def refreshes() -> dict[str, Callable[[Settings, pd.DataFrame], TrainOutcome]]:
+    """Each kind's refresh."""
+    from training.pipelines import refresh as refresh_demand
+    from training.pipelines import refresh_capacity, refresh_risk
+
+    return {
+        "demand": refresh_demand.refresh,
+        "capacity": refresh_capacity.refresh,
+        "risk": refresh_risk.refresh,
+    }
 
 
 class Kind(StrEnum):
@@ -74,14 +82,18 @@ def refresh(
 
     KIND all (the default) skips, with a note, a kind that was never trained.
     """
+    from training.pipelines.common import EXIT_LOCKED, LockBusyError, training_lock
+    from training.pipelines.refresh_common import NoChampionError
+
     settings = load_settings(config)
     orders = _orders(settings, data, mapping)
-    kinds = list(REFRESHES) if kind is Kind.all else [kind.value]
+    kinds = list(KINDS) if kind is Kind.all else [kind.value]
+    run = refreshes()
     codes = []
     for name in kinds:
         try:
             with training_lock(settings, name, lock_timeout):
-                outcome = REFRESHES[name](settings, orders)
+                outcome = run[name](settings, orders)
         except LockBusyError as exc:
             say_error(f"error: {exc}")
             codes.append(EXIT_LOCKED)
@@ -104,6 +116,9 @@ def refresh(
 def _exit_code(codes: list[int]) -> int:
     """4 when a kind's lock was busy (the job must run again), else 0 when any kind was
     published, else 3 (nothing new anywhere)."""
+    from training.pipelines.common import EXIT_LOCKED
+    from training.pipelines.refresh_common import EXIT_NOTHING_NEW
+
     if EXIT_LOCKED in codes:
         return EXIT_LOCKED
     return 0 if 0 in codes else EXIT_NOTHING_NEW
@@ -118,6 +133,10 @@ def _note(message: str) -> None:
 
 
 def _orders(settings: Settings, data: str | None, mapping: Path | None) -> pd.DataFrame:
+    from forecasting.loaders import load_orders
+    from store.database import OrderStore
+    from store.orders import read_orders
+
     if data is not None:
         return load_orders(data, mapping or settings.data.mapping)
     store = OrderStore.open(settings.database.url)

@@ -5,28 +5,22 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import joblib
 import pandas as pd
 import typer
-from tqdm.auto import tqdm
 
 from forecasting.errors import ConfigError
-from forecasting.loaders import load_orders
-from forecasting.queries import answer_risk
 from forecasting.risk.bands import check_bands
-from forecasting.risk.evaluate import evaluate as evaluate_model
-from forecasting.risk.model import AtRiskModel
-from forecasting.risk.validation import check_history_reaches
-from forecasting.risk.walk_forward import (
-    Cadence,
-    Profile,
-    walk_forward_metrics,
-    walk_forward_model,
-)
-from forecasting.risk.walk_forward import walk_forward as walk_forward_scores
+from forecasting.risk.choices import Cadence, Profile
 from ordercast.outputs import output_file, write_frame
 from ordercast.settings import load_settings
+
+if TYPE_CHECKING:
+    from forecasting.risk.model import AtRiskModel
+
+# The model (scikit-learn) and the loaders are imported in the commands' bodies: `risk
+# score --help` took 3.6 s when they came with the module.
 
 logger = logging.getLogger(__name__)
 risk_app = typer.Typer(help="Late-delivery risk of open order lines.", no_args_is_help=True)
@@ -64,6 +58,10 @@ def _load_model(reference: str, config: Path | None, trust: bool) -> AtRiskModel
     """A saved model: an MLflow reference (models:/ordercast-risk@champion, runs:/<run id>/model
     of a registered version) looked up in the configured store, where `train` registers, and
     verified before it is loaded; or a joblib file, loaded only when ``trust`` says so."""
+    import joblib
+
+    from forecasting.risk.model import AtRiskModel
+
     if reference.startswith(("models:/", "runs:/")):
         from training.serving import RegistryReader
 
@@ -133,6 +131,13 @@ def score(
     (delivered_before_as_of, ordered_after_as_of, invalid_dates, unknown_site: a site with no
     line in the model's history nor in ORDERS before --as-of) and the reason in words.
     """
+    import joblib
+
+    from forecasting.loaders import load_orders
+    from forecasting.queries import answer_risk
+    from forecasting.risk.validation import check_history_reaches
+    from forecasting.risk.walk_forward import walk_forward_model
+
     cutoff = _date(as_of, "--as-of")
     thresholds = _bands(bands)
     lines = load_orders(orders, mapping)
@@ -237,6 +242,10 @@ def evaluate(
     risk_band, reason_1..3, late, base_rate and the baselines' p_late_static_booster and
     p_late_lane_rate.
     """
+    from forecasting.loaders import load_orders
+    from forecasting.risk.evaluate import evaluate as evaluate_model
+    from forecasting.risk.walk_forward import walk_forward_metrics, walk_forward_model
+
     split = _date(split_date, "--split-date")
     thresholds = _bands(bands)
     if walk_forward is None:
@@ -276,6 +285,11 @@ def _walk(
     profile: Profile,
 ) -> pd.DataFrame:
     """The walk-forward rows, with a progress bar of its windows on a terminal's stderr."""
+    from tqdm.auto import tqdm
+
+    from forecasting.risk.walk_forward import walk_forward as walk_forward_scores
+    from forecasting.risk.walk_forward import walk_forward_model
+
     bar = tqdm(desc="walk forward", unit="window", disable=not sys.stderr.isatty(), leave=False)
 
     def progress(done: int, total: int) -> None:

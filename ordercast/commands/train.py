@@ -10,26 +10,35 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
 from forecasting.errors import ConfigError
-from forecasting.loaders import is_database_url
-from ordercast.commands.demand import dask_client
 from ordercast.commands.outcome import announce
 from ordercast.logs import say_error
 from ordercast.settings import Settings, load_settings
-from training.pipelines import capacity, demand, risk
-from training.pipelines.common import EXIT_LOCKED, LockBusyError, TrainOutcome, training_lock
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from training.pipelines.common import TrainOutcome
 
 logger = logging.getLogger(__name__)
 
-# Kinds with a pipeline today; capacity and risk join as their issues land.
-PIPELINES = {"demand": demand.train, "capacity": capacity.train, "risk": risk.train}
+# The pipelines, MLflow and pandas are imported when a training runs, not for `--help`
+# (which took 4.6 s to show these options when they were imported with the module).
+KINDS = ("demand", "capacity", "risk")
+
+
+def pipelines() -> dict[str, Callable[..., TrainOutcome]]:
+    """Each kind's training pipeline."""
+    from training.pipelines import capacity, demand, risk
+
+    return {"demand": demand.train, "capacity": capacity.train, "risk": risk.train}
 
 
 class Kind(StrEnum):
@@ -84,6 +93,9 @@ def train(
     brings newer orders to the champion). --promote promotes anyway. Idempotent: the same
     data and configuration leave the registry as it is.
     """
+    from forecasting.loaders import is_database_url
+    from training.pipelines.common import EXIT_LOCKED, LockBusyError, training_lock
+
     settings = load_settings(config)
     history = _order_store_history(settings) if data is None and mapping is None else None
     source = data or settings.data.path
@@ -91,17 +103,13 @@ def train(
     if default_file and not Path(source).exists():
         _generate_default(Path(source))
     cutoff = _parse_date(as_of)
-    kinds = list(PIPELINES) if kind is Kind.all else [kind.value]
-    missing = [k for k in kinds if k not in PIPELINES]
-    if missing:
-        raise ConfigError(
-            f"no training pipeline for {', '.join(missing)} yet; available: {', '.join(PIPELINES)}"
-        )
+    kinds = list(KINDS) if kind is Kind.all else [kind.value]
+    run = pipelines()
     codes = []
     for name in kinds:
         try:
             with training_lock(settings, name, lock_timeout), _cluster(dask, name):
-                outcome: TrainOutcome = PIPELINES[name](
+                outcome: TrainOutcome = run[name](
                     settings,
                     Path(source) if history is None else history,
                     mapping or settings.data.mapping,
@@ -126,6 +134,8 @@ def _cluster(address: str | None, kind: str) -> Iterator[None]:
         yield
         return
     from joblib import parallel_config
+
+    from ordercast.commands.demand import dask_client
 
     with dask_client(address), parallel_config(backend="dask"):
         yield
@@ -156,6 +166,8 @@ def _order_store_history(settings: Settings) -> pd.DataFrame | None:
 
 
 def _parse_date(text: str | None) -> pd.Timestamp | None:
+    import pandas as pd
+
     if text is None:
         return None
     try:

@@ -241,7 +241,8 @@ def test_cli_walk_forward_writes_every_scored_line(
         profiles.append(profile)
         return _small_model()
 
-    monkeypatch.setattr("ordercast.commands.risk.walk_forward_model", small_model)
+    # the command imports it when it runs
+    monkeypatch.setattr("forecasting.risk.walk_forward.walk_forward_model", small_model)
     data = tmp_path / "orders.csv"
     orders.to_csv(data, index=False)
     out = tmp_path / "scored.csv"
