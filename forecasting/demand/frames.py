@@ -30,16 +30,30 @@ REQUIRED = ("series_id", "ds", "y")
 SPARSE_SHARE = 0.1
 
 
+def check_series_columns(frame: pd.DataFrame, exog: Sequence[str] = ()) -> None:
+    """Raise :class:`ConfigError` naming the columns ``frame`` lacks of series_id, ds, y
+    and ``exog``, and the ones it has."""
+    missing = [c for c in (*REQUIRED, *exog) if c not in frame.columns]
+    if not missing:
+        return
+    hint = ""
+    if {"order_date", "quantity"} <= set(frame.columns):
+        # the commonest slip: the order history itself given where its series are wanted
+        hint = (
+            "; this looks like an order history: build its series first, e.g. `ordercast "
+            "series ORDERS --by sku,site --freq W --out series.csv`"
+        )
+    raise ConfigError(
+        f"series frame lacks column(s) {missing}; it needs series_id, ds, y and any "
+        f"exogenous columns named (columns present: {', '.join(map(str, frame.columns))})"
+        f"{hint}"
+    )
+
+
 def check_series_frame(frame: pd.DataFrame, exog: Sequence[str] = ()) -> pd.DataFrame:
     """``series_id`` (str), ``ds`` (datetime), ``y`` (float, NaN if not a number) and the
     ``exog`` columns (float), sorted by series and date, one row per series and date."""
-    missing = [c for c in (*REQUIRED, *exog) if c not in frame.columns]
-    if missing:
-        raise ConfigError(
-            f"series frame lacks column(s) {missing}; it needs series_id, ds, y "
-            f"and any exogenous columns named (columns present: "
-            f"{', '.join(map(str, frame.columns))})"
-        )
+    check_series_columns(frame, exog)
     data = frame[[*REQUIRED, *exog]].copy()
     for column in exog:
         data[column] = _numeric_column(frame, column)

@@ -16,7 +16,12 @@ from forecasting.demand.config import (
     GlobalModelConfig,
     ParallelConfig,
 )
-from forecasting.demand.frames import check_series_frame, parse_ds, regularize
+from forecasting.demand.frames import (
+    check_series_columns,
+    check_series_frame,
+    parse_ds,
+    regularize,
+)
 from forecasting.demand.frequency import infer_freq
 from forecasting.demand.seasonality import default_seasons
 from forecasting.errors import ConfigError
@@ -326,6 +331,7 @@ def reconcile_method(text: str, frame: pd.DataFrame) -> Method | None:
 
 def _infer(frame: pd.DataFrame) -> str:
     """The frequency of the series' dates (their values are checked where they are used)."""
+    check_series_columns(frame)
     dates = frame[[c for c in ("series_id", "ds") if c in frame.columns]].assign(y=0.0)
     return infer_freq(check_series_frame(dates))
 

@@ -418,3 +418,18 @@ def test_backtest_says_when_seasonal_naive_could_only_repeat_the_last_value(
     assert "shorter than one season (30 periods)" in said
     assert main([*args, "--models", "naive,seasonal_naive"]) == 0  # weekly season: 7 days
     assert "repeated the last value" not in capsys.readouterr().out
+
+
+def test_an_order_history_given_as_series_is_named_as_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `forecast ORDERS` said the file's columns were "y" (the frequency check's own frame).
+    orders = tmp_path / "orders.csv"
+    generate_orders(sites=1, skus=2, days=28, seed=1).orders.to_csv(orders, index=False)
+    for command in ("forecast", "backtest"):
+        out = tmp_path / f"{command}.csv"
+        assert main([command, str(orders), "--horizon", "2", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "columns present: order_id, line_id, sku, site" in err
+        assert "this looks like an order history: build its series first" in err
+        assert not out.exists()
