@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import typer
 import yaml
 
-from forecasting.capacity import CapacityForecaster
 from forecasting.capacity.compare import compare_outlooks
 from forecasting.capacity.plan import (
     DEFAULT_TARGET,
@@ -21,9 +20,11 @@ from forecasting.capacity.plan import (
 )
 from forecasting.capacity.scenario import CapacityScenario, parse_scenario
 from forecasting.errors import ConfigError
-from forecasting.loaders import load_orders
 from ordercast.outputs import atomic_path, output_file, write_frame
 from ordercast.settings import load_settings
+
+if TYPE_CHECKING:
+    from forecasting.capacity import CapacityForecaster
 
 capacity_app = typer.Typer(
     help="Site capacity: arrivals, work available, shortfall risk, backlog, scenarios.",
@@ -152,6 +153,9 @@ def fit_model(
 ) -> CapacityForecaster:
     """The capacity model fitted on the order history as of ``as_of`` (default: the last
     order date)."""
+    from forecasting.capacity import CapacityForecaster
+    from forecasting.loaders import load_orders
+
     source = data or load_settings().data.path
     orders = load_orders(source, mapping)
     cutoff = None
