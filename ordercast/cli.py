@@ -53,7 +53,11 @@ def _global_options(
 # MLflow reads these from the environment only. Its defaults (120 s a request, 7 retries
 # with backoff) leave `train`, `models list` or `serve` waiting minutes on a registry that is
 # down; ours fail within about half a minute, saying which store. No progress bars on stderr.
+# No loggers of its own either: on import MLflow gives its loggers a stderr handler, and the
+# commands import it after our logging is set up (not for `--help`), so its lines would
+# bypass our format (plain text among the JSON lines of --log-json).
 MLFLOW_PROCESS_DEFAULTS = {
+    "MLFLOW_CONFIGURE_LOGGING": "false",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
