@@ -150,7 +150,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFram
     orders = generate_orders(sites=2, skus=6, days=150, seed=3).orders
     assert set(ATTRIBUTES) <= set(orders.columns)
     as_of = orders["order_date"].min() + pd.Timedelta(days=120)
-    model = AtRiskModel(n_models=1, max_iter=30, lookahead_days=30).fit(orders, as_of=as_of)
+    model = AtRiskModel(delivery_time=False, n_models=1, max_iter=30, lookahead_days=30).fit(
+        orders, as_of=as_of
+    )
     path = tmp_path_factory.mktemp("risk-model") / "model.joblib"
     joblib.dump(model, path)
     open_lines = orders[open_at(orders, as_of)].head(150).reset_index(drop=True)

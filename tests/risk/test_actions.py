@@ -22,7 +22,9 @@ def scored() -> tuple[AtRiskModel, pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     history = generate_orders(sites=2, skus=30, days=260, seed=11).orders
     # In mid-May: a backlog, a third of the lines promised that week late.
     as_of = history["order_date"].min() + pd.Timedelta(days=134)
-    model = AtRiskModel(max_iter=60, n_models=1, bands=(0.1, 0.3)).fit(history, as_of=as_of)
+    model = AtRiskModel(delivery_time=False, max_iter=60, n_models=1, bands=(0.1, 0.3)).fit(
+        history, as_of=as_of
+    )
     book = as_known_at(history, as_of)
     book = book[book["delivered_date"].isna()].reset_index(drop=True)
     return model, book, model.score_lines(book, as_of, batch_history=False), as_of

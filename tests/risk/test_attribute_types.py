@@ -16,7 +16,7 @@ def test_boolean_attributes_score_the_same_as_text_and_as_booleans() -> None:
     orders = generate_orders(sites=2, skus=10, days=150, seed=4).orders
     assert orders["promotion"].dtype == bool
     as_of = orders["order_date"].max() - pd.Timedelta(days=10)
-    model = AtRiskModel().fit(orders, as_of=as_of)
+    model = AtRiskModel(delivery_time=False).fit(orders, as_of=as_of)
     as_text = orders.assign(promotion=orders["promotion"].map({True: "True", False: "False"}))
 
     scored = answer_risk(model, orders, as_of)

@@ -22,7 +22,7 @@ SCORE = ["p_late", "risk_band", "expected_delay_days", "reason_1", "reason_2", "
 def book() -> tuple[AtRiskModel, pd.DataFrame, pd.Timestamp]:
     history = generate_orders(sites=2, skus=30, days=260, seed=11).orders
     as_of = history["order_date"].min() + pd.Timedelta(days=220)
-    model = AtRiskModel(max_iter=60, n_models=1).fit(history, as_of=as_of)
+    model = AtRiskModel(delivery_time=False, max_iter=60, n_models=1).fit(history, as_of=as_of)
     model = pickle.loads(pickle.dumps(model))  # as a service holds it
     # The open book as known at as_of: lines ordered before it, not delivered by then.
     known = as_known_at(history, as_of)

@@ -31,7 +31,7 @@ SCORE = [c for c in OUTPUT_COLUMNS if c not in ("order_id", "line_id", "promised
 def book() -> tuple[AtRiskModel, pd.DataFrame, pd.Timestamp]:
     history = generate_orders(sites=2, skus=30, days=260, seed=5).orders
     as_of = history["order_date"].min() + pd.Timedelta(days=220)
-    model = AtRiskModel(max_iter=40, n_models=2).fit(history, as_of=as_of)
+    model = AtRiskModel(delivery_time=False, max_iter=40, n_models=2).fit(history, as_of=as_of)
     model = pickle.loads(pickle.dumps(model))  # as a service holds it
     known = as_known_at(history, as_of)
     return model, known[known["delivered_date"].isna()].reset_index(drop=True), as_of

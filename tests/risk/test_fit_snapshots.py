@@ -34,7 +34,9 @@ def _fit_snapshots(history: pd.DataFrame, as_of: pd.Timestamp) -> int:
 
 
 def _p_late(history: pd.DataFrame, as_of: pd.Timestamp, cap: int | None = None) -> np.ndarray:
-    model = AtRiskModel(max_iter=15, n_models=1, max_fit_snapshots=cap).fit(history, as_of=as_of)
+    model = AtRiskModel(delivery_time=False, max_iter=15, n_models=1, max_fit_snapshots=cap).fit(
+        history, as_of=as_of
+    )
     return model.score_lines(history, as_of)["p_late"].to_numpy()
 
 
@@ -58,6 +60,8 @@ def test_a_cap_below_it_trains_on_a_sample_the_same_way_every_time(
 def test_the_base_rate_counts_every_snapshot(history: pd.DataFrame) -> None:
     as_of = _as_of(history)
     cap = _fit_snapshots(history, as_of) // 4
-    every = AtRiskModel(max_iter=5, n_models=1).fit(history, as_of=as_of)
-    sampled = AtRiskModel(max_iter=5, n_models=1, max_fit_snapshots=cap).fit(history, as_of=as_of)
+    every = AtRiskModel(delivery_time=False, max_iter=5, n_models=1).fit(history, as_of=as_of)
+    sampled = AtRiskModel(delivery_time=False, max_iter=5, n_models=1, max_fit_snapshots=cap).fit(
+        history, as_of=as_of
+    )
     assert sampled.base_rate_ == every.base_rate_

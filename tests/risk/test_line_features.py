@@ -58,7 +58,13 @@ def test_line_space_keeps_the_records_asked_for_and_every_category_raw() -> None
 def test_a_model_without_day_level_features_scores_from_the_lines_own_columns(orders) -> None:
     as_of = pd.Timestamp("2024-04-01")
     model = AtRiskModel(
-        max_iter=15, n_models=1, raw_categories=True, records="none", site_load=False, clock=False
+        delivery_time=False,
+        max_iter=15,
+        n_models=1,
+        raw_categories=True,
+        records="none",
+        site_load=False,
+        clock=False,
     ).fit(orders, as_of=as_of)
     assert not any(c.endswith(("_late_rate", "_lines_365d")) for c in model.features_)
     assert not (set(SITE_LOAD) | set(CLOCK)) & set(model.features_)

@@ -24,7 +24,7 @@ def history() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def trained(history: pd.DataFrame) -> tuple[AtRiskModel, pd.Timestamp]:
     as_of = history["order_date"].min() + pd.Timedelta(days=200)
-    model = AtRiskModel(max_iter=60, n_models=1).fit(history, as_of=as_of)
+    model = AtRiskModel(delivery_time=False, max_iter=60, n_models=1).fit(history, as_of=as_of)
     # As a service gets it: unpickled, with the event tables still to build.
     return pickle.loads(pickle.dumps(model)), as_of
 
@@ -143,11 +143,13 @@ def test_risk_score_with_a_saved_model_needs_only_the_open_lines(
 
 def test_memory_counts_late_with_the_models_tolerance(history: pd.DataFrame) -> None:
     as_of = history["order_date"].min() + pd.Timedelta(days=200)
-    model = AtRiskModel(max_iter=40, n_models=1, tolerance_days=2).fit(history, as_of=as_of)
+    model = AtRiskModel(delivery_time=False, max_iter=40, n_models=1, tolerance_days=2).fit(
+        history, as_of=as_of
+    )
     open_at = (history["order_date"] <= as_of) & ~(history["delivered_date"] < as_of)
     alone = by_line(model.score_lines(as_known_at(history[open_at], as_of), as_of))
     pd.testing.assert_frame_equal(alone, by_line(model.score_lines(history, as_of)))
     # The records themselves see fewer late lines with two days' grace.
     lenient = model.feature_frame(history, as_of)["site_late_rate_all"]
-    strict = AtRiskModel(max_iter=40, n_models=1).fit(history, as_of=as_of)
+    strict = AtRiskModel(delivery_time=False, max_iter=40, n_models=1).fit(history, as_of=as_of)
     assert lenient.mean() < strict.feature_frame(history, as_of)["site_late_rate_all"].mean()

@@ -36,7 +36,9 @@ def _largest_drop(model: AtRiskModel, orders: pd.DataFrame, as_of: pd.Timestamp)
 
 def test_a_worse_record_never_lowers_p_late(history) -> None:
     orders, as_of = history
-    model = AtRiskModel(max_iter=40, n_models=1, monotone_records=True).fit(orders, as_of=as_of)
+    model = AtRiskModel(delivery_time=False, max_iter=40, n_models=1, monotone_records=True).fit(
+        orders, as_of=as_of
+    )
     assert _largest_drop(model, orders, as_of) <= 1e-12
 
 
@@ -44,7 +46,7 @@ def test_without_the_constraint_some_line_falls(history) -> None:
     # What the constraint prevents: the unconstrained trees of this history lower some
     # line's risk when its record worsens (by 0.11 at most).
     orders, as_of = history
-    model = AtRiskModel(max_iter=40, n_models=1).fit(orders, as_of=as_of)
+    model = AtRiskModel(delivery_time=False, max_iter=40, n_models=1).fit(orders, as_of=as_of)
     assert _largest_drop(model, orders, as_of) > 0.01
 
 

@@ -59,7 +59,9 @@ def test_no_line_gets_two_reasons_from_one_record() -> None:
     history = generate_orders(sites=2, skus=30, days=260, seed=8).orders
     as_of = history["order_date"].min() + pd.Timedelta(days=200)
     scored = (
-        AtRiskModel(max_iter=60, n_models=1).fit(history, as_of=as_of).score_lines(history, as_of)
+        AtRiskModel(delivery_time=False, max_iter=60, n_models=1)
+        .fit(history, as_of=as_of)
+        .score_lines(history, as_of)
     )
     reasons = scored[["reason_1", "reason_2", "reason_3"]].to_numpy()
     # Not vacuous: many lines have reasons, track records among them.

@@ -21,7 +21,7 @@ def orders() -> pd.DataFrame:
 
 
 def _model(**params: object) -> AtRiskModel:
-    return AtRiskModel(max_iter=15, n_models=1, **params)  # type: ignore[arg-type]
+    return AtRiskModel(delivery_time=False, max_iter=15, n_models=1, **params)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

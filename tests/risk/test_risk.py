@@ -90,7 +90,9 @@ def test_changing_anything_after_t_leaves_features_and_labels_unchanged(history)
 
 def test_scores_are_calibrated_on_synthetic_data(history) -> None:
     start = history["order_date"].min()
-    model = AtRiskModel(max_iter=150).fit(history, as_of=start + pd.Timedelta(days=150))
+    model = AtRiskModel(delivery_time=False, max_iter=150).fit(
+        history, as_of=start + pd.Timedelta(days=150)
+    )
     outcome = is_late(history).set_axis(history["line_id"])
     scored = []
     for day in range(150, 290, 14):  # score the open book every two weeks, model fixed
@@ -113,7 +115,7 @@ def test_scores_are_calibrated_on_synthetic_data(history) -> None:
 
 def test_evaluate_scores_every_line_promised_after_the_split(history) -> None:
     split = history["order_date"].min() + pd.Timedelta(days=240)
-    scored, metrics = evaluate(AtRiskModel(max_iter=100), history, split)
+    scored, metrics = evaluate(AtRiskModel(delivery_time=False, max_iter=100), history, split)
     assert list(scored.columns) == [*OUTPUT_COLUMNS, "late"]
     delivered_later = (history["promised_date"] >= split) & history["delivered_date"].notna()
     assert len(scored) == int(delivered_later.sum())
@@ -133,7 +135,7 @@ def test_evaluate_scores_every_line_promised_after_the_split(history) -> None:
 
 def test_open_lines_are_scored_with_meaningful_reasons(history) -> None:
     as_of = history["order_date"].min() + pd.Timedelta(days=240)
-    model = AtRiskModel(max_iter=150).fit(history, as_of=as_of)
+    model = AtRiskModel(delivery_time=False, max_iter=150).fit(history, as_of=as_of)
     scored = model.score_lines(history, as_of)
     open_at = (history["order_date"] <= as_of) & ~(history["delivered_date"] < as_of)
     assert len(scored) == int(open_at.sum())
@@ -190,13 +192,15 @@ def test_metric_definitions() -> None:
 
 def test_bad_input_is_a_clear_error(history, tmp_path: Path, capsys) -> None:
     with pytest.raises(ConfigError, match="is before all the data"):
-        AtRiskModel().fit(history, as_of="2000-01-01")
+        AtRiskModel(delivery_time=False).fit(history, as_of="2000-01-01")
     no_promise = history.head(50).copy()
     no_promise.loc[no_promise.index[3], "promised_date"] = pd.NaT
     with pytest.raises(DataContractError, match=r"row 4 .* promised_date is missing"):
-        AtRiskModel().fit(no_promise, as_of=history["order_date"].max())
+        AtRiskModel(delivery_time=False).fit(no_promise, as_of=history["order_date"].max())
     with pytest.raises(ConfigError, match=r"lack column\(s\) \['promised_date'\]"):
-        AtRiskModel().fit(history.drop(columns="promised_date"), as_of=history["order_date"].max())
+        AtRiskModel(delivery_time=False).fit(
+            history.drop(columns="promised_date"), as_of=history["order_date"].max()
+        )
     path = tmp_path / "o.csv"
     history.head(200).to_csv(path, index=False)
     assert (
@@ -437,7 +441,7 @@ def test_risk_commands_write_scored_lines_with_the_chosen_bands_and_tolerance(
 
 def test_reasons_skip_only_features_no_tree_uses(history) -> None:
     as_of = history["order_date"].min() + pd.Timedelta(days=200)
-    model = AtRiskModel(max_iter=30).fit(history, as_of=as_of)
+    model = AtRiskModel(delivery_time=False, max_iter=30).fit(history, as_of=as_of)
     features = model.feature_frame(history, as_of)
     used = model.used_features_
     unused = [c for c in model.features_ if c not in used]
@@ -486,7 +490,9 @@ def test_records_count_late_as_the_labels_do_with_a_tolerance() -> None:
 
 
 def test_the_model_has_scikit_learns_shape(history) -> None:
-    model = AtRiskModel(max_iter=20, n_models=2, bands=(0.1, 0.4), random_state=3)
+    model = AtRiskModel(
+        delivery_time=False, max_iter=20, n_models=2, bands=(0.1, 0.4), random_state=3
+    )
     copy = clone(model)
     assert copy is not model and copy.get_params() == model.get_params()
     assert AtRiskModel(**model.get_params()).get_params() == model.get_params()
@@ -498,7 +504,7 @@ def test_the_model_has_scikit_learns_shape(history) -> None:
     assert not hasattr(clone(copy), "features_")
     # The labels come from the dates: a y (an old positional as-of date) is refused.
     with pytest.raises(ConfigError, match=r"fit\(orders, as_of=\.\.\.\) without y"):
-        AtRiskModel().fit(history, as_of)
+        AtRiskModel(delivery_time=False).fit(history, as_of)
 
 
 def test_split_features_agree_with_the_trees(history) -> None:

@@ -37,7 +37,7 @@ def orders() -> pd.DataFrame:
 
 
 def _small_model() -> AtRiskModel:
-    return AtRiskModel(max_iter=15, n_models=1, lookahead_days=30)
+    return AtRiskModel(delivery_time=False, max_iter=15, n_models=1, lookahead_days=30)
 
 
 def _small_booster() -> HistGradientBoostingClassifier:
