@@ -192,15 +192,13 @@ def test_metric_definitions() -> None:
 
 def test_bad_input_is_a_clear_error(history, tmp_path: Path, capsys) -> None:
     with pytest.raises(ConfigError, match="is before all the data"):
-        AtRiskModel(delivery_time=False).fit(history, as_of="2000-01-01")
+        AtRiskModel().fit(history, as_of="2000-01-01")
     no_promise = history.head(50).copy()
     no_promise.loc[no_promise.index[3], "promised_date"] = pd.NaT
     with pytest.raises(DataContractError, match=r"row 4 .* promised_date is missing"):
-        AtRiskModel(delivery_time=False).fit(no_promise, as_of=history["order_date"].max())
+        AtRiskModel().fit(no_promise, as_of=history["order_date"].max())
     with pytest.raises(ConfigError, match=r"lack column\(s\) \['promised_date'\]"):
-        AtRiskModel(delivery_time=False).fit(
-            history.drop(columns="promised_date"), as_of=history["order_date"].max()
-        )
+        AtRiskModel().fit(history.drop(columns="promised_date"), as_of=history["order_date"].max())
     path = tmp_path / "o.csv"
     history.head(200).to_csv(path, index=False)
     assert (
@@ -504,7 +502,7 @@ def test_the_model_has_scikit_learns_shape(history) -> None:
     assert not hasattr(clone(copy), "features_")
     # The labels come from the dates: a y (an old positional as-of date) is refused.
     with pytest.raises(ConfigError, match=r"fit\(orders, as_of=\.\.\.\) without y"):
-        AtRiskModel(delivery_time=False).fit(history, as_of)
+        AtRiskModel().fit(history, as_of)
 
 
 def test_split_features_agree_with_the_trees(history) -> None:
