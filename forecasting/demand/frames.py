@@ -30,6 +30,27 @@ REQUIRED = ("series_id", "ds", "y")
 SPARSE_SHARE = 0.1
 
 
+def series_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, int, int]]]:
+    """Each series' id and the first and past-the-last positions of its rows, in the
+    order of ``groupby("series_id", sort=True)`` (rows keep their order within a series),
+    with the frame those positions index: ``frame`` itself when its series are already
+    contiguous in id order, as :func:`check_series_frame` leaves them, else a sorted copy.
+
+    Slicing the columns' arrays at these positions replaces iterating a groupby, which
+    copies the whole frame sorted and makes a sub-frame per series: at 50,000 weekly
+    series that iteration left ~270 MB more resident on the driver (#20).
+    """
+    ids = frame["series_id"].to_numpy()
+    if not pd.Index(ids).is_monotonic_increasing:
+        frame = frame.iloc[np.argsort(ids, kind="stable")]
+        ids = frame["series_id"].to_numpy()
+    if len(ids) == 0:
+        return frame, []
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    stops = np.r_[starts[1:], len(ids)]
+    return frame, [(str(ids[a]), int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
+
+
 def check_series_columns(frame: pd.DataFrame, exog: Sequence[str] = ()) -> None:
     """Raise :class:`ConfigError` naming the columns ``frame`` lacks of series_id, ds, y
     and ``exog``, and the ones it has."""

@@ -41,6 +41,7 @@ from forecasting.demand.calendar_features import (
     check_country,
     holiday_matrix,
 )
+from forecasting.demand.frames import series_rows
 from forecasting.demand.intervals import finish
 from forecasting.threads import prediction_threads
 
@@ -192,13 +193,17 @@ class GlobalBoostedForecaster(BaseEstimator):
     def _training_rows(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         design = self.design_
         w = design.window
-        # One group at a time: a list of every series' sub-frame cost ~8 kB a series on the
-        # driver for the whole training (#20: 0.8 GB at 100,000 series).
-        groups = frame.groupby("series_id", sort=True)
-        per_series = max(1, self.max_rows // max(1, groups.ngroups))
+        # Slices of the columns, one series at a time: a list of every series' sub-frame
+        # cost ~8 kB a series on the driver for the whole training (#20: 0.8 GB at 100,000
+        # series), and a groupby's iteration a sorted copy of the frame.
+        frame, rows = series_rows(frame)
+        y_all = frame["y"].to_numpy(float)
+        ds_all = frame["ds"].to_numpy()
+        exog_all = frame[list(design.exog)].to_numpy(float) if design.exog else None
+        per_series = max(1, self.max_rows // max(1, len(rows)))
         features, targets = [], []
-        for _, group in groups:
-            values = group["y"].to_numpy(float)
+        for _, first, end in rows:
+            values = y_all[first:end]
             if np.isfinite(values).sum() < MIN_POINTS:
                 continue
             padded = np.concatenate([np.full(w, np.nan), values])
@@ -207,12 +212,12 @@ class GlobalBoostedForecaster(BaseEstimator):
             start = max(MIN_POINTS, len(values) - per_series)
             windows = np.lib.stride_tricks.sliding_window_view(padded[:-1], w)[start:]
             target = values[start:]
-            ds = pd.DatetimeIndex(group["ds"].to_numpy()[start:])
+            ds = pd.DatetimeIndex(ds_all[first:end][start:])
             keep = np.isfinite(target)
             if not keep.any():
                 continue
             X, scale = _window_features(windows[keep], design)
-            exog = group[list(design.exog)].to_numpy(float)[start:][keep] if design.exog else None
+            exog = None if exog_all is None else exog_all[first:end][start:][keep]
             features.append(np.hstack([X, _target_features(ds[keep], design, exog)]))
             targets.append(target[keep] / scale)
         if not features:
@@ -364,16 +369,20 @@ def global_forecasts(
     levels = sorted(quantiles)
     exog = tuple(exog)
     params = {**params, "exog": exog}
-    ids, histories, last_ds, exog_history = [], [], [], []
-    for sid, group in frame.groupby("series_id", sort=True):
-        ids.append(str(sid))
-        histories.append(group["y"].to_numpy(float))
-        last_ds.append(pd.Timestamp(group["ds"].iloc[-1]))
-        exog_history.append(group[list(exog)].to_numpy(float) if exog else None)
+    # Views into the frame's columns, not a copy of every series (#20: driver memory).
+    frame, rows = series_rows(frame)
+    y_all = frame["y"].to_numpy(float)
+    ds_all = frame["ds"].to_numpy()
+    exog_all = frame[list(exog)].to_numpy(float) if exog else None
+    ids = [sid for sid, _, _ in rows]
+    histories = [y_all[first:end] for _, first, end in rows]
+    last_ds = [pd.Timestamp(ds_all[end - 1]) for _, _, end in rows]
+    exog_history = [None if exog_all is None else exog_all[first:end] for _, first, end in rows]
     cut = holdout_windows * horizon
-    lengths = frame.groupby("series_id", sort=True)["y"].transform("size")
-    position = frame.groupby("series_id", sort=True).cumcount()
-    train = frame[position < lengths - cut]
+    starts = np.array([first for _, first, _ in rows], dtype=np.int64)
+    lengths = np.diff(np.r_[starts, len(frame)])
+    position = np.arange(len(frame)) - np.repeat(starts, lengths)
+    train = frame[position < np.repeat(lengths, lengths) - cut]
     model = GlobalBoostedForecaster(seasons=seasons, **params).fit(train, freq)  # type: ignore[arg-type]  # params: its own options, passed through
     window = model.design_.window
     period = int(seasons[0]) if seasons and seasons[0] <= window else 1

@@ -7,9 +7,17 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasting.demand.base import SeriesForecast, forecast_frame, forecast_frames
-from forecasting.demand.frames import check_future, check_series_frame, parse_ds, regularize
+from forecasting.demand.frames import (
+    check_future,
+    check_series_frame,
+    parse_ds,
+    regularize,
+    series_rows,
+)
 from forecasting.demand.frequency import infer_freq
 from forecasting.errors import ConfigError
 
@@ -209,3 +217,22 @@ def test_a_few_absent_periods_are_quiet_gaps() -> None:
         warnings.simplefilter("error")
         out = regularize(panel, "MS")
     assert len(out) == 72 and out["y"].isna().sum() == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["b", "a", "c10", "c2", "A"]), st.floats(0, 9)), max_size=30)
+)
+def test_series_rows_are_the_groups_of_a_groupby_in_its_order(rows: list) -> None:
+    frame = pd.DataFrame(rows, columns=["series_id", "y"]).astype({"y": float})
+    ordered, spans = series_rows(frame)
+    groups = [(str(sid), g["y"].tolist()) for sid, g in frame.groupby("series_id", sort=True)]
+    y = ordered["y"].to_numpy()
+    assert [(sid, y[first:end].tolist()) for sid, first, end in spans] == groups
+
+
+def test_series_rows_of_a_sorted_frame_index_the_frame_itself() -> None:
+    frame = pd.DataFrame({"series_id": ["a", "a", "b"], "y": [1.0, 2.0, 3.0]})
+    ordered, spans = series_rows(frame)
+    assert ordered is frame
+    assert spans == [("a", 0, 2), ("b", 2, 3)]
