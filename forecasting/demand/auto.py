@@ -44,7 +44,7 @@ from forecasting.demand.config import (
     ParallelConfig,
     SelectionConfig,
 )
-from forecasting.demand.frames import check_future, check_series_frame, regularize
+from forecasting.demand.frames import check_future, check_series_frame, regularize, series_rows
 from forecasting.demand.frequency import infer_freq
 from forecasting.demand.global_model import MIN_POINTS as GLOBAL_MIN_POINTS
 from forecasting.demand.global_model import GlobalForecasts, global_forecasts
@@ -312,16 +312,18 @@ class AutoForecaster(BaseEstimator):
         models = tuple(dict.fromkeys(m for c in config.pooled_candidates or () for m in c))
         models = tuple(dict.fromkeys([*models, *(m for _, d in config.class_defaults for m in d)]))
         out = {}
-        for sid, group in data.groupby("series_id", sort=True):
+        data, rows = series_rows(data)
+        y_all = data["y"].to_numpy(float)
+        for sid, first, end in rows:
             made = pooled_series(
-                group["y"].to_numpy(float),
+                y_all[first:end].copy(),
                 models,
                 self.max_horizon_,
                 self.backtest.n_windows,
                 self.season_length_,
             )
             if made is not None:
-                out[str(sid)] = made
+                out[sid] = made
         return out
 
     def _fit_global(self, data: pd.DataFrame, future: pd.DataFrame | None) -> GlobalForecasts:
@@ -353,18 +355,26 @@ class AutoForecaster(BaseEstimator):
         """Each series' fit, without its backtest rows, and those rows apart (series id,
         demand class, record) for ``backtest_``; ``held_out`` (the global model's
         backtest forecasts by series) is emptied as the tasks are sent."""
-        groups = data.groupby("series_id", sort=True)
+        data, rows = series_rows(data)
+        y_all = data["y"].to_numpy(float)
+        ds_all = data["ds"].to_numpy()
         tasks = (
             delayed(select_and_fit)(
-                series_input(str(sid), g, self.global_, held_out.pop(str(sid), None)),
+                series_input(
+                    sid,
+                    y_all[first:end].copy(),
+                    pd.Timestamp(ds_all[end - 1]),
+                    self.global_,
+                    held_out.pop(sid, None),
+                ),
                 settings,
             )
-            for sid, g in groups
+            for sid, first, end in rows
         )
         fits: dict[str, SeriesFit] = {}
         records: list[tuple[str, str, BacktestRecord]] = []
         with self._backend():
-            for fit in stream_fits(tasks, groups.ngroups, self.parallel.n_jobs, "forecasting"):
+            for fit in stream_fits(tasks, len(rows), self.parallel.n_jobs, "forecasting"):
                 # The rows go to one frame at the end; the fit need not keep a second copy.
                 if isinstance(fit.backtest, BacktestRecord):
                     records.append((fit.series_id, fit.demand_class, fit.backtest))
@@ -488,12 +498,14 @@ def series_settings(model: AutoForecaster, use_global: bool) -> SeriesSettings:
 
 def series_input(
     series_id: str,
-    group: pd.DataFrame,
+    y: np.ndarray,
+    last_ds: pd.Timestamp,
     glob: GlobalForecasts | None,
     held_out: dict[int, SeriesForecast] | None = None,
 ) -> SeriesInput:
-    """One series for a worker, with the global model's forecasts of it when it has any
-    (its backtest forecasts: ``held_out`` when given, else from ``glob``)."""
+    """One series for a worker (its values ``y`` up to ``last_ds``), with the global
+    model's forecasts of it when it has any (its backtest forecasts: ``held_out`` when
+    given, else from ``glob``)."""
     final = None
     if glob is not None and series_id in glob.final:
         final = GlobalState(
@@ -501,8 +513,8 @@ def series_input(
         )
     return SeriesInput(
         series_id=series_id,
-        y=group["y"].to_numpy(float),
-        last_ds=group["ds"].iloc[-1],
+        y=y,
+        last_ds=last_ds,
         global_backtest=held_out
         if held_out is not None or glob is None
         else (glob.backtest.get(series_id)),

@@ -85,7 +85,10 @@ def plain(frame: pd.DataFrame) -> tuple[dict[str, SeriesFit], object]:
     glob = model._fit_global(data, None)
     settings = series_settings(model, use_global=True)
     fits = {
-        str(sid): select_and_fit(series_input(str(sid), group, glob), settings)
+        str(sid): select_and_fit(
+            series_input(str(sid), group["y"].to_numpy(float), group["ds"].iloc[-1], glob),
+            settings,
+        )
         for sid, group in data.groupby("series_id", sort=True)
     }
     return fits, glob
