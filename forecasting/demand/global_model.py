@@ -201,7 +201,13 @@ class GlobalBoostedForecaster(BaseEstimator):
         ds_all = frame["ds"].to_numpy()
         exog_all = frame[list(design.exog)].to_numpy(float) if design.exog else None
         per_series = max(1, self.max_rows // max(1, len(rows)))
-        features, targets = [], []
+        # Filled in place: a list of every series' rows stacked at the end held the
+        # training rows twice for a moment, at the driver's peak (#20).
+        spans = np.array([end - first for _, first, end in rows], dtype=np.int64)
+        bound = int(np.clip(spans - MIN_POINTS, 0, per_series).sum())
+        features: np.ndarray | None = None
+        targets = np.empty(bound)
+        filled = 0
         for _, first, end in rows:
             values = y_all[first:end]
             if np.isfinite(values).sum() < MIN_POINTS:
@@ -218,11 +224,15 @@ class GlobalBoostedForecaster(BaseEstimator):
                 continue
             X, scale = _window_features(windows[keep], design)
             exog = None if exog_all is None else exog_all[first:end][start:][keep]
-            features.append(np.hstack([X, _target_features(ds[keep], design, exog)]))
-            targets.append(target[keep] / scale)
-        if not features:
+            made = np.hstack([X, _target_features(ds[keep], design, exog)])
+            if features is None:
+                features = np.empty((bound, made.shape[1]))
+            features[filled : filled + len(made)] = made
+            targets[filled : filled + len(made)] = target[keep] / scale
+            filled += len(made)
+        if features is None:
             raise ValueError("no series has enough points for the global model")
-        return np.vstack(features), np.concatenate(targets)
+        return features[:filled], targets[:filled]
 
     # -- forecasting --------------------------------------------------------------
     def forecast_paths(
