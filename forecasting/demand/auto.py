@@ -44,7 +44,13 @@ from forecasting.demand.config import (
     ParallelConfig,
     SelectionConfig,
 )
-from forecasting.demand.frames import check_future, check_series_frame, regularize, series_rows
+from forecasting.demand.frames import (
+    SeriesRows,
+    check_future,
+    check_series_frame,
+    regularize,
+    series_rows,
+)
 from forecasting.demand.frequency import infer_freq
 from forecasting.demand.global_model import MIN_POINTS as GLOBAL_MIN_POINTS
 from forecasting.demand.global_model import GlobalForecasts, global_forecasts
@@ -312,11 +318,11 @@ class AutoForecaster(BaseEstimator):
         models = tuple(dict.fromkeys(m for c in config.pooled_candidates or () for m in c))
         models = tuple(dict.fromkeys([*models, *(m for _, d in config.class_defaults for m in d)]))
         out = {}
-        data, rows = series_rows(data)
-        y_all = data["y"].to_numpy(float)
-        for sid, first, end in rows:
+        rows = series_rows(data)
+        y_all = rows.frame["y"].to_numpy(float)
+        for sid, first, end in rows.spans():
             made = pooled_series(
-                y_all[first:end].copy(),
+                y_all[first:end],
                 models,
                 self.max_horizon_,
                 self.backtest.n_windows,
@@ -355,26 +361,15 @@ class AutoForecaster(BaseEstimator):
         """Each series' fit, without its backtest rows, and those rows apart (series id,
         demand class, record) for ``backtest_``; ``held_out`` (the global model's
         backtest forecasts by series) is emptied as the tasks are sent."""
-        data, rows = series_rows(data)
-        y_all = data["y"].to_numpy(float)
-        ds_all = data["ds"].to_numpy()
+        rows = series_rows(data)
         tasks = (
-            delayed(select_and_fit)(
-                series_input(
-                    sid,
-                    y_all[first:end].copy(),
-                    pd.Timestamp(ds_all[end - 1]),
-                    self.global_,
-                    held_out.pop(sid, None),
-                ),
-                settings,
-            )
-            for sid, first, end in rows
+            delayed(select_and_fit)(item, settings)
+            for item in series_inputs(rows, self.global_, held_out)
         )
         fits: dict[str, SeriesFit] = {}
         records: list[tuple[str, str, BacktestRecord]] = []
         with self._backend():
-            for fit in stream_fits(tasks, len(rows), self.parallel.n_jobs, "forecasting"):
+            for fit in stream_fits(tasks, len(rows.ids), self.parallel.n_jobs, "forecasting"):
                 # The rows go to one frame at the end; the fit need not keep a second copy.
                 if isinstance(fit.backtest, BacktestRecord):
                     records.append((fit.series_id, fit.demand_class, fit.backtest))
@@ -494,6 +489,23 @@ def series_settings(model: AutoForecaster, use_global: bool) -> SeriesSettings:
         backtest=model.backtest,
         selection=selection,
     )
+
+
+def series_inputs(
+    rows: SeriesRows,
+    glob: GlobalForecasts | None,
+    held_out: dict[str, dict[int, SeriesForecast]] | None = None,
+) -> Iterator[SeriesInput]:
+    """Each series of ``rows`` for a worker, made as it is asked for; a series' held-out
+    global forecasts leave ``held_out`` as its input is made. Its values are a copy, so
+    no input (nor the fit a sequential run keeps) holds a view of the whole frame."""
+    y_all = rows.frame["y"].to_numpy(float)
+    ds_all = rows.frame["ds"].to_numpy()
+    for sid, first, end in rows.spans():
+        backtest = None if held_out is None else held_out.pop(sid, None)
+        yield series_input(
+            sid, y_all[first:end].copy(), pd.Timestamp(ds_all[end - 1]), glob, backtest
+        )
 
 
 def series_input(

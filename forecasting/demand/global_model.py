@@ -196,19 +196,18 @@ class GlobalBoostedForecaster(BaseEstimator):
         # Slices of the columns, one series at a time: a list of every series' sub-frame
         # cost ~8 kB a series on the driver for the whole training (#20: 0.8 GB at 100,000
         # series), and a groupby's iteration a sorted copy of the frame.
-        frame, rows = series_rows(frame)
-        y_all = frame["y"].to_numpy(float)
-        ds_all = frame["ds"].to_numpy()
-        exog_all = frame[list(design.exog)].to_numpy(float) if design.exog else None
-        per_series = max(1, self.max_rows // max(1, len(rows)))
+        rows = series_rows(frame)
+        y_all = rows.frame["y"].to_numpy(float)
+        ds_all = rows.frame["ds"].to_numpy()
+        exog_all = rows.frame[list(design.exog)].to_numpy(float) if design.exog else None
+        per_series = max(1, self.max_rows // max(1, len(rows.ids)))
         # Filled in place: a list of every series' rows stacked at the end held the
         # training rows twice for a moment, at the driver's peak (#20).
-        spans = np.array([end - first for _, first, end in rows], dtype=np.int64)
-        bound = int(np.clip(spans - MIN_POINTS, 0, per_series).sum())
+        bound = int(np.clip(rows.ends - rows.starts - MIN_POINTS, 0, per_series).sum())
         features: np.ndarray | None = None
         targets = np.empty(bound)
         filled = 0
-        for _, first, end in rows:
+        for _, first, end in rows.spans():
             values = y_all[first:end]
             if np.isfinite(values).sum() < MIN_POINTS:
                 continue
@@ -380,19 +379,21 @@ def global_forecasts(
     exog = tuple(exog)
     params = {**params, "exog": exog}
     # Views into the frame's columns, not a copy of every series (#20: driver memory).
-    frame, rows = series_rows(frame)
+    rows = series_rows(frame)
+    frame = rows.frame
     y_all = frame["y"].to_numpy(float)
     ds_all = frame["ds"].to_numpy()
     exog_all = frame[list(exog)].to_numpy(float) if exog else None
-    ids = [sid for sid, _, _ in rows]
-    histories = [y_all[first:end] for _, first, end in rows]
-    last_ds = [pd.Timestamp(ds_all[end - 1]) for _, _, end in rows]
-    exog_history = [None if exog_all is None else exog_all[first:end] for _, first, end in rows]
+    ids = rows.ids
+    histories = [y_all[first:end] for _, first, end in rows.spans()]
+    last_ds = [pd.Timestamp(ds) for ds in ds_all[rows.ends - 1]]
+    exog_history = [
+        None if exog_all is None else exog_all[first:end] for _, first, end in rows.spans()
+    ]
     cut = holdout_windows * horizon
-    starts = np.array([first for _, first, _ in rows], dtype=np.int64)
-    lengths = np.diff(np.r_[starts, len(frame)])
-    position = np.arange(len(frame)) - np.repeat(starts, lengths)
-    train = frame[position < np.repeat(lengths, lengths) - cut]
+    lengths = rows.ends - rows.starts
+    position = np.arange(len(frame)) - np.repeat(rows.starts, lengths)
+    train = frame[position < np.repeat(lengths - cut, lengths)]
     model = GlobalBoostedForecaster(seasons=seasons, **params).fit(train, freq)  # type: ignore[arg-type]  # params: its own options, passed through
     window = model.design_.window
     period = int(seasons[0]) if seasons and seasons[0] <= window else 1

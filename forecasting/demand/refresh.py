@@ -30,14 +30,14 @@ from joblib import delayed
 from forecasting.demand.auto import (
     AutoForecaster,
     selection_frame,
-    series_input,
+    series_inputs,
     series_settings,
     stream_fits,
 )
 from forecasting.demand.base import SeriesForecast
 from forecasting.demand.frames import check_series_frame, regularize, series_rows
 from forecasting.demand.global_model import GlobalForecasts, series_level
-from forecasting.demand.series_fit import SeriesFit, refresh_fit, select_and_fit
+from forecasting.demand.series_fit import SeriesFit, SeriesInput, refresh_fit, select_and_fit
 from forecasting.errors import ConfigError
 
 # Members whose re-estimation is an optimiser run (tens of milliseconds a series).
@@ -104,13 +104,10 @@ def _refresh_series(
     model: AutoForecaster, glob: GlobalForecasts | None, data: pd.DataFrame
 ) -> dict[str, SeriesFit]:
     settings = series_settings(model, use_global=glob is not None)
-    data, rows = series_rows(data)
-    y_all = data["y"].to_numpy(float)
-    ds_all = data["ds"].to_numpy()
+    rows = series_rows(data)
 
-    def task(sid: str, first: int, end: int) -> object:
-        item = series_input(sid, y_all[first:end].copy(), pd.Timestamp(ds_all[end - 1]), glob)
-        old = model.fits_.get(sid)
+    def task(item: SeriesInput) -> object:
+        old = model.fits_.get(item.series_id)
         if old is None:
             return delayed(select_and_fit)(item, settings)
         return delayed(refresh_fit)(old, item, model.season_length_)
@@ -118,10 +115,10 @@ def _refresh_series(
     fits = dict(model.fits_)  # a series absent from the new frame keeps its old fit
     # Most refits take a millisecond (intermittent and baseline models, the global member's
     # new path is already made); worker processes pay off only for many statsmodels fits.
-    costly = sum(1 for sid, _, _ in rows if not _cheap(model.fits_.get(sid)))
+    costly = sum(1 for sid in rows.ids if not _cheap(model.fits_.get(sid)))
     n_jobs = model.parallel.n_jobs if costly >= PARALLEL_FROM else 1
-    tasks = (task(*row) for row in rows)
-    for fit in stream_fits(tasks, len(rows), n_jobs, "refreshing"):
+    tasks = (task(item) for item in series_inputs(rows, glob))
+    for fit in stream_fits(tasks, len(rows.ids), n_jobs, "refreshing"):
         fits[fit.series_id] = fit
     return fits
 

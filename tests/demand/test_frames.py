@@ -225,14 +225,14 @@ def test_a_few_absent_periods_are_quiet_gaps() -> None:
 )
 def test_series_rows_are_the_groups_of_a_groupby_in_its_order(rows: list) -> None:
     frame = pd.DataFrame(rows, columns=["series_id", "y"]).astype({"y": float})
-    ordered, spans = series_rows(frame)
+    rows = series_rows(frame)
     groups = [(str(sid), g["y"].tolist()) for sid, g in frame.groupby("series_id", sort=True)]
-    y = ordered["y"].to_numpy()
-    assert [(sid, y[first:end].tolist()) for sid, first, end in spans] == groups
+    y = rows.frame["y"].to_numpy()
+    assert [(sid, y[first:end].tolist()) for sid, first, end in rows.spans()] == groups
 
 
 def test_series_rows_of_a_sorted_frame_index_the_frame_itself() -> None:
     frame = pd.DataFrame({"series_id": ["a", "a", "b"], "y": [1.0, 2.0, 3.0]})
-    ordered, spans = series_rows(frame)
-    assert ordered is frame
-    assert spans == [("a", 0, 2), ("b", 2, 3)]
+    rows = series_rows(frame)
+    assert rows.frame is frame
+    assert list(rows.spans()) == [("a", 0, 2), ("b", 2, 3)]
