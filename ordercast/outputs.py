@@ -91,7 +91,7 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         if source.name.lower().endswith((".parquet", ".pq")):
             frame = pd.read_parquet(source)
             # Arrow's allocator keeps the pages it decoded the file into after pandas has
-            # its columns: 290 MB of a driver's peak for 50,000 weekly series (#20).
+            # its columns (#20: 50,000 weekly series, resident 628 -> 335 MB on release).
             pyarrow.default_memory_pool().release_unused()
             return frame
         return pd.read_csv(source, encoding="utf-8-sig")
