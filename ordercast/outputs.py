@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal, cast
 
 import pandas as pd
 import pyarrow
+import pyarrow.parquet as pq
 
 from forecasting.errors import ConfigError, DataContractError
 
@@ -58,17 +60,83 @@ def output_file(path: Path | None) -> Path | None:
 
 def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a frame as CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``), atomically."""
-    target = Path(path)
-    kind = file_kind(target)
-    with atomic_path(target) as temp:
-        if kind == "parquet":
-            frame.to_parquet(temp, index=False)
+    with frame_writer(path) as writer:
+        writer.write(frame)
+    return Path(path)
+
+
+class FrameWriter:
+    """Appends frames of the same columns to one open CSV, gzip CSV or Parquet file: a
+    result written part by part (#20: a panel forecast a chunk of series at a time) never
+    holds in memory more than the part it writes."""
+
+    def __init__(self, handle: IO[bytes], kind: FileKind) -> None:
+        self._handle = handle
+        self._kind = kind
+        self._parquet: pq.ParquetWriter | None = None
+        self._schema: pyarrow.Schema | None = None
+        self._header_written = False
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame``; the first frame's columns are the file's."""
+        if self._kind == "parquet":
+            self._write_parquet(frame)
         else:
-            compression: Literal["gzip"] | None = "gzip" if kind == "csv.gz" else None
-            frame.to_csv(
-                temp, index=False, compression=compression, date_format=_date_format(frame)
+            text = frame.to_csv(
+                index=False, header=not self._header_written, date_format=_date_format(frame)
             )
-    return target
+            self._handle.write(text.encode("utf-8"))
+            self._header_written = True
+        self.rows += len(frame)
+
+    def _write_parquet(self, frame: pd.DataFrame) -> None:
+        table = pyarrow.Table.from_pandas(frame, preserve_index=False)
+        if self._parquet is None:
+            # A column with no value in the first part (no series fell back) would be
+            # typed null and refuse the text of a later part: such columns are text.
+            fields = [
+                f.with_type(pyarrow.string()) if pyarrow.types.is_null(f.type) else f
+                for f in table.schema
+            ]
+            self._schema = pyarrow.schema(fields, metadata=table.schema.metadata)
+            self._parquet = pq.ParquetWriter(self._handle, self._schema)
+        assert self._schema is not None
+        if table.schema.names != self._schema.names:
+            raise ValueError(f"a part with columns {table.schema.names} after {self._schema.names}")
+        self._parquet.write_table(table.cast(self._schema))
+
+    def abandon(self) -> None:
+        """Let go of a file that will not be kept (its content no longer matters)."""
+        if self._parquet is not None:
+            with contextlib.suppress(Exception):
+                self._parquet.close()
+            self._parquet = None
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        elif self._kind == "parquet":  # nothing written: an empty file with no columns
+            pq.write_table(pyarrow.table({}), self._handle)
+
+
+@contextlib.contextmanager
+def frame_writer(path: str | Path) -> Iterator[FrameWriter]:
+    """A :class:`FrameWriter` on a temporary file renamed to ``path`` when the block
+    succeeds; an error in the block leaves no file (nor half of one)."""
+    kind = file_kind(path)
+    with atomic_path(path) as temp, open(temp, "wb") as raw:
+        handle = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="wb")) if kind == "csv.gz" else raw
+        writer = FrameWriter(handle, kind)
+        try:
+            yield writer
+            writer.close()
+        except BaseException:
+            writer.abandon()
+            raise
+        finally:
+            if handle is not raw:
+                handle.close()
 
 
 def _date_format(frame: pd.DataFrame) -> str | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,8 @@ from forecasting.demand.frequency import infer_freq
 from forecasting.demand.seasonality import default_seasons
 from forecasting.errors import ConfigError
 from forecasting.series import canonical_freq
-from ordercast.outputs import output_file, read_frame, write_frame
+from ordercast.outputs import frame_writer, output_file, read_frame, write_frame
+from ordercast.series_chunks import SeriesIndex, checked, read_chunk, series_index
 
 if TYPE_CHECKING:
     from forecasting.demand.reconcile import Method
@@ -154,6 +156,17 @@ def forecast(
         None, help="YAML overriding configs/default.yaml (for --adjusted: database.url)."
     ),
     date_format: str | None = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
+    chunk_series: int = typer.Option(
+        10_000,
+        "--chunk-series",
+        min=0,
+        help=(
+            "Forecast a larger panel this many series at a time, each chunk with its own "
+            "global model, so that memory stays flat whatever the panel's size; the "
+            "forecast file is written as the chunks finish. 0: all at once. A hierarchy "
+            "(a level column) and --adjusted are always forecast at once."
+        ),
+    ),
 ) -> None:
     """Forecast every series with the model chosen for it by backtest, with quantiles.
 
@@ -171,43 +184,117 @@ def forecast(
     from forecasting.demand.selection import fallback_summary, with_fallback_column
     from training.pipelines.demand import reconciled
 
-    frame = read_series(series, date_format)
     levels = parse_quantiles(quantiles)
-    inferred = canonical_freq(freq) if freq else _infer(frame)
-    seasons = parse_seasons(season, inferred)
-    method = reconcile_method(reconcile, frame)
     exog_columns = tuple(c.strip() for c in (exog or "").split(",") if c.strip())
-    with dask_client(dask) as client:
-        model = AutoForecaster(
-            horizon=horizon,
-            season_length=seasons[0],
-            freq=inferred,
-            models=models,
-            # The backtest scores its own grid (P10/P50/P90): asking for other columns
-            # must not change which model each series gets, nor its mean.
-            exog=exog_columns,
-            backtest=BacktestConfig(n_windows=windows),
-            global_model=GlobalModelConfig(seasons=seasons, holidays=holidays),
-            parallel=ParallelConfig(n_jobs=n_jobs, dask_client=client),
-        ).fit(frame, future=None if future is None else read_series(future, date_format))
-    result = model.predict(horizon, levels)
-    if method is not None:
-        result = reconciled(model, result, frame, method)
-    result = with_key_columns(with_fallback_column(result, model.selection_), frame)
-    if adjusted:
-        result = _with_adjustments(result, levels, inferred, config)
-    write_frame(result, out)
-    if selection_out is not None:
-        write_frame(model.selection_, selection_out)
-    summary = fallback_summary(model.selection_)
+    index = _chunk_index(series, chunk_series, adjusted)
+    parts: Iterable[pd.DataFrame] = (
+        [read_series(series, date_format)]
+        if index is None
+        else _chunks(index, chunk_series, date_format, exog_columns)
+    )
+    future_frame = None if future is None else read_series(future, date_format)
+    inferred = canonical_freq(freq) if freq else None
+    chosen: list[pd.DataFrame] = []
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(dask_client(dask))
+        writer = stack.enter_context(frame_writer(out))
+        selection_writer = (
+            None if selection_out is None else stack.enter_context(frame_writer(selection_out))
+        )
+        for number, frame in enumerate(parts, 1):
+            inferred = inferred or _infer(frame)
+            seasons = parse_seasons(season, inferred)
+            method = reconcile_method(reconcile, frame)
+            model = AutoForecaster(
+                horizon=horizon,
+                season_length=seasons[0],
+                freq=inferred,
+                models=models,
+                # The backtest scores its own grid (P10/P50/P90): asking for other columns
+                # must not change which model each series gets, nor its mean.
+                exog=exog_columns,
+                backtest=BacktestConfig(n_windows=windows),
+                global_model=GlobalModelConfig(seasons=seasons, holidays=holidays),
+                parallel=ParallelConfig(n_jobs=n_jobs, dask_client=client),
+            ).fit(frame, future=_future_part(future_frame, frame, index))
+            result = model.predict(horizon, levels)
+            if method is not None:
+                result = reconciled(model, result, frame, method)
+            result = with_key_columns(with_fallback_column(result, model.selection_), frame)
+            if adjusted:
+                result = _with_adjustments(result, levels, inferred, config)
+            writer.write(result)
+            if selection_writer is not None:
+                selection_writer.write(model.selection_)
+            chosen.append(model.selection_[["model", "fallback"]])
+            if index is not None:
+                done = sum(len(c) for c in chosen)
+                logger.info(
+                    "chunk %d of %d: %s of %s series forecast in %.0f s",
+                    number,
+                    index.chunk_count(chunk_series),
+                    f"{done:,}",
+                    f"{len(index.ids):,}",
+                    time.monotonic() - started,
+                )
+            del model, result, frame
+    selection = pd.concat(chosen, ignore_index=True)
+    summary = fallback_summary(selection)
     if summary is not None:
         logger.warning("%s", summary)
-    chosen = model.selection_["model"].value_counts().to_dict()
-    fallbacks = int(model.selection_["fallback"].notna().sum())
+    counts = selection["model"].value_counts().to_dict()
+    fallbacks = int(selection["fallback"].notna().sum())
     typer.echo(
-        f"wrote {len(result):,} forecast rows for {len(model.selection_):,} series to {out}\n"
-        f"models chosen: {chosen}; fallbacks: {fallbacks}"
+        f"wrote {writer.rows:,} forecast rows for {len(selection):,} series to {out}\n"
+        f"models chosen: {counts}; fallbacks: {fallbacks}"
     )
+
+
+def _chunk_index(series: Path, chunk_series: int, adjusted: bool) -> SeriesIndex | None:
+    """The series file's index when it is forecast in chunks of ``chunk_series`` series:
+    more series than that, and no hierarchy (reconciliation and the planners' adjustments
+    need every level of it at once). None: read and forecast the whole file at once."""
+    if chunk_series == 0 or adjusted:
+        return None
+    index = series_index(series)
+    if index is None or len(index.ids) <= chunk_series:
+        return None
+    if "level" in index.columns:
+        logger.info("a hierarchy is reconciled across all its levels: read whole, not in chunks")
+        return None
+    logger.info(
+        "%s series: forecast %s at a time (--chunk-series), each chunk with its own global "
+        "model and class defaults",
+        f"{len(index.ids):,}",
+        f"{chunk_series:,}",
+    )
+    return index
+
+
+def _chunks(
+    index: SeriesIndex, size: int, date_format: str | None, exog: tuple[str, ...]
+) -> Iterator[pd.DataFrame]:
+    """The file's series, ``size`` at a time, each chunk checked as a whole file is."""
+    for ids in index.chunks(size):
+        frame = read_chunk(index, ids)
+        if date_format and "ds" in frame.columns:
+            frame = frame.assign(ds=parse_ds(frame["ds"], date_format))
+        yield checked(
+            frame,
+            lambda part: check_series_frame(part, exog),
+            lambda: read_series(index.path, date_format),
+        )
+
+
+def _future_part(
+    future: pd.DataFrame | None, frame: pd.DataFrame, index: SeriesIndex | None
+) -> pd.DataFrame | None:
+    """The future values of ``frame``'s series (all of them when not in chunks)."""
+    if future is None or index is None or "series_id" not in future.columns:
+        return future
+    ids = set(frame["series_id"].astype(str))
+    return future[future["series_id"].astype(str).isin(ids)]
 
 
 def _with_adjustments(

@@ -1,0 +1,117 @@
+"""Reading a series file a chunk of series at a time.
+
+A panel of 100,000 weekly series held whole made the forecast's driver grow with the
+series count (#20: 2.7 GB at 100,000). Read in chunks of whole series, the driver holds one
+chunk, its fit and its forecast at a time, whatever the panel's size. Each chunk is every
+row of its series, so a series is never split; chunks follow the series' sorted ids, the
+order a whole-panel forecast writes them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from forecasting.errors import ConfigError, DataContractError
+from ordercast.outputs import read_frame
+
+# Rows of a CSV parsed at once while a chunk's rows are picked out of it.
+CSV_ROWS_PER_READ = 1_000_000
+
+
+@dataclass(frozen=True)
+class SeriesIndex:
+    """What is known of a series file before reading its rows: its columns and its
+    distinct series ids, in the order the forecast writes them (sorted as text)."""
+
+    path: Path
+    columns: tuple[str, ...]
+    ids: np.ndarray
+
+    def chunk_count(self, size: int) -> int:
+        return -(-len(self.ids) // size)
+
+    def chunks(self, size: int) -> Iterator[np.ndarray]:
+        """The ids in chunks of at most ``size``, all of about the same size: a last chunk
+        of a few series would have too few for a global model or a class default."""
+        yield from np.array_split(self.ids, self.chunk_count(size))
+
+
+def is_parquet(path: Path) -> bool:
+    return path.name.lower().endswith((".parquet", ".pq"))
+
+
+def series_index(path: Path) -> SeriesIndex | None:
+    """The file's columns and distinct series ids, reading only its ``series_id`` column;
+    None when the file has no such column, an empty id, or cannot be read so: the whole
+    file is then read, and checked, as before."""
+    try:
+        if is_parquet(path):
+            columns = tuple(pq.ParquetFile(path).schema_arrow.names)
+            if "series_id" not in columns:
+                return None
+            # Dictionary-encoded: one small integer a row, not one string a row.
+            table = pq.read_table(path, columns=["series_id"], read_dictionary=["series_id"])
+            column = table.column("series_id").combine_chunks()
+            if column.null_count:
+                return None
+            values = pc.unique(column.dictionary_decode()).to_numpy(zero_copy_only=False)
+            pyarrow.default_memory_pool().release_unused()
+        else:
+            columns = tuple(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
+            if "series_id" not in columns:
+                return None
+            column = pd.read_csv(
+                path, usecols=["series_id"], dtype={"series_id": str}, encoding="utf-8-sig"
+            )["series_id"]
+            if column.isna().any():
+                return None
+            values = column.unique()
+    except (OSError, ValueError, pd.errors.ParserError, pyarrow.ArrowException):
+        return None
+    text = pd.Series(values).astype(str).to_numpy()
+    return SeriesIndex(path, columns, values[np.argsort(text, kind="stable")])
+
+
+def read_chunk(index: SeriesIndex, ids: Sequence[object] | np.ndarray) -> pd.DataFrame:
+    """Every row of the series ``ids`` in the file, as :func:`read_frame` would give them."""
+    if is_parquet(index.path):
+        table = pq.read_table(index.path, filters=[("series_id", "in", list(ids))])
+        frame = table.to_pandas()
+        del table
+        pyarrow.default_memory_pool().release_unused()
+        return frame
+    wanted = set(map(str, ids))
+    parts = [
+        part[part["series_id"].isin(wanted)]
+        for part in pd.read_csv(
+            index.path,
+            dtype={"series_id": str},
+            encoding="utf-8-sig",
+            chunksize=CSV_ROWS_PER_READ,
+        )
+    ]
+    return pd.concat(parts) if parts else read_frame(index.path)
+
+
+def checked(
+    chunk: pd.DataFrame,
+    check: Callable[[pd.DataFrame], object],
+    whole: Callable[[], pd.DataFrame],
+) -> pd.DataFrame:
+    """``chunk`` once ``check`` accepts it. When it does not, ``whole`` (the whole file)
+    is checked instead, so that the error names the row as it is in the file, not in the
+    chunk; a chunk's error the whole file does not repeat is raised as it is."""
+    try:
+        check(chunk)
+    except (ConfigError, DataContractError):
+        check(whole())
+        raise
+    return chunk
