@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 from forecasting.errors import ConfigError, DataContractError
 from ordercast.outputs import read_frame
 
-# Rows of a CSV parsed at once while a chunk's rows are picked out of it.
-CSV_ROWS_PER_READ = 1_000_000
+# Rows of a file decoded at once while a chunk's rows are picked out of it.
+ROWS_PER_READ = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -57,37 +57,77 @@ def series_index(path: Path) -> SeriesIndex | None:
             columns = tuple(pq.ParquetFile(path).schema_arrow.names)
             if "series_id" not in columns:
                 return None
-            # Dictionary-encoded: one small integer a row, not one string a row.
-            table = pq.read_table(path, columns=["series_id"], read_dictionary=["series_id"])
-            column = table.column("series_id").combine_chunks()
-            if column.null_count:
+            values = _parquet_ids(path)
+            if values is None:
                 return None
-            values = pc.unique(column.dictionary_decode()).to_numpy(zero_copy_only=False)
-            pyarrow.default_memory_pool().release_unused()
         else:
             columns = tuple(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
             if "series_id" not in columns:
                 return None
-            column = pd.read_csv(
-                path, usecols=["series_id"], dtype={"series_id": str}, encoding="utf-8-sig"
-            )["series_id"]
-            if column.isna().any():
-                return None
-            values = column.unique()
+            seen = []
+            for part in pd.read_csv(
+                path,
+                usecols=["series_id"],
+                dtype={"series_id": str},
+                encoding="utf-8-sig",
+                chunksize=ROWS_PER_READ,
+            ):
+                if part["series_id"].isna().any():
+                    return None
+                seen.append(part["series_id"].unique())
+            values = pd.unique(np.concatenate(seen)) if seen else np.array([], dtype=object)
     except (OSError, ValueError, pd.errors.ParserError, pyarrow.ArrowException):
         return None
     text = pd.Series(values).astype(str).to_numpy()
     return SeriesIndex(path, columns, values[np.argsort(text, kind="stable")])
 
 
+def _batches(path: Path, columns: list[str] | None = None) -> Iterator[pyarrow.RecordBatch]:
+    """The file's rows a batch at a time: reading it whole, even filtered, decodes every
+    row first (at 50,000 series a chunk's read held the whole panel for a moment)."""
+    yield from pq.ParquetFile(path).iter_batches(batch_size=ROWS_PER_READ, columns=columns)
+
+
+def _parquet_ids(path: Path) -> np.ndarray | None:
+    """The distinct series ids of a Parquet file; None when one is empty."""
+    seen: list[pyarrow.Array] = []
+    for batch in _batches(path, ["series_id"]):
+        column = batch.column(0)
+        if column.null_count:
+            return None
+        if pyarrow.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        seen.append(pc.unique(column))
+    if not seen:
+        return np.array([], dtype=object)
+    values = pc.unique(pyarrow.concat_arrays(seen)).to_numpy(zero_copy_only=False)
+    pyarrow.default_memory_pool().release_unused()
+    return values
+
+
+def _parquet_rows(path: Path, ids: Sequence[object] | np.ndarray) -> pd.DataFrame:
+    """Every row of the series ``ids`` in a Parquet file, one batch in memory at a time."""
+    schema = pq.ParquetFile(path).schema_arrow
+    id_type = schema.field("series_id").type
+    if pyarrow.types.is_dictionary(id_type):
+        id_type = id_type.value_type
+    wanted = pyarrow.array(list(ids), type=id_type)
+    parts = []
+    for batch in _batches(path):
+        column = batch.column("series_id")
+        if pyarrow.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        parts.append(batch.filter(pc.is_in(column, value_set=wanted)))
+    frame = pyarrow.Table.from_batches(parts, schema=schema).to_pandas()
+    del parts
+    pyarrow.default_memory_pool().release_unused()
+    return frame
+
+
 def read_chunk(index: SeriesIndex, ids: Sequence[object] | np.ndarray) -> pd.DataFrame:
     """Every row of the series ``ids`` in the file, as :func:`read_frame` would give them."""
     if is_parquet(index.path):
-        table = pq.read_table(index.path, filters=[("series_id", "in", list(ids))])
-        frame = table.to_pandas()
-        del table
-        pyarrow.default_memory_pool().release_unused()
-        return frame
+        return _parquet_rows(index.path, ids)
     wanted = set(map(str, ids))
     parts = [
         part[part["series_id"].isin(wanted)]
@@ -95,7 +135,7 @@ def read_chunk(index: SeriesIndex, ids: Sequence[object] | np.ndarray) -> pd.Dat
             index.path,
             dtype={"series_id": str},
             encoding="utf-8-sig",
-            chunksize=CSV_ROWS_PER_READ,
+            chunksize=ROWS_PER_READ,
         )
     ]
     return pd.concat(parts) if parts else read_frame(index.path)

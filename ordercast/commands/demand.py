@@ -178,6 +178,8 @@ def forecast(
     rule-based model: its reason is in the fallback column (and in --selection-out),
     and a warning counts them. With 20 or more long-enough series a global boosted
     model, trained across all of them, competes with the local models for every series.
+    A panel of more than --chunk-series series is read, forecast and written that many
+    series at a time (a global model per chunk), so memory does not grow with the panel.
     """
     from forecasting.demand.auto import AutoForecaster
     from forecasting.demand.reconcile import with_key_columns

@@ -68,13 +68,18 @@ def test_chunks_give_the_whole_panels_forecast_in_its_order(tmp_path: Path, suff
     assert sorted(selection["series_id"]) == sorted(frame["series_id"].unique())
 
 
-def test_the_chunks_are_every_row_of_whole_series_in_text_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ids", ["text", "category", "numbers"])
+def test_the_chunks_are_every_row_of_whole_series_in_text_order(tmp_path: Path, ids: str) -> None:
     series = tmp_path / "series.parquet"
     frame = _panel(n=23)
+    if ids == "category":  # stored dictionary-encoded
+        frame["series_id"] = frame["series_id"].astype("category")
+    elif ids == "numbers":
+        frame["series_id"] = frame["series_id"].str.removeprefix("sku").astype(int)
     frame.to_parquet(series, index=False)
     index = series_index(series)
     assert index is not None
-    assert list(index.ids) == sorted(frame["series_id"].unique())
+    assert list(index.ids) == sorted(frame["series_id"].unique(), key=str)
     chunks = list(index.chunks(10))
     # 23 series at most 10 at a time: three chunks of about the same size, not 10, 10, 3
     assert [len(c) for c in chunks] == [8, 8, 7]
