@@ -72,7 +72,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script: benchmarks.m4 is a sibling to reuse
     sys.path.insert(0, str(REPO))
 
-from benchmarks.m4 import DATA, SPECS, Spec  # noqa: E402
+from benchmarks.m4 import DATA, SPECS, Spec, training_frame  # noqa: E402
 from forecasting.demand.auto import AutoForecaster  # noqa: E402
 from forecasting.demand.config import ParallelConfig, SelectionConfig  # noqa: E402
 
@@ -84,14 +84,7 @@ ALWAYS_GLOBAL, NEVER_GLOBAL = 0.999999, -1e12
 def development(spec: Spec) -> tuple[pd.DataFrame, pd.DataFrame]:
     """M4's training file split into the development training part and the validation
     slice (each series' last ``horizon`` points), on the calendar benchmarks/m4.py uses."""
-    raw = pd.read_csv(DATA / f"m4-{spec.name}-train.csv.gz")
-    end = pd.Timestamp("2020-12-27 23:00" if spec.freq == "h" else "2020-12-27")
-    parts = []
-    for row in raw.itertuples(index=False):
-        values = np.asarray([v for v in row[1:] if pd.notna(v)], dtype=float)
-        ds = pd.date_range(end=end, periods=len(values), freq=spec.freq)
-        parts.append(pd.DataFrame({"series_id": row[0], "ds": ds, "y": values}))
-    frame = pd.concat(parts, ignore_index=True)
+    frame = training_frame(spec, id_column="series_id")
     last = frame.groupby("series_id")["ds"].transform("max")
     held = frame["ds"] > last - pd.tseries.frequencies.to_offset(spec.freq) * spec.horizon
     return frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)

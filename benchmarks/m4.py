@@ -57,19 +57,24 @@ PEER_SEASON = {"hourly": 24, "weekly": 52}
 
 def load(spec: Spec) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Long training frame (a calendar ending 2020-12-27 for all) and the test values."""
-    train = pd.read_csv(DATA / f"m4-{spec.name}-train.csv.gz")
     test = pd.read_csv(DATA / f"m4-{spec.name}-test.csv.gz")
+    actual = {
+        row[0]: np.asarray([v for v in row[1:] if pd.notna(v)], dtype=float)[: spec.horizon]
+        for row in test.itertuples(index=False)
+    }
+    return training_frame(spec), actual
+
+
+def training_frame(spec: Spec, id_column: str = "unique_id") -> pd.DataFrame:
+    """M4's training file as a long frame, every series on a calendar ending 2020-12-27."""
+    train = pd.read_csv(DATA / f"m4-{spec.name}-train.csv.gz")
     end = pd.Timestamp("2020-12-27 23:00" if spec.freq == "h" else "2020-12-27")
     parts = []
     for row in train.itertuples(index=False):
         values = np.asarray([v for v in row[1:] if pd.notna(v)], dtype=float)
         ds = pd.date_range(end=end, periods=len(values), freq=spec.freq)
-        parts.append(pd.DataFrame({"unique_id": row[0], "ds": ds, "y": values}))
-    actual = {
-        row[0]: np.asarray([v for v in row[1:] if pd.notna(v)], dtype=float)[: spec.horizon]
-        for row in test.itertuples(index=False)
-    }
-    return pd.concat(parts, ignore_index=True), actual
+        parts.append(pd.DataFrame({id_column: row[0], "ds": ds, "y": values}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def score(
