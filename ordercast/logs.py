@@ -8,6 +8,7 @@ import os
 import sys
 import warnings
 from datetime import UTC, datetime
+from typing import TextIO
 
 from forecasting.redaction import redact
 
@@ -30,9 +31,27 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes each record to ``sys.stderr`` as it is when the record comes, not as it was
+    when logging was set up: a caller that swaps stderr (a notebook, a test capturing it)
+    and closes its stream later left the handler writing to a closed file ("--- Logging
+    error ---" in the test run)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """Ignored: the stream is always the current ``sys.stderr``."""
+
+
 def configure_logging(level: int = logging.INFO, json_lines: bool = False) -> None:
     """Send logs to stderr, human-readable or as JSON lines; quiets chatty libraries."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     if json_lines:
         handler.setFormatter(JsonLineFormatter())
     else:
