@@ -16,6 +16,21 @@ than one of 10,000, so its loss bounds the default's from above.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/chunks.py [--series 4000] [--weeks 156]
         [--horizon 12] [--chunks 2000,1000] [--n-jobs 2]
+
+Measured 2026-12-04 at d582e85, ``--series 4000 --chunks 2000,1000 --n-jobs 1``, beside
+``benchmarks/scale.py`` on the 2 cores:
+
+============  ======  ======  ==========  =====  ==============
+chunk_series  MASE    RMSSE   coverage80  CPU s  driver peak MB
+============  ======  ======  ==========  =====  ==============
+whole panel   0.7906  0.7243  0.7983      272.9  771
+2,000         0.7912  0.7250  0.7975      356.5  699
+1,000         0.7936  0.7272  0.8007      424.1  541
+============  ======  ======  ==========  =====  ==============
+
+MASE / whole 1.0007 and 1.0037, RMSSE / whole 1.0010 and 1.0040: little lost in accuracy
+until chunks get small; CPU grows with the number of chunks (each trains its own global
+model and pools its own class defaults).
 """
 
 from __future__ import annotations
