@@ -37,9 +37,6 @@ class _StderrHandler(logging.StreamHandler):
     and closes its stream later left the handler writing to a closed file ("--- Logging
     error ---" in the test run)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property
     def stream(self) -> TextIO:
         return sys.stderr

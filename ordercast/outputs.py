@@ -150,13 +150,18 @@ def _date_format(frame: pd.DataFrame) -> str | None:
     return "%Y-%m-%d"
 
 
+def is_parquet(path: str | Path) -> bool:
+    """Whether :func:`read_frame` reads ``path`` as Parquet (else as CSV), by its name."""
+    return Path(path).name.lower().endswith((".parquet", ".pq"))
+
+
 def read_frame(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet result file (e.g. a series frame) written by :func:`write_frame`."""
     source = Path(path)
     if not source.is_file():
         raise ConfigError(f"file {source} does not exist")
     try:
-        if source.name.lower().endswith((".parquet", ".pq")):
+        if is_parquet(source):
             frame = pd.read_parquet(source)
             # Arrow's allocator keeps the pages it decoded the file into after pandas has
             # its columns (#20: 50,000 weekly series, resident 628 -> 335 MB on release).
@@ -168,7 +173,7 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     except (UnicodeError, pd.errors.ParserError, ValueError, OSError) as exc:
         # pyarrow and pandas raise these for a file that is not what its name says
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        kind = "Parquet" if source.suffix in (".parquet", ".pq") else "CSV"
+        kind = "Parquet" if is_parquet(source) else "CSV"
         raise DataContractError.from_message(
             f"cannot read {source} as {kind} ({first}); give a series frame as "
             "`ordercast series` writes it"

@@ -9,6 +9,7 @@ order a whole-panel forecast writes them in.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from forecasting.errors import ConfigError, DataContractError
-from ordercast.outputs import read_frame
+from ordercast.outputs import is_parquet
 
 # Rows of a file decoded at once while a chunk's rows are picked out of it.
 ROWS_PER_READ = 1_000_000
@@ -44,10 +45,6 @@ class SeriesIndex:
         yield from np.array_split(self.ids, self.chunk_count(size))
 
 
-def is_parquet(path: Path) -> bool:
-    return path.name.lower().endswith((".parquet", ".pq"))
-
-
 def series_index(path: Path) -> SeriesIndex | None:
     """The file's columns and distinct series ids, reading only its ``series_id`` column;
     None when the file has no such column, an empty id, or cannot be read so: the whole
@@ -65,13 +62,7 @@ def series_index(path: Path) -> SeriesIndex | None:
             if "series_id" not in columns:
                 return None
             seen = []
-            for part in pd.read_csv(
-                path,
-                usecols=["series_id"],
-                dtype={"series_id": str},
-                encoding="utf-8-sig",
-                chunksize=ROWS_PER_READ,
-            ):
+            for part in _csv_parts(path, ["series_id"]):
                 if part["series_id"].isna().any():
                     return None
                 seen.append(part["series_id"].unique())
@@ -129,29 +120,27 @@ def read_chunk(index: SeriesIndex, ids: Sequence[object] | np.ndarray) -> pd.Dat
     if is_parquet(index.path):
         return _parquet_rows(index.path, ids)
     wanted = set(map(str, ids))
-    parts = [
-        part[part["series_id"].isin(wanted)]
-        for part in pd.read_csv(
-            index.path,
-            dtype={"series_id": str},
-            encoding="utf-8-sig",
-            chunksize=ROWS_PER_READ,
-        )
-    ]
-    return pd.concat(parts) if parts else read_frame(index.path)
+    return pd.concat(part[part["series_id"].isin(wanted)] for part in _csv_parts(index.path))
 
 
-def checked(
-    chunk: pd.DataFrame,
-    check: Callable[[pd.DataFrame], object],
-    whole: Callable[[], pd.DataFrame],
-) -> pd.DataFrame:
-    """``chunk`` once ``check`` accepts it. When it does not, ``whole`` (the whole file)
-    is checked instead, so that the error names the row as it is in the file, not in the
-    chunk; a chunk's error the whole file does not repeat is raised as it is."""
+def _csv_parts(path: Path, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+    """A CSV file's rows (its ``columns``), ``ROWS_PER_READ`` at a time, ids as text."""
+    yield from pd.read_csv(
+        path,
+        usecols=columns,
+        dtype={"series_id": str},
+        encoding="utf-8-sig",
+        chunksize=ROWS_PER_READ,
+    )
+
+
+@contextlib.contextmanager
+def rows_named_in_file(check_whole: Callable[[], object]) -> Iterator[None]:
+    """Around the forecast of a file's chunks: a chunk's data error names the row as it is
+    in the chunk, so the whole file is checked (``check_whole``) to raise the same error
+    with the file's row; an error the whole file does not repeat is raised as it is."""
     try:
-        check(chunk)
+        yield
     except (ConfigError, DataContractError):
-        check(whole())
+        check_whole()
         raise
-    return chunk

@@ -28,7 +28,7 @@ from forecasting.demand.seasonality import default_seasons
 from forecasting.errors import ConfigError
 from forecasting.series import canonical_freq
 from ordercast.outputs import frame_writer, output_file, read_frame, write_frame
-from ordercast.series_chunks import SeriesIndex, checked, read_chunk, series_index
+from ordercast.series_chunks import SeriesIndex, read_chunk, rows_named_in_file, series_index
 
 if TYPE_CHECKING:
     from forecasting.demand.reconcile import Method
@@ -49,7 +49,11 @@ DATE_FORMAT_HELP = (
 
 def read_series(path: Path, date_format: str | None) -> pd.DataFrame:
     """A series (or future-values) file with its ds read in ``date_format`` when given."""
-    frame = read_frame(path)
+    return _dated(read_frame(path), date_format)
+
+
+def _dated(frame: pd.DataFrame, date_format: str | None) -> pd.DataFrame:
+    """``frame`` with its ds read in ``date_format`` when given."""
     if date_format and "ds" in frame.columns:
         frame = frame.assign(ds=parse_ds(frame["ds"], date_format))
     return frame
@@ -192,13 +196,19 @@ def forecast(
     parts: Iterable[pd.DataFrame] = (
         [read_series(series, date_format)]
         if index is None
-        else _chunks(index, chunk_series, date_format, exog_columns)
+        else _chunks(index, chunk_series, date_format)
     )
     future_frame = None if future is None else read_series(future, date_format)
     inferred = canonical_freq(freq) if freq else None
     chosen: list[pd.DataFrame] = []
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
+        if index is not None:
+            stack.enter_context(
+                rows_named_in_file(
+                    lambda: check_series_frame(read_series(series, date_format), exog_columns)
+                )
+            )
         client = stack.enter_context(dask_client(dask))
         writer = stack.enter_context(frame_writer(out))
         selection_writer = (
@@ -274,19 +284,10 @@ def _chunk_index(series: Path, chunk_series: int, adjusted: bool) -> SeriesIndex
     return index
 
 
-def _chunks(
-    index: SeriesIndex, size: int, date_format: str | None, exog: tuple[str, ...]
-) -> Iterator[pd.DataFrame]:
-    """The file's series, ``size`` at a time, each chunk checked as a whole file is."""
+def _chunks(index: SeriesIndex, size: int, date_format: str | None) -> Iterator[pd.DataFrame]:
+    """The file's series, ``size`` at a time."""
     for ids in index.chunks(size):
-        frame = read_chunk(index, ids)
-        if date_format and "ds" in frame.columns:
-            frame = frame.assign(ds=parse_ds(frame["ds"], date_format))
-        yield checked(
-            frame,
-            lambda part: check_series_frame(part, exog),
-            lambda: read_series(index.path, date_format),
-        )
+        yield _dated(read_chunk(index, ids), date_format)
 
 
 def _future_part(

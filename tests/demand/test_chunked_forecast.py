@@ -128,3 +128,23 @@ def test_a_hierarchy_is_forecast_whole(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert "read whole, not in chunks" in err
     assert "chunk 1 of" not in err
+
+
+def test_a_bad_date_in_the_given_format_is_named_by_its_file_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --date-format the dates are read as each chunk is: the message still names
+    the file's row, not the chunk's."""
+    series = tmp_path / "series.csv"
+    frame = _panel()
+    row = int(np.flatnonzero(frame["series_id"].to_numpy() == "sku9")[0])
+    frame["ds"] = frame["ds"].dt.strftime("%d/%m/%Y")
+    frame.loc[row, "ds"] = "2023-12-31"
+    frame.to_csv(series, index=False)
+    out = tmp_path / "forecast.csv"
+
+    assert _forecast(series, out, "--chunk-series", "10", "--date-format", "%d/%m/%Y") != 0
+
+    err = capsys.readouterr().err
+    assert f"row {row + 1}: ds '2023-12-31' is not a date in the form %d/%m/%Y" in err
+    assert not out.exists()
