@@ -121,3 +121,30 @@ def test_a_swap_does_not_walk_the_frozen_heap() -> None:
         assert min(frozen_at_collections) > 0, "the swap unfroze the heap for a full pass"
     finally:
         gc.unfreeze()
+
+
+def test_a_second_apps_first_load_does_not_walk_the_heap_the_first_froze() -> None:
+    """A process that builds app after app (the test suite, a notebook): each first load
+    unfroze and walked everything the earlier ones had frozen, seconds an app late in a
+    test worker. Nothing frozen is garbage unless a replaced model outlived its requests."""
+    frozen_at_collections: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            frozen_at_collections.append(gc.get_freeze_count())
+
+    def loader(kind: str, served: Served | None) -> Served:
+        return served or LoadedModel(kind, "1", FakeRisk())
+
+    try:
+        ModelStore(loader, kinds=("risk",)).refresh()
+        assert gc.get_freeze_count() > 0
+        gc.callbacks.append(record)
+        try:
+            ModelStore(loader, kinds=("risk",)).refresh()
+        finally:
+            gc.callbacks.remove(record)
+        assert frozen_at_collections, "the second first load collected nothing"
+        assert min(frozen_at_collections) > 0, "the second first load unfroze the heap"
+    finally:
+        gc.unfreeze()
