@@ -41,8 +41,11 @@ demo: $(VENV)/.installed-base
 	@$(BIN)/ordercast train all --data $(DATA); code=$$?; \
 	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi
 	@echo "API keys for the demo (shown once; \`ordercast keys create NAME --role read\` makes more):"
-	@$(BIN)/ordercast keys create demo-reader --role read --replace
-	@$(BIN)/ordercast keys create demo-admin --role admin --replace
+	@# The address the keys' example request names is the one served below.
+	@ORDERCAST_API__HOST=$(HOST) ORDERCAST_API__PORT=$(PORT) \
+	  $(BIN)/ordercast keys create demo-reader --role read --replace
+	@ORDERCAST_API__HOST=$(HOST) ORDERCAST_API__PORT=$(PORT) \
+	  $(BIN)/ordercast keys create demo-admin --role admin --replace
 	@echo "demo 6/6: serving the API and the planner's pages (http://$(HOST):$(PORT)/web/)"
 	$(BIN)/ordercast serve --host $(HOST) --port $(PORT)
 
