@@ -206,16 +206,41 @@ class Poller:
 LOADING_SWITCH_INTERVAL = 0.0005
 
 
-@contextlib.contextmanager
-def _yielding_often() -> Iterator[None]:
+class _SwitchInterval:
+    """The interpreter's switch interval, lowered while any store loads. It is one setting
+    for the whole process while each store has its own lock: two stores' loads (two apps in
+    one process, a notebook's) could interleave, and the second would restore the first's
+    lowered value, leaving the process at it. The first load in saves the interval, the
+    last one out restores it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loads = 0
+        self._saved = sys.getswitchinterval()
+
+    @contextlib.contextmanager
+    def lowered(self) -> Iterator[None]:
+        with self._lock:
+            if self._loads == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(LOADING_SWITCH_INTERVAL)
+            self._loads += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._loads -= 1
+                if self._loads == 0:
+                    sys.setswitchinterval(self._saved)
+
+
+_switch_interval = _SwitchInterval()
+
+
+def _yielding_often() -> contextlib.AbstractContextManager[None]:
     """The interpreter's switch interval set to :data:`LOADING_SWITCH_INTERVAL` for the
-    block, then restored (the caller's lock keeps two such blocks from interleaving)."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(LOADING_SWITCH_INTERVAL)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
+    block, then restored once no other store is loading."""
+    return _switch_interval.lowered()
 
 
 # How long a swap waits for requests still holding the old snapshot before it decides the

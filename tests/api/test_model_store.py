@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 import weakref
 
 from api.model_store import LOADING_SWITCH_INTERVAL, LoadedModel, ModelStore, Served
@@ -69,3 +70,42 @@ def test_models_load_with_a_short_switch_interval_and_it_is_restored() -> None:
     # Restored after the load, the failed one included.
     assert sys.getswitchinterval() == before
     assert store.snapshot.errors["capacity"].startswith("OSError")
+
+
+def test_two_stores_loading_at_once_leave_the_interval_as_it_was() -> None:
+    """Each store has its own lock, the switch interval is the process's: store A enters its
+    load, B enters, A leaves, B leaves. B had saved A's lowered value and restored it, and
+    the process stayed at 0.5 ms for good."""
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def loader_a(kind: str, served: Served | None) -> Served:
+        a_in.set()
+        assert b_in.wait(30), "store B never started loading"
+        return LoadedModel(kind, "1", FakeRisk())
+
+    def loader_b(kind: str, served: Served | None) -> Served:
+        b_in.set()
+        assert a_out.wait(30), "store A never finished loading"
+        return LoadedModel(kind, "1", FakeRisk())
+
+    before = sys.getswitchinterval()
+    store_b = ModelStore(loader_b, kinds=("risk",))
+    thread_b = threading.Thread(target=store_b.refresh)
+    try:
+        store_a = ModelStore(loader_a, kinds=("risk",))
+        loading_a = threading.Thread(target=store_a.refresh)
+        loading_a.start()
+        assert a_in.wait(30)
+        thread_b.start()
+        loading_a.join(30)
+        assert not loading_a.is_alive()
+        assert sys.getswitchinterval() == LOADING_SWITCH_INTERVAL  # B is still loading
+        a_out.set()
+        thread_b.join(30)
+        assert not thread_b.is_alive()
+    finally:
+        a_out.set()
+        gc.unfreeze()
+    assert store_a.snapshot.models["risk"].version == "1"
+    assert store_b.snapshot.models["risk"].version == "1"
+    assert sys.getswitchinterval() == before

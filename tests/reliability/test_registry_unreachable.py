@@ -6,14 +6,17 @@ is 503 naming the store it waits for, and it turns ready by itself once the stor
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from api.main import create_app
 from ordercast.settings import ApiSettings, MlflowSettings, Settings
-from tests.api.conftest import free_port, live_server
+from tests.api.conftest import live_server
 from tests.api.registry import RealRegistry
 
 DEADLINE_SECONDS = 120  # generous: the machine may be busy; nothing here asserts a duration
@@ -30,11 +33,32 @@ def settings_for(tracking_uri: str, folder: Path, poll_seconds: float) -> Settin
     )
 
 
-def test_the_server_answers_health_while_the_registry_does_not(tmp_path: Path) -> None:
-    # A port nothing listens on: MLflow's client retries it for minutes.
-    uri = f"http://127.0.0.1:{free_port()}"
+def assert_the_poller_ends() -> None:
+    """Stopped, a server's registry poller ends after the check it is in."""
+    for poller in [t for t in threading.enumerate() if t.name == "ordercast-registry"]:
+        poller.join(DEADLINE_SECONDS)
+        assert not poller.is_alive(), "the registry poller outlived its server"
+
+
+def test_the_server_answers_health_while_the_registry_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A registry that takes connections and never answers (until the socket closes at the
+    # end). A port nothing listened on, MLflow's client retried for minutes: the poller's
+    # load outlived the test and held the process's switch interval low for the tests
+    # after it. One try, at most 5 s, is hang enough here.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
     app = create_app(settings_for(uri, tmp_path, poll_seconds=3600), kinds=("demand",))
-    with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+    with (
+        silent,
+        live_server(app) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
         assert http.get("/health").json() == {"status": "ok"}
         ready = http.get("/ready")
         assert ready.status_code == 503
@@ -43,6 +67,7 @@ def test_the_server_answers_health_while_the_registry_does_not(tmp_path: Path) -
         forecast = http.post("/v1/forecasts/demand", json={"level": "total", "horizon": 1})
         assert forecast.status_code == 503
         assert uri in forecast.json()["message"]
+    assert_the_poller_ends()
 
 
 def test_ready_recovers_by_itself_when_the_store_appears(tmp_path: Path) -> None:
@@ -71,3 +96,4 @@ def test_ready_recovers_by_itself_when_the_store_appears(tmp_path: Path) -> None
         assert ready.json()["models"] == {"demand": "1"} and ready.json()["errors"] == {}
         forecast = http.post("/v1/forecasts/demand", json={"level": "total", "horizon": 1})
         assert forecast.status_code == 200 and forecast.json()["model_version"] == "1"
+    assert_the_poller_ends()
