@@ -406,6 +406,12 @@ class OverviewFigures:
                 return None
             time.sleep(min(0.01, left))
 
+    def close(self) -> None:
+        """Queue no more background computations and drop those queued (the app is
+        shutting down: they would read a store already closed and log its error). One
+        under way finishes on its own; the worker's thread then ends."""
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
     def _start(self, key: Hashable, compute: Callable[[], Any]) -> None:
         """Queue ``key``'s computation on the worker unless it is under way already."""
         with self._lock:
@@ -414,7 +420,7 @@ class OverviewFigures:
             self._refreshing.add(key)
             try:
                 self._worker.submit(self._refresh, key, compute)
-            except RuntimeError:  # the interpreter is exiting
+            except RuntimeError:  # closed, or the interpreter is exiting
                 self._refreshing.discard(key)
 
     def kept(self, key: Hashable, compute: Callable[[], T]) -> T:
@@ -429,7 +435,7 @@ class OverviewFigures:
                     self._refreshing.add(key)
                     try:
                         self._worker.submit(self._refresh, key, compute)
-                    except RuntimeError:  # the interpreter is exiting: no refresh is needed
+                    except RuntimeError:  # closed, or the interpreter is exiting
                         self._refreshing.discard(key)
                 return kept[1]
             first = self._first.setdefault(key, threading.Lock())

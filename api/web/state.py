@@ -78,11 +78,13 @@ class WebState:
         """Stop the warm-up: it stops waiting for the models and starts no further figure;
         a figure under way finishes, waited for up to ``timeout`` s (an app shut down
         mid-figure would otherwise go on reading the store and logging after its logs
-        and database are closed)."""
+        and database are closed). Refreshes of stale figures queued by requests are
+        dropped (:meth:`OverviewFigures.close`) for the same reason."""
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        self.figures.close()
 
     def _warm_up(self, store: ModelStore) -> None:
         try:

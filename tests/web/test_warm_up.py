@@ -175,3 +175,32 @@ def test_the_warm_up_waits_for_the_first_model_load(tmp_path: Path) -> None:
         assert client.app.state.store.snapshot.checked_at is not None  # type: ignore[attr-defined]
         book = web.figures.book(wait=0)
         assert book is not None and book.as_of is None  # an empty store, said so
+
+
+def test_figures_queued_as_the_app_stops_are_dropped_not_run(settings: Settings) -> None:
+    """A refresh queued behind a figure under way when the app shuts down would read the
+    store after it is closed (and log its error): it is dropped; the one under way ends."""
+    gate, ran = threading.Event(), []
+
+    def under_way() -> str:
+        assert gate.wait(READY_WITHIN), "the test never released the figure"
+        return "done"
+
+    def queued() -> str:
+        ran.append("queued")
+        return "too late"
+
+    others = set(threading.enumerate())  # other apps' workers, of earlier tests
+    try:
+        with TestClient(create_app(settings, loader=FakeLoader("1"), poll=False)) as client:
+            web = web_of(client)
+            assert web.wait_ready(READY_WITHIN)
+            assert web.figures.peek(("under way",), under_way) is None  # the worker is busy
+            assert web.figures.peek(("queued",), queued) is None  # behind it
+    finally:
+        gate.set()
+    mine = set(threading.enumerate()) - others
+    for worker in [t for t in mine if t.name.startswith("web-figures")]:
+        worker.join(READY_WITHIN)
+        assert not worker.is_alive(), "the figures' worker outlived its app"
+    assert ran == []
