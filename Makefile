@@ -7,6 +7,8 @@ CONSTRAINTS := constraints.txt
 DATA   ?= data/orders.csv.gz
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# The address the demo's API keys name in their example request: the one it serves on.
+DEMO_ADDRESS = ORDERCAST_API__HOST=$(HOST) ORDERCAST_API__PORT=$(PORT)
 
 .PHONY: demo test test-fast install notebooks bench lint lock clean-models
 
@@ -41,11 +43,8 @@ demo: $(VENV)/.installed-base
 	@$(BIN)/ordercast train all --data $(DATA); code=$$?; \
 	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi
 	@echo "API keys for the demo (shown once; \`ordercast keys create NAME --role read\` makes more):"
-	@# The address the keys' example request names is the one served below.
-	@ORDERCAST_API__HOST=$(HOST) ORDERCAST_API__PORT=$(PORT) \
-	  $(BIN)/ordercast keys create demo-reader --role read --replace
-	@ORDERCAST_API__HOST=$(HOST) ORDERCAST_API__PORT=$(PORT) \
-	  $(BIN)/ordercast keys create demo-admin --role admin --replace
+	@$(DEMO_ADDRESS) $(BIN)/ordercast keys create demo-reader --role read --replace
+	@$(DEMO_ADDRESS) $(BIN)/ordercast keys create demo-admin --role admin --replace
 	@echo "demo 6/6: serving the API and the planner's pages (http://$(HOST):$(PORT)/web/)"
 	$(BIN)/ordercast serve --host $(HOST) --port $(PORT)
 

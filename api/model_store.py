@@ -133,7 +133,7 @@ class ModelStore:
         return snapshot
 
     def _reload(self) -> tuple[Snapshot, bool, list[weakref.ref[object] | None]]:
-        with self._lock, _yielding_often():
+        with self._lock, _switch_interval.lowered():
             current = self._snapshot
             models, errors = dict(current.models), {}
             unreadable: set[str] = set()
@@ -216,10 +216,11 @@ class _SwitchInterval:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loads = 0
-        self._saved = sys.getswitchinterval()
+        self._saved = 0.0  # the interval before the first load in, set as it enters
 
     @contextlib.contextmanager
     def lowered(self) -> Iterator[None]:
+        """:data:`LOADING_SWITCH_INTERVAL` for the block, restored once no load is left."""
         with self._lock:
             if self._loads == 0:
                 self._saved = sys.getswitchinterval()
@@ -235,12 +236,6 @@ class _SwitchInterval:
 
 
 _switch_interval = _SwitchInterval()
-
-
-def _yielding_often() -> contextlib.AbstractContextManager[None]:
-    """The interpreter's switch interval set to :data:`LOADING_SWITCH_INTERVAL` for the
-    block, then restored once no other store is loading."""
-    return _switch_interval.lowered()
 
 
 # How long a swap waits for requests still holding the old snapshot before it decides the

@@ -79,6 +79,13 @@ def _batches(path: Path, columns: list[str] | None = None) -> Iterator[pyarrow.R
     yield from pq.ParquetFile(path).iter_batches(batch_size=ROWS_PER_READ, columns=columns)
 
 
+def _decoded(column: pyarrow.Array) -> pyarrow.Array:
+    """``column``'s values, decoded when it is stored dictionary-encoded (a category)."""
+    if pyarrow.types.is_dictionary(column.type):
+        return column.dictionary_decode()
+    return column
+
+
 def _parquet_ids(path: Path) -> np.ndarray | None:
     """The distinct series ids of a Parquet file; None when one is empty."""
     seen: list[pyarrow.Array] = []
@@ -86,9 +93,7 @@ def _parquet_ids(path: Path) -> np.ndarray | None:
         column = batch.column(0)
         if column.null_count:
             return None
-        if pyarrow.types.is_dictionary(column.type):
-            column = column.dictionary_decode()
-        seen.append(pc.unique(column))
+        seen.append(pc.unique(_decoded(column)))
     if not seen:
         return np.array([], dtype=object)
     values = pc.unique(pyarrow.concat_arrays(seen)).to_numpy(zero_copy_only=False)
@@ -105,10 +110,7 @@ def _parquet_rows(path: Path, ids: Sequence[object] | np.ndarray) -> pd.DataFram
     wanted = pyarrow.array(list(ids), type=id_type)
     parts = []
     for batch in _batches(path):
-        column = batch.column("series_id")
-        if pyarrow.types.is_dictionary(column.type):
-            column = column.dictionary_decode()
-        parts.append(batch.filter(pc.is_in(column, value_set=wanted)))
+        parts.append(batch.filter(pc.is_in(_decoded(batch.column("series_id")), value_set=wanted)))
     frame = pyarrow.Table.from_batches(parts, schema=schema).to_pandas()
     del parts
     pyarrow.default_memory_pool().release_unused()

@@ -76,7 +76,7 @@ def _warm_at_start(app: FastAPI) -> None:
             try:
                 yield
             finally:
-                app.state.web.stop_warming()
+                app.state.web.stop_background_work()
 
     app.router.lifespan_context = lifespan
 

@@ -74,12 +74,13 @@ class WebState:
             )
         self._thread.start()
 
-    def stop_warming(self, timeout: float = 5.0) -> None:
-        """Stop the warm-up: it stops waiting for the models and starts no further figure;
-        a figure under way finishes, waited for up to ``timeout`` s (an app shut down
-        mid-figure would otherwise go on reading the store and logging after its logs
-        and database are closed). Refreshes of stale figures queued by requests are
-        dropped (:meth:`OverviewFigures.close`) for the same reason."""
+    def stop_background_work(self, timeout: float = 5.0) -> None:
+        """Stop the pages' background work as the app shuts down. The warm-up stops waiting
+        for the models and starts no further figure; a figure under way finishes, waited
+        for up to ``timeout`` s (an app shut down mid-figure would otherwise go on reading
+        the store and logging after its logs and database are closed). Refreshes of stale
+        figures queued by requests are dropped (:meth:`OverviewFigures.close`) for the
+        same reason."""
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():

@@ -99,22 +99,41 @@ def test_a_file_with_an_empty_series_id_is_read_whole(tmp_path: Path) -> None:
     assert series_index(series) is None
 
 
-def test_a_bad_row_in_a_later_chunk_is_named_as_in_the_file_and_nothing_is_written(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("written", "bad", "options", "message"),
+    [
+        ("%Y-%m-%d", "31/12/2023", (), "ds '31/12/2023' is not an ISO date"),
+        # With --date-format the dates are read as each chunk is: still the file's row.
+        (
+            "%d/%m/%Y",
+            "2023-12-31",
+            ("--date-format", "%d/%m/%Y"),
+            "ds '2023-12-31' is not a date in the form %d/%m/%Y",
+        ),
+    ],
+    ids=["iso", "date-format"],
+)
+def test_a_bad_date_in_a_later_chunk_is_named_as_in_the_file_and_nothing_is_written(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    written: str,
+    bad: str,
+    options: tuple[str, ...],
+    message: str,
 ) -> None:
     series = tmp_path / "series.csv"
     frame = _panel()
     # the last series as text: in the last chunk, after others were written
     row = int(np.flatnonzero(frame["series_id"].to_numpy() == "sku9")[0])
-    frame["ds"] = frame["ds"].dt.strftime("%Y-%m-%d")
-    frame.loc[row, "ds"] = "31/12/2023"
+    frame["ds"] = frame["ds"].dt.strftime(written)
+    frame.loc[row, "ds"] = bad
     frame.to_csv(series, index=False)
     out = tmp_path / "forecast.csv"
 
-    assert _forecast(series, out, "--chunk-series", "10") != 0
+    assert _forecast(series, out, "--chunk-series", "10", *options) != 0
 
     err = capsys.readouterr().err
-    assert f"row {row + 1}: ds '31/12/2023' is not an ISO date" in err
+    assert f"row {row + 1}: {message}" in err
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [series]
 
@@ -128,23 +147,3 @@ def test_a_hierarchy_is_forecast_whole(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert "read whole, not in chunks" in err
     assert "chunk 1 of" not in err
-
-
-def test_a_bad_date_in_the_given_format_is_named_by_its_file_row(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """With --date-format the dates are read as each chunk is: the message still names
-    the file's row, not the chunk's."""
-    series = tmp_path / "series.csv"
-    frame = _panel()
-    row = int(np.flatnonzero(frame["series_id"].to_numpy() == "sku9")[0])
-    frame["ds"] = frame["ds"].dt.strftime("%d/%m/%Y")
-    frame.loc[row, "ds"] = "2023-12-31"
-    frame.to_csv(series, index=False)
-    out = tmp_path / "forecast.csv"
-
-    assert _forecast(series, out, "--chunk-series", "10", "--date-format", "%d/%m/%Y") != 0
-
-    err = capsys.readouterr().err
-    assert f"row {row + 1}: ds '2023-12-31' is not a date in the form %d/%m/%Y" in err
-    assert not out.exists()

@@ -7,7 +7,6 @@ is 503 naming the store it waits for, and it turns ready by itself once the stor
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from pathlib import Path
 
@@ -18,8 +17,10 @@ from api.main import create_app
 from ordercast.settings import ApiSettings, MlflowSettings, Settings
 from tests.api.conftest import live_server
 from tests.api.registry import RealRegistry
+from tests.threads import started_threads_end
 
 DEADLINE_SECONDS = 120  # generous: the machine may be busy; nothing here asserts a duration
+POLLER = "ordercast-registry"  # the server's registry poller thread
 
 
 def settings_for(tracking_uri: str, folder: Path, poll_seconds: float) -> Settings:
@@ -31,13 +32,6 @@ def settings_for(tracking_uri: str, folder: Path, poll_seconds: float) -> Settin
         ),
         api=ApiSettings(poll_seconds=poll_seconds),
     )
-
-
-def assert_the_poller_ends() -> None:
-    """Stopped, a server's registry poller ends after the check it is in."""
-    for poller in [t for t in threading.enumerate() if t.name == "ordercast-registry"]:
-        poller.join(DEADLINE_SECONDS)
-        assert not poller.is_alive(), "the registry poller outlived its server"
 
 
 def test_the_server_answers_health_while_the_registry_does_not(
@@ -55,6 +49,7 @@ def test_the_server_answers_health_while_the_registry_does_not(
     uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
     app = create_app(settings_for(uri, tmp_path, poll_seconds=3600), kinds=("demand",))
     with (
+        started_threads_end(POLLER, DEADLINE_SECONDS),  # stopped, the server's poller ends
         silent,
         live_server(app) as url,
         httpx.Client(base_url=url, timeout=30) as http,
@@ -67,7 +62,6 @@ def test_the_server_answers_health_while_the_registry_does_not(
         forecast = http.post("/v1/forecasts/demand", json={"level": "total", "horizon": 1})
         assert forecast.status_code == 503
         assert uri in forecast.json()["message"]
-    assert_the_poller_ends()
 
 
 def test_ready_recovers_by_itself_when_the_store_appears(tmp_path: Path) -> None:
@@ -75,7 +69,11 @@ def test_ready_recovers_by_itself_when_the_store_appears(tmp_path: Path) -> None
     database = folder / "mlflow.db"
     settings = settings_for(f"sqlite:///{database}", folder, poll_seconds=0.2)
     app = create_app(settings, kinds=("demand",))
-    with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+    with (
+        started_threads_end(POLLER, DEADLINE_SECONDS),
+        live_server(app) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
         assert http.get("/health").status_code == 200
         deadline = time.monotonic() + DEADLINE_SECONDS
         body = http.get("/ready").json()
@@ -96,4 +94,3 @@ def test_ready_recovers_by_itself_when_the_store_appears(tmp_path: Path) -> None
         assert ready.json()["models"] == {"demand": "1"} and ready.json()["errors"] == {}
         forecast = http.post("/v1/forecasts/demand", json={"level": "total", "horizon": 1})
         assert forecast.status_code == 200 and forecast.json()["model_version"] == "1"
-    assert_the_poller_ends()

@@ -24,6 +24,7 @@ from store.database import OrderStore
 from store.ingest import ingest_records
 from tests.api.conftest import settings_with
 from tests.api.fakes import FakeLoader
+from tests.threads import started_threads_end
 from tests.web.conftest import history_records
 
 READY_WITHIN = 60.0  # seconds: generous for a loaded CI machine; a warm-up takes < 1 s here
@@ -190,17 +191,13 @@ def test_figures_queued_as_the_app_stops_are_dropped_not_run(settings: Settings)
         ran.append("queued")
         return "too late"
 
-    others = set(threading.enumerate())  # other apps' workers, of earlier tests
-    try:
-        with TestClient(create_app(settings, loader=FakeLoader("1"), poll=False)) as client:
-            web = web_of(client)
-            assert web.wait_ready(READY_WITHIN)
-            assert web.figures.peek(("under way",), under_way) is None  # the worker is busy
-            assert web.figures.peek(("queued",), queued) is None  # behind it
-    finally:
-        gate.set()
-    mine = set(threading.enumerate()) - others
-    for worker in [t for t in mine if t.name.startswith("web-figures")]:
-        worker.join(READY_WITHIN)
-        assert not worker.is_alive(), "the figures' worker outlived its app"
+    with started_threads_end("web-figures", READY_WITHIN):  # the figures' worker ends
+        try:
+            with TestClient(create_app(settings, loader=FakeLoader("1"), poll=False)) as client:
+                web = web_of(client)
+                assert web.wait_ready(READY_WITHIN)
+                assert web.figures.peek(("under way",), under_way) is None  # the worker is busy
+                assert web.figures.peek(("queued",), queued) is None  # behind it
+        finally:
+            gate.set()
     assert ran == []
