@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from ordercast.settings import ApiSettings, MlflowSettings, Settings
 from tests.api.fakes import FakeCapacity, FakeRisk, demand_core
+from tests.mlflow_stores import empty_store
 from training import registry, tracking
 from training.model_logging import log_demand_model, log_pyfunc
 from training.pyfunc import CORE_ARTIFACT, DemandModel
@@ -40,7 +41,7 @@ class RealRegistry:
         self.folder = folder
         self.settings = Settings(
             mlflow=MlflowSettings(
-                tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
+                tracking_uri=empty_store(folder / "mlflow.db"),
                 artifact_root=folder / "artifacts",
                 lock_dir=folder / "locks",
             ),

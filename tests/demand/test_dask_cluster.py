@@ -30,6 +30,7 @@ import pytest
 
 from forecasting.synthetic import generate_orders
 from ordercast.cli import main
+from tests.mlflow_stores import empty_store
 from tests.training.conftest import champion_artifacts, write_config
 
 distributed = pytest.importorskip("distributed")
@@ -183,7 +184,7 @@ def test_forecast_and_train_on_a_real_cluster_match_joblib(
         folder = tmp_path / name
         folder.mkdir()
         monkeypatch.setenv("ORDERCAST_DATABASE_URL", f"sqlite:///{folder / 'orders.db'}")
-        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        uri = empty_store(folder / "mlflow.db")
         config = write_config(folder, uri, models=MODELS, n_jobs=2)
         with cluster.client() as monitor:
             before = executed(monitor)

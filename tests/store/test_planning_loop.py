@@ -24,6 +24,7 @@ from store.database import OrderStore
 from store.orders import count_lines
 from store.publications import read_publications, read_published_forecasts
 from tests.api.conftest import live_server
+from tests.mlflow_stores import empty_store
 from tests.training.conftest import write_config
 
 DATES = ("ship_date", "delivered_date")
@@ -68,7 +69,7 @@ def test_ingest_train_refresh_serve_and_score(
 ) -> None:
     monkeypatch.setenv("ORDERCAST_DATABASE_URL", store_url)
     monkeypatch.setenv("ORDERCAST_API_KEYS", f"{ADMIN_KEY}:admin")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_store(tmp_path / "mlflow.db")
     config = write_config(tmp_path, uri)
     # Three Sundays before the end: the first part, the refresh week, the scoring week.
     last_sunday = history["order_date"].max().to_period("W-SUN").start_time - pd.Timedelta(days=1)

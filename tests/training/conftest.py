@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from forecasting.synthetic import generate_orders
+from tests.mlflow_stores import empty_store
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +64,7 @@ def cut_histories(
 def own_stores(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A config with an MLflow store, and an order store, of the test's own in ``folder``."""
     monkeypatch.setenv("ORDERCAST_DATABASE_URL", f"sqlite:///{folder / 'orders.db'}")
-    return write_config(folder, f"sqlite:///{folder / 'mlflow.db'}")
+    return write_config(folder, empty_store(folder / "mlflow.db"))
 
 
 @pytest.fixture()

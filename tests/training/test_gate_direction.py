@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from forecasting.errors import DataContractError
 from ordercast.cli import main
+from tests.mlflow_stores import empty_store
 from tests.training.conftest import write_config
 from training import registry
 from training.pipelines.common import champion_on_window
@@ -33,7 +34,7 @@ def said(capsys: pytest.CaptureFixture[str]) -> str:
 
 @pytest.fixture()
 def client(tmp_path: Path) -> MlflowClient:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_store(tmp_path / "mlflow.db")
     found = MlflowClient(tracking_uri=uri, registry_uri=uri)
     found.create_registered_model(NAME)
     return found
@@ -243,7 +244,7 @@ def test_train_keeps_a_refit_on_newer_data_force_retrains_promote_promotes(
 ) -> None:
     """The case of #22: a capacity refit of the same recipe on newer data, scoring worse
     than the champion's recorded score, was promoted as "same recipe refit on newer data"."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_store(tmp_path / "mlflow.db")
     config = write_config(tmp_path, uri)
     assert train(history_file, config, "--as-of", four_weeks_before_the_end) == 0
     first_score = float(versions(uri)["1"]["gate.score"])
@@ -288,7 +289,7 @@ def test_refresh_says_why_it_is_promoted_without_a_comparison(
     capsys: pytest.CaptureFixture[str],
     four_weeks_before_the_end: str,
 ) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_store(tmp_path / "mlflow.db")
     config = write_config(tmp_path, uri)
     assert train(history_file, config, "--as-of", four_weeks_before_the_end) == 0
     command = ["refresh", "capacity", "--data", str(history_file), "--config", str(config)]
@@ -324,7 +325,7 @@ def test_a_demand_refit_on_newer_data_is_judged_against_the_champions_choices(
     four_weeks_before_the_end: str,
     one_library: None,
 ) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_store(tmp_path / "mlflow.db")
     config = write_config(tmp_path, uri)
     command = ["train", "demand", "--data", str(history_file), "--config", str(config)]
     assert main([*command, "--as-of", four_weeks_before_the_end]) == 0

@@ -20,6 +20,7 @@ from api.main import create_app
 from forecasting.synthetic import generate_orders
 from ordercast.cli import main
 from tests.api.registry import RealRegistry
+from tests.mlflow_stores import empty_store
 from tests.training.conftest import write_config
 from training import tracking
 
@@ -37,7 +38,7 @@ def test_training_into_one_store_while_serving_from_another(
     store_a.promote("demand", store_a.register_demand(1.0))
     folder_b = tmp_path / "b"
     folder_b.mkdir()
-    uri_b = f"sqlite:///{folder_b / 'mlflow.db'}"
+    uri_b = empty_store(folder_b / "mlflow.db")
     history = folder_b / "orders.csv"
     generate_orders(sites=1, skus=3, days=120, seed=7).orders.to_csv(history, index=False)
     config = write_config(folder_b, uri_b, models="naive")

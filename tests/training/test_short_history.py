@@ -10,6 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from forecasting.synthetic import generate_orders
 from ordercast.cli import main
+from tests.mlflow_stores import empty_store
 
 KINDS = ("demand", "capacity", "risk")
 
@@ -21,7 +22,7 @@ def test_train_all_on_a_short_history_gives_three_champions(
     monkeypatch.setenv("ORDERCAST_DATABASE_URL", f"sqlite:///{tmp_path / 'orders.db'}")
     data = tmp_path / "orders.csv.gz"
     generate_orders(sites=1, skus=8, days=days, seed=5).orders.to_csv(data, index=False)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_store(tmp_path / "mlflow.db")
     config = tmp_path / "config.yaml"
     # Only where things go: the demand settings are the defaults a new user gets (weekly,
     # 13 weeks ahead, 3 backtest windows), which a 120-day history cannot backtest at all.

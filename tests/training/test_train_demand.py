@@ -13,6 +13,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ordercast.cli import main
+from tests.mlflow_stores import empty_store
 from tests.training.conftest import champion_artifacts, write_config
 
 
@@ -38,7 +39,7 @@ def versions(uri: str) -> list[str]:
 
 
 def test_gate_lifecycle_on_the_embedded_store(history_file: Path, store: Path) -> None:
-    uri = f"sqlite:///{store / 'mlflow.db'}"
+    uri = empty_store(store / "mlflow.db")
     config = write_config(store, uri)
     assert train(history_file, config) == 0
     assert aliases(uri) == {"champion": "1", "challenger": "1"}
@@ -82,7 +83,7 @@ def test_gate_lifecycle_on_the_embedded_store(history_file: Path, store: Path) -
 
 
 def test_registered_model_loads_in_a_fresh_process(history_file: Path, store: Path) -> None:
-    uri = f"sqlite:///{store / 'mlflow.db'}"
+    uri = empty_store(store / "mlflow.db")
     assert train(history_file, write_config(store, uri)) == 0
     script = (
         "import json, mlflow, pandas as pd\n"
@@ -123,7 +124,7 @@ def test_dry_run_writes_nothing(history_file: Path, store: Path) -> None:
 
 
 def test_a_second_training_waits_for_the_lock_then_exits_4(history_file: Path, store: Path) -> None:
-    uri = f"sqlite:///{store / 'mlflow.db'}"
+    uri = empty_store(store / "mlflow.db")
     config = write_config(store, uri)
     (store / "locks").mkdir()
     with FileLock(str(store / "locks" / "demand.lock")):
@@ -154,7 +155,7 @@ def test_a_second_training_waits_for_the_lock_then_exits_4(history_file: Path, s
 def test_two_concurrent_trainings_do_not_corrupt_the_registry(
     history_file: Path, store: Path
 ) -> None:
-    uri = f"sqlite:///{store / 'mlflow.db'}"
+    uri = empty_store(store / "mlflow.db")
     config = write_config(store, uri)
     command = [
         sys.executable,
@@ -200,7 +201,7 @@ def test_log_json_makes_every_stderr_line_json(
     tmp_path: Path, history_file: Path, store: Path
 ) -> None:
     """A log collector parses every line: step logs, the outcome, and errors alike."""
-    uri = f"sqlite:///{store / 'mlflow.db'}"
+    uri = empty_store(store / "mlflow.db")
     config = write_config(store, uri)
     bad = tmp_path / "bad.csv"
     bad.write_text(

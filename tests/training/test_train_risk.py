@@ -10,13 +10,14 @@ import pytest
 
 from forecasting.contract import REQUIRED_COLUMNS
 from ordercast.cli import main
+from tests.mlflow_stores import empty_store
 from tests.training.conftest import champion_artifacts, write_config
 
 
 def test_risk_is_trained_registered_and_scores_through_pyfunc(
     history_file: Path, store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    uri = f"sqlite:///{store / 'mlflow.db'}"
+    uri = empty_store(store / "mlflow.db")
     config = write_config(store, uri)
     assert main(["train", "risk", "--data", str(history_file), "--config", str(config)]) == 0
     assert main(["train", "risk", "--data", str(history_file), "--config", str(config)]) == 0
@@ -67,7 +68,7 @@ def test_risk_is_trained_registered_and_scores_through_pyfunc(
 def test_capacity_is_trained_registered_and_forecasts_through_pyfunc(
     history_file: Path, store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    uri = f"sqlite:///{store / 'mlflow.db'}"
+    uri = empty_store(store / "mlflow.db")
     config = write_config(store, uri)
     assert main(["train", "capacity", "--data", str(history_file), "--config", str(config)]) == 0
     # Any MLflow user's way in, for this test only (monkeypatch puts the environment back).
@@ -110,7 +111,7 @@ def test_the_line_profile_trains_the_model_the_walk_measured(
     from forecasting.risk.line_features import CLOCK, SITE_LOAD
     from forecasting.risk.walk_forward import WALK_FORWARD_PARAMS, walk_forward_model
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = empty_store(tmp_path / "mlflow.db")
     config = write_config(tmp_path, uri)
     config.write_text(config.read_text() + "risk:\n  profile: line\n", encoding="utf-8")
     assert main(["train", "risk", "--data", str(history_file), "--config", str(config)]) == 0
