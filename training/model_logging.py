@@ -85,13 +85,14 @@ def log_demand_model(run: RunLog, core: DemandCore, workdir: Path, registered_na
         registered_name,
         example=example,
         # params: planners' adjustments to apply (a JSON list, as the API lists them)
-        signature=_signature(example, example_output, params={"adjustments": ""}),
+        signature=model_signature(example, example_output, params={"adjustments": ""}),
     )
 
 
-def _signature(
+def model_signature(
     example: pd.DataFrame, output: pd.DataFrame, params: dict[str, str] | None = None
 ) -> ModelSignature:
+    """The pyfunc signature of ``example`` in and ``output`` out, with ``params``."""
     with warnings.catch_warnings():  # MLflow hints about integer columns on every call
         warnings.simplefilter("ignore")
         return infer_signature(example, output, params=params)
@@ -202,7 +203,7 @@ def log_risk_model(
     preview = RiskModel()
     preview.core = core
     example_output = preview.predict(None, example)
-    inferred = _signature(example, example_output)
+    inferred = model_signature(example, example_output)
     # The contract's optional columns stay optional for callers of the pyfunc too.
     required = {*REQUIRED_COLUMNS, "as_of"}
     inputs = Schema(
@@ -231,5 +232,5 @@ def log_capacity_model(run: RunLog, core: CapacityCore, workdir: Path, registere
         path,
         registered_name,
         example=example,
-        signature=_signature(example, preview.predict(None, example)),
+        signature=model_signature(example, preview.predict(None, example)),
     )

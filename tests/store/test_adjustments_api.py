@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from mlflow.models import infer_signature
 
 from api.key_file import create_key
 from api.main import create_app
@@ -23,6 +22,7 @@ from ordercast.settings import ApiSettings, DatabaseSettings, Settings
 from store.adjustments import read_events
 from store.database import OrderStore
 from tests.api.fakes import START, FakeLoader, fake_cores
+from training.model_logging import model_signature
 from training.pyfunc import CORE_ARTIFACT, DemandModel
 
 WEEK2, WEEK3 = (f"{START + np.timedelta64(7 * k, 'D'):%Y-%m-%d}" for k in (1, 2))
@@ -201,7 +201,8 @@ def test_the_pyfunc_given_the_listed_adjustments_answers_as_the_endpoint(
         tmp_path / "demand",
         python_model=DemandModel(),
         artifacts={CORE_ARTIFACT: str(tmp_path / "core.joblib")},
-        signature=infer_signature(example, preview.predict(None, example), {"adjustments": ""}),
+        signature=model_signature(example, preview.predict(None, example), {"adjustments": ""}),
+        input_example=example,
         pip_requirements=[],
     )
     model = mlflow.pyfunc.load_model(str(tmp_path / "demand"))
