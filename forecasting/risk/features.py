@@ -546,15 +546,30 @@ def _as_numbers(values: pd.Series) -> pd.Series:
     """Numbers from a column however it arrived: numbers, booleans, or their text (a CSV
     gives "True"/"False" where a JSON request or a Parquet file gives true/false)."""
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
-        plain = _plain_numbers(values)
-        if plain is not None:
-            return plain
         # Each distinct value once: a column of order lines repeats a few texts (a carrier,
         # a site), and pandas' string methods cost ~250 ms a call on 300,000 lines.
         codes, distinct = pd.factorize(values)  # missing values: code -1, the NaN appended
-        numbers = np.append(_text_numbers(pd.Series(distinct, dtype=object)), np.nan)
+        numbers = np.append(_distinct_numbers(np.asarray(distinct, dtype=object)), np.nan)
         return pd.Series(numbers[codes], index=values.index, name=values.name)
     return pd.to_numeric(values, errors="coerce").astype(float)
+
+
+def _distinct_numbers(values: np.ndarray) -> np.ndarray:
+    """The numbers of distinct, present values. Numbers, booleans and "true"/"false" texts
+    (what a JSON request's attributes hold) are read one by one, without pandas' string
+    methods, which cost more than the rest of a small request's features; any other text
+    sends them all to pandas (:func:`_text_numbers`), giving the same numbers."""
+    out = np.empty(len(values))
+    for i, value in enumerate(values):
+        if isinstance(value, bool | np.bool_):
+            out[i] = 1.0 if value else 0.0
+        elif isinstance(value, int | float | np.integer | np.floating):
+            out[i] = float(value)
+        elif isinstance(value, str) and value.strip().lower() in BOOLEAN_TEXT:
+            out[i] = BOOLEAN_TEXT[value.strip().lower()]
+        else:
+            return _text_numbers(pd.Series(values, dtype=object))
+    return out
 
 
 def _text_numbers(values: pd.Series) -> np.ndarray:
@@ -562,25 +577,3 @@ def _text_numbers(values: pd.Series) -> np.ndarray:
     flags = values.astype(str).str.strip().str.lower().map(BOOLEAN_TEXT)
     numbers = pd.to_numeric(values, errors="coerce")
     return (flags.fillna(numbers) if flags.notna().any() else numbers).to_numpy(float)
-
-
-def _plain_numbers(values: pd.Series) -> pd.Series | None:
-    """:func:`_as_numbers` of an object column of numbers, booleans, missing values and
-    "true"/"false" texts (what a JSON request's attributes hold), value by value: the same
-    numbers without pandas' string methods, which cost more than the rest of a small
-    request's features. None for any other column (other texts: pandas reads them)."""
-    if not pd.api.types.is_object_dtype(values) or len(values) > 1000:
-        return None
-    out = np.empty(len(values))
-    for i, value in enumerate(values.to_numpy(object)):
-        if value is None:
-            out[i] = np.nan
-        elif isinstance(value, bool | np.bool_):
-            out[i] = 1.0 if value else 0.0
-        elif isinstance(value, int | float | np.integer | np.floating):
-            out[i] = float(value)
-        elif isinstance(value, str) and value.strip().lower() in BOOLEAN_TEXT:
-            out[i] = BOOLEAN_TEXT[value.strip().lower()]
-        else:
-            return None
-    return pd.Series(out, index=values.index, name=values.name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from forecasting.risk.features import BOOLEAN_TEXT, _as_numbers, _numbers_as_text
@@ -25,12 +25,14 @@ def row_by_row(values: pd.Series) -> pd.Series:
     return (flags.fillna(numbers) if flags.notna().any() else numbers).astype(float)
 
 
-# Over 1,000 rows: shorter columns take the request's value-by-value path instead.
-columns = st.lists(st.sampled_from(VALUES), min_size=1001, max_size=1200)
+# A request's few lines to an export's many, values read one by one or by pandas.
+columns = st.lists(st.sampled_from(VALUES), min_size=1, max_size=1200)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(columns)
+@example([True, "false", None, 2, np.float64(0.5), np.bool_(False)])  # read one by one
+@example([True, "false", None, 2, "3.5", "abc"] * 300)  # read by pandas
 def test_numbers_from_distinct_values_are_pandas_numbers_of_every_row(values: list) -> None:
     column = pd.Series(values, dtype=object, index=pd.RangeIndex(5, 5 + len(values)))
     read = _as_numbers(column)
