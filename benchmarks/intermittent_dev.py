@@ -24,7 +24,12 @@ ratio to the best peer of each development panel (``--peers``: the panel's best 
 RMSSE among StatsForecast's models, from ``benchmarks/intermittent.py --split dev``),
 the worse of the two per panel and their mean over panels.
 
-    .venv/bin/python benchmarks/intermittent_dev.py [--panels ...] [--pooled]
+``--alive`` replays the rule with the alive weighing (``forecasting.demand.obsolescence``):
+each candidate of a set (rate methods alone and in pairs, with or without naive) at the
+prior of least pooled backtest RMSSE from a grid, then the pooled choice among them, and
+prints the same ratios. It chose ``SelectionConfig.alive_priors`` and the candidates.
+
+    .venv/bin/python benchmarks/intermittent_dev.py [--panels ...] [--pooled | --alive]
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from forecasting.demand.backtest import (
 )
 from forecasting.demand.classify import classify_values
 from forecasting.demand.config import SelectionConfig
+from forecasting.demand.obsolescence import alive_probability
 from forecasting.demand.selection import error_scales, pooled_choice
 
 MODELS = (
@@ -151,6 +157,7 @@ def main() -> None:
         "--tables", type=Path, nargs="*", help="rank the rules of earlier --out files instead"
     )
     parser.add_argument("--pooled", action="store_true", help="replay the pooled class default")
+    parser.add_argument("--alive", action="store_true", help="replay it with the alive weighing")
     parser.add_argument(
         "--peers",
         default="scms_item=0.579:0.439,scms_item_country=0.863:0.547,"
@@ -166,12 +173,12 @@ def main() -> None:
     panels = [*bench.scms_panels(names), *bench.synthetic_panels(names, seed=1)]
     defaults = [c for k in (1, 2, 3) for c in itertools.combinations(DEFAULT_POOL, k)]
     evidence = [(w, m) for w in (1, 2, 3, 99) for m in (0.0, 0.1, 0.2, 0.3)]
-    if args.pooled:
+    if args.pooled or args.alive:
         peers = {
             k: tuple(map(float, v.split(":")))
             for k, v in (item.split("=") for item in args.peers.split(","))
         }
-        replay_pooled(panels, peers)
+        (replay_alive if args.alive else replay_pooled)(panels, peers)
         return
     results: list[tuple[object, ...]] = []
     for panel in panels:
@@ -293,6 +300,89 @@ def replay_pooled(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]]
         "mean",
         round(float(np.mean(list(base.values()))), 3),
     )
+
+
+def alive_errors(
+    rec: Series, combo: tuple[str, ...], prior: float | None, window: int | None = None
+) -> np.ndarray:
+    """MASE and RMSSE of the combination weighed by the alive ``prior`` (None: unweighed):
+    on the validation slice, or on backtest ``window`` scaled as the pooled backtest."""
+    if window is None:
+        train, actual, made = rec.train, rec.valid, [rec.final[n] for n in combo]
+        s_mase, s_mse = rec.s_mase, rec.s_mse1
+    else:
+        cutoff = rec.windows.cutoffs[window]
+        train, actual = rec.train[:cutoff], rec.train[cutoff : cutoff + 12]
+        made = [rec.made[n][window] for n in combo]
+        s_mase, s_mse = error_scales(train, rec.season)
+        if not (s_mase > 0 and s_mse > 0):
+            return np.full(2, np.nan)
+    weight = 1.0 if prior is None else alive_probability(train, prior)
+    error = actual - combine(made).mean * weight
+    return np.array([np.mean(np.abs(error)) / s_mase, np.sqrt(np.mean(error**2) / s_mse)])
+
+
+def replay_alive(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]]) -> None:
+    rate = ("imapa", "adida", "tsb", "sba", "window_average")
+    sets = {
+        "rate pairs": [c for k in (1, 2) for c in itertools.combinations(rate, k)],
+        "with naive": [c for k in (1, 2) for c in itertools.combinations((*rate, "naive"), k)],
+    }
+    grids = {
+        "none": (None,),
+        "0.5-0.99": (None, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99),
+        "0.1-0.99": (None, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99),
+    }
+    records = {p.name: development_records(p) for p in panels}
+    memo: dict[tuple[int, tuple[str, ...], float | None], np.ndarray] = {}
+
+    def pooled(part: list[Series], combo: tuple[str, ...], prior: float | None) -> np.ndarray:
+        out = []
+        for r in part:
+            key = (id(r), combo, prior)
+            if key not in memo:
+                memo[key] = np.nanmean(
+                    [alive_errors(r, combo, prior, w) for w in range(len(r.windows.cutoffs))],
+                    axis=0,
+                )
+            out.append(memo[key])
+        return np.nanmean(out, axis=0)
+
+    rows = []
+    for (set_name, cands), (grid_name, grid) in itertools.product(sets.items(), grids.items()):
+        row: dict[str, object] = {"candidates": set_name, "priors": grid_name}
+        for panel, recs in records.items():
+            errors = [
+                alive_errors(r, r.pipeline_rule(()), None)
+                for r in recs
+                if r.group != "intermittent"
+            ]
+            for klass in ("intermittent", "lumpy"):
+                part = [r for r in recs if r.demand_class == klass]
+                combo, prior = ("imapa",), None
+                if len(part) >= SelectionConfig().min_pooled_series:
+                    best = {c: min(grid, key=lambda p, c=c: pooled(part, c, p)[1]) for c in cands}
+                    scores = pd.DataFrame(
+                        {
+                            "members": cands,
+                            "mase": [pooled(part, c, best[c])[0] for c in cands],
+                            "rmsse": [pooled(part, c, best[c])[1] for c in cands],
+                        }
+                    )
+                    combo = pooled_choice(scores, ("imapa",), SelectionConfig().pooled_margin)
+                    prior = best[combo]
+                errors += [alive_errors(r, combo, prior) for r in part]
+            mase, rmsse = np.mean(errors, axis=0)
+            row[f"{panel} MASE"] = mase / peers[panel][0]
+            row[f"{panel} RMSSE"] = rmsse / peers[panel][1]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    ratios = [c for c in table.columns if c.endswith(("MASE", "RMSSE"))]
+    worse = pd.concat([table[[f"{p} MASE", f"{p} RMSSE"]].max(axis=1) for p in records], axis=1)
+    table["mean of the worse per panel"] = worse.mean(axis=1)
+    table["worst"] = table[ratios].max(axis=1)
+    print("ratio to each development panel's best peer, by candidate set and prior grid")
+    print(table.round(3).to_string(index=False))
 
 
 def rank(means: pd.DataFrame) -> None:

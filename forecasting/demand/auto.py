@@ -59,6 +59,8 @@ from forecasting.demand.seasonality import default_horizon, default_seasons
 from forecasting.demand.selection import (
     POOLED_CLASSES,
     PooledSeries,
+    alive_choice,
+    base_models,
     pooled_choice,
     pooled_scores,
     pooled_series,
@@ -287,6 +289,9 @@ class AutoForecaster(BaseEstimator):
                     )
                 continue
             candidates = list(dict.fromkeys([*config.pooled_candidates, default]))
+            # Each candidate at its own alive prior: the chance its series still sell.
+            at_prior = {c: alive_choice(pool, c, config.alive_priors) for c in candidates}
+            candidates, default = list(at_prior.values()), at_prior[default]
             scores = pooled_scores(pool, candidates)
             members = pooled_choice(scores, default, config.pooled_margin)
             row = scores[scores["members"] == members].iloc[0]
@@ -315,8 +320,9 @@ class AutoForecaster(BaseEstimator):
     ) -> dict[str, PooledSeries]:
         """The pooled backtest's forecasts of every series of ``data`` it can judge (as
         :func:`~forecasting.demand.series_fit.select_and_fit` plans its windows)."""
-        models = tuple(dict.fromkeys(m for c in config.pooled_candidates or () for m in c))
-        models = tuple(dict.fromkeys([*models, *(m for _, d in config.class_defaults for m in d)]))
+        models = base_models(
+            [*(config.pooled_candidates or ()), *(d for _, d in config.class_defaults)]
+        )
         out = {}
         rows = series_rows(data)
         y_all = rows.frame["y"].to_numpy(float)

@@ -11,6 +11,7 @@ from forecasting.demand.baselines import Drift, Naive, SeasonalNaive, WindowAver
 from forecasting.demand.ets import AutoETS
 from forecasting.demand.intermittent import ADIDA, IMAPA, SBA, TSB, Croston
 from forecasting.demand.mstl import MSTLForecaster
+from forecasting.demand.obsolescence import AliveWeighted, parse_alive_name
 from forecasting.demand.theta import Theta
 from forecasting.errors import ConfigError
 
@@ -34,7 +35,15 @@ LOCAL_MODELS: dict[str, type[LocalForecaster]] = {
 
 
 def make_model(name: str, season_length: int = 1) -> LocalForecaster:
-    """A fresh model by name, or :class:`ConfigError` listing the known names."""
+    """A fresh model by name, or :class:`ConfigError` listing the known names.
+
+    ``<model>_alive<percent>`` is ``<model>`` weighed by the chance the series is still
+    alive (:mod:`forecasting.demand.obsolescence`), e.g. ``imapa_alive90``.
+    """
+    weighed = parse_alive_name(name)
+    if weighed is not None and weighed[0] in LOCAL_MODELS:
+        base, prior = weighed
+        return AliveWeighted(make_model(base, season_length), prior, season_length)
     try:
         cls = LOCAL_MODELS[name]
     except KeyError:
@@ -49,8 +58,19 @@ def parse_model_list(models: str | Sequence[str]) -> tuple[str, ...]:
     Raises :class:`ConfigError` listing the known names for an unknown or empty list.
     """
     names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models)]
-    unknown = [n for n in names if n not in LOCAL_MODELS and n != GLOBAL]
+    unknown = [n for n in names if not is_known(n)]
     if unknown or not names:
         known = ", ".join(sorted(LOCAL_MODELS))
         raise ConfigError(f"unknown model(s) {unknown}; known models: {known}, or 'auto'")
     return tuple(names)
+
+
+def is_known(name: str) -> bool:
+    """Whether ``name`` names a model: a local one, one weighed by an alive prior
+    (``imapa_alive90``) or the global model."""
+    weighed = parse_alive_name(name)
+    return (
+        name in LOCAL_MODELS
+        or name == GLOBAL
+        or (weighed is not None and weighed[0] in LOCAL_MODELS)
+    )

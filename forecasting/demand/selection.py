@@ -14,13 +14,16 @@ noise (#20: chosen per series on 2-3 windows, a 2,674-series spare-part panel sc
 behind ADIDA). The defaults were chosen by an inner validation on development data only
 (``benchmarks/intermittent_dev.py``): the SCMS panels without their test year, scored on
 the 12 months before it, and the synthetic generator's intermittent and lumpy SKUs
-(seed 1; the benchmark's test panels use seed 2).
+(seed 1; the benchmark's test panels use seed 2). Each panel then chooses its classes'
+defaults again by a backtest pooled over their series (:func:`pooled_choice`), every
+candidate weighed by the chance its series are still ordered at all at the prior the
+pooled backtest favours (:func:`alive_choice`, :mod:`forecasting.demand.obsolescence`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -29,6 +32,7 @@ from forecasting.demand.backtest import ENSEMBLE, Windows, forecast_values, plan
 from forecasting.demand.base import SeriesForecast
 from forecasting.demand.classify import CLASS_MODELS
 from forecasting.demand.config import SelectionConfig
+from forecasting.demand.obsolescence import alive_from_run, alive_name, parse_alive_name
 from forecasting.demand.registry import GLOBAL
 
 ENSEMBLE_SIZE = 3
@@ -281,6 +285,12 @@ class PooledSeries:
     means: dict[str, np.ndarray]
     mase_scales: np.ndarray
     rmsse_scales: np.ndarray
+    # Per window, what the chance of being alive reads from the training part before it
+    # (:func:`forecasting.demand.obsolescence.alive_from_run`): the run of zeros at its
+    # end and its share of periods with demand. A weighed member's mean is its base
+    # model's times that chance, so the priors cost no refit.
+    zero_runs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    demand_shares: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def error_scales(train: np.ndarray, m: int) -> tuple[float, float]:
@@ -318,9 +328,46 @@ def pooled_series(
         )
         for name in models
     }
+    runs, shares = zip(*(_run_and_share(y[:c]) for c in cutoffs), strict=True)
     return PooledSeries(
-        np.array([y[c : c + horizon] for c in cutoffs]), means, scales[:, 0], scales[:, 1]
+        np.array([y[c : c + horizon] for c in cutoffs]),
+        means,
+        scales[:, 0],
+        scales[:, 1],
+        np.array(runs, dtype=float),
+        np.array(shares, dtype=float),
     )
+
+
+def _run_and_share(train: np.ndarray) -> tuple[int, float]:
+    """The run of periods without demand at the end of ``train`` and its share of periods
+    with demand (as :func:`forecasting.demand.obsolescence.alive_probability` reads them)."""
+    demand_at = np.flatnonzero(np.nan_to_num(train, nan=0.0) > 0)
+    if demand_at.size == 0:
+        return len(train), 0.0
+    return len(train) - 1 - int(demand_at[-1]), demand_at.size / len(train)
+
+
+def base_models(candidates: Sequence[Sequence[str]]) -> tuple[str, ...]:
+    """The models to fit for ``candidates``: each member, weighed ones by their base."""
+    names = (m for c in candidates for m in c)
+    return tuple(dict.fromkeys((parse_alive_name(m) or (m, 0.0))[0] for m in names))
+
+
+def weighed(members: tuple[str, ...], prior: float | None) -> tuple[str, ...]:
+    """``members`` each weighed by the alive ``prior`` (None: as they are)."""
+    return members if prior is None else tuple(alive_name(m, prior) for m in members)
+
+
+def alive_choice(
+    series: Sequence[PooledSeries], members: tuple[str, ...], priors: Sequence[float]
+) -> tuple[str, ...]:
+    """``members`` weighed by the alive prior of least pooled RMSSE, or as they are when
+    no prior lowers it. RMSSE, not MASE: the prior is a parameter of the mean forecast, and
+    the squared error is what a mean minimises (MASE alone would favour zero)."""
+    options = [members, *(weighed(members, p) for p in priors)]
+    scores = pooled_scores(series, options)["rmsse"].to_numpy(float)
+    return options[int(np.argmin(scores))] if np.all(np.isfinite(scores)) else members
 
 
 def pooled_scores(
@@ -339,7 +386,7 @@ def pooled_scores(
     mase_scale = np.concatenate([s.mase_scales for s in series])
     rmsse_scale = np.concatenate([s.rmsse_scales for s in series])
     models = {m for c in candidates for m in c}
-    means = {m: np.concatenate([s.means[m] for s in series]) for m in models}
+    means = {m: _pooled_means(series, m) for m in models}
     rows = []
     for members in candidates:
         error = actuals - np.mean([means[m] for m in members], axis=0)
@@ -366,6 +413,16 @@ def pooled_scores(
             )
         )
     return pd.DataFrame(rows, columns=columns)
+
+
+def _pooled_means(series: Sequence[PooledSeries], name: str) -> np.ndarray:
+    """Every window's mean forecast by model ``name`` (weighed ones from their base)."""
+    weighing = parse_alive_name(name)
+    if weighing is None or name in series[0].means:
+        return np.concatenate([s.means[name] for s in series])
+    base, prior = weighing
+    alive = np.concatenate([alive_from_run(s.zero_runs, s.demand_shares, prior) for s in series])
+    return np.concatenate([s.means[base] for s in series]) * alive[:, None]
 
 
 def pooled_choice(scores: pd.DataFrame, default: tuple[str, ...], margin: float) -> tuple[str, ...]:

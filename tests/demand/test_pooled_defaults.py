@@ -9,6 +9,7 @@ import pytest
 from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.classify import classify, demand_classes
 from forecasting.demand.config import GlobalModelConfig, ParallelConfig, SelectionConfig
+from forecasting.demand.obsolescence import parse_alive_name
 from forecasting.demand.selection import (
     PooledSeries,
     error_scales,
@@ -17,7 +18,7 @@ from forecasting.demand.selection import (
     pooled_series,
 )
 
-DEFAULT = ("imapa", "window_average", "naive")
+DEFAULT = ("imapa",)
 
 
 def _panel(values: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -61,15 +62,25 @@ def test_the_pooled_choice_follows_what_the_panel_favours() -> None:
 
     pooled = stopped.class_defaults_[stopped.class_defaults_["series"] > 0]
     assert not pooled.empty
-    assert all(tuple(m) == ("naive",) for m in pooled["members"])
-    assert set(stopped.selection_["model"]) == {"naive"}
+    # Demand that ended: every member weighed by the chance the series is still alive.
+    assert all(parse_alive_name(m) is not None for ms in pooled["members"] for m in ms)
+    assert all(parse_alive_name(m) is not None for m in stopped.selection_["model"])
     # The choice and the data that made it are recorded.
-    assert any("naive from the pooled backtest of" in note for note in stopped.notes_)
+    assert any(
+        "_alive" in note and "from the pooled backtest of" in note for note in stopped.notes_
+    )
     assert pooled["source"].str.startswith("pooled backtest of").all()
+    # Weighed, the forecast of a series quiet for years is a small part of its old rate.
+    weighed = stopped.predict().groupby("series_id")["mean"].first()
+    plain = _fit(
+        _panel({f"s{i}": _stopped(np.random.default_rng(11)) for i in range(30)}), alive_priors=()
+    )
+    unweighed = plain.predict().groupby("series_id")["mean"].first()
+    assert (weighed < 0.5 * unweighed).all()
 
     chosen = steady.class_defaults_[steady.class_defaults_["series"] > 0]
     assert not chosen.empty
-    assert all(tuple(m) != ("naive",) for m in chosen["members"])
+    assert all(parse_alive_name(m) is None for ms in chosen["members"] for m in ms)
     forecast = steady.predict()
     assert np.isfinite(forecast["mean"]).all() and (forecast["mean"] >= 0).all()
 

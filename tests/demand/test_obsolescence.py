@@ -1,0 +1,126 @@
+"""The chance an intermittent series is still alive, and models weighed by it (#20)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from forecasting.demand.backtest import forecast_values
+from forecasting.demand.config import SelectionConfig
+from forecasting.demand.obsolescence import (
+    alive_name,
+    alive_probability,
+    parse_alive_name,
+)
+from forecasting.demand.registry import make_model, parse_model_list
+from forecasting.demand.selection import alive_choice, pooled_scores, pooled_series
+from forecasting.errors import ConfigError
+
+LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+
+
+def _intermittent(rng: np.random.Generator, n: int, share: float = 0.4) -> np.ndarray:
+    return np.where(rng.random(n) < share, rng.integers(1, 9, n), 0).astype(float)
+
+
+def test_the_chance_falls_with_the_run_of_zeros_as_the_formula_says() -> None:
+    y = np.array([0, 4, 0, 0, 2, 0, 0, 0, 0, 0], dtype=float)  # 2 demands in 10, run of 5
+    p, run, prior = 0.2, 5, 0.9
+    expected = prior * (1 - p) ** run / (prior * (1 - p) ** run + 1 - prior)
+    assert alive_probability(y, prior) == pytest.approx(expected)
+    # Demand in the last period: nothing read beyond the prior.
+    assert alive_probability(np.r_[y, 3.0], prior) == pytest.approx(prior)
+    assert alive_probability(np.zeros(8), prior) == 0.0
+    # Missing periods count as periods without demand.
+    assert alive_probability(np.r_[y[:-1], np.nan], prior) == pytest.approx(expected)
+
+
+@given(
+    values=st.lists(st.sampled_from([0.0, 0.0, 1.0, 3.5]), min_size=1, max_size=60),
+    prior=st.floats(0.01, 0.99),
+)
+def test_the_chance_is_at_most_the_prior_and_only_falls_as_zeros_follow(
+    values: list[float], prior: float
+) -> None:
+    y = np.array(values)
+    alive = alive_probability(y, prior)
+    assert 0.0 <= alive <= prior + 1e-12
+    longer = alive_probability(np.r_[y, 0.0], prior)
+    assert longer <= alive + 1e-12
+
+
+def test_names_round_trip_and_unknown_ones_are_refused() -> None:
+    assert alive_name("imapa", 0.9) == "imapa_alive90"
+    assert parse_alive_name("imapa_alive90") == ("imapa", 0.9)
+    assert parse_alive_name("window_average_alive5") == ("window_average", 0.05)
+    assert parse_alive_name("imapa") is None and parse_alive_name("imapa_alive0") is None
+    assert parse_model_list("tsb_alive95,ets") == ("tsb_alive95", "ets")
+    with pytest.raises(ConfigError, match="unknown model"):
+        parse_model_list("nothing_alive50")
+    with pytest.raises(ConfigError, match="unknown model"):
+        make_model("imapa_alive100")
+    with pytest.raises(ValueError, match="whole percent"):
+        alive_name("imapa", 0.955)
+
+
+def test_a_weighed_forecast_is_the_mixture_of_the_model_and_zero() -> None:
+    rng = np.random.default_rng(3)
+    y = np.r_[_intermittent(rng, 48), np.zeros(6)]
+    base, weighed = make_model("tsb", 1), make_model("tsb_alive80", 1)
+    alive = alive_probability(y, 0.8)
+    assert 0.0 < alive < 0.8
+    got = weighed.predict_series(weighed.fit_series(y), 6, LEVELS)
+    plain = base.predict_series(base.fit_series(y), 6, LEVELS)
+    np.testing.assert_allclose(got.mean, alive * plain.mean)
+    assert got.quantiles is not None
+    for level, row in zip(LEVELS, got.quantiles, strict=True):
+        if level <= 1 - alive:
+            np.testing.assert_array_equal(row, 0.0)
+        else:
+            # The mixture's CDF at the base's quantile of the mapped level is the level:
+            # (1 - alive) + alive * mapped = level.
+            mapped = (level - (1 - alive)) / alive
+            inner = base.predict_series(base.fit_series(y), 6, (mapped,)).quantiles
+            assert inner is not None
+            np.testing.assert_allclose(row, inner[0])
+    assert np.all(np.diff(got.quantiles, axis=0) >= 0)
+
+
+def test_pooled_weighing_needs_no_refit_and_matches_one() -> None:
+    rng = np.random.default_rng(5)
+    y = np.r_[_intermittent(rng, 60), np.zeros(20), _intermittent(rng, 16, 0.1)]
+    made = pooled_series(y, ("imapa",), 12, 3, 12)
+    assert made is not None
+    scores = pooled_scores([made], [("imapa_alive50",)])
+    cutoffs = [len(y) - 12 * k for k in (3, 2, 1)]
+    refit = np.array([forecast_values("imapa_alive50", y[:c], 12, 12, ()).mean for c in cutoffs])
+    actual = np.array([y[c : c + 12] for c in cutoffs])
+    mase = np.mean(np.abs(actual - refit), axis=1) / made.mase_scales
+    assert scores["mase"].iloc[0] == pytest.approx(float(np.mean(mase)))
+
+
+def test_the_prior_is_chosen_by_the_pooled_squared_error() -> None:
+    rng = np.random.default_rng(8)
+    # Series that stop for good: a prior below 1 forecasts their future better.
+    stopped = [
+        pooled_series(np.r_[_intermittent(rng, 50), np.zeros(46)], ("imapa",), 12, 3, 12)
+        for _ in range(20)
+    ]
+    chosen = alive_choice([s for s in stopped if s is not None], ("imapa",), (0.5, 0.9))
+    assert chosen == ("imapa_alive50",)
+    # Series whose demand goes on: weighing only takes demand away, so none is chosen.
+    steady = [
+        pooled_series(
+            np.r_[np.zeros(2), np.full(94, 3.0) + rng.integers(0, 2, 94)], ("imapa",), 12, 3, 12
+        )
+        for _ in range(20)
+    ]
+    assert alive_choice([s for s in steady if s is not None], ("imapa",), (0.5, 0.9)) == ("imapa",)
+
+
+def test_priors_outside_whole_percents_are_refused_where_configured() -> None:
+    with pytest.raises(ConfigError, match=r"alive_priors \[1.0, 0.955\]"):
+        SelectionConfig(alive_priors=(0.5, 1.0, 0.955))
+    assert SelectionConfig(alive_priors=(0.07, 0.99)).alive_priors == (0.07, 0.99)
