@@ -27,7 +27,12 @@ from forecasting.demand.backtest import (
     record_rows,
     records_frame,
 )
-from forecasting.demand.config import BacktestConfig, GlobalModelConfig, ParallelConfig
+from forecasting.demand.config import (
+    BacktestConfig,
+    GlobalModelConfig,
+    ParallelConfig,
+    SelectionConfig,
+)
 from forecasting.demand.series_fit import SeriesFit, predict_fit, select_and_fit
 
 HORIZON = 4
@@ -38,6 +43,7 @@ QUANTILES = (0.1, 0.5, 0.9)
 # Python numbers), over both bounds.
 MAX_PICKLED = 1_700
 MAX_IN_MEMORY = 5_000
+COMBINED = ("imapa", "window_average", "naive")
 
 
 def panel(n_series: int = 24, weeks: int = 80, seed: int = 7) -> pd.DataFrame:
@@ -61,6 +67,8 @@ def forecaster() -> AutoForecaster:
         freq="W-SUN",
         quantiles=QUANTILES,
         backtest=BacktestConfig(n_windows=2),
+        # A default of several members, so that the panel keeps combinations too.
+        selection=SelectionConfig(class_defaults=(("intermittent", COMBINED), ("lumpy", COMBINED))),
         global_model=GlobalModelConfig(mode="on", params={"max_iter": 40}),
         parallel=ParallelConfig(n_jobs=1),
     )
