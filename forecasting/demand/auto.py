@@ -54,6 +54,7 @@ from forecasting.demand.frames import (
 from forecasting.demand.frequency import infer_freq
 from forecasting.demand.global_model import MIN_POINTS as GLOBAL_MIN_POINTS
 from forecasting.demand.global_model import GlobalForecasts, global_forecasts
+from forecasting.demand.obsolescence import alive_of
 from forecasting.demand.registry import GLOBAL, parse_model_list
 from forecasting.demand.seasonality import default_horizon, default_seasons
 from forecasting.demand.selection import (
@@ -550,6 +551,9 @@ def selection_frame(fits: Iterable[SeriesFit]) -> pd.DataFrame:
                 "demand_class": f.demand_class,
                 "score": f.score,
                 "fallback": f.fallback,
+                # The chance the series is still ordered, where its model is weighed by it
+                # (forecasting.demand.obsolescence): why its forecast is below its rate.
+                "alive": alive_of(f.states),
             }
             for f in fits
         ]

@@ -48,7 +48,7 @@ def alive_probability(y: np.ndarray, prior: float) -> float:
         return 0.0
     run = len(y) - 1 - int(demand_at[-1])
     p = demand_at.size / len(y)
-    return alive_from_run(run, p, prior)
+    return float(alive_from_run(run, p, prior))
 
 
 def alive_from_run(run: np.ndarray | int, p: np.ndarray | float, prior: float) -> np.ndarray:
@@ -78,6 +78,13 @@ def parse_alive_name(name: str) -> tuple[str, float] | None:
 class _AliveState:
     base: object
     alive: float
+
+
+def alive_of(states: Sequence[object]) -> float:
+    """The chance a fitted series is still alive, as its weighed members read it (their
+    mean: one history, one chance, unless members differ in prior); NaN when none is."""
+    chances = [s.alive for s in states if isinstance(s, _AliveState)]
+    return float(np.mean(chances)) if chances else float("nan")
 
 
 class AliveWeighted(LocalForecaster[_AliveState]):

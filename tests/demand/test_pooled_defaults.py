@@ -9,7 +9,7 @@ import pytest
 from forecasting.demand.auto import AutoForecaster
 from forecasting.demand.classify import classify, demand_classes
 from forecasting.demand.config import GlobalModelConfig, ParallelConfig, SelectionConfig
-from forecasting.demand.obsolescence import parse_alive_name
+from forecasting.demand.obsolescence import alive_probability, parse_alive_name
 from forecasting.demand.selection import (
     PooledSeries,
     error_scales,
@@ -57,7 +57,8 @@ def _steady(rng: np.random.Generator) -> np.ndarray:
 
 def test_the_pooled_choice_follows_what_the_panel_favours() -> None:
     rng = np.random.default_rng(11)
-    stopped = _fit(_panel({f"s{i}": _stopped(rng) for i in range(30)}))
+    stopped_values = {f"s{i}": _stopped(rng) for i in range(30)}
+    stopped = _fit(_panel(stopped_values))
     steady = _fit(_panel({f"s{i}": _steady(rng) for i in range(30)}))
 
     pooled = stopped.class_defaults_[stopped.class_defaults_["series"] > 0]
@@ -77,10 +78,18 @@ def test_the_pooled_choice_follows_what_the_panel_favours() -> None:
     )
     unweighed = plain.predict().groupby("series_id")["mean"].first()
     assert (weighed < 0.5 * unweighed).all()
+    # The selection says why: each series' chance of still being ordered, as its history
+    # and the chosen prior give it.
+    for row in stopped.selection_.itertuples():
+        prior = parse_alive_name(row.members.split(",")[0])[1]  # type: ignore[index]
+        y = stopped_values[row.series_id]
+        assert row.alive == pytest.approx(alive_probability(y, prior))
+        assert row.alive < 0.5
 
     chosen = steady.class_defaults_[steady.class_defaults_["series"] > 0]
     assert not chosen.empty
     assert all(parse_alive_name(m) is None for ms in chosen["members"] for m in ms)
+    assert steady.selection_["alive"].isna().all()
     forecast = steady.predict()
     assert np.isfinite(forecast["mean"]).all() and (forecast["mean"] >= 0).all()
 
