@@ -70,6 +70,9 @@ CLASS_MODELS = {
 }  # the pipeline's candidates (forecasting.demand.classify), by class group
 DEFAULT_POOL = ("tsb", "adida", "imapa", "sba", "window_average", "naive", "ets", "theta")
 QUANTILES = (0.1, 0.5, 0.9)
+# The fixed class default --pooled replays against: the one of its time (the alive
+# weighing, --alive, later made IMAPA alone the default).
+FIXED_BEFORE_ALIVE = ("imapa", "window_average", "naive")
 
 
 class Series:
@@ -225,21 +228,19 @@ def development_records(panel: bench.Panel) -> list[Series]:
     return [r for r in records if r.windows.cutoffs]
 
 
-def pooled_window_errors(rec: Series, combo: tuple[str, ...], last: int) -> np.ndarray:
-    """Mean MASE and RMSSE of the combination's mean over the last ``last`` backtest
-    windows, scaled as :func:`forecasting.demand.selection.error_scales` (NaN: none)."""
-    out = []
-    for w, cutoff in list(enumerate(rec.windows.cutoffs))[-last:]:
-        actual = rec.train[cutoff : cutoff + 12]
-        error = actual - combine([rec.made[n][w] for n in combo]).mean
-        s_mase, s_mse = error_scales(rec.train[:cutoff], rec.season)
-        if s_mase > 0 and s_mse > 0:
-            out.append((np.mean(np.abs(error)) / s_mase, np.sqrt(np.mean(error**2) / s_mse)))
+def pooled_window_errors(
+    rec: Series, combo: tuple[str, ...], last: int, prior: float | None = None
+) -> np.ndarray:
+    """Mean MASE and RMSSE of the combination's mean (weighed by the alive ``prior``; None:
+    unweighed) over the last ``last`` backtest windows, scaled as
+    :func:`forecasting.demand.selection.error_scales` (NaN: none)."""
+    windows = range(len(rec.windows.cutoffs))[-last:]
+    out = [e for w in windows if np.all(np.isfinite(e := alive_errors(rec, combo, prior, w)))]
     return np.mean(out, axis=0) if out else np.full(2, np.nan)
 
 
 def replay_pooled(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]]) -> None:
-    fixed = dict(SelectionConfig().class_defaults)["intermittent"]
+    fixed = FIXED_BEFORE_ALIVE
     pool = ("imapa", "adida", "tsb", "sba", "window_average", "naive")
     sets = {
         "pairs": [c for k in (1, 2) for c in itertools.combinations(pool, k)],
@@ -341,10 +342,7 @@ def replay_alive(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]])
         for r in part:
             key = (id(r), combo, prior)
             if key not in memo:
-                memo[key] = np.nanmean(
-                    [alive_errors(r, combo, prior, w) for w in range(len(r.windows.cutoffs))],
-                    axis=0,
-                )
+                memo[key] = pooled_window_errors(r, combo, len(r.windows.cutoffs), prior)
             out.append(memo[key])
         return np.nanmean(out, axis=0)
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from forecasting.demand.obsolescence import is_whole_percent
 from forecasting.errors import ConfigError
 
 GLOBAL_MODES = ("auto", "on", "off")
@@ -106,9 +107,7 @@ class SelectionConfig:
     max_pooled_series: int = 500
 
     def __post_init__(self) -> None:
-        wrong = [
-            p for p in self.alive_priors if not (0 < p < 1 and abs(round(p * 100) - p * 100) < 1e-9)
-        ]
+        wrong = [p for p in self.alive_priors if not is_whole_percent(p)]
         if wrong:
             raise ConfigError(
                 f"alive_priors {wrong}: each is a whole percent between 0.01 and 0.99 (the "

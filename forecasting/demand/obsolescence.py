@@ -42,28 +42,36 @@ _NAME = re.compile(r"^(?P<base>[a-z_]+?)_alive(?P<percent>\d{1,2})$")
 def alive_probability(y: np.ndarray, prior: float) -> float:
     """Posterior probability that the series ``y`` still has demand (module docstring);
     0 without any demand. NaN periods count as periods without demand."""
-    y = np.nan_to_num(np.asarray(y, dtype=float), nan=0.0)
-    demand_at = np.flatnonzero(y > 0)
+    return float(alive_from_run(*run_and_share(y), prior))
+
+
+def run_and_share(y: np.ndarray) -> tuple[int, float]:
+    """The run of periods without demand at the end of ``y`` and its share of periods with
+    demand: what the chance of being alive reads of a history (NaN: no demand)."""
+    demand_at = np.flatnonzero(np.nan_to_num(np.asarray(y, dtype=float), nan=0.0) > 0)
     if demand_at.size == 0:
-        return 0.0
-    run = len(y) - 1 - int(demand_at[-1])
-    p = demand_at.size / len(y)
-    return float(alive_from_run(run, p, prior))
+        return len(y), 0.0
+    return len(y) - 1 - int(demand_at[-1]), demand_at.size / len(y)
 
 
-def alive_from_run(run: np.ndarray | int, p: np.ndarray | float, prior: float) -> np.ndarray:
-    """:func:`alive_probability` from the run of zeros and the demand share (arrays alike)."""
-    likelihood = (1.0 - np.asarray(p, dtype=float)) ** np.asarray(run, dtype=float)
-    alive = prior * likelihood
-    return alive / (alive + (1.0 - prior))
+def alive_from_run(run: np.ndarray | int, share: np.ndarray | float, prior: float) -> np.ndarray:
+    """:func:`alive_probability` from :func:`run_and_share`'s run and share (arrays alike);
+    0 where the share is 0 (no demand at all)."""
+    share = np.asarray(share, dtype=float)
+    alive = prior * (1.0 - share) ** np.asarray(run, dtype=float)
+    return np.where(share > 0, alive / (alive + (1.0 - prior)), 0.0)
+
+
+def is_whole_percent(prior: float) -> bool:
+    """Whether ``prior`` can name a weighed model: a whole percent from 0.01 to 0.99."""
+    return 0 < prior < 1 and bool(np.isclose(round(prior * 100), prior * 100))
 
 
 def alive_name(base: str, prior: float) -> str:
     """The name of ``base`` weighed by a prior (``imapa``, 0.9 -> ``imapa_alive90``)."""
-    percent = round(prior * 100)
-    if not 1 <= percent <= 99 or not np.isclose(percent / 100, prior):
+    if not is_whole_percent(prior):
         raise ValueError(f"an alive prior is a whole percent from 0.01 to 0.99, not {prior}")
-    return f"{base}_alive{percent}"
+    return f"{base}_alive{round(prior * 100)}"
 
 
 def parse_alive_name(name: str) -> tuple[str, float] | None:

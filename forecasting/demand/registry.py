@@ -40,8 +40,8 @@ def make_model(name: str, season_length: int = 1) -> LocalForecaster:
     ``<model>_alive<percent>`` is ``<model>`` weighed by the chance the series is still
     alive (:mod:`forecasting.demand.obsolescence`), e.g. ``imapa_alive90``.
     """
-    weighed = parse_alive_name(name)
-    if weighed is not None and weighed[0] in LOCAL_MODELS:
+    weighed = _weighed(name)
+    if weighed is not None:
         base, prior = weighed
         return AliveWeighted(make_model(base, season_length), prior, season_length)
     try:
@@ -58,19 +58,14 @@ def parse_model_list(models: str | Sequence[str]) -> tuple[str, ...]:
     Raises :class:`ConfigError` listing the known names for an unknown or empty list.
     """
     names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models)]
-    unknown = [n for n in names if not is_known(n)]
+    unknown = [n for n in names if n not in LOCAL_MODELS and n != GLOBAL and not _weighed(n)]
     if unknown or not names:
         known = ", ".join(sorted(LOCAL_MODELS))
         raise ConfigError(f"unknown model(s) {unknown}; known models: {known}, or 'auto'")
     return tuple(names)
 
 
-def is_known(name: str) -> bool:
-    """Whether ``name`` names a model: a local one, one weighed by an alive prior
-    (``imapa_alive90``) or the global model."""
+def _weighed(name: str) -> tuple[str, float] | None:
+    """``(base, prior)`` when ``name`` is a local model weighed by an alive prior."""
     weighed = parse_alive_name(name)
-    return (
-        name in LOCAL_MODELS
-        or name == GLOBAL
-        or (weighed is not None and weighed[0] in LOCAL_MODELS)
-    )
+    return weighed if weighed is not None and weighed[0] in LOCAL_MODELS else None

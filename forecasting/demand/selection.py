@@ -32,7 +32,12 @@ from forecasting.demand.backtest import ENSEMBLE, Windows, forecast_values, plan
 from forecasting.demand.base import SeriesForecast
 from forecasting.demand.classify import CLASS_MODELS
 from forecasting.demand.config import SelectionConfig
-from forecasting.demand.obsolescence import alive_from_run, alive_name, parse_alive_name
+from forecasting.demand.obsolescence import (
+    alive_from_run,
+    alive_name,
+    parse_alive_name,
+    run_and_share,
+)
 from forecasting.demand.registry import GLOBAL
 
 ENSEMBLE_SIZE = 3
@@ -328,7 +333,7 @@ def pooled_series(
         )
         for name in models
     }
-    runs, shares = zip(*(_run_and_share(y[:c]) for c in cutoffs), strict=True)
+    runs, shares = zip(*(run_and_share(y[:c]) for c in cutoffs), strict=True)
     return PooledSeries(
         np.array([y[c : c + horizon] for c in cutoffs]),
         means,
@@ -339,19 +344,15 @@ def pooled_series(
     )
 
 
-def _run_and_share(train: np.ndarray) -> tuple[int, float]:
-    """The run of periods without demand at the end of ``train`` and its share of periods
-    with demand (as :func:`forecasting.demand.obsolescence.alive_probability` reads them)."""
-    demand_at = np.flatnonzero(np.nan_to_num(train, nan=0.0) > 0)
-    if demand_at.size == 0:
-        return len(train), 0.0
-    return len(train) - 1 - int(demand_at[-1]), demand_at.size / len(train)
-
-
 def base_models(candidates: Sequence[Sequence[str]]) -> tuple[str, ...]:
     """The models to fit for ``candidates``: each member, weighed ones by their base."""
-    names = (m for c in candidates for m in c)
-    return tuple(dict.fromkeys((parse_alive_name(m) or (m, 0.0))[0] for m in names))
+    names = [m for c in candidates for m in c]
+    return tuple(dict.fromkeys(_base_of(m) for m in names))
+
+
+def _base_of(name: str) -> str:
+    weighing = parse_alive_name(name)
+    return name if weighing is None else weighing[0]
 
 
 def weighed(members: tuple[str, ...], prior: float | None) -> tuple[str, ...]:
@@ -418,7 +419,7 @@ def pooled_scores(
 def _pooled_means(series: Sequence[PooledSeries], name: str) -> np.ndarray:
     """Every window's mean forecast by model ``name`` (weighed ones from their base)."""
     weighing = parse_alive_name(name)
-    if weighing is None or name in series[0].means:
+    if weighing is None:
         return np.concatenate([s.means[name] for s in series])
     base, prior = weighing
     alive = np.concatenate([alive_from_run(s.zero_runs, s.demand_shares, prior) for s in series])
