@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from forecasting.demand.obsolescence import is_whole_percent
 from forecasting.errors import ConfigError
 
 GLOBAL_MODES = ("auto", "on", "off")
@@ -107,6 +106,10 @@ class SelectionConfig:
     max_pooled_series: int = 500
 
     def __post_init__(self) -> None:
+        # Imported here: the models' modules load scikit-learn, which a command's --help
+        # must not (tests/test_cli_help.py).
+        from forecasting.demand.obsolescence import is_whole_percent
+
         wrong = [p for p in self.alive_priors if not is_whole_percent(p)]
         if wrong:
             raise ConfigError(
