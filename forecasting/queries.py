@@ -88,14 +88,33 @@ class DemandAnswer:
     """The level answered (e.g. ``"sku,site"``), the quantile levels answered (ascending,
     one ``q..`` column each, in that order) and the forecast rows ``series_id, ds, model,
     fallback, mean, q..`` plus the key columns, one row per period; ``fallback`` says why
-    the series' model is a rule-based one (None when the backtest chose it) and
-    ``warnings`` what a caller should know before using the numbers."""
+    the series' model is a rule-based one (None when the backtest chose it),
+    ``warnings`` what a caller should know before using the numbers and ``alive`` the
+    chance the series is still ordered where its forecast is weighed by it (None where
+    it is not: :mod:`forecasting.demand.obsolescence`)."""
 
     level: str
     quantiles: tuple[float, ...]
     frame: pd.DataFrame
     fallback: str | None = None
     warnings: tuple[str, ...] = ()
+    alive: float | None = None
+
+
+# Below this chance of still being ordered the forecast is less than four fifths of the
+# item's rate, a cut a planner should know of before publishing it (a reading aid, not a
+# tuned parameter: the weighing itself is the model's).
+ALIVE_WARNING = 0.8
+
+
+def alive_warning(series_id: str, alive: float) -> str:
+    """The warning for a forecast cut by the chance its item is no longer ordered."""
+    return (
+        f"series {series_id} has had no demand for longer than its history makes likely: "
+        f"its forecast is weighed by a {alive:.0%} chance that it is still ordered at all "
+        f"({1 - alive:.0%} that its demand has ended); check that the item is still sold "
+        "before publishing"
+    )
 
 
 def fallback_warning(series_id: str, model: str, reason: str) -> str:
@@ -139,11 +158,20 @@ def answer_demand(core: DemandCore, query: DemandQuery) -> DemandAnswer:
         quantiles=quantiles,
     )
     reason = _first(frame, "fallback")
-    notes: tuple[str, ...] = ()
+    series_id, model = (str(frame[c].iloc[0]) for c in ("series_id", "model"))
+    notes: list[str] = []
     if reason is not None:
-        series_id, model = str(frame["series_id"].iloc[0]), str(frame["model"].iloc[0])
-        notes = (fallback_warning(series_id, model, reason),)
-    return DemandAnswer(level, quantiles, frame, reason, notes)
+        notes.append(fallback_warning(series_id, model, reason))
+    chance = _first_number(frame, "alive")
+    if chance is not None and chance < ALIVE_WARNING:
+        notes.append(alive_warning(series_id, chance))
+    return DemandAnswer(level, quantiles, frame, reason, tuple(notes), chance)
+
+
+def _first_number(frame: pd.DataFrame, column: str) -> float | None:
+    """The column's first value as a number; None when absent, empty or NaN."""
+    text = _first(frame, column)
+    return None if text is None else float(text)
 
 
 def _first(frame: pd.DataFrame, column: str) -> str | None:

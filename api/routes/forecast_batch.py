@@ -132,8 +132,8 @@ class DemandBatchResponse(BaseModel):
 
 CSV_DESCRIPTION = (
     "With `?format=csv` or `Accept: text/csv`: one row per series and period, columns "
-    "`series_id, level, sku, site, channel, ds, model, fallback, mean`, a column per quantile "
-    "(`q10`, `q50`, `q90` ...), then `statistical` (before planners' adjustments) and "
+    "`series_id, level, sku, site, channel, ds, model, fallback, alive, mean`, a column per "
+    "quantile (`q10`, `q50`, `q90` ...), then `statistical` (before planners' adjustments) and "
     "`adjustments` (their ids, space-separated); key columns a roll-up lacks are empty. Header "
     "`X-Model-Version` names the version, `X-Missing-Series` counts series not found."
 )
@@ -339,6 +339,7 @@ def csv_rows(bodies: Sequence[bytes]) -> bytes:
         "ds",
         "model",
         "fallback",
+        "alive",
         "mean",
         *(quantile_column(float(label)) for label in labels),
         "statistical",
@@ -358,6 +359,7 @@ def csv_rows(bodies: Sequence[bytes]) -> bytes:
                     point["ds"],
                     answer["model"],
                     answer.get("fallback") or "",
+                    "" if answer.get("alive") is None else repr(answer["alive"]),
                     repr(point["mean"]),
                     *(repr(point["quantiles"][label]) for label in labels),
                     repr(point["statistical"]),

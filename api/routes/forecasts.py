@@ -145,6 +145,15 @@ class DemandResponse(BaseModel):
         description="Why this series' model is a rule-based fallback instead of one chosen by "
         "backtest (e.g. too short to backtest the horizon); null when the backtest chose it",
     )
+    alive: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Chance the item is still ordered at all, where its model weighs the "
+        "forecast by it (an intermittent series whose run of periods without demand is "
+        "longer than its history makes likely: the mean is this share of the item's rate, "
+        "models named '<model>_alive<prior %>'); null where the forecast is not weighed",
+    )
     model_version: str = Field(description="Registry version of ordercast-demand that answered")
     freq: str = Field(examples=["W-SUN"])
     warnings: list[str] = Field(
@@ -163,7 +172,8 @@ class DemandResponse(BaseModel):
     "a horizon beyond the model's gets 422 with the limit in `details.max_horizon`; a quantile "
     "outside the trained grid, or a level (or key such as channel) the model lacks, gets 422 "
     "naming the grid or the levels served (GET /v1/models lists both). A series whose model "
-    "is a rule-based fallback says so in `fallback` and `warnings`.",
+    "is a rule-based fallback says so in `fallback` and `warnings`; one weighed by the chance "
+    "its item is still ordered gives that chance in `alive` (and a warning below 80%).",
     responses=ERRORS,
 )
 async def demand(
@@ -248,6 +258,7 @@ def demand_body(
             "keys": key_values,
             "model": str(frame["model"].iloc[0]),
             "fallback": answer.fallback,
+            "alive": answer.alive,
             "model_version": loaded.version,
             "freq": str(loaded.core.freq),
             "warnings": [*answer.warnings, *notes],

@@ -116,8 +116,9 @@ def chart_data(
     """The series' chart as JSON-able columns on one time axis: ``ds`` (ISO dates),
     ``actual`` (history), ``statistical``, ``adjusted``, ``p10``, ``p90`` (forecast),
     ``published`` (the forecast published one period before each period: what the plan
-    said, against what happened), None where a column has no value; with the model,
-    version, frequency and warnings."""
+    said, against what happened), None where a column has no value; with the model, the
+    chance the item is still ordered where the forecast is weighed by it, version,
+    frequency and warnings."""
     request = DemandRequest(
         **ref.request_keys(),
         horizon=loaded.core.max_horizon,
@@ -148,6 +149,7 @@ def chart_data(
         "series_id": ref.series_id,
         "label": ref.label,
         "model": answer["model"],
+        "alive": answer["alive"],
         "model_version": answer["model_version"],
         "freq": answer["freq"],
         "warnings": answer["warnings"],

@@ -115,6 +115,20 @@ class DemandServingModel:
         rows = self.selection[self.selection["fallback"].notna()]
         return dict(zip(rows["series_id"].astype(str), rows["fallback"].astype(str), strict=True))
 
+    def alive_of(self, level: str, series_id: str) -> float | None:
+        """The chance the series is still ordered at all, where its model was weighed by
+        it at training (:mod:`forecasting.demand.obsolescence`); None where it was not."""
+        return self._alive.get(f"{level}:{series_id}")
+
+    @cached_property
+    def _alive(self) -> dict[str, float]:
+        # As _fallbacks: models pickled before the column existed answer None.
+        if "alive" not in self.selection.columns:
+            return {}
+        chance = pd.to_numeric(self.selection["alive"], errors="coerce")
+        rows = self.selection[chance.notna()]
+        return dict(zip(rows["series_id"].astype(str), chance[chance.notna()], strict=True))
+
     def forecast(
         self,
         sku: str | None = None,
@@ -124,8 +138,9 @@ class DemandServingModel:
         horizon: int = 1,
         quantiles: Sequence[float] = (0.1, 0.5, 0.9),
     ) -> pd.DataFrame:
-        """Forecast rows ``series_id, ds, model, fallback, mean, q..`` of one series
-        (``fallback``: why its model is a rule-based one, empty when chosen by backtest).
+        """Forecast rows ``series_id, ds, model, fallback, alive, mean, q..`` of one series
+        (``fallback``: why its model is a rule-based one, empty when chosen by backtest;
+        ``alive``: :meth:`alive_of`, NaN where it is None).
 
         Raises :class:`UnknownSeriesError` naming the unknown SKU, site or channel,
         :class:`HorizonError` stating the longest horizon served and :class:`ConfigError`
@@ -147,6 +162,7 @@ class DemandServingModel:
             "ds": path.ds[:horizon],
             "model": path.model,
             "fallback": self.fallback_of(name, series_id),
+            "alive": _nan_for_none(self.alive_of(name, series_id)),
             "mean": path.mean[:horizon],
         }
         for q in sorted(quantiles):
@@ -202,6 +218,10 @@ class DemandServingModel:
                 return f"unknown {key} '{values[key]}': the demand model has no history for it"
         combo = ", ".join(f"{k} '{values[k]}'" for k in keys)
         return f"no demand history for {combo} together"
+
+
+def _nan_for_none(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def build_serving_model(

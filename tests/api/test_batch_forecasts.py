@@ -186,8 +186,8 @@ def test_csv_has_a_row_per_series_and_period_matching_the_json(
     assert response.headers["x-model-version"] == "1"
     frame = csv_frame(response)
     assert list(frame.columns) == [
-        "series_id", "level", "sku", "site", "channel", "ds", "model", "fallback", "mean",
-        "q10", "q50", "q90", "statistical", "adjustments",
+        "series_id", "level", "sku", "site", "channel", "ds", "model", "fallback", "alive",
+        "mean", "q10", "q50", "q90", "statistical", "adjustments",
     ]  # fmt: skip
     assert len(frame) == 4 * 5
     rows = [
@@ -206,9 +206,9 @@ def test_csv_has_a_row_per_series_and_period_matching_the_json(
         for p in f["points"]
     ]
     expected = pd.DataFrame(rows)
-    shown = frame.drop(columns=["channel", "fallback", "adjustments"])
+    shown = frame.drop(columns=["channel", "fallback", "alive", "adjustments"])
     pd.testing.assert_frame_equal(shown, expected, check_exact=True)
-    assert frame[["channel", "fallback", "adjustments"]].isna().all().all()  # none here
+    assert frame[["channel", "fallback", "alive", "adjustments"]].isna().all().all()  # none here
 
 
 def test_csv_of_roll_ups_leaves_absent_keys_empty(client: TestClient) -> None:
