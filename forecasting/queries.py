@@ -110,10 +110,10 @@ ALIVE_WARNING = 0.8
 def alive_warning(series_id: str, alive: float) -> str:
     """The warning for a forecast cut by the chance its item is no longer ordered."""
     return (
-        f"series {series_id} has had no demand for longer than its history makes likely: "
-        f"its forecast is weighed by a {alive:.0%} chance that it is still ordered at all "
-        f"({1 - alive:.0%} that its demand has ended); check that the item is still sold "
-        "before publishing"
+        f"series {series_id}'s forecast is weighed by a {alive:.0%} chance that it is still "
+        f"ordered at all (its mean is {alive:.0%} of its rate), judged from how long it has "
+        "gone without demand against how often it sold and how often items of its class "
+        "stop selling; check that the item is still sold before publishing"
     )
 
 

@@ -79,9 +79,10 @@ def test_an_item_likely_ended_gives_its_chance_and_a_warning(client: TestClient)
     assert body["model"] == "imapa_alive90"
     assert body["alive"] == pytest.approx(0.31)
     assert body["warnings"] == [
-        "series SITE-C has had no demand for longer than its history makes likely: its "
-        "forecast is weighed by a 31% chance that it is still ordered at all (69% that its "
-        "demand has ended); check that the item is still sold before publishing"
+        "series SITE-C's forecast is weighed by a 31% chance that it is still ordered at all "
+        "(its mean is 31% of its rate), judged from how long it has gone without demand "
+        "against how often it sold and how often items of its class stop selling; check "
+        "that the item is still sold before publishing"
     ]
 
 
