@@ -350,9 +350,16 @@ def replay_alive(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]])
         "0.1-0.99": (None, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99),
         "ml 0.01-0.99": EVERY_PERCENT,
         "ml 0.5-0.99": (0.5, 0.8, 0.9, 0.95, 0.98, 0.99),
+        "volume 0.5-0.99": (None, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99),
+        "volume 0.1-0.99": (None, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99),
     }
     records = {p.name: development_records(p) for p in panels}
     memo: dict[tuple[int, tuple[str, ...], float | None], np.ndarray] = {}
+
+    def volume_error(part: list[Series], combo: tuple[str, ...], prior: float | None) -> float:
+        """How far the pooled backtest's total forecast is from the total demand."""
+        made, actual = np.sum([backtest_totals(r, combo, prior) for r in part], axis=0)
+        return abs(made / actual - 1.0) if actual > 0 else np.inf
 
     def pooled(part: list[Series], combo: tuple[str, ...], prior: float | None) -> np.ndarray:
         out = []
@@ -364,6 +371,7 @@ def replay_alive(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]])
         return np.nanmean(out, axis=0)
 
     rows = []
+    volumes: dict[tuple[str, str, str], float] = {}
     for (set_name, cands), (grid_name, grid) in itertools.product(sets.items(), grids.items()):
         row: dict[str, object] = {"candidates": set_name, "priors": grid_name}
         for panel, recs in records.items():
@@ -372,6 +380,7 @@ def replay_alive(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]])
                 for r in recs
                 if r.group != "intermittent"
             ]
+            totals: list[tuple[float, float]] = []
             for klass in ("intermittent", "lumpy"):
                 part = [r for r in recs if r.demand_class == klass]
                 combo, prior = ("imapa",), None
@@ -379,9 +388,15 @@ def replay_alive(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]])
                     options = grid
                     if grid_name.startswith("ml"):  # the estimate, for every candidate
                         options = (ml_prior([r.train for r in part], grid),)
-                    best = {
-                        c: min(options, key=lambda p, c=c: pooled(part, c, p)[1]) for c in cands
-                    }
+                    if grid_name.startswith("volume"):
+                        best = {
+                            c: min(options, key=lambda p, c=c: volume_error(part, c, p))
+                            for c in cands
+                        }
+                    else:
+                        best = {
+                            c: min(options, key=lambda p, c=c: pooled(part, c, p)[1]) for c in cands
+                        }
                     scores = pd.DataFrame(
                         {
                             "members": cands,
@@ -392,9 +407,12 @@ def replay_alive(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]])
                     combo = pooled_choice(scores, ("imapa",), SelectionConfig().pooled_margin)
                     prior = best[combo]
                 errors += [alive_errors(r, combo, prior) for r in part]
+                totals += [validation_totals(r, combo, prior) for r in part]
             mase, rmsse = np.mean(errors, axis=0)
             row[f"{panel} MASE"] = mase / peers[panel][0]
             row[f"{panel} RMSSE"] = rmsse / peers[panel][1]
+            made, actual = np.sum(totals, axis=0)
+            volumes[(set_name, grid_name, panel)] = made / actual - 1.0
         rows.append(row)
     table = pd.DataFrame(rows)
     ratios = [c for c in table.columns if c.endswith(("MASE", "RMSSE"))]
@@ -403,6 +421,33 @@ def replay_alive(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]])
     table["worst"] = table[ratios].max(axis=1)
     print("ratio to each development panel's best peer, by candidate set and prior grid")
     print(table.round(3).to_string(index=False))
+    bias = pd.Series(volumes).unstack()
+    print("volume error of the intermittent and lumpy series' validation forecast (sum of the")
+    print("mean forecasts over the sum of demand, minus 1), by candidate set and prior grid")
+    print(bias.round(3).to_string())
+
+
+def backtest_totals(
+    rec: Series, combo: tuple[str, ...], prior: float | None
+) -> tuple[float, float]:
+    """Sum of the combination's weighed mean forecasts and of the demand over the backtest
+    windows."""
+    made = actual = 0.0
+    for w, cutoff in enumerate(rec.windows.cutoffs):
+        weight = 1.0 if prior is None else alive_probability(rec.train[:cutoff], prior)
+        made += float(combine([rec.made[n][w] for n in combo]).mean.sum()) * weight
+        actual += float(np.nansum(rec.train[cutoff : cutoff + 12]))
+    return made, actual
+
+
+def validation_totals(
+    rec: Series, combo: tuple[str, ...], prior: float | None
+) -> tuple[float, float]:
+    """Sum of the combination's weighed mean forecast and of the demand over the
+    validation slice."""
+    weight = 1.0 if prior is None else alive_probability(rec.train, prior)
+    made = float(combine([rec.final[n] for n in combo]).mean.sum()) * weight
+    return made, float(np.nansum(rec.valid))
 
 
 EVERY_PERCENT = tuple(k / 100 for k in range(1, 100))
