@@ -219,9 +219,13 @@ def score(
     band: tuple[str, str] | None,
     m: int,
 ) -> dict[str, float]:
-    """Means over series of MASE, RMSSE, scaled pinball and 80% coverage."""
+    """Means over series of MASE, RMSSE, scaled pinball and 80% coverage, and the
+    panel's ``volume`` error: its total mean forecast over its total demand, minus 1
+    (per-series scores over periods of mostly zeros reward forecasts shrunk towards zero;
+    this says what such a forecast does to the plan)."""
     history = {sid: g["y"].to_numpy(float) for sid, g in train.groupby("series_id")}
     joined = test.merge(forecast, on=["series_id", "ds"], how="left")
+    volume = float(joined[mean].sum() / joined["y"].sum() - 1.0)
     out: dict[str, list[float]] = {"mase": [], "rmsse": [], "pinball": [], "coverage": []}
     for sid, rows in joined.groupby("series_id"):
         y, f = rows["y"].to_numpy(float), rows[mean].to_numpy(float)
@@ -233,7 +237,8 @@ def score(
             loss = (pinball(y, low, 0.1) + pinball(y, high, 0.9)) / 2
             out["pinball"].append(loss / s_mae1)
             out["coverage"].append(float(np.mean((y >= low) & (y <= high))))
-    return {k: float(np.mean(v)) if v else float("nan") for k, v in out.items()}
+    scores = {k: float(np.mean(v)) if v else float("nan") for k, v in out.items()}
+    return {**scores, "volume": volume}
 
 
 def run_ordercast(

@@ -20,7 +20,10 @@ and the forecast is the mixture of the model's (weight ``alive``) and zero: the 
 ``alive`` times the model's, quantile level ``q`` is zero up to ``1 - alive`` and the
 model's level ``(q - (1 - alive)) / alive`` above. ``prior`` is chosen per panel and
 demand class by the pooled backtest (:meth:`forecasting.demand.auto.AutoForecaster`),
-from ``SelectionConfig.alive_priors``.
+from ``SelectionConfig.alive_priors``: the one whose forecasts of the backtest windows
+add up closest to the demand in them
+(:func:`forecasting.demand.selection.alive_choice`), so that the weighing takes away
+the demand of items that stopped selling and not of those that still sell.
 
 A weighed model is named ``<model>_alive<percent>``: ``imapa_alive90`` is IMAPA with a
 prior of 0.9.

@@ -15,7 +15,12 @@ from forecasting.demand.obsolescence import (
     parse_alive_name,
 )
 from forecasting.demand.registry import make_model, parse_model_list
-from forecasting.demand.selection import alive_choice, pooled_scores, pooled_series
+from forecasting.demand.selection import (
+    alive_choice,
+    pooled_scores,
+    pooled_series,
+    pooled_volume_error,
+)
 from forecasting.errors import ConfigError
 
 LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
@@ -101,15 +106,17 @@ def test_pooled_weighing_needs_no_refit_and_matches_one() -> None:
     assert scores["mase"].iloc[0] == pytest.approx(float(np.mean(mase)))
 
 
-def test_the_prior_is_chosen_by_the_pooled_squared_error() -> None:
+def test_the_prior_is_chosen_by_the_pooled_volume() -> None:
     rng = np.random.default_rng(8)
     # Series that stop for good: a prior below 1 forecasts their future better.
     stopped = [
         pooled_series(np.r_[_intermittent(rng, 50), np.zeros(46)], ("imapa",), 12, 3, 12)
         for _ in range(20)
     ]
-    chosen = alive_choice([s for s in stopped if s is not None], ("imapa",), (0.5, 0.9))
+    stopped = [s for s in stopped if s is not None]
+    chosen = alive_choice(stopped, ("imapa",), (0.5, 0.9))
     assert chosen == ("imapa_alive50",)
+    assert pooled_volume_error(stopped, chosen) < pooled_volume_error(stopped, ("imapa",))
     # Series whose demand goes on: weighing only takes demand away, so none is chosen.
     steady = [
         pooled_series(
@@ -118,6 +125,34 @@ def test_the_prior_is_chosen_by_the_pooled_squared_error() -> None:
         for _ in range(20)
     ]
     assert alive_choice([s for s in steady if s is not None], ("imapa",), (0.5, 0.9)) == ("imapa",)
+
+
+def test_a_class_that_still_sells_keeps_its_volume() -> None:
+    # Lumpy series that go on selling at their rate. A prior shrinks every forecast (one
+    # that just sold is cut to the prior), and the pooled RMSSE over windows of mostly
+    # zeros rewards that: the rule of d76fb2e halved them. The volume keeps them whole.
+    rng = np.random.default_rng(3)
+    made = [
+        pooled_series(
+            np.where(rng.random(96) < 0.15, rng.integers(1, 40, 96), 0).astype(float),
+            ("imapa",),
+            12,
+            3,
+            12,
+        )
+        for _ in range(40)
+    ]
+    going = [s for s in made if s is not None]
+    options = [("imapa",), ("imapa_alive50",)]
+    rmsse = pooled_scores(going, options)["rmsse"].to_numpy()
+    assert rmsse[1] < rmsse[0]  # the trap
+    assert alive_choice(going, ("imapa",), (0.5, 0.8, 0.9)) == ("imapa",)
+    actuals = np.concatenate([s.actuals for s in going])
+    means = np.concatenate([s.means["imapa"] for s in going])
+    assert pooled_volume_error(going, ("imapa",)) == pytest.approx(
+        abs(means.sum() - actuals.sum()) / actuals.sum()
+    )
+    assert pooled_volume_error(going, ("imapa_alive50",)) > 0.4
 
 
 def test_priors_outside_whole_percents_are_refused_where_configured() -> None:
