@@ -109,12 +109,23 @@ ALIVE_WARNING = 0.8
 
 def alive_warning(series_id: str, alive: float) -> str:
     """The warning for a forecast cut by the chance its item is no longer ordered."""
+    # Not "its mean is that share of its rate": reconciliation across levels may move it.
     return (
-        f"series {series_id}'s forecast is weighed by a {alive:.0%} chance that it is still "
-        f"ordered at all (its mean is {alive:.0%} of its rate), judged from how long it has "
-        "gone without demand against how often it sold and how often items of its class "
-        "stop selling; check that the item is still sold before publishing"
+        f"series {series_id}'s model weighs its forecast by a {chance_text(alive)} chance "
+        "that it is still ordered at all, judged from how long it has gone without demand "
+        "against how often it sold and how often items of its class stop selling; check that "
+        "the item is still sold before publishing"
     )
+
+
+def chance_text(chance: float) -> str:
+    """A chance as people read it: whole percents, '<1%' and '>99%' at the ends (where
+    rounding could say 0% or 100%, which a probability model never means)."""
+    if chance < 0.01:
+        return "<1%"
+    if chance > 0.99:
+        return ">99%"
+    return f"{chance:.0%}"
 
 
 def fallback_warning(series_id: str, model: str, reason: str) -> str:

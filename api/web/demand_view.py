@@ -21,6 +21,7 @@ from api.model_store import LoadedModel
 from api.routes.forecasts import DemandRequest, demand_body
 from forecasting.cores import DemandCore
 from forecasting.demand.serving import DemandServingModel
+from forecasting.queries import chance_text
 from forecasting.series import KEY_SEPARATOR, TOTAL_ID
 
 MAX_MATCHES = 50  # the picker shows this many; typing more narrows it
@@ -149,7 +150,7 @@ def chart_data(
         "series_id": ref.series_id,
         "label": ref.label,
         "model": answer["model"],
-        "alive": answer["alive"],
+        "alive": None if answer["alive"] is None else chance_text(answer["alive"]),
         "model_version": answer["model_version"],
         "freq": answer["freq"],
         "warnings": answer["warnings"],

@@ -18,6 +18,7 @@ from api.main import create_app
 from api.model_store import LoadedModel, Served
 from forecasting.demand.base import quantile_column
 from forecasting.demand.serving import DemandServingModel, build_serving_model
+from forecasting.queries import chance_text
 from tests.api.conftest import settings_with
 from tests.api.fakes import FakeLoader
 from tests.web.test_warm_up import signed_in
@@ -79,10 +80,10 @@ def test_an_item_likely_ended_gives_its_chance_and_a_warning(client: TestClient)
     assert body["model"] == "imapa_alive90"
     assert body["alive"] == pytest.approx(0.31)
     assert body["warnings"] == [
-        "series SITE-C's forecast is weighed by a 31% chance that it is still ordered at all "
-        "(its mean is 31% of its rate), judged from how long it has gone without demand "
-        "against how often it sold and how often items of its class stop selling; check "
-        "that the item is still sold before publishing"
+        "series SITE-C's model weighs its forecast by a 31% chance that it is still ordered "
+        "at all, judged from how long it has gone without demand against how often it sold "
+        "and how often items of its class stop selling; check that the item is still sold "
+        "before publishing"
     ]
 
 
@@ -120,6 +121,14 @@ def test_the_demand_page_shows_the_chance_and_the_warning(client: TestClient) ->
     page = client.get("/web/demand", params={"level": "site", "series": "SITE-C"})
     assert page.status_code == 200, page.text
     assert '<strong id="series-alive">31%</strong>' in page.text
-    assert "weighed by a 31% chance that it is still ordered" in page.text
+    assert "weighs its forecast by a 31% chance that it is still ordered" in page.text
     plain = client.get("/web/demand", params={"level": "site", "series": "SITE-A"})
     assert plain.status_code == 200 and 'id="series-alive"' not in plain.text
+
+
+@pytest.mark.parametrize(
+    ("chance", "text"),
+    [(0.0003, "<1%"), (0.012, "1%"), (0.31, "31%"), (0.986, "99%"), (0.9996, ">99%")],
+)
+def test_a_chance_never_reads_as_certain(chance: float, text: str) -> None:
+    assert chance_text(chance) == text
