@@ -338,6 +338,25 @@ def alive_errors(
     return np.array([np.mean(np.abs(error)) / s_mase, np.sqrt(np.mean(error**2) / s_mse)])
 
 
+class PooledErrors:
+    """Mean pooled window MASE and RMSSE of a class's series for a combination and prior,
+    each series' errors computed once (a replay asks for the same ones many times)."""
+
+    def __init__(self) -> None:
+        self.memo: dict[tuple[int, tuple[str, ...], float | None], np.ndarray] = {}
+
+    def __call__(
+        self, part: list[Series], combo: tuple[str, ...], prior: float | None
+    ) -> np.ndarray:
+        out = []
+        for r in part:
+            key = (id(r), combo, prior)
+            if key not in self.memo:
+                self.memo[key] = pooled_window_errors(r, combo, len(r.windows.cutoffs), prior)
+            out.append(self.memo[key])
+        return np.nanmean(out, axis=0)
+
+
 def replay_alive(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]]) -> None:
     rate = ("imapa", "adida", "tsb", "sba", "window_average")
     sets = {
@@ -354,21 +373,12 @@ def replay_alive(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]])
         "volume 0.1-0.99": (None, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99),
     }
     records = {p.name: development_records(p) for p in panels}
-    memo: dict[tuple[int, tuple[str, ...], float | None], np.ndarray] = {}
+    pooled = PooledErrors()
 
     def volume_error(part: list[Series], combo: tuple[str, ...], prior: float | None) -> float:
         """How far the pooled backtest's total forecast is from the total demand."""
         made, actual = np.sum([backtest_totals(r, combo, prior) for r in part], axis=0)
         return abs(made / actual - 1.0) if actual > 0 else np.inf
-
-    def pooled(part: list[Series], combo: tuple[str, ...], prior: float | None) -> np.ndarray:
-        out = []
-        for r in part:
-            key = (id(r), combo, prior)
-            if key not in memo:
-                memo[key] = pooled_window_errors(r, combo, len(r.windows.cutoffs), prior)
-            out.append(memo[key])
-        return np.nanmean(out, axis=0)
 
     rows = []
     volumes: dict[tuple[str, str, str], float] = {}
@@ -493,16 +503,7 @@ def replay_alive_margins(panels: list[bench.Panel], peers: dict[str, tuple[float
     grid = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
     defaults = [("imapa",), ("imapa", "tsb"), ("tsb",), ("imapa", "adida"), FIXED_BEFORE_ALIVE[:2]]
     records = {p.name: development_records(p) for p in panels}
-    memo: dict[tuple[int, tuple[str, ...], float | None], np.ndarray] = {}
-
-    def pooled(part: list[Series], combo: tuple[str, ...], prior: float | None) -> np.ndarray:
-        out = []
-        for r in part:
-            key = (id(r), combo, prior)
-            if key not in memo:
-                memo[key] = pooled_window_errors(r, combo, len(r.windows.cutoffs), prior)
-            out.append(memo[key])
-        return np.nanmean(out, axis=0)
+    pooled = PooledErrors()
 
     rows = []
     for default, margin in itertools.product(defaults, (0.0, 0.01, 0.02, 0.05)):

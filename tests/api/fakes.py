@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from api.model_store import LoadedModel, Served
+from api.model_store import LoadedModel, Loader, Served
 from forecasting.demand.base import quantile_column
 from forecasting.demand.serving import DemandServingModel, build_serving_model
 from forecasting.errors import ConfigError, UnknownSeriesError
@@ -211,3 +211,16 @@ def order_lines(count: int, as_of: str = "2024-03-04") -> list[dict]:
         }
         for i in range(count)
     ]
+
+
+def with_demand(core: object, version: str) -> Loader:
+    """A loader serving ``core`` as the demand champion at ``version`` and the fake
+    capacity and risk cores beside it."""
+    fakes = FakeLoader("1")
+
+    def loader(kind: str, served: Served | None) -> Served:
+        if kind == "demand":
+            return LoadedModel("demand", version, core)  # type: ignore[arg-type]
+        return fakes(kind, served)
+
+    return loader

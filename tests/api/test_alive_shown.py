@@ -15,12 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.model_store import LoadedModel, Served
 from forecasting.demand.base import quantile_column
 from forecasting.demand.serving import DemandServingModel, build_serving_model
 from forecasting.queries import chance_text
 from tests.api.conftest import settings_with
-from tests.api.fakes import FakeLoader
+from tests.api.fakes import with_demand
 from tests.web.test_warm_up import signed_in
 
 DEMAND = "/v1/forecasts/demand"
@@ -59,12 +58,7 @@ def weighed_core(with_alive: bool = True) -> DemandServingModel:
 
 
 def client_for(core: DemandServingModel) -> TestClient:
-    fakes = FakeLoader("1")
-
-    def loader(kind: str, served: Served | None) -> Served:
-        return LoadedModel("demand", "3", core) if kind == "demand" else fakes(kind, served)
-
-    return TestClient(create_app(settings_with(), loader=loader, poll=False))
+    return TestClient(create_app(settings_with(), loader=with_demand(core, "3"), poll=False))
 
 
 @pytest.fixture()

@@ -13,11 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.model_store import LoadedModel, Served
 from forecasting.demand.base import quantile_column
 from forecasting.demand.serving import build_serving_model
 from tests.api.conftest import settings_with
-from tests.api.fakes import FakeLoader
+from tests.api.fakes import with_demand
 
 DEMAND = "/v1/forecasts/demand"
 LEVELS = ["sku,site", "sku", "site", "total"]
@@ -119,12 +118,7 @@ def core_with_a_fallback() -> object:
 
 @pytest.fixture()
 def fallback_client() -> Iterator[TestClient]:
-    fakes = FakeLoader("1")
-    core = core_with_a_fallback()
-
-    def loader(kind: str, served: Served | None) -> Served:
-        return LoadedModel("demand", "7", core) if kind == "demand" else fakes(kind, served)
-
+    loader = with_demand(core_with_a_fallback(), "7")
     with TestClient(create_app(settings_with(), loader=loader, poll=False)) as test_client:
         yield test_client
 
