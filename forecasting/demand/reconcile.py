@@ -40,8 +40,8 @@ Memory: the full shrunk covariance (``n_all`` squared) is used only up to
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -222,6 +222,7 @@ def reconcile(
     method: Method = "mint_shrink",
     residuals: pd.DataFrame | None = None,
     nonnegative: bool = False,
+    movable: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Coherent forecasts from base forecasts of every series at every level.
 
@@ -243,6 +244,13 @@ def reconcile(
     nonnegative: for quantities that cannot be negative (demand): bottom forecasts the
         projection pushes below zero are set to zero before summing up the levels, and
         quantiles are floored at zero.
+    movable: for ``mint_shrink`` and ``ols``, how much of the adjustment named series may
+        take, in (0, 1] (others 1): each one's row and column of ``W`` are scaled by the
+        square root, so its variance by the factor. A series whose model weighed its
+        forecast by the chance it is still ordered at all gives that chance: an item
+        likely to have stopped selling keeps its forecast near zero instead of taking a
+        share of what its parents, whose histories still hold its past sales, forecast
+        above the sum of their children (:mod:`forecasting.demand.obsolescence`).
 
     Returns
     -------
@@ -277,6 +285,8 @@ def reconcile(
         weights = _Weights(kind="identity", diagonal=np.ones(len(structure.all_ids)))
     else:
         weights = _mint_weights(structure, residuals)
+    if movable:
+        weights = _scaled(weights, structure, movable)
 
     out = base.copy()
     for index in groups:
@@ -296,6 +306,7 @@ def reconcile_with_notes(
     method: Method = "mint_shrink",
     residuals: pd.DataFrame | None = None,
     nonnegative: bool = False,
+    movable: Mapping[str, float] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """:func:`reconcile`, with any fallback to a weaker weighting returned as notes for a
     log instead of raised as warnings (a pipeline reports them and carries on), and the
@@ -303,7 +314,7 @@ def reconcile_with_notes(
     (:func:`label_reconciled`): what a pipeline serves or writes."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReconciliationWarning)
-        out = reconcile(base, hierarchy, method, residuals, nonnegative)
+        out = reconcile(base, hierarchy, method, residuals, nonnegative, movable)
     notes = [str(w.message) for w in caught if issubclass(w.category, ReconciliationWarning)]
     return label_reconciled(base, out, method), notes
 
@@ -377,6 +388,26 @@ class _Weights:
     full: np.ndarray | None = None
     shrinkage: float | None = None
     periods: int = 0
+
+
+# A factor this small already keeps a series where it is; zero would make W singular.
+MIN_MOVABLE = 1e-6
+
+
+def _scaled(weights: _Weights, structure: _Structure, movable: Mapping[str, float]) -> _Weights:
+    """``W`` with each named series' row and column scaled by the root of its factor."""
+    if weights.kind == "bottom_up":
+        return weights
+    factor = pd.Series(1.0, index=pd.Index(structure.all_ids))
+    named = pd.Series(movable, dtype=float)
+    named = named[named.index.isin(factor.index) & np.isfinite(named)]
+    factor[named.index] = np.clip(named.to_numpy(), MIN_MOVABLE, 1.0)
+    values = factor.to_numpy()
+    if weights.full is not None:
+        root = np.sqrt(values)
+        return replace(weights, full=weights.full * np.outer(root, root))
+    assert weights.diagonal is not None
+    return replace(weights, diagonal=weights.diagonal * values)
 
 
 def _model_groups(base: pd.DataFrame) -> list[np.ndarray]:

@@ -451,3 +451,58 @@ def test_nonnegative_reconciliation_zeroes_negative_bottoms_and_stays_coherent(h
     np.testing.assert_allclose(
         pivot.to_numpy(), np.asarray(matrix) @ pivot.loc[bottom_ids].to_numpy(), atol=1e-9
     )
+
+
+# -- series that may move less ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["ols", "mint_shrink"])
+def test_a_series_likely_ended_keeps_its_forecast_and_the_rest_take_the_gap(
+    hierarchy, method
+) -> None:
+    # A bottom series forecast near zero (its model judged it 2% likely still ordered)
+    # while its parents' forecasts still carry its past sales: without a factor it takes
+    # a share of their excess; with one it stays near zero and its siblings take it.
+    matrix, all_ids, bottom_ids = summing_matrix(hierarchy)
+    dates = forecast_dates(hierarchy)
+    bottom = np.full((len(bottom_ids), len(dates)), 10.0)
+    ended = bottom_ids[0]
+    bottom[0] = 0.05
+    upper = (matrix @ bottom)[: len(all_ids) - len(bottom_ids)] + 6.0  # parents say more
+    base = forecast_frame(all_ids, dates, np.vstack([upper, bottom]))
+    residuals = random_residuals(all_ids, periods=60)
+    plain = reconcile(base, hierarchy, method, residuals=residuals)
+    held = reconcile(base, hierarchy, method, residuals=residuals, movable={ended: 0.02})
+
+    def mean_of(frame: pd.DataFrame, sid: str) -> np.ndarray:
+        return frame.loc[frame["series_id"] == sid, "mean"].to_numpy()
+
+    assert (mean_of(plain, ended) > 0.05 + 0.5).all()  # lifted by its parents
+    assert (np.abs(mean_of(held, ended) - 0.05) < 0.2 * (mean_of(plain, ended) - 0.05)).all()
+    assert_coherent(held, hierarchy)
+    others = list(bottom_ids[1:])
+    lifted = sum(mean_of(held, sid) for sid in others) - sum(mean_of(plain, sid) for sid in others)
+    assert (lifted > 0).all()  # the siblings took what it did not
+    # A factor of 1, or a series the hierarchy does not hold, changes nothing.
+    same = reconcile(
+        base, hierarchy, method, residuals=residuals, movable={ended: 1.0, "nowhere": 0.1}
+    )
+    np.testing.assert_allclose(same["mean"], plain["mean"])
+
+
+def test_movable_factors_scale_the_weights_as_the_textbook_formula_says(hierarchy) -> None:
+    matrix, all_ids, bottom_ids = summing_matrix(hierarchy)
+    base, _ = noisy_base(hierarchy, seed=7)
+    factors = {bottom_ids[0]: 0.1, all_ids[0]: 0.5}
+    held = reconcile(base, hierarchy, "ols", movable=factors)
+    weights = np.diag([factors.get(sid, 1.0) for sid in all_ids])
+    expected = textbook(matrix, weights, grid_of(base, all_ids))
+    np.testing.assert_allclose(grid_of(held, all_ids), expected)
+
+
+def test_bottom_up_ignores_movable_factors(hierarchy) -> None:
+    base, _ = noisy_base(hierarchy, seed=6)
+    _, _, bottom_ids = summing_matrix(hierarchy)
+    plain = reconcile(base, hierarchy, "bottom_up")
+    held = reconcile(base, hierarchy, "bottom_up", movable={bottom_ids[0]: 0.01})
+    np.testing.assert_allclose(held["mean"], plain["mean"])

@@ -124,14 +124,23 @@ def reconciled(
     model: AutoForecaster, base: pd.DataFrame, hierarchy: pd.DataFrame, method: Method
 ) -> pd.DataFrame:
     """``base`` reconciled over ``hierarchy`` with the model's backtest errors; kept
-    non-negative when the history is, fallbacks to weaker weights logged."""
+    non-negative when the history is, fallbacks to weaker weights logged. A series whose
+    model weighed it by its chance of still being ordered moves only by that share of
+    the adjustment (:func:`~forecasting.demand.reconcile.reconcile`, ``movable``)."""
     history = pd.to_numeric(hierarchy["y"], errors="coerce").dropna()
+    selection = model.selection_
+    alive = (
+        selection.set_index("series_id")["alive"].dropna()
+        if "alive" in selection.columns
+        else pd.Series(dtype=float)
+    )
     out, notes = reconcile_with_notes(
         base,
         hierarchy,
         method,
         residuals=model.backtest_residuals(),
         nonnegative=bool((history >= 0).all()),
+        movable={str(k): float(v) for k, v in alive.items()},
     )
     for note in notes:
         logger.warning("reconciliation: %s", note)
