@@ -72,7 +72,7 @@ def _read(store: OrderStore, *conditions: sa.ColumnElement[bool]) -> pd.DataFram
         query = query.where(*conditions)
     query = query.order_by(order_lines.c.order_date, order_lines.c.line_id)
     with store.engine.connect() as connection:
-        rows = connection.execute(query).tuples().all()
+        rows = connection.execute(query).all()
     values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     return decode_columns(dict(zip(names, values, strict=True)))
 
