@@ -29,9 +29,12 @@ each candidate of a set (rate methods alone and in pairs, with or without naive)
 prior of least pooled backtest RMSSE from a grid, then the pooled choice among them, and
 prints the same ratios. It chose ``SelectionConfig.alive_priors`` and the candidates.
 Its ``ml`` rows estimate each class's prior by maximum likelihood from the comebacks in
-the series' own histories instead (:func:`ml_prior`; not adopted: 1.000-1.003 against
-0.984 for the backtest's choice, as the weighing's gain on the synthetic lumpy panel,
-whose items never die, goes).
+the series' own histories instead (:func:`ml_prior`), its ``volume`` rows choose it by
+the pooled backtest's volume, and its ``ml within`` rows keep the estimate where the
+pooled backtest's volume error at it is within a tolerance of the best volume prior's
+(adopted, with naive among the candidates and a 10% tolerance: see
+``SelectionConfig.alive_tolerance``). A second table gives each rule's volume error on
+the validation slice.
 
 ``--alive-margins`` replays the alive rule with other fixed defaults and a margin the
 chosen prior's pooled RMSSE must beat the unweighed candidate's by (none adopted: the
@@ -371,6 +374,9 @@ def replay_alive(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]])
         "ml 0.5-0.99": (0.5, 0.8, 0.9, 0.95, 0.98, 0.99),
         "volume 0.5-0.99": (None, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99),
         "volume 0.1-0.99": (None, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99),
+        "ml within 2% volume": (None, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99),
+        "ml within 5% volume": (None, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99),
+        "ml within 10% volume": (None, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99),
     }
     records = {p.name: development_records(p) for p in panels}
     pooled = PooledErrors()
@@ -395,15 +401,26 @@ def replay_alive(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]])
                 part = [r for r in recs if r.demand_class == klass]
                 combo, prior = ("imapa",), None
                 if len(part) >= SelectionConfig().min_pooled_series:
-                    options = grid
-                    if grid_name.startswith("ml"):  # the estimate, for every candidate
-                        options = (ml_prior([r.train for r in part], grid),)
-                    if grid_name.startswith("volume"):
+                    if grid_name.startswith("ml within"):
+                        # The estimate, unless the backtest volume is off by more than
+                        # the tolerance from the best the grid gives: then that best.
+                        tolerance = float(grid_name.split()[2].rstrip("%")) / 100
+                        ml = ml_prior([r.train for r in part], EVERY_PERCENT)
+                        best = {}
+                        for c in cands:
+                            closest = min(grid, key=lambda p, c=c: volume_error(part, c, p))
+                            near = volume_error(part, c, ml) <= (
+                                volume_error(part, c, closest) + tolerance
+                            )
+                            best[c] = ml if near else closest
+                    elif grid_name.startswith("volume"):
                         best = {
-                            c: min(options, key=lambda p, c=c: volume_error(part, c, p))
-                            for c in cands
+                            c: min(grid, key=lambda p, c=c: volume_error(part, c, p)) for c in cands
                         }
                     else:
+                        options = grid
+                        if grid_name.startswith("ml"):  # the estimate, for every candidate
+                            options = (ml_prior([r.train for r in part], grid),)
                         best = {
                             c: min(options, key=lambda p, c=c: pooled(part, c, p)[1]) for c in cands
                         }

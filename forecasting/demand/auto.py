@@ -62,6 +62,7 @@ from forecasting.demand.selection import (
     PooledSeries,
     alive_choice,
     base_models,
+    class_prior,
     pooled_choice,
     pooled_scores,
     pooled_series,
@@ -291,7 +292,15 @@ class AutoForecaster(BaseEstimator):
                 continue
             candidates = list(dict.fromkeys([*config.pooled_candidates, default]))
             # Each candidate at its own alive prior: the chance its series still sell.
-            at_prior = {c: alive_choice(pool, c, config.alive_priors) for c in candidates}
+            estimate = None
+            if config.alive_priors and config.alive_tolerance is not None:
+                estimate = class_prior(pool)
+            at_prior = {
+                c: alive_choice(
+                    pool, c, config.alive_priors, estimate, config.alive_tolerance or 0.0
+                )
+                for c in candidates
+            }
             candidates, default = list(at_prior.values()), at_prior[default]
             scores = pooled_scores(pool, candidates)
             members = pooled_choice(scores, default, config.pooled_margin)

@@ -19,11 +19,14 @@ probability of being alive is
 and the forecast is the mixture of the model's (weight ``alive``) and zero: the mean is
 ``alive`` times the model's, quantile level ``q`` is zero up to ``1 - alive`` and the
 model's level ``(q - (1 - alive)) / alive`` above. ``prior`` is chosen per panel and
-demand class by the pooled backtest (:meth:`forecasting.demand.auto.AutoForecaster`),
-from ``SelectionConfig.alive_priors``: the one whose forecasts of the backtest windows
-add up closest to the demand in them
-(:func:`forecasting.demand.selection.alive_choice`), so that the weighing takes away
-the demand of items that stopped selling and not of those that still sell.
+demand class (:meth:`forecasting.demand.auto.AutoForecaster`,
+:func:`forecasting.demand.selection.alive_choice`): by maximum likelihood from the
+comebacks in the class's histories (:func:`estimate_prior`: at every cutoff, the run of
+zeros then and whether demand came back within the horizon), unless the pooled
+backtest's forecasts at that prior add up worse than ``SelectionConfig.alive_tolerance``
+behind the prior of ``alive_priors`` that matches the demand in its windows best; then
+that one. The estimate says how many items die; the volume check keeps the weighing from
+taking away demand that still comes.
 
 A weighed model is named ``<model>_alive<percent>``: ``imapa_alive90`` is IMAPA with a
 prior of 0.9.
@@ -63,6 +66,62 @@ def alive_from_run(run: np.ndarray | int, share: np.ndarray | float, prior: floa
     share = np.asarray(share, dtype=float)
     alive = prior * (1.0 - share) ** np.asarray(run, dtype=float)
     return np.where(share > 0, alive / (alive + (1.0 - prior)), 0.0)
+
+
+@dataclass(frozen=True)
+class Comebacks:
+    """Cutoffs of a history with demand before them and ``horizon`` periods after: the
+    run of zeros and the share of periods with demand before each, and whether demand
+    came back within the horizon after it."""
+
+    runs: np.ndarray
+    shares: np.ndarray
+    came_back: np.ndarray
+    horizon: int
+
+
+def comebacks(y: np.ndarray, horizon: int, min_train: int) -> Comebacks:
+    """Every cutoff of ``y`` with at least ``min_train`` periods before it (NaN periods
+    count as periods without demand)."""
+    demand = np.nan_to_num(np.asarray(y, dtype=float), nan=0.0) > 0
+    n = demand.size
+    count = np.concatenate([[0], np.cumsum(demand)])  # count[c]: periods with demand before c
+    last = np.maximum.accumulate(np.where(demand, np.arange(n), -1))
+    cutoffs = np.arange(max(min_train, 1), n - horizon + 1)
+    cutoffs = cutoffs[count[cutoffs] > 0]
+    return Comebacks(
+        runs=(cutoffs - 1 - last[cutoffs - 1]).astype(float),
+        shares=count[cutoffs] / cutoffs,
+        came_back=count[cutoffs + horizon] > count[cutoffs],
+        horizon=horizon,
+    )
+
+
+def estimate_prior(events: Sequence[Comebacks], priors: Sequence[float]) -> float | None:
+    """The prior of ``priors``, or 1 (items do not die), under which the comebacks are
+    likeliest: demand comes back within ``h`` periods with probability
+    ``alive(run, share, prior) * (1 - (1 - share) ** h)``. None without any cutoff."""
+    runs = np.concatenate([e.runs for e in events]) if events else np.zeros(0)
+    if runs.size == 0:
+        return None
+    shares = np.concatenate([e.shares for e in events])
+    came_back = np.concatenate([e.came_back for e in events])
+    horizons = np.concatenate([np.full(e.runs.size, e.horizon) for e in events])
+    ever = 1.0 - (1.0 - shares) ** horizons
+
+    def log_likelihood(chance: np.ndarray) -> float:
+        chance = np.clip(chance, 1e-12, 1.0 - 1e-12)
+        return float(np.sum(np.where(came_back, np.log(chance), np.log1p(-chance))))
+
+    best, best_ll = 1.0, log_likelihood(ever)
+    for prior in sorted(priors, reverse=True):  # ties go to the milder prior
+        ll = log_likelihood(alive_from_run(runs, shares, prior) * ever)
+        if ll > best_ll:
+            best, best_ll = prior, ll
+    return best
+
+
+EVERY_PERCENT = tuple(k / 100 for k in range(1, 100))
 
 
 def is_whole_percent(prior: float) -> bool:

@@ -16,9 +16,9 @@ behind ADIDA). The defaults were chosen by an inner validation on development da
 the 12 months before it, and the synthetic generator's intermittent and lumpy SKUs
 (seed 1; the benchmark's test panels use seed 2). Each panel then chooses its classes'
 defaults again by a backtest pooled over their series (:func:`pooled_choice`), every
-candidate weighed by the chance its series are still ordered at all at the prior whose
-pooled backtest matches the demand's volume best (:func:`alive_choice`,
-:mod:`forecasting.demand.obsolescence`).
+candidate weighed by the chance its series are still ordered at all, at the prior read
+from the comebacks in the class's histories where the pooled backtest's volume allows it
+(:func:`alive_choice`, :mod:`forecasting.demand.obsolescence`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,12 @@ from forecasting.demand.base import SeriesForecast
 from forecasting.demand.classify import CLASS_MODELS
 from forecasting.demand.config import SelectionConfig
 from forecasting.demand.obsolescence import (
+    EVERY_PERCENT,
+    Comebacks,
     alive_from_run,
     alive_name,
+    comebacks,
+    estimate_prior,
     parse_alive_name,
     run_and_share,
 )
@@ -297,6 +301,9 @@ class PooledSeries:
     # model's times that chance, so the priors cost no refit.
     zero_runs: np.ndarray = field(default_factory=lambda: np.zeros(0))
     demand_shares: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # Every cutoff of the whole history and whether demand came back after it: what the
+    # class's prior is estimated from (:func:`forecasting.demand.obsolescence.estimate_prior`).
+    comebacks: Comebacks | None = None
 
 
 def error_scales(train: np.ndarray, m: int) -> tuple[float, float]:
@@ -342,6 +349,7 @@ def pooled_series(
         scales[:, 1],
         np.array(runs, dtype=float),
         np.array(shares, dtype=float),
+        comebacks(y, horizon, min_train=max(8, horizon)),
     )
 
 
@@ -362,21 +370,40 @@ def weighed(members: tuple[str, ...], prior: float | None) -> tuple[str, ...]:
 
 
 def alive_choice(
-    series: Sequence[PooledSeries], members: tuple[str, ...], priors: Sequence[float]
+    series: Sequence[PooledSeries],
+    members: tuple[str, ...],
+    priors: Sequence[float],
+    estimate: float | None = None,
+    tolerance: float = 0.0,
 ) -> tuple[str, ...]:
-    """``members`` weighed by the alive prior whose pooled backtest forecasts the total
-    demand of its windows best (:func:`pooled_volume_error`), or as they are when no prior
-    comes closer.
+    """``members`` weighed by the class's ``estimate`` of the prior (1: as they are) when
+    the pooled backtest's forecasts at it add up to the demand in its windows within
+    ``tolerance`` of the best of ``priors`` (:func:`pooled_volume_error`); otherwise by
+    that best (as they are when no prior comes closer). Without an estimate, that best.
 
     Volume, not MASE or RMSSE: both, averaged over series of mostly zeros, favour
     forecasts shrunk towards zero, and a prior chosen by RMSSE cut every series of a class
     by half and its total by 59-71% on three of the four development panels (#20,
     ``benchmarks/intermittent_dev.py --alive``): better per-series scores, a plan that
-    misses most of the demand. The prior says how many of a class's items have stopped
-    selling; the volume that still comes is what tells."""
+    misses most of the demand. The estimate reads how many items stop selling from every
+    cutoff of their histories; the volume keeps it from taking away demand that comes."""
     options = [members, *(weighed(members, p) for p in priors)]
     errors = [pooled_volume_error(series, o) for o in options]
-    return options[int(np.argmin(errors))] if np.all(np.isfinite(errors)) else members
+    if not np.all(np.isfinite(errors)):
+        return members
+    closest = options[int(np.argmin(errors))]
+    if estimate is None:
+        return closest
+    estimated = members if estimate >= 1.0 else weighed(members, estimate)
+    near = pooled_volume_error(series, estimated) <= min(errors) + tolerance
+    return estimated if near else closest
+
+
+def class_prior(series: Sequence[PooledSeries]) -> float | None:
+    """The class's prior estimated from its series' comebacks (1: items do not die; None
+    without any cutoff to read)."""
+    events = [s.comebacks for s in series if s.comebacks is not None]
+    return estimate_prior(events, EVERY_PERCENT)
 
 
 def pooled_volume_error(series: Sequence[PooledSeries], members: tuple[str, ...]) -> float:

@@ -10,8 +10,11 @@ from hypothesis import strategies as st
 from forecasting.demand.backtest import forecast_values
 from forecasting.demand.config import SelectionConfig
 from forecasting.demand.obsolescence import (
+    EVERY_PERCENT,
     alive_name,
     alive_probability,
+    comebacks,
+    estimate_prior,
     parse_alive_name,
 )
 from forecasting.demand.registry import make_model, parse_model_list
@@ -159,3 +162,51 @@ def test_priors_outside_whole_percents_are_refused_where_configured() -> None:
     with pytest.raises(ConfigError, match=r"alive_priors \[1.0, 0.955\]"):
         SelectionConfig(alive_priors=(0.5, 1.0, 0.955))
     assert SelectionConfig(alive_priors=(0.07, 0.99)).alive_priors == (0.07, 0.99)
+
+
+def test_comebacks_read_every_cutoff_of_a_history() -> None:
+    y = np.array([0, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=float)
+    events = comebacks(y, horizon=3, min_train=2)
+    # Cutoff 2: history [0, 1], run 0, share 1/2, demand (2) within the next 3.
+    assert events.runs[:3].tolist() == [0.0, 1.0, 2.0]
+    assert events.shares[0] == pytest.approx(0.5)
+    assert events.came_back.tolist() == [True, True, True] + [False] * 9
+    assert len(events.runs) == len(y) - 3 - 2 + 1
+
+
+def test_the_prior_estimate_tells_dying_items_from_quiet_ones() -> None:
+    rng = np.random.default_rng(12)
+    # Half of the items stop for good at a random point; the rest sell on.
+    dying = [
+        np.r_[_intermittent(rng, int(n)), np.zeros(120 - int(n))] for n in rng.integers(30, 100, 40)
+    ]
+    steady = [_intermittent(rng, 120) for _ in range(40)]
+    # The prior is the chance a series is alive at its last demand, read at every cutoff:
+    # before an item dies it is alive at each, so even all-dying items give a high prior.
+    all_dying = estimate_prior([comebacks(y, 12, 12) for y in dying], EVERY_PERCENT)
+    half = estimate_prior([comebacks(y, 12, 12) for y in (*dying, *steady)], EVERY_PERCENT)
+    none = estimate_prior([comebacks(y, 12, 12) for y in steady], EVERY_PERCENT)
+    assert all_dying is not None and half is not None
+    assert all_dying < half < 1.0
+    assert none == 1.0
+    assert estimate_prior([comebacks(np.zeros(30), 12, 12)], EVERY_PERCENT) is None
+
+
+def test_the_estimate_is_kept_only_where_the_backtest_volume_allows() -> None:
+    rng = np.random.default_rng(8)
+    stopped = [
+        pooled_series(np.r_[_intermittent(rng, 50), np.zeros(46)], ("imapa",), 12, 3, 12)
+        for _ in range(20)
+    ]
+    stopped = [s for s in stopped if s is not None]
+    # An estimate that items do not die, against windows without any demand: far off in
+    # volume, so the prior the volume favours is taken instead; a loose tolerance keeps it.
+    assert alive_choice(stopped, ("imapa",), (0.5, 0.9), 1.0, 0.1) == ("imapa_alive50",)
+    assert alive_choice(stopped, ("imapa",), (0.5, 0.9), 1.0, 1e6) == ("imapa",)
+    assert alive_choice(stopped, ("imapa",), (0.5, 0.9), 0.3, 1e6) == ("imapa_alive30",)
+
+
+def test_a_negative_tolerance_is_refused() -> None:
+    with pytest.raises(ConfigError, match="alive_tolerance -0.1"):
+        SelectionConfig(alive_tolerance=-0.1)
+    assert SelectionConfig(alive_tolerance=None).alive_tolerance is None
