@@ -207,6 +207,6 @@ def test_the_estimate_is_kept_only_where_the_backtest_volume_allows() -> None:
 
 
 def test_a_negative_tolerance_is_refused() -> None:
-    with pytest.raises(ConfigError, match="alive_tolerance -0.1"):
+    with pytest.raises(ConfigError, match=r"alive_tolerance -0\.1"):
         SelectionConfig(alive_tolerance=-0.1)
     assert SelectionConfig(alive_tolerance=None).alive_tolerance is None
