@@ -69,7 +69,12 @@ from forecasting.demand.backtest import (
 )
 from forecasting.demand.classify import classify_values
 from forecasting.demand.config import SelectionConfig
-from forecasting.demand.obsolescence import alive_from_run, alive_probability, run_and_share
+from forecasting.demand.obsolescence import (
+    EVERY_PERCENT,
+    alive_probability,
+    comebacks,
+    estimate_prior,
+)
 from forecasting.demand.selection import error_scales, pooled_choice
 
 MODELS = (
@@ -477,39 +482,14 @@ def validation_totals(
     return made, float(np.nansum(rec.valid))
 
 
-EVERY_PERCENT = tuple(k / 100 for k in range(1, 100))
-
-
 def ml_prior(
     histories: list[np.ndarray], priors: tuple[float, ...], h: int = 12, min_train: int = 12
 ) -> float | None:
-    """The alive prior of ``priors`` (or None: items do not die) of greatest likelihood of
-    the comebacks in ``histories``: at every cutoff with demand before it and ``h``
-    periods after it, demand comes back within ``h`` with probability
-    ``alive(run, share, prior) * (1 - (1 - share) ** h)`` under the weighing's model."""
-    runs, shares, back = [], [], []
-    for y in histories:
-        for c in range(min_train, len(y) - h + 1):
-            run, share = run_and_share(y[:c])
-            if share > 0:
-                runs.append(run)
-                shares.append(share)
-                back.append(bool(np.any(y[c : c + h] > 0)))
-    if not runs:
-        return None
-    run, share, came_back = np.array(runs), np.array(shares), np.array(back)
-    ever = 1.0 - (1.0 - share) ** h
-
-    def log_likelihood(chance: np.ndarray) -> float:
-        chance = np.clip(chance, 1e-12, 1 - 1e-12)
-        return float(np.sum(np.where(came_back, np.log(chance), np.log1p(-chance))))
-
-    best, best_ll = None, log_likelihood(ever)
-    for prior in sorted(priors, reverse=True):
-        ll = log_likelihood(alive_from_run(run, share, prior) * ever)
-        if ll > best_ll:
-            best, best_ll = prior, ll
-    return best
+    """The alive prior of ``priors`` (or None: items do not die) under which the comebacks
+    in ``histories`` are likeliest, as the pipeline estimates it
+    (:func:`forecasting.demand.obsolescence.estimate_prior`)."""
+    estimate = estimate_prior([comebacks(y, h, min_train) for y in histories], priors)
+    return None if estimate is None or estimate >= 1.0 else estimate
 
 
 def replay_alive_margins(panels: list[bench.Panel], peers: dict[str, tuple[float, ...]]) -> None:
