@@ -77,6 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     from forecasting.demand.reconcile import reconcile
+    from forecasting.demand.serving import alive_chances
     from forecasting.synthetic import generate_orders
     from ordercast.settings import load_settings
     from training.pipelines import demand as pipeline
@@ -93,7 +94,7 @@ def main() -> None:
     plain = reconcile(
         base, train, config.reconcile, residuals=model.backtest_residuals(), nonnegative=True
     )
-    alive = model.selection_.set_index("series_id")["alive"].dropna()
+    alive = pd.Series(alive_chances(model.selection_), dtype=float)
     every = list(base["series_id"].unique())
     groups = {
         "weighed": list(alive.index),

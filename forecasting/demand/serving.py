@@ -110,10 +110,7 @@ class DemandServingModel:
     @cached_property
     def _fallbacks(self) -> dict[str, str]:
         # Built on first use, not stored: models pickled before this existed answer too.
-        if "fallback" not in self.selection.columns:
-            return {}
-        rows = self.selection[self.selection["fallback"].notna()]
-        return dict(zip(rows["series_id"].astype(str), rows["fallback"].astype(str), strict=True))
+        return {str(sid): str(reason) for sid, reason in _given(self.selection, "fallback").items()}
 
     def alive_of(self, level: str, series_id: str) -> float | None:
         """The chance the series is still ordered at all, where its model was weighed by
@@ -122,12 +119,7 @@ class DemandServingModel:
 
     @cached_property
     def _alive(self) -> dict[str, float]:
-        # As _fallbacks: models pickled before the column existed answer None.
-        if "alive" not in self.selection.columns:
-            return {}
-        chance = pd.to_numeric(self.selection["alive"], errors="coerce")
-        rows = self.selection[chance.notna()]
-        return dict(zip(rows["series_id"].astype(str), chance[chance.notna()], strict=True))
+        return alive_chances(self.selection)
 
     def forecast(
         self,
@@ -218,6 +210,23 @@ class DemandServingModel:
                 return f"unknown {key} '{values[key]}': the demand model has no history for it"
         combo = ", ".join(f"{k} '{values[k]}'" for k in keys)
         return f"no demand history for {combo} together"
+
+
+def alive_chances(selection: pd.DataFrame) -> dict[str, float]:
+    """Each series' chance of still being ordered, from a selection frame
+    (:attr:`forecasting.demand.auto.AutoForecaster.selection_`), for the series whose model
+    is weighed by it; empty for frames from before the column existed."""
+    chance = pd.to_numeric(_given(selection, "alive"), errors="coerce").dropna()
+    return {str(sid): float(value) for sid, value in chance.items()}
+
+
+def _given(selection: pd.DataFrame, column: str) -> pd.Series:
+    """A selection frame's non-missing values of ``column`` by series id (none without
+    the column)."""
+    if column not in selection.columns:
+        return pd.Series(dtype=object)
+    rows = selection[selection[column].notna()]
+    return pd.Series(rows[column].to_numpy(), index=rows["series_id"].astype(str).to_numpy())
 
 
 def _nan_for_none(value: float | None) -> float:

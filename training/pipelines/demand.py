@@ -27,7 +27,7 @@ from forecasting.demand.backtest import ENSEMBLE, summarize
 from forecasting.demand.config import BacktestConfig, GlobalModelConfig, ParallelConfig
 from forecasting.demand.reconcile import Method, reconcile_with_notes
 from forecasting.demand.selection import ensemble_members
-from forecasting.demand.serving import build_serving_model
+from forecasting.demand.serving import alive_chances, build_serving_model
 from forecasting.series import (
     build_hierarchy,
     drop_partial_first_period,
@@ -128,19 +128,13 @@ def reconciled(
     model weighed it by its chance of still being ordered moves only by that share of
     the adjustment (:func:`~forecasting.demand.reconcile.reconcile`, ``movable``)."""
     history = pd.to_numeric(hierarchy["y"], errors="coerce").dropna()
-    selection = model.selection_
-    alive = (
-        selection.set_index("series_id")["alive"].dropna()
-        if "alive" in selection.columns
-        else pd.Series(dtype=float)
-    )
     out, notes = reconcile_with_notes(
         base,
         hierarchy,
         method,
         residuals=model.backtest_residuals(),
         nonnegative=bool((history >= 0).all()),
-        movable={str(k): float(v) for k, v in alive.items()},
+        movable=alive_chances(model.selection_),
     )
     for note in notes:
         logger.warning("reconciliation: %s", note)
