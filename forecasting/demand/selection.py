@@ -388,15 +388,17 @@ def alive_choice(
     misses most of the demand. The estimate reads how many items stop selling from every
     cutoff of their histories; the volume keeps it from taking away demand that comes."""
     options = [members, *(weighed(members, p) for p in priors)]
-    errors = [pooled_volume_error(series, o) for o in options]
-    if not np.all(np.isfinite(errors)):
+    estimated = None
+    if estimate is not None:
+        estimated = members if estimate >= 1.0 else weighed(members, estimate)
+    # The estimate is often one of the options already: each is scored once.
+    errors = pooled_volume_errors(series, list(dict.fromkeys([*options, estimated or members])))
+    if not np.all(np.isfinite(list(errors.values()))):
         return members
-    closest = options[int(np.argmin(errors))]
-    if estimate is None:
+    closest = min(options, key=errors.__getitem__)
+    if estimated is None:
         return closest
-    estimated = members if estimate >= 1.0 else weighed(members, estimate)
-    near = pooled_volume_error(series, estimated) <= min(errors) + tolerance
-    return estimated if near else closest
+    return estimated if errors[estimated] <= errors[closest] + tolerance else closest
 
 
 def class_prior(series: Sequence[PooledSeries]) -> float | None:
@@ -411,13 +413,23 @@ def pooled_volume_error(series: Sequence[PooledSeries], members: tuple[str, ...]
     of ``members`` over every window of every series (periods without actuals left out).
     Without any demand in the windows it is divided by 1 unit instead, so that the least
     forecast is the best; inf without series."""
+    return pooled_volume_errors(series, [members])[members]
+
+
+def pooled_volume_errors(
+    series: Sequence[PooledSeries], candidates: Sequence[tuple[str, ...]]
+) -> dict[tuple[str, ...], float]:
+    """:func:`pooled_volume_error` of each candidate, the actuals read once."""
     if not series:
-        return float("inf")
+        return {c: float("inf") for c in candidates}
     actuals = np.concatenate([s.actuals for s in series])
-    made = np.mean([_pooled_means(series, m) for m in members], axis=0)
     known = np.isfinite(actuals)
     total = float(actuals[known].sum())
-    return abs(float(made[known].sum()) - total) / (total if total > 0 else 1.0)
+    out = {}
+    for members in candidates:
+        made = np.mean([_pooled_means(series, m) for m in members], axis=0)
+        out[members] = abs(float(made[known].sum()) - total) / (total if total > 0 else 1.0)
+    return out
 
 
 def pooled_scores(
