@@ -181,16 +181,22 @@ def answer_demand(core: DemandCore, query: DemandQuery) -> DemandAnswer:
 
 def _first_number(frame: pd.DataFrame, column: str) -> float | None:
     """The column's first value as a number; None when absent, empty or NaN."""
-    text = _first(frame, column)
-    return None if text is None else float(text)
+    value = _first_value(frame, column)
+    return None if value is None else float(value)
 
 
 def _first(frame: pd.DataFrame, column: str) -> str | None:
     """The column's first value as text; None when the frame lacks it or it is empty."""
+    value = _first_value(frame, column)
+    return None if value is None else str(value)
+
+
+def _first_value(frame: pd.DataFrame, column: str) -> Any:
+    """The column's first value; None when the frame lacks it, is empty or it is NaN."""
     if column not in frame.columns or frame.empty:
         return None
     value = frame[column].iloc[0]
-    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
 # --------------------------------------------------------------------------- capacity

@@ -150,9 +150,9 @@ class DemandResponse(BaseModel):
         ge=0,
         le=1,
         description="Chance the item is still ordered at all, where its model weighs the "
-        "forecast by it (an intermittent series whose run of periods without demand is "
-        "longer than its history makes likely: the mean is this share of the item's rate, "
-        "models named '<model>_alive<prior %>'); null where the forecast is not weighed",
+        "forecast by it (intermittent series, models named '<model>_alive<prior %>': the "
+        "model's mean is this share of the item's rate before reconciliation across levels "
+        "moves it); null where the forecast is not weighed",
     )
     model_version: str = Field(description="Registry version of ordercast-demand that answered")
     freq: str = Field(examples=["W-SUN"])
