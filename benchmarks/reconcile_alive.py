@@ -34,11 +34,10 @@ every series   0.8606 / 0.7862 / -11.1%   0.8613 / 0.7862 / -11.1%
 
 MASE and RMSSE the same or better everywhere (MASE 1.7% lower below 80%), volume the
 same except where the weighing cut (0.7 and 3.7 points lower, as the held series keep
-its cut). What holding is for is a forecast the weighing cut that MinT lifted back from
-parents still carrying the item's past sales: at e383289 an SKU at an 11% chance went
-from 0.26 to 2.05 units a week on the full demo history (0.61 held). That the series
-below 80% miss about 60% of their demand either way is the weighing's own error here,
-where nothing stops selling.
+its cut). What holding is for is a forecast the weighing cut that MinT would lift back
+from parents still carrying the item's past sales. That the series below 80% miss about
+60% of their demand either way is the weighing's own error here, where nothing stops
+selling.
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ class SelectionConfig:
     # backtest volume error is within this of the best prior of ``alive_priors`` (None:
     # volume alone). Chosen on the same data (--alive, "ml within" rows): 10% gave mean
     # ratio 1.012 with volume errors -44%, +0.5%, -0.1% and -0.4% (the estimate alone:
-    # 1.002 but -24% on item x country; within 2% or 5%: 1.021-1.026).
+    # 1.003 but -21% on item x country; within 2% or 5%: 1.021-1.026).
     pooled_candidates: tuple[tuple[str, ...], ...] | None = (
         ("imapa",), ("adida",), ("tsb",), ("sba",), ("window_average",), ("naive",),
         ("imapa", "adida"), ("imapa", "tsb"), ("imapa", "sba"), ("imapa", "window_average"),

@@ -19,6 +19,7 @@ from forecasting.demand.obsolescence import (
 )
 from forecasting.demand.registry import make_model, parse_model_list
 from forecasting.demand.selection import (
+    PooledSeries,
     alive_choice,
     pooled_scores,
     pooled_series,
@@ -109,14 +110,19 @@ def test_pooled_weighing_needs_no_refit_and_matches_one() -> None:
     assert scores["mase"].iloc[0] == pytest.approx(float(np.mean(mase)))
 
 
-def test_the_prior_is_chosen_by_the_pooled_volume() -> None:
-    rng = np.random.default_rng(8)
-    # Series that stop for good: a prior below 1 forecasts their future better.
-    stopped = [
+def _stopped_pool(rng: np.random.Generator) -> list[PooledSeries]:
+    """Twenty series that stop for good after 50 periods, as the pooled backtest sees them."""
+    made = [
         pooled_series(np.r_[_intermittent(rng, 50), np.zeros(46)], ("imapa",), 12, 3, 12)
         for _ in range(20)
     ]
-    stopped = [s for s in stopped if s is not None]
+    return [s for s in made if s is not None]
+
+
+def test_the_prior_is_chosen_by_the_pooled_volume() -> None:
+    rng = np.random.default_rng(8)
+    # Series that stop for good: a prior below 1 forecasts their future better.
+    stopped = _stopped_pool(rng)
     chosen = alive_choice(stopped, ("imapa",), (0.5, 0.9))
     assert chosen == ("imapa_alive50",)
     assert pooled_volume_error(stopped, chosen) < pooled_volume_error(stopped, ("imapa",))
@@ -193,12 +199,7 @@ def test_the_prior_estimate_tells_dying_items_from_quiet_ones() -> None:
 
 
 def test_the_estimate_is_kept_only_where_the_backtest_volume_allows() -> None:
-    rng = np.random.default_rng(8)
-    stopped = [
-        pooled_series(np.r_[_intermittent(rng, 50), np.zeros(46)], ("imapa",), 12, 3, 12)
-        for _ in range(20)
-    ]
-    stopped = [s for s in stopped if s is not None]
+    stopped = _stopped_pool(np.random.default_rng(8))
     # An estimate that items do not die, against windows without any demand: far off in
     # volume, so the prior the volume favours is taken instead; a loose tolerance keeps it.
     assert alive_choice(stopped, ("imapa",), (0.5, 0.9), 1.0, 0.1) == ("imapa_alive50",)
